@@ -1,0 +1,79 @@
+"""engage: a "You said, we did" platform for public engagements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from flask import Flask
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app from the environment, overridden by ``config``."""
+    from engage import config as settings
+    from engage.extensions import csrf, db, limiter, mail, migrate
+
+    values = settings.from_environment()
+    if config:
+        values.update(config)
+    app = Flask(
+        __name__,
+        instance_path=values["ENGAGE_INSTANCE_PATH"],
+        template_folder=str(_ROOT / "templates"),
+        static_folder=str(_ROOT / "static"),
+    )
+    app.config.update(values)
+    # nhsuk-frontend-jinja's macros are .jinja files: escape them too, not only .html.
+    # nhsuk-frontend-jinja reads nested optional params (params.search.action): chainable.
+    app.jinja_options = {
+        **app.jinja_options,
+        "autoescape": True,
+        "undefined": jinja2.ChainableUndefined,
+    }
+    app.jinja_loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(str(_ROOT / "templates")),
+            jinja2.PackageLoader("nhsuk_frontend_jinja", "templates"),
+        ]
+    )
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(_ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    _import_models()
+    _register_blueprints(app)
+
+    from engage.web import register_error_handlers, register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    @app.context_processor
+    def site_globals() -> dict[str, Any]:
+        return {
+            "organisation": app.config["ENGAGE_ORGANISATION"],
+            "feedback_address": app.config["ENGAGE_FEEDBACK_ADDRESS"],
+        }
+
+    return app
+
+
+def _import_models() -> None:
+    # Importing the model modules registers their tables on the metadata (for Alembic).
+    import engage.engagements.models  # noqa: F401
+    import engage.feedback.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from engage import engagements, web
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(engagements.bp)

@@ -1,0 +1,128 @@
+"""Settings read from the environment.
+
+Every setting has a safe default for a developer's machine; production overrides
+them with environment variables (see README and .env.example).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def instance_path() -> Path:
+    """Return the instance folder (SQLite DB, secret key, model files)."""
+    configured = os.environ.get("ENGAGE_INSTANCE_PATH")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return (Path(__file__).resolve().parent.parent / "instance").resolve()
+
+
+def database_url(instance: Path) -> str:
+    """Return DATABASE_URL, or a SQLite file in the instance folder; validate it."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance / 'engage.db'}"
+    if url.startswith("postgres://"):  # Heroku-style URLs
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            "DATABASE_URL is not a valid database URL "
+            "(expected e.g. postgresql+psycopg://user@host:5432/engage or sqlite:///path.db)"
+        ) from exc
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            f"DATABASE_URL names an unsupported database {parsed.get_backend_name()!r}; "
+            "use postgresql+psycopg:// or sqlite://"
+        )
+    return url
+
+
+def secret_key(instance: Path) -> str:
+    """Return SECRET_KEY from the environment, else one kept in the instance folder."""
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Create with owner-only permissions before writing the secret.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def from_environment() -> dict:
+    """Build the Flask config mapping from environment variables."""
+    instance = instance_path()
+    instance.mkdir(parents=True, exist_ok=True)
+    production = os.environ.get("ENGAGE_ENV", "development").lower() == "production"
+    mail_port = _env_int("MAIL_PORT", 25)
+    return {
+        "ENGAGE_ENV": "production" if production else "development",
+        "ENGAGE_INSTANCE_PATH": str(instance),
+        "SECRET_KEY": secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "ENGAGE_BASE_URL": os.environ.get("ENGAGE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "ENGAGE_ORGANISATION": os.environ.get("ENGAGE_ORGANISATION", "NHS North West London"),
+        "ENGAGE_FEEDBACK_ADDRESS": os.environ.get(
+            "ENGAGE_FEEDBACK_ADDRESS", "engage@engage.example.org"
+        ),
+        "ENGAGE_MODEL_DIR": os.environ.get("ENGAGE_MODEL_DIR", str(instance / "models")),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": mail_port,
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "engage@engage.example.org"),
+        "MAIL_SUPPRESS_SEND": _env_bool("MAIL_SUPPRESS_SEND", False),
+        "IMAP_HOST": os.environ.get("IMAP_HOST") or None,
+        "IMAP_PORT": _env_int("IMAP_PORT", 993),
+        "IMAP_USER": os.environ.get("IMAP_USER") or None,
+        "IMAP_PASSWORD": os.environ.get("IMAP_PASSWORD") or None,
+        "IMAP_FOLDER": os.environ.get("IMAP_FOLDER", "INBOX"),
+        "INBOUND_EMAIL_TOKEN": os.environ.get("INBOUND_EMAIL_TOKEN") or None,
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
+    }

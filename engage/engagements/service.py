@@ -1,0 +1,87 @@
+"""Queries and rules about engagements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from engage.engagements.models import Engagement, EngagementExtension
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Status, Theme
+from engage.feedback.queries import current_tags
+
+
+def list_engagements() -> list[Engagement]:
+    """Every engagement, the most recently opened first."""
+    return list(db.session.scalars(select(Engagement).order_by(Engagement.opens_on.desc())))
+
+
+def get_by_slug(slug: str) -> Engagement | None:
+    """The engagement with this slug, or None."""
+    return db.session.scalar(select(Engagement).where(Engagement.slug == slug))
+
+
+def extend_deadline(
+    engagement: Engagement, *, new_closes_on: date, announced_on: date, reason: str = ""
+) -> EngagementExtension:
+    """Move an engagement's closing date later, keeping the earlier date as history.
+
+    Raises ValueError when the new date is not after the current one.
+    """
+    if new_closes_on <= engagement.closes_on:
+        raise ValueError("An extension must move the closing date later")
+    extension = EngagementExtension(
+        engagement=engagement,
+        previous_closes_on=engagement.closes_on,
+        new_closes_on=new_closes_on,
+        announced_on=announced_on,
+        reason=reason,
+    )
+    engagement.closes_on = new_closes_on
+    db.session.add(extension)
+    return extension
+
+
+@dataclass(frozen=True)
+class ThemeShare:
+    """How many counted items carry a theme, and what share of the total that is."""
+
+    slug: str
+    name: str
+    count: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class EngagementFigures:
+    """Public headline numbers for an engagement."""
+
+    total: int
+    themes: list[ThemeShare]
+
+
+# Spam and campaign duplicates are not counted as separate comments in public figures.
+COUNTED_STATUSES = (Status.NEW, Status.TRIAGED, Status.RESPONDED, Status.ARCHIVED)
+
+
+def figures(engagement: Engagement) -> EngagementFigures:
+    """Count an engagement's comments and the share carrying each theme."""
+    counted = (FeedbackItem.engagement_id == engagement.id) & FeedbackItem.status.in_(
+        COUNTED_STATUSES
+    )
+    total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
+    tags = current_tags(counted)
+    rows = db.session.execute(
+        select(Theme.slug, Theme.name, func.count(func.distinct(tags.c.item_id)))
+        .select_from(Theme)
+        .outerjoin(tags, tags.c.theme_id == Theme.id)
+        .group_by(Theme.id, Theme.slug, Theme.name, Theme.position)
+        .order_by(Theme.position)
+    ).all()
+    shares = [
+        ThemeShare(slug, name, count, round(100 * count / total) if total else 0)
+        for slug, name, count in rows
+    ]
+    return EngagementFigures(total=total, themes=shares)

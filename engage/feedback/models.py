@@ -1,0 +1,141 @@
+"""Feedback items, themes and the theme tags that link them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.util import utcnow
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+class Channel(enum.StrEnum):
+    """How a feedback item reached us."""
+
+    WEB = "web"
+    EMAIL = "email"
+    API = "api"
+    IMPORT = "import"
+    PHONE = "phone"
+    LETTER = "letter"
+    MEETING = "meeting"
+
+
+class Status(enum.StrEnum):
+    """Where a feedback item is in the engagement team's workflow."""
+
+    NEW = "new"
+    TRIAGED = "triaged"
+    RESPONDED = "responded"
+    ARCHIVED = "archived"
+    SPAM = "spam"
+    DUPLICATE = "duplicate"
+
+
+class TagSource(enum.StrEnum):
+    """Who put a theme on an item."""
+
+    MODEL = "model"
+    STAFF = "staff"
+
+
+def _enum(enum_cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable and readable in SQL.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=_values,
+        validate_strings=True,
+    )
+
+
+class Theme(db.Model):
+    """A theme of the labelling guide (THEMES.md)."""
+
+    __tablename__ = "theme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<Theme {self.slug}>"
+
+
+class FeedbackItem(db.Model):
+    """One piece of feedback from one person, whichever way it arrived."""
+
+    __tablename__ = "feedback_item"
+    __table_args__ = (
+        Index("ix_feedback_item_engagement_submitted", "engagement_id", "submitted_at"),
+        Index("ix_feedback_item_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    engagement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("engagement.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    area: Mapped[str | None] = mapped_column(String(120))
+    consent_to_quote: Mapped[bool] = mapped_column(default=False)
+    contact_me: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.NEW)
+    # An acknowledgement email is owed and not yet queued in the outbox.
+    ack_pending: Mapped[bool] = mapped_column(default=False, index=True)
+    classified_at: Mapped[datetime | None] = mapped_column(index=True)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    # Lowest margin between a theme's probability and its threshold: small = uncertain.
+    certainty: Mapped[float | None] = mapped_column(Float)
+
+    engagement: Mapped[Engagement | None] = relationship()
+    tags: Mapped[list[ThemeTag]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="ThemeTag.id"
+    )
+
+    def themes(self) -> list[Theme]:
+        """The item's current themes: staff tags if staff have tagged it, else the model's."""
+        staff = [t for t in self.tags if t.source == TagSource.STAFF]
+        chosen = staff or [t for t in self.tags if t.source == TagSource.MODEL]
+        return [t.theme for t in chosen]
+
+    def __repr__(self) -> str:
+        return f"<FeedbackItem {self.reference}>"
+
+
+class ThemeTag(db.Model):
+    """A theme put on an item by the model (with confidence) or by staff."""
+
+    __tablename__ = "theme_tag"
+    __table_args__ = (UniqueConstraint("item_id", "theme_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_item.id", ondelete="CASCADE"), index=True
+    )
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id", ondelete="CASCADE"), index=True)
+    source: Mapped[TagSource] = mapped_column(_enum(TagSource, "tag_source"))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[FeedbackItem] = relationship(back_populates="tags")
+    theme: Mapped[Theme] = relationship(lazy="joined")

@@ -1,0 +1,29 @@
+"""Reusable queries over feedback items and their themes."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Subquery, select
+from sqlalchemy.orm import aliased
+
+from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
+
+
+def current_tags(where: ColumnElement[bool] | None = None) -> Subquery:
+    """(item_id, theme_id) of each item's current themes, for items matching ``where``.
+
+    An item's current themes are its staff tags once staff have tagged it, else the
+    model's tags: the same rule as FeedbackItem.themes(), in SQL.
+    """
+    staff = aliased(ThemeTag)
+    staff_tagged = select(staff.item_id).where(staff.source == TagSource.STAFF)
+    query = (
+        select(ThemeTag.item_id, ThemeTag.theme_id)
+        .join(FeedbackItem, FeedbackItem.id == ThemeTag.item_id)
+        .where(
+            (ThemeTag.source == TagSource.STAFF)
+            | ((ThemeTag.source == TagSource.MODEL) & ThemeTag.item_id.not_in(staff_tagged))
+        )
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.subquery("current_tags")

@@ -1,0 +1,195 @@
+"""Accepting feedback: the one path every channel goes through."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import Channel, FeedbackItem, Theme
+from engage.feedback.themes import DEFAULT_THEMES
+from engage.util import utcnow
+
+log = logging.getLogger(__name__)
+
+MIN_TEXT = 10
+MAX_TEXT = 10_000
+# Control characters other than tab, newline and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+class InvalidSubmission(ValueError):
+    """The submission cannot be stored; ``errors`` maps field name to message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a channel hands to submit(): plain values, no request objects."""
+
+    text: str
+    channel: Channel
+    engagement_slug: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    area: str | None = None
+    consent_to_quote: bool = False
+    contact_me: bool = False
+    subject: str | None = None
+    submitted_at: datetime | None = None
+    # False for bulk loads (demo data, staff back-fill): no acknowledgement email.
+    acknowledge: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+# Work that runs after the item is committed (classification, acknowledgement).
+# Each step may fail; the item is already safe and the worker retries the step.
+PostCommitStep = Callable[[FeedbackItem], None]
+_post_commit_steps: list[tuple[str, PostCommitStep]] = []
+
+
+def register_post_commit(name: str, step: PostCommitStep) -> None:
+    """Run ``step(item)`` after every successful submit(); replaces a step of the same name."""
+    for index, (existing, _) in enumerate(_post_commit_steps):
+        if existing == name:
+            _post_commit_steps[index] = (name, step)
+            return
+    _post_commit_steps.append((name, step))
+
+
+def clean_text(value: str | None) -> str:
+    """Normalise line endings and drop control characters (keeps tabs and newlines)."""
+    if value is None:
+        return ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", value).strip()
+
+
+def clean_line(value: str | None, *, limit: int) -> str | None:
+    """Return a single-line value, or None when empty; rejects CR/LF outright."""
+    if value is None:
+        return None
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be on one line")
+    value = _CONTROL.sub("", value).strip()
+    if len(value) > limit:
+        raise ValueError(f"must be {limit} characters or fewer")
+    return value or None
+
+
+def validate(submission: Submission) -> dict:
+    """Check a submission and return the cleaned field values; raise InvalidSubmission."""
+    errors: dict[str, str] = {}
+    text = clean_text(submission.text)
+    if len(text) < MIN_TEXT:
+        errors["text"] = f"Enter your feedback (at least {MIN_TEXT} characters)"
+    elif len(text) > MAX_TEXT:
+        errors["text"] = f"Feedback must be {MAX_TEXT:,} characters or fewer"
+    cleaned: dict = {"text": text}
+    for name, limit in (("author_name", 200), ("author_email", 254), ("area", 120)):
+        try:
+            cleaned[name] = clean_line(getattr(submission, name), limit=limit)
+        except ValueError as exc:
+            errors[name] = f"{name.replace('_', ' ').capitalize()} {exc}"
+    try:
+        cleaned["subject"] = clean_line(submission.subject, limit=500)
+    except ValueError:
+        cleaned["subject"] = clean_text(submission.subject).replace("\n", " ")[:500] or None
+    email = cleaned.get("author_email")
+    if email and "author_email" not in errors:
+        try:
+            cleaned["author_email"] = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["author_email"] = (
+                "Enter an email address in the correct format, like name@example.com"
+            )
+    if errors:
+        raise InvalidSubmission(errors)
+    return cleaned
+
+
+def _find_engagement(slug: str | None) -> Engagement | None:
+    if not slug:
+        return None
+    engagement = db.session.scalar(select(Engagement).where(Engagement.slug == slug))
+    if engagement is None:
+        raise InvalidSubmission({"engagement": f"There is no engagement called {slug!r}"})
+    return engagement
+
+
+def make_reference(item_id: int, when: datetime) -> str:
+    """Return the human reference for an item, such as ``YS-2026-000042``."""
+    return f"YS-{when.year}-{item_id:06d}"
+
+
+def submit(submission: Submission) -> FeedbackItem:
+    """Validate, store and commit a feedback item, then run the post-commit steps.
+
+    Raises InvalidSubmission (nothing stored) when the input is not acceptable.
+    """
+    cleaned = validate(submission)
+    engagement = _find_engagement(submission.engagement_slug)
+    area = cleaned["area"]
+    if area and engagement is not None and engagement.areas and area not in engagement.areas:
+        raise InvalidSubmission({"area": "Choose an area from the list"})
+    submitted_at = submission.submitted_at or utcnow()
+    item = FeedbackItem(
+        reference=f"pending-{uuid.uuid4().hex}",
+        engagement=engagement,
+        channel=submission.channel,
+        submitted_at=submitted_at,
+        text=cleaned["text"],
+        subject=cleaned["subject"],
+        author_name=cleaned["author_name"],
+        author_email=cleaned["author_email"],
+        area=area,
+        consent_to_quote=submission.consent_to_quote,
+        contact_me=bool(submission.contact_me and cleaned["author_email"]),
+        ack_pending=bool(submission.acknowledge and cleaned["author_email"]),
+    )
+    for key, value in submission.extra.items():
+        setattr(item, key, value)
+    try:
+        db.session.add(item)
+        db.session.flush()
+        item.reference = make_reference(item.id, submitted_at)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    run_post_commit(item)
+    return item
+
+
+def run_post_commit(item: FeedbackItem) -> None:
+    """Run every registered post-commit step; a failing step is logged and left for retry."""
+    for name, step in list(_post_commit_steps):
+        try:
+            step(item)
+        except Exception:
+            db.session.rollback()
+            log.exception(
+                "post-commit step %s failed for %s; the worker will retry", name, item.reference
+            )
+
+
+def ensure_default_themes() -> list[Theme]:
+    """Create any of the five default themes that are missing; return all themes in order."""
+    existing = {t.slug for t in db.session.scalars(select(Theme))}
+    for position, (slug, name, description) in enumerate(DEFAULT_THEMES):
+        if slug not in existing:
+            db.session.add(Theme(slug=slug, name=name, description=description, position=position))
+    db.session.commit()
+    return list(db.session.scalars(select(Theme).order_by(Theme.position)))

@@ -1,0 +1,147 @@
+"""Site-wide web plumbing: health check, NHS.UK assets, error pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, render_template, send_from_directory, url_for
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from engage.extensions import db
+
+bp = Blueprint("web", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Report whether the app can reach its database."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except OperationalError:
+        db.session.rollback()
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}
+
+
+@bp.get("/assets/<path:filename>")
+def nhsuk_assets(filename: str):
+    """Serve NHS.UK frontend assets where its CSS expects them (/assets/…)."""
+    folder = Path(current_app.static_folder or "static") / "nhsuk"
+    return send_from_directory(folder, filename, max_age=86400)
+
+
+_MESSAGES = {
+    400: ("There is a problem with your request", "Check what you entered and try again."),
+    403: ("You do not have permission to see this page", "Sign in with an account that can."),
+    404: ("Page not found", "If you typed the web address, check it is correct."),
+    405: ("That action is not allowed here", "Go back to the page and try again."),
+    413: ("What you sent is too large", "Send something smaller and try again."),
+    429: ("Too many requests", "Wait a minute, then try again."),
+}
+
+
+def _error_page(status: int, title: str | None = None, detail: str | None = None):
+    default_title, default_detail = _MESSAGES.get(
+        status, ("Sorry, there is a problem with the service", "Try again later.")
+    )
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title or default_title,
+            detail=detail or default_detail,
+        ),
+        status,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render NHS.UK-styled error pages instead of Werkzeug's defaults."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _error_page(
+            400,
+            "Your form has expired",
+            "For your security, forms expire. Go back, reload the page and send it again. "
+            "Nothing you sent has been saved.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _error_page(error.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: OperationalError):
+        db.session.rollback()
+        log.error("database unavailable: %s", error.orig)
+        return _error_page(
+            503,
+            "Sorry, the service is unavailable",
+            "We could not reach our database. Try again in a few minutes.",
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return _error_page(500)
+
+
+# Header links: (endpoint, label). Shown only once the feature providing them is registered.
+NAVIGATION = (
+    ("engagements.index", "Engagements"),
+    ("public.log", "You said, we did"),
+    ("feedback.track", "Track my feedback"),
+)
+FOOTER = (
+    ("public.accessibility", "Accessibility statement"),
+    ("public.privacy", "Privacy notice"),
+    ("public.open_data", "Open data"),
+    ("public.api_docs", "API"),
+)
+
+
+def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    views = current_app.view_functions
+    return [{"href": url_for(e), "text": label} for e, label in pairs if e in views]
+
+
+def long_date(value) -> str:
+    """Format a date the GOV.UK way: 28 May 2019."""
+    if value is None:
+        return ""
+    return f"{value.day} {value:%B %Y}"
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Make the site's header and footer links and date format available to templates."""
+
+    app.add_template_filter(long_date, "long_date")
+
+    @app.context_processor
+    def site_helpers():
+        def site_account():
+            if "staff.inbox" not in current_app.view_functions:
+                return None
+            from flask_login import current_user
+
+            if not current_user.is_authenticated:
+                return None
+            return {
+                "items": [
+                    {"href": url_for("staff.inbox"), "text": "Staff area", "icon": True},
+                    {"action": url_for("staff.logout"), "text": "Sign out"},
+                ]
+            }
+
+        return {
+            "site_navigation": lambda: _links(NAVIGATION),
+            "site_footer_links": lambda: _links(FOOTER),
+            "site_account": site_account,
+        }

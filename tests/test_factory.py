@@ -1,0 +1,143 @@
+"""The app factory, configuration and site-wide plumbing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engage import config, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGAGE = str(Path(sys.executable).with_name("engage"))
+
+
+def test_config_overrides_environment(app):
+    assert app.testing
+    assert app.config["SECRET_KEY"] == "test-secret"
+
+
+def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = config.secret_key(tmp_path)
+    assert len(first) == 64
+    assert config.secret_key(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_secret_key_from_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert config.secret_key(tmp_path) == "from-env"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_default_database_is_sqlite_in_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert config.database_url(tmp_path) == f"sqlite:///{tmp_path / 'engage.db'}"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_postgres_urls_use_psycopg3(given, expected, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert config.database_url(tmp_path) == expected
+
+
+@pytest.mark.parametrize("bad", ["not a url", "mysql://u@h/db", "://"])
+def test_bad_database_url_raises_config_error(bad, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", bad)
+    with pytest.raises(config.ConfigError, match="DATABASE_URL"):
+        config.database_url(tmp_path)
+
+
+def test_instance_path_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGAGE_INSTANCE_PATH", str(tmp_path / "two"))
+    assert config.instance_path() == (tmp_path / "two").resolve()
+
+
+def _engage(*args, env_extra=None, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env["ENGAGE_INSTANCE_PATH"] = str(tmp_path)
+    env.update(env_extra or {})
+    return subprocess.run(
+        [ENGAGE, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+
+
+def test_broken_database_url_is_one_clear_line(tmp_path):
+    result = _engage("db", "upgrade", env_extra={"DATABASE_URL": "nonsense://"}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DATABASE_URL" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path):
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    result = _engage("db", "upgrade", env_extra={"DATABASE_URL": url}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_engage_help_lists_commands(tmp_path):
+    result = _engage("--help", tmp_path=tmp_path)
+    assert result.returncode == 0
+    for command in ("db", "demo", "run"):
+        assert f"  {command} " in result.stdout
+
+
+def test_two_instances_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("ENGAGE_INSTANCE_PATH", str(tmp_path / "a"))
+    first = create_app()
+    monkeypatch.setenv("ENGAGE_INSTANCE_PATH", str(tmp_path / "b"))
+    second = create_app()
+    assert first.config["SQLALCHEMY_DATABASE_URI"] != second.config["SQLALCHEMY_DATABASE_URI"]
+    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+    assert first.instance_path == str((tmp_path / "a").resolve())
+
+
+def test_healthz_reports_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_nhsuk_assets_served(client):
+    with client.get("/assets/images/favicon.svg") as icon:
+        assert icon.status_code == 200
+    with client.get("/static/nhsuk/nhsuk-frontend.min.css") as css:
+        assert css.status_code == 200
+        assert b"nhsuk-header" in css.data
+
+
+def test_unknown_page_is_nhsuk_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert b"Page not found" in response.data
+    assert b"nhsuk-header" in response.data
+
+
+def test_unexpected_error_is_friendly_500(app):
+    fresh = create_app(
+        {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "x"}
+    )
+
+    @fresh.get("/boom-for-test")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = fresh.test_client().get("/boom-for-test")
+    assert response.status_code == 500
+    assert b"secret internals" not in response.data
+    assert b"problem with the service" in response.data

@@ -34,6 +34,9 @@ system-deps:
 run: $(STAMP) ## migrate, train the default model if none, load demo data, serve
 	$(BIN)/engage db upgrade
 	$(BIN)/engage demo
+	@# The worker sends queued email and retries failed work while the site runs.
+	$(BIN)/engage worker --workers 1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/engage run --host $(HOST) --port $(PORT)
 
 test: $(STAMP) system-deps ## the whole suite (SQLite; set ENGAGE_TEST_DATABASE_URL for PostgreSQL)

@@ -70,10 +70,18 @@ def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
+    import engage.mail.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
-    from engage import engagements, web
+    from engage import web
+    from engage.engagements import views as engagement_views
+    from engage.feedback import api_views, notifications, service
+    from engage.feedback import views as feedback_views
 
     app.register_blueprint(web.bp)
-    app.register_blueprint(engagements.bp)
+    app.register_blueprint(engagement_views.bp)
+    app.register_blueprint(feedback_views.bp)
+    app.register_blueprint(api_views.api)
+    # Work done after an item is committed; the worker retries whatever fails.
+    service.register_post_commit("acknowledge", notifications.acknowledge)

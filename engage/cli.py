@@ -57,3 +57,56 @@ def demo_command() -> None:
         f"Demo data: {summary['engagements']} engagements, {summary['items']} feedback items "
         f"({summary['created']} new)."
     )
+
+
+@cli.command("send-outbox")
+@click.option("--limit", type=int, default=None, help="Send at most this many messages.")
+@with_appcontext
+def send_outbox_command(limit: int | None) -> None:
+    """Send the emails that are due, retrying failures with back-off."""
+    from engage.mail.outbox import send_due
+
+    result = send_due(limit=limit)
+    click.echo(f"Sent {result.sent}, retrying later {result.retrying}, gave up {result.failed}.")
+
+
+@cli.command("worker")
+@click.option("--workers", type=int, default=2, show_default=True)
+@with_appcontext
+def worker_command(workers: int) -> None:
+    """Run the background jobs: outbox, acknowledgements, classification, mail polling."""
+    from flask import current_app
+    from huey.consumer import Consumer
+
+    from engage import tasks
+
+    tasks.bind(current_app._get_current_object())
+    click.echo(f"engage worker: {workers} workers, queue {type(tasks.huey).__name__}")
+    Consumer(tasks.huey, workers=workers, worker_type="thread", periodic=True).run()
+
+
+@cli.command("create-partner")
+@click.argument("name")
+@with_appcontext
+def create_partner_command(name: str) -> None:
+    """Create an API partner (such as a Healthwatch) and print its token once."""
+    from engage.feedback.partners import create_partner
+
+    try:
+        partner, token = create_partner(name)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Partner {partner.name!r} created. Its token (shown only now):")
+    click.echo(token)
+
+
+@cli.command("revoke-partner")
+@click.argument("name")
+@with_appcontext
+def revoke_partner_command(name: str) -> None:
+    """Revoke an API partner's token."""
+    from engage.feedback.partners import revoke_partner
+
+    if not revoke_partner(name):
+        raise click.ClickException(f"No active partner called {name!r}")
+    click.echo(f"Partner {name!r} revoked.")

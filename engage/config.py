@@ -109,7 +109,7 @@ def from_environment() -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "engage@engage.example.org"),
-        "MAIL_SUPPRESS_SEND": _env_bool("MAIL_SUPPRESS_SEND", False),
+        "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 30),
         "IMAP_HOST": os.environ.get("IMAP_HOST") or None,
         "IMAP_PORT": _env_int("IMAP_PORT", 993),
         "IMAP_USER": os.environ.get("IMAP_USER") or None,

@@ -41,8 +41,12 @@ def _app(instance_dir, tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "MAIL_SUPPRESS_SEND": True,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            # Nothing listens here unless a test starts its own SMTP server.
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": 1,
+            "MAIL_TIMEOUT": 5,
             "SERVER_NAME": "localhost",
         }
     )
@@ -68,9 +72,11 @@ def _empty_all_tables() -> None:
 @pytest.fixture
 def app(_app):
     """The app inside an app context, on empty tables with the default themes."""
+    from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
 
     with _app.app_context():
+        limiter.reset()
         _empty_all_tables()
         ensure_default_themes()
         yield _app
@@ -129,3 +135,16 @@ def make_item(app, make_engagement):
         return submit(Submission(text=text, **overrides))
 
     return factory
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on loopback; the app sends its mail there during the test."""
+    from tests.smtp import SMTPServer
+
+    server = SMTPServer().start()
+    previous = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
+    yield server
+    server.stop()
+    app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = previous

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import Blueprint, abort, render_template
 
-from engage.engagements import bp, service
+from engage.engagements import service
+from engage.engagements.models import Engagement
 from engage.util import utcnow
+
+bp = Blueprint("engagements", __name__)
 
 
 @bp.get("/")
@@ -18,15 +21,29 @@ def index():
     return render_template("engagements/index.html", open_now=open_now, closed=closed, today=today)
 
 
+def render_engagement_page(engagement: Engagement, form=None, status: int = 200):
+    """Render an engagement's page with its feedback form (fresh, or with errors)."""
+    from engage.feedback.forms import FeedbackForm
+
+    if form is None:
+        form = FeedbackForm()
+    form.set_areas(engagement.areas or [])
+    return (
+        render_template(
+            "engagements/show.html",
+            engagement=engagement,
+            figures=service.figures(engagement),
+            today=utcnow().date(),
+            form=form,
+        ),
+        status,
+    )
+
+
 @bp.get("/engagements/<slug>")
 def show(slug: str):
-    """Show one engagement: dates, how to respond and headline numbers."""
+    """Show one engagement: dates, headline numbers and how to respond."""
     engagement = service.get_by_slug(slug)
     if engagement is None:
         abort(404)
-    return render_template(
-        "engagements/show.html",
-        engagement=engagement,
-        figures=service.figures(engagement),
-        today=utcnow().date(),
-    )
+    return render_engagement_page(engagement)

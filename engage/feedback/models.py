@@ -40,6 +40,17 @@ class Status(enum.StrEnum):
     DUPLICATE = "duplicate"
 
 
+# What residents see for each status when they track their feedback.
+STATUS_LABELS = {
+    Status.NEW: "Received",
+    Status.TRIAGED: "Read and tagged by the engagement team",
+    Status.RESPONDED: "Responded to in public",
+    Status.ARCHIVED: "Read and closed",
+    Status.SPAM: "Read and closed",
+    Status.DUPLICATE: "Grouped with similar feedback",
+}
+
+
 class TagSource(enum.StrEnum):
     """Who put a theme on an item."""
 
@@ -139,3 +150,17 @@ class ThemeTag(db.Model):
 
     item: Mapped[FeedbackItem] = relationship(back_populates="tags")
     theme: Mapped[Theme] = relationship(lazy="joined")
+
+
+class ApiPartner(db.Model):
+    """A partner organisation allowed to submit feedback through the JSON API."""
+
+    __tablename__ = "api_partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

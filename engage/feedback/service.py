@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import uuid
@@ -90,7 +91,10 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
 
 
 def validate(submission: Submission) -> dict:
-    """Check a submission and return the cleaned field values; raise InvalidSubmission."""
+    """Check a submission and return the cleaned values (and its engagement).
+
+    Stores nothing; raises InvalidSubmission with a message per field.
+    """
     errors: dict[str, str] = {}
     text = clean_text(submission.text)
     if len(text) < MIN_TEXT:
@@ -115,6 +119,15 @@ def validate(submission: Submission) -> dict:
             errors["author_email"] = (
                 "Enter an email address in the correct format, like name@example.com"
             )
+    if not errors:
+        try:
+            cleaned["engagement"] = _find_engagement(submission.engagement_slug)
+        except InvalidSubmission as invalid:
+            errors.update(invalid.errors)
+    engagement = cleaned.get("engagement")
+    area = cleaned.get("area")
+    if area and engagement is not None and engagement.areas and area not in engagement.areas:
+        errors["area"] = "Choose an area from the list"
     if errors:
         raise InvalidSubmission(errors)
     return cleaned
@@ -140,10 +153,8 @@ def submit(submission: Submission) -> FeedbackItem:
     Raises InvalidSubmission (nothing stored) when the input is not acceptable.
     """
     cleaned = validate(submission)
-    engagement = _find_engagement(submission.engagement_slug)
+    engagement = cleaned["engagement"]
     area = cleaned["area"]
-    if area and engagement is not None and engagement.areas and area not in engagement.areas:
-        raise InvalidSubmission({"area": "Choose an area from the list"})
     submitted_at = submission.submitted_at or utcnow()
     item = FeedbackItem(
         reference=f"pending-{uuid.uuid4().hex}",
@@ -183,6 +194,20 @@ def run_post_commit(item: FeedbackItem) -> None:
             log.exception(
                 "post-commit step %s failed for %s; the worker will retry", name, item.reference
             )
+
+
+def find_for_tracking(reference: str | None, email: str | None) -> FeedbackItem | None:
+    """The item with this reference, only if ``email`` is the address it was sent with."""
+    reference = (reference or "").strip().upper()
+    email = (email or "").strip().lower()
+    if not reference or not email:
+        return None
+    item = db.session.scalar(select(FeedbackItem).where(FeedbackItem.reference == reference))
+    stored = (item.author_email or "").lower() if item else ""
+    # Compare in constant time, and the same way whether or not the reference exists.
+    if not hmac.compare_digest(stored.encode(), email.encode()) or not stored:
+        return None
+    return item
 
 
 def ensure_default_themes() -> list[Theme]:

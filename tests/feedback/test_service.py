@@ -9,6 +9,7 @@ from engage.extensions import db
 from engage.feedback import service
 from engage.feedback.models import Channel, FeedbackItem, Status
 from engage.feedback.service import InvalidSubmission, Submission, submit
+from engage.mail.models import OutboxMessage
 
 
 def count_items() -> int:
@@ -29,7 +30,11 @@ def test_submit_commits_with_reference(app, make_engagement):
     assert item.reference.endswith(f"{item.id:06d}")
     assert item.status == Status.NEW
     assert item.author_email == "Ann@example.org"
-    assert item.ack_pending is True
+    # The acknowledgement was queued in the outbox right after the commit.
+    assert item.ack_pending is False
+    queued = db.session.scalars(select(OutboxMessage)).all()
+    assert [(m.kind, m.recipient) for m in queued] == [("acknowledgement", "Ann@example.org")]
+    assert item.reference in queued[0].body_text
     db.session.expire_all()
     assert db.session.get(FeedbackItem, item.id).engagement_id == engagement.id
 
@@ -96,6 +101,7 @@ def test_failing_post_commit_step_keeps_item(app):
         ]
     assert calls == [item.reference]
     db.session.expire_all()
+    assert count_items() == 1
     assert db.session.scalar(select(FeedbackItem.text).where(FeedbackItem.id == item.id)) == (
         "This must not be lost, whatever happens."
     )
@@ -112,3 +118,40 @@ def test_contact_me_needs_an_email(app):
 def test_default_themes_are_the_guides_five(app):
     slugs = [t.slug for t in service.ensure_default_themes()]
     assert slugs == ["money", "decision-making", "clinical-leadership", "services", "jobs"]
+
+
+def test_failed_acknowledgement_is_retried_by_the_sweep(app, monkeypatch):
+    from engage.feedback import notifications
+
+    def broken_queue(**kwargs):
+        raise RuntimeError("template store unavailable")
+
+    monkeypatch.setattr(notifications.outbox, "queue", broken_queue)
+    item = submit(
+        Submission(
+            text="Please write back to me about this.",
+            channel=Channel.WEB,
+            author_email="bea@example.org",
+        )
+    )
+    db.session.expire_all()
+    assert db.session.get(FeedbackItem, item.id).ack_pending is True
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    monkeypatch.undo()
+    assert notifications.acknowledge_pending() == 1
+    assert db.session.get(FeedbackItem, item.id).ack_pending is False
+    assert db.session.scalar(select(OutboxMessage.recipient)) == "bea@example.org"
+
+
+def test_tracking_needs_the_matching_email(app):
+    item = submit(
+        Submission(
+            text="Where is my feedback going?", channel=Channel.WEB, author_email="cat@example.org"
+        )
+    )
+    assert service.find_for_tracking(item.reference.lower(), " CAT@example.org ") == item
+    assert service.find_for_tracking(item.reference, "dog@example.org") is None
+    assert service.find_for_tracking(item.reference, "") is None
+    assert service.find_for_tracking("YS-1999-000001", "cat@example.org") is None
+    anonymous = submit(Submission(text="No email address given here.", channel=Channel.WEB))
+    assert service.find_for_tracking(anonymous.reference, "") is None

@@ -1,0 +1,71 @@
+"""Emails to residents about their feedback, queued through the outbox."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem
+from engage.mail import outbox
+
+_SALT = "engage-unsubscribe"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def unsubscribe_token(item: FeedbackItem) -> str:
+    """A token that lets the holder stop emails about one item, and nothing else."""
+    return _serializer().dumps({"item": item.id})
+
+
+def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
+    """The item a token was made for, or None when the token is not genuine."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("item"), int):
+        return None
+    return db.session.get(FeedbackItem, data["item"])
+
+
+def acknowledge(item: FeedbackItem) -> None:
+    """Queue the acknowledgement email for an item that is owed one, then commit."""
+    if not item.ack_pending or not item.author_email:
+        return
+    base = current_app.config["ENGAGE_BASE_URL"]
+    headers = {"Auto-Submitted": "auto-replied"}
+    unsubscribe_url = None
+    if item.contact_me:
+        token = unsubscribe_token(item)
+        unsubscribe_url = base + url_for("feedback.unsubscribe", token=token, _external=False)
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    outbox.queue(
+        kind="acknowledgement",
+        recipient=item.author_email,
+        template="acknowledgement",
+        context={
+            "item": item,
+            "track_url": base + url_for("feedback.track", _external=False),
+            "unsubscribe_url": unsubscribe_url,
+            "organisation": current_app.config["ENGAGE_ORGANISATION"],
+        },
+        headers=headers,
+    )
+    item.ack_pending = False
+    db.session.commit()
+
+
+def acknowledge_pending(limit: int = 500) -> int:
+    """Queue acknowledgements that a failed post-commit step left owed; return how many."""
+    items = db.session.scalars(
+        select(FeedbackItem).where(FeedbackItem.ack_pending.is_(True)).limit(limit)
+    ).all()
+    for item in items:
+        acknowledge(item)
+    return len(items)

@@ -1,0 +1,113 @@
+"""Residents' pages: send feedback, see the reference, track it, stop emails."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+
+from engage.engagements import service as engagements
+from engage.engagements.views import render_engagement_page
+from engage.extensions import csrf, db, limiter
+from engage.feedback import notifications, service
+from engage.feedback.forms import FeedbackForm, TrackForm
+from engage.feedback.models import STATUS_LABELS, Channel
+from engage.util import utcnow
+
+bp = Blueprint("feedback", __name__)
+log = logging.getLogger(__name__)
+
+FORM_LIMIT = "10 per minute;60 per hour"
+
+
+@bp.post("/engagements/<slug>/feedback")
+@limiter.limit(FORM_LIMIT, methods=["POST"])
+def send(slug: str):
+    """Store a resident's feedback and show their reference."""
+    engagement = engagements.get_by_slug(slug)
+    if engagement is None:
+        abort(404)
+    form = FeedbackForm()
+    form.set_areas(engagement.areas or [])
+    if not form.validate_on_submit():
+        return render_engagement_page(engagement, form, status=400)
+    if form.website.data:
+        log.info("honeypot filled on %s; submission refused", slug)
+        abort(400)
+    open_now = engagement.is_open(utcnow().date())
+    submission = service.Submission(
+        text=form.text.data or "",
+        channel=Channel.WEB,
+        # A closed engagement still takes general feedback, not tied to it.
+        engagement_slug=engagement.slug if open_now else None,
+        subject=None if open_now else f"General feedback sent from: {engagement.title}",
+        author_name=form.author_name.data,
+        author_email=form.author_email.data,
+        area=form.area.data or None,
+        consent_to_quote=form.consent_to_quote.data,
+        contact_me=form.contact_me.data,
+    )
+    try:
+        item = service.submit(submission)
+    except service.InvalidSubmission as invalid:
+        for name, message in invalid.errors.items():
+            field = getattr(form, name, form.text)
+            field.errors = [*field.errors, message]
+        return render_engagement_page(engagement, form, status=400)
+    session["sent_reference"] = item.reference
+    session["sent_emailed"] = bool(item.author_email)
+    return redirect(url_for("feedback.sent"), code=303)
+
+
+@bp.get("/feedback/sent")
+def sent():
+    """Confirm the feedback was received and show its reference."""
+    reference = session.get("sent_reference")
+    if not reference:
+        return redirect(url_for("engagements.index"))
+    return render_template(
+        "feedback/sent.html", reference=reference, emailed=session.get("sent_emailed", False)
+    )
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def track():
+    """Show what happened to an item, to someone who knows its reference and email."""
+    form = TrackForm()
+    item = None
+    not_found = False
+    if form.validate_on_submit():
+        item = service.find_for_tracking(form.reference.data, form.author_email.data)
+        not_found = item is None
+    status = 400 if form.errors or not_found else 200
+    return render_template("feedback/track.html", form=form, item=item, not_found=not_found), status
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Ask to confirm stopping emails about one item (a GET never changes anything)."""
+    item = notifications.item_for_unsubscribe_token(token)
+    if item is None:
+        abort(404)
+    return render_template("feedback/unsubscribe.html", token=token, done=False)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # The signed token is the authority; mail clients post here (RFC 8058).
+def unsubscribe_confirm(token: str):
+    """Stop emails about one item: one-click from the mail client or the page's button."""
+    item = notifications.item_for_unsubscribe_token(token)
+    if item is None:
+        abort(404)
+    item.contact_me = False
+    db.session.commit()
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return "", 204
+    return render_template("feedback/unsubscribe.html", token=token, done=True)
+
+
+@bp.app_context_processor
+def status_labels():
+    """Residents' wording for each status."""
+    return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}}

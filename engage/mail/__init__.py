@@ -1,0 +1,1 @@
+"""Mail: the outbox for outgoing email, and inbound email parsing and import."""

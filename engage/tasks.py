@@ -1,0 +1,84 @@
+"""Background jobs run by ``engage worker`` on a huey task queue.
+
+Storage is a SQLite file in the instance folder by default, or Redis when REDIS_URL
+is set. Each periodic job sweeps for work that is still owed (unsent mail, missing
+acknowledgements, unclassified items), so a job that fails is simply picked up by
+the next run: nothing depends on an in-memory queue surviving a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from flask import Flask
+from huey import RedisHuey, SqliteHuey, crontab
+
+from engage.config import instance_path
+
+log = logging.getLogger(__name__)
+
+
+def _make_huey():
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        return RedisHuey("engage", url=redis_url)
+    folder = instance_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("engage", filename=str(folder / "tasks.db"))
+
+
+huey = _make_huey()
+_app: Flask | None = None
+# Extra sweeps registered by other features (classification, IMAP polling).
+_sweeps: dict[str, Callable[[], object]] = {}
+
+
+def bind(app: Flask) -> None:
+    """Use ``app`` for the jobs' application context (the worker's own app)."""
+    global _app
+    _app = app
+
+
+def _application() -> Flask:
+    global _app
+    if _app is None:
+        from engage import create_app
+
+        _app = create_app()
+    return _app
+
+
+def register_sweep(name: str, job: Callable[[], object]) -> None:
+    """Run ``job()`` every minute in the worker, inside the app context."""
+    _sweeps[name] = job
+
+
+def run_sweeps() -> dict[str, object]:
+    """Run every sweep once; one failing sweep does not stop the others."""
+    from engage.extensions import db
+    from engage.feedback.notifications import acknowledge_pending
+    from engage.mail.outbox import send_due
+
+    jobs: dict[str, Callable[[], object]] = {
+        "acknowledge": acknowledge_pending,
+        **_sweeps,
+        "send_outbox": send_due,
+    }
+    results: dict[str, object] = {}
+    with _application().app_context():
+        for name, job in jobs.items():
+            try:
+                results[name] = job()
+            except Exception:
+                db.session.rollback()
+                log.exception("background job %s failed; it will run again", name)
+                results[name] = "failed"
+    return results
+
+
+@huey.periodic_task(crontab(minute="*"))
+def every_minute() -> dict[str, object]:
+    """The worker's periodic sweep."""
+    return run_sweeps()

@@ -1,0 +1,246 @@
+"""The resident's form, the confirmation page, tracking and unsubscribing."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from engage.extensions import db, limiter
+from engage.feedback.models import FeedbackItem, Status
+from engage.feedback.notifications import unsubscribe_token
+
+
+def count_items() -> int:
+    return db.session.scalar(select(func.count()).select_from(FeedbackItem))
+
+
+def post_feedback(client, engagement, **fields):
+    data = {
+        "text": "The merger will take decisions away from Harrow.",
+        "author_name": "",
+        "author_email": "",
+        "area": "",
+    }
+    data.update(fields)
+    return client.post(f"/engagements/{engagement.slug}/feedback", data=data)
+
+
+def test_form_is_on_the_engagement_page(client, make_engagement):
+    engagement = make_engagement(areas=["Brent", "Harrow"])
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    assert f'action="/engagements/{engagement.slug}/feedback#respond"' in page
+    for label in (
+        "Your feedback",
+        "Your name (optional)",
+        "Email address (optional)",
+        "Where do you live? (optional)",
+    ):
+        assert label in page
+    assert re.search(r'<option value="Harrow"\s*>Harrow</option>', page)
+    assert 'for="text"' in page and 'id="text-hint"' in page
+
+
+def test_submit_shows_reference(client, make_engagement):
+    engagement = make_engagement()
+    response = post_feedback(
+        client,
+        engagement,
+        author_email="fay@example.org",
+        area="Harrow",
+        consent_to_quote="y",
+        contact_me="y",
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    [reference] = re.findall(r"YS-\d{4}-\d{6}", page)
+    item = db.session.scalar(select(FeedbackItem).where(FeedbackItem.reference == reference))
+    assert item.engagement_id == engagement.id
+    assert item.area == "Harrow" and item.consent_to_quote and item.contact_me
+    assert "sent a copy of your reference number" in page
+
+
+def test_errors_link_to_fields_and_keep_input(client, make_engagement):
+    engagement = make_engagement()
+    response = post_feedback(
+        client, engagement, text="too short", author_name="Gil", author_email="not-an-email"
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "There is a problem" in page
+    assert 'href="#text"' in page and 'href="#author_email"' in page
+    assert "at least 10 characters" in page
+    assert 'value="Gil"' in page and 'value="not-an-email"' in page
+    assert ">too short</textarea>" in page
+    assert "<title>Error: " in page
+    assert count_items() == 0
+
+
+def test_closed_engagement_takes_general_feedback(client, make_engagement):
+    engagement = make_engagement(opens_on=date(2019, 5, 28), closes_on=date(2019, 8, 24))
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    assert "Send general feedback" in page and "closed on 24 August 2019" in page
+    assert post_feedback(client, engagement).status_code == 303
+    item = db.session.scalar(select(FeedbackItem))
+    assert item.engagement_id is None
+    assert engagement.title in item.subject
+
+
+def test_honeypot_refuses(client, make_engagement):
+    response = post_feedback(client, make_engagement(), website="http://spam.example")
+    assert response.status_code == 400
+    assert count_items() == 0
+
+
+def test_script_in_fields_is_stored_as_text_and_escaped(client, make_engagement):
+    engagement = make_engagement()
+    payload = "<script>alert('x')</script> please keep our surgery"
+    response = post_feedback(
+        client, engagement, text=payload, author_name="<img src=x onerror=alert(1)>"
+    )
+    assert response.status_code == 303
+    item = db.session.scalar(select(FeedbackItem))
+    assert item.text == payload
+    assert item.author_name == "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize("field", ["author_name", "author_email"])
+def test_header_injection_rejected(client, make_engagement, field):
+    response = post_feedback(
+        client, make_engagement(), **{field: "x@example.org\r\nBcc: victim@example.org"}
+    )
+    assert response.status_code == 400
+    assert "There is a problem" in response.get_data(as_text=True)
+    assert count_items() == 0
+
+
+def test_invalid_utf8_and_nul_never_500(client, make_engagement):
+    engagement = make_engagement()
+    body = b"text=" + b"caf\xe9 \x00 \xff\xfe closure of the surgery" + b"&author_name=&area="
+    response = client.post(
+        f"/engagements/{engagement.slug}/feedback",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code in (303, 400)
+    for item in db.session.scalars(select(FeedbackItem)):
+        assert "\x00" not in item.text
+
+
+def test_area_must_be_one_of_the_engagements(client, make_engagement):
+    response = post_feedback(client, make_engagement(areas=["Brent"]), area="Atlantis")
+    assert response.status_code == 400
+    assert count_items() == 0
+
+
+def test_unknown_engagement_404(client):
+    response = client.post("/engagements/nope/feedback", data={"text": "x" * 20})
+    assert response.status_code == 404
+
+
+def test_sent_page_without_submission_redirects(client):
+    assert client.get("/feedback/sent").status_code == 302
+
+
+def test_missing_csrf_is_friendly_400(app, client, make_engagement):
+    engagement = make_engagement()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = post_feedback(client, engagement)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 400
+    assert "Your form has expired" in response.get_data(as_text=True)
+    assert count_items() == 0
+
+
+def test_form_carries_csrf_token(app, client, make_engagement):
+    engagement = make_engagement()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        response = post_feedback(client, engagement, csrf_token=token)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 303
+    assert count_items() == 1
+
+
+def test_track_with_matching_email(client, make_item):
+    item = make_item(author_email="hal@example.org")
+    item.status = Status.TRIAGED
+    db.session.commit()
+    page = client.post(
+        "/track", data={"reference": item.reference, "author_email": "hal@example.org"}
+    ).get_data(as_text=True)
+    assert item.reference in page
+    assert "Read and tagged by the engagement team" in page
+
+
+def test_track_with_wrong_email_reveals_nothing(client, make_item):
+    item = make_item(author_email="hal@example.org")
+    wrong = client.post(
+        "/track", data={"reference": item.reference, "author_email": "ivy@example.org"}
+    )
+    unknown = client.post(
+        "/track", data={"reference": "YS-1999-999999", "author_email": "ivy@example.org"}
+    )
+    assert wrong.status_code == unknown.status_code == 400
+    page = wrong.get_data(as_text=True)
+    assert "We could not find that feedback" in page
+    assert "merger" not in page and "Status" not in page
+    # Apart from the echoed reference, the two answers are the same page.
+    assert page.replace(item.reference, "") == unknown.get_data(as_text=True).replace(
+        "YS-1999-999999", ""
+    )
+
+
+def test_unsubscribe_get_changes_nothing_post_does(client, make_item):
+    item = make_item(author_email="jo@example.org", contact_me=True)
+    token = unsubscribe_token(item)
+    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    db.session.refresh(item)
+    assert item.contact_me is True
+    response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 204
+    db.session.refresh(item)
+    assert item.contact_me is False
+
+
+def test_unsubscribe_forged_token_404(client, make_item):
+    make_item(author_email="jo@example.org", contact_me=True)
+    assert client.get("/unsubscribe/eyJpdGVtIjoxfQ.forged").status_code == 404
+    assert client.post("/unsubscribe/eyJpdGVtIjoxfQ.forged").status_code == 404
+
+
+def test_form_rate_limited(app, client, make_engagement):
+    engagement = make_engagement()
+    codes = [post_feedback(client, engagement).status_code for _ in range(11)]
+    assert codes[:10] == [303] * 10
+    assert codes[10] == 429
+    assert count_items() == 10
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=400), name=st.text(max_size=60), email=st.text(max_size=60))
+def test_form_never_500_and_stores_whole_or_nothing(
+    app, client, make_engagement, text, name, email
+):
+    engagement = make_engagement()
+    limiter.enabled = False
+    try:
+        before = count_items()
+        response = post_feedback(
+            client, engagement, text=text, author_name=name, author_email=email
+        )
+    finally:
+        limiter.enabled = True
+    assert response.status_code in (303, 400)
+    assert count_items() == before + (1 if response.status_code == 303 else 0)

@@ -1,0 +1,94 @@
+"""The worker's periodic sweep on the huey queue."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engage import tasks
+from engage.cli import cli
+from engage.extensions import db
+from engage.feedback.models import Channel, FeedbackItem
+from engage.feedback.service import Submission, submit
+from engage.mail.models import OutboxMessage, OutboxStatus
+
+
+def test_sweep_acknowledges_and_sends(app, smtp_server, monkeypatch):
+    tasks.bind(app)
+    item = submit(
+        Submission(
+            text="Please confirm you received this.",
+            channel=Channel.WEB,
+            author_email="kim@example.org",
+            acknowledge=True,
+        )
+    )
+    # Simulate an acknowledgement that a failed post-commit step left owed.
+    db.session.execute(db.delete(OutboxMessage))
+    item.ack_pending = True
+    db.session.commit()
+    results = tasks.run_sweeps()
+    assert results["acknowledge"] == 1
+    assert results["send_outbox"].sent == 1
+    [message] = smtp_server.wait_for(1)
+    assert item.reference in message["Subject"]
+
+
+def test_one_failing_sweep_does_not_stop_the_others(app, smtp_server):
+    tasks.bind(app)
+    submit(
+        Submission(
+            text="Another comment with an address.",
+            channel=Channel.WEB,
+            author_email="lee@example.org",
+        )
+    )
+
+    def broken():
+        raise RuntimeError("IMAP server on fire")
+
+    tasks.register_sweep("test-broken", broken)
+    try:
+        results = tasks.run_sweeps()
+    finally:
+        tasks._sweeps.pop("test-broken")
+    assert results["test-broken"] == "failed"
+    assert results["send_outbox"].sent == 1
+    assert db.session.scalar(select(OutboxMessage.status)) == OutboxStatus.SENT
+
+
+def test_periodic_task_runs_through_huey(app, smtp_server):
+    tasks.bind(app)
+    submit(
+        Submission(
+            text="Comment sent through the huey queue.",
+            channel=Channel.WEB,
+            author_email="max@example.org",
+        )
+    )
+    tasks.huey.immediate = True
+    try:
+        tasks.every_minute()  # enqueued and executed by huey's immediate mode
+    finally:
+        tasks.huey.immediate = False
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == "max@example.org"
+    assert db.session.scalar(select(FeedbackItem.ack_pending)) is False
+    assert db.session.scalar(select(OutboxMessage.status)) == OutboxStatus.SENT
+
+
+def test_cli_send_outbox_and_partner(runner, smtp_server):
+    submit(
+        Submission(
+            text="Comment for the command line test.",
+            channel=Channel.WEB,
+            author_email="ned@example.org",
+        )
+    )
+    result = runner.invoke(cli, ["send-outbox"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 1" in result.output
+    result = runner.invoke(cli, ["create-partner", "Healthwatch Brent"])
+    assert result.exit_code == 0 and "eng_" in result.output
+    again = runner.invoke(cli, ["create-partner", "Healthwatch Brent"])
+    assert again.exit_code != 0 and "already" in again.output
+    assert runner.invoke(cli, ["revoke-partner", "Healthwatch Brent"]).exit_code == 0

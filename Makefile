@@ -33,6 +33,7 @@ system-deps:
 
 run: $(STAMP) ## migrate, train the default model if none, load demo data, serve
 	$(BIN)/engage db upgrade
+	$(BIN)/engage train --if-missing
 	$(BIN)/engage demo
 	@# The worker sends queued email and retries failed work while the site runs.
 	$(BIN)/engage worker --workers 1 & worker=$$!; \
@@ -46,7 +47,7 @@ test-postgres: $(STAMP) system-deps ## the whole suite again on a fresh PostgreS
 	@./.ci/with-postgres $(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check engage tests bench wsgi.py
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -51,10 +51,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _import_models()
     _register_blueprints(app)
 
-    from engage.web import register_error_handlers, register_template_helpers
+    from engage.web import (
+        register_error_handlers,
+        register_security_headers,
+        register_template_helpers,
+    )
 
     register_error_handlers(app)
     register_template_helpers(app)
+    register_security_headers(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:
@@ -68,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
+    import engage.classify.models  # noqa: F401
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
     import engage.mail.models  # noqa: F401
@@ -75,13 +81,17 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from engage import web
+    from engage.classify import service as classify
     from engage.engagements import views as engagement_views
     from engage.feedback import api_views, notifications, service
     from engage.feedback import views as feedback_views
+    from engage.mail import views as mail_views
 
     app.register_blueprint(web.bp)
     app.register_blueprint(engagement_views.bp)
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(api_views.api)
+    app.register_blueprint(mail_views.bp)
     # Work done after an item is committed; the worker retries whatever fails.
+    service.register_post_commit("classify", classify.classify_item)
     service.register_post_commit("acknowledge", notifications.acknowledge)

@@ -115,6 +115,8 @@ def from_environment() -> dict:
         "IMAP_USER": os.environ.get("IMAP_USER") or None,
         "IMAP_PASSWORD": os.environ.get("IMAP_PASSWORD") or None,
         "IMAP_FOLDER": os.environ.get("IMAP_FOLDER", "INBOX"),
+        "IMAP_USE_SSL": _env_bool("IMAP_USE_SSL", True),
+        "INBOUND_MAX_BYTES": _env_int("INBOUND_MAX_BYTES", 10 * 1024 * 1024),
         "INBOUND_EMAIL_TOKEN": os.environ.get("INBOUND_EMAIL_TOKEN") or None,
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",

@@ -57,17 +57,23 @@ def register_sweep(name: str, job: Callable[[], object]) -> None:
 
 def run_sweeps() -> dict[str, object]:
     """Run every sweep once; one failing sweep does not stop the others."""
+    from engage.classify.service import classify_pending
     from engage.extensions import db
     from engage.feedback.notifications import acknowledge_pending
     from engage.mail.outbox import send_due
 
     jobs: dict[str, Callable[[], object]] = {
+        "classify": classify_pending,
         "acknowledge": acknowledge_pending,
         **_sweeps,
         "send_outbox": send_due,
     }
     results: dict[str, object] = {}
     with _application().app_context():
+        if _application().config.get("IMAP_HOST"):
+            from engage.mail.imap import fetch
+
+            jobs = {"fetch_mail": fetch, **jobs}
         for name, job in jobs.items():
             try:
                 results[name] = job()

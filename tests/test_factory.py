@@ -141,3 +141,28 @@ def test_unexpected_error_is_friendly_500(app):
     assert response.status_code == 500
     assert b"secret internals" not in response.data
     assert b"problem with the service" in response.data
+
+
+def test_security_headers_and_nonce(client, app):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in response.headers
+    assert client.get("/").headers["Content-Security-Policy"] != policy  # fresh nonce
+
+
+def test_hsts_in_production(app):
+    fresh = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "x",
+            "ENGAGE_ENV": "production",
+        }
+    )
+    with fresh.test_client() as client:
+        response = client.get("/healthz")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from engage import create_app
 from engage.extensions import db
-from tests.conftest import TEST_DATABASE_URL
+from tests.databases import fresh_database
 
 
 @pytest.fixture
 def empty_database_url(tmp_path):
     """A brand-new empty database of the kind the suite runs on."""
-    if not TEST_DATABASE_URL.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    server = make_url(TEST_DATABASE_URL)
-    name = f"engage_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 def _app(url: str):

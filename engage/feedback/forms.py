@@ -16,13 +16,14 @@ from engage.feedback.service import MAX_TEXT
 class FeedbackForm(FlaskForm):
     """What a resident tells us about an engagement."""
 
+    # No field validators here: feedback.service.validate() checks every field at once,
+    # so the error summary lists every problem together.
     text = TextAreaField(
         "Your feedback",
-        validators=[DataRequired("Enter your feedback")],
         description="Tell us what concerns you, or what you would like us to do. "
         f"You can write up to {MAX_TEXT:,} characters.",
     )
-    author_name = StringField("Your name (optional)", validators=[Length(max=200)])
+    author_name = StringField("Your name (optional)")
     author_email = EmailField(
         "Email address (optional)",
         description="We will email you a reference number. We never publish your email address.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.engagements.models import Engagement
@@ -116,6 +116,10 @@ class FeedbackItem(db.Model):
     model_version: Mapped[str | None] = mapped_column(String(40))
     # Lowest margin between a theme's probability and its threshold: small = uncertain.
     certainty: Mapped[float | None] = mapped_column(Float)
+    # Emailed feedback: the Message-ID (or a stable hash) makes imports idempotent.
+    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    # Names of attachments we did not keep.
+    attachment_names: Mapped[list[str] | None] = mapped_column(JSON)
 
     engagement: Mapped[Engagement | None] = relationship()
     tags: Mapped[list[ThemeTag]] = relationship(

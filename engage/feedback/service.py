@@ -114,8 +114,8 @@ def validate(submission: Submission) -> dict:
     email = cleaned.get("author_email")
     if email and "author_email" not in errors:
         try:
-            cleaned["author_email"] = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError:
+            cleaned["author_email"] = validate_email_address(email)
+        except ValueError:
             errors["author_email"] = (
                 "Enter an email address in the correct format, like name@example.com"
             )
@@ -131,6 +131,14 @@ def validate(submission: Submission) -> dict:
     if errors:
         raise InvalidSubmission(errors)
     return cleaned
+
+
+def validate_email_address(email: str) -> str:
+    """The normalised address; raises ValueError when it is not a valid email address."""
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from error
 
 
 def _find_engagement(slug: str | None) -> Engagement | None:

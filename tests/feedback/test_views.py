@@ -33,7 +33,7 @@ def post_feedback(client, engagement, **fields):
 def test_form_is_on_the_engagement_page(client, make_engagement):
     engagement = make_engagement(areas=["Brent", "Harrow"])
     page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
-    assert f'action="/engagements/{engagement.slug}/feedback#respond"' in page
+    assert f'action="/engagements/{engagement.slug}/feedback"' in page
     for label in (
         "Your feedback",
         "Your name (optional)",

@@ -1,0 +1,1 @@
+"""Theme classifier: the scikit-learn pipeline, its seed corpus, and the model registry."""

@@ -1,0 +1,255 @@
+"""Training, activating and applying theme models inside the app."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import func, select
+
+from engage.classify import pipeline
+from engage.classify.models import ModelVersion
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
+from engage.util import utcnow
+
+log = logging.getLogger(__name__)
+
+# A new model replaces the active one only if its held-out macro-F1 is not lower by more
+# than this (noise between two fits on nearly the same data).
+TOLERANCE = 0.005
+
+_cache_lock = threading.Lock()
+_cache: dict[str, pipeline.ThemeModel] = {}
+
+
+class NoModelError(RuntimeError):
+    """There is no usable active model (none trained, or its file cannot be loaded)."""
+
+
+def model_dir() -> Path:
+    path = Path(current_app.config["ENGAGE_MODEL_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def active_version() -> ModelVersion | None:
+    """The registry row of the active model, if any."""
+    return db.session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)))
+
+
+def load_active() -> tuple[pipeline.ThemeModel, ModelVersion]:
+    """The active model, loaded once per process; raises NoModelError."""
+    row = active_version()
+    if row is None:
+        raise NoModelError("No theme model has been trained yet (run `engage train`)")
+    key = f"{model_dir()}/{row.file_name}"
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is None:
+            try:
+                model = pipeline.load(model_dir() / row.file_name)
+            except Exception as error:  # a missing, corrupt or untrusted file alike
+                raise NoModelError(
+                    f"The model file for {row.version} cannot be used: {error}"
+                ) from error
+            _cache.clear()
+            _cache[key] = model
+    return model, row
+
+
+def staff_labels() -> tuple[list[str], np.ndarray]:
+    """Texts and label rows of every item whose themes staff have set."""
+    rows = db.session.execute(
+        select(FeedbackItem.id, FeedbackItem.text, Theme.slug)
+        .join(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
+        .join(Theme, Theme.id == ThemeTag.theme_id)
+        .where(ThemeTag.source == TagSource.STAFF)
+        .order_by(FeedbackItem.id)
+    ).all()
+    by_item: dict[int, tuple[str, set[str]]] = {}
+    for item_id, text, slug in rows:
+        by_item.setdefault(item_id, (text, set()))[1].add(slug)
+    texts = [text for text, _ in by_item.values()]
+    labels = np.array(
+        [[int(t in slugs) for t in pipeline.THEMES] for _, slugs in by_item.values()],
+        dtype=np.int64,
+    ).reshape(len(texts), len(pipeline.THEMES))
+    return texts, labels
+
+
+@dataclass
+class TrainResult:
+    """What `engage train` did."""
+
+    version: str
+    activated: bool
+    reason: str
+    n_train: int
+    n_staff_labels: int
+    cv: dict = field(default_factory=dict)
+    holdout: dict | None = None
+    previous: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "activated": self.activated,
+            "reason": self.reason,
+            "n_train": self.n_train,
+            "n_staff_labels": self.n_staff_labels,
+            "cv_macro_f1": self.cv.get("macro_f1"),
+            "holdout_macro_f1": (self.holdout or {}).get("macro_f1"),
+            "previous_version": self.previous,
+        }
+
+
+def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> TrainResult:
+    """Train on the seed corpus plus staff labels, store it, activate it if not worse."""
+    paths = corpus if corpus is not None else pipeline.default_corpus_paths()
+    texts, labels = pipeline.load_corpus(paths) if paths else ([], np.zeros((0, 5), int))
+    extra_texts, extra_labels = staff_labels()
+    all_texts = list(texts) + extra_texts
+    all_labels = np.vstack([labels, extra_labels]) if len(extra_texts) else labels
+    model = pipeline.train(all_texts, all_labels)
+    holdout = None
+    if pipeline.HOLDOUT_PATH.exists():
+        holdout_texts, holdout_labels = pipeline.load_corpus(pipeline.HOLDOUT_PATH)
+        holdout = pipeline.evaluate(model, holdout_texts, holdout_labels)
+    number = (db.session.scalar(select(func.count()).select_from(ModelVersion)) or 0) + 1
+    sha = model.metadata["training_sha256"]
+    version = f"v{number}-{sha[:8]}"
+    file_name = f"{version}.skops"
+    pipeline.save(model, model_dir() / file_name)
+    row = ModelVersion(
+        version=version,
+        design=model.metadata["design"],
+        file_name=file_name,
+        n_train=len(all_texts),
+        n_staff_labels=len(extra_texts),
+        training_sha256=sha,
+        cv_metrics=model.metadata["cv"],
+        holdout_metrics=holdout,
+        thresholds=model.metadata["thresholds"],
+    )
+    db.session.add(row)
+    current = active_version()
+    activated, reason = _should_activate(row, current, force)
+    if activated:
+        _activate(row)
+    db.session.commit()
+    return TrainResult(
+        version=version,
+        activated=activated,
+        reason=reason,
+        n_train=row.n_train,
+        n_staff_labels=row.n_staff_labels,
+        cv=row.cv_metrics,
+        holdout=holdout,
+        previous=current.version if current else None,
+    )
+
+
+def _should_activate(
+    new: ModelVersion, current: ModelVersion | None, force: bool
+) -> tuple[bool, str]:
+    if current is None:
+        return True, "no model was active"
+    if force:
+        return True, "forced"
+    new_score, old_score = new.holdout_macro_f1, current.holdout_macro_f1
+    if new_score is None or old_score is None:
+        new_score = new.cv_metrics.get("macro_f1", 0.0)
+        old_score = current.cv_metrics.get("macro_f1", 0.0)
+    if new_score + TOLERANCE >= old_score:
+        return True, f"macro-F1 {new_score:.3f} is not worse than {old_score:.3f}"
+    return False, f"macro-F1 {new_score:.3f} is worse than the active {old_score:.3f}"
+
+
+def _activate(row: ModelVersion) -> None:
+    for other in db.session.scalars(select(ModelVersion).where(ModelVersion.active.is_(True))):
+        other.active = False
+    db.session.flush()
+    row.active = True
+    row.activated_at = utcnow()
+
+
+def activate(version: str) -> ModelVersion:
+    """Make an earlier (or any) stored version the active one; raises LookupError."""
+    row = db.session.scalar(select(ModelVersion).where(ModelVersion.version == version))
+    if row is None:
+        raise LookupError(f"There is no model version {version!r}")
+    pipeline.load(model_dir() / row.file_name)  # refuse a version whose file is unusable
+    _activate(row)
+    db.session.commit()
+    return row
+
+
+def ensure_model() -> TrainResult | None:
+    """Train the default model when there is no usable active one; else do nothing."""
+    try:
+        load_active()
+    except NoModelError:
+        return train_model(force=True)
+    return None
+
+
+def _themes_by_slug() -> dict[str, Theme]:
+    return {t.slug: t for t in db.session.scalars(select(Theme))}
+
+
+def apply(items: list[FeedbackItem], model: pipeline.ThemeModel, version: str) -> None:
+    """Replace the model's tags on ``items`` with fresh predictions (caller commits)."""
+    if not items:
+        return
+    themes = _themes_by_slug()
+    proba = model.predict_proba([item.text for item in items])
+    for item, row in zip(items, proba, strict=True):
+        for tag in [t for t in item.tags if t.source == TagSource.MODEL]:
+            item.tags.remove(tag)
+        for slug, p, threshold in zip(model.themes, row, model.thresholds, strict=True):
+            if p >= threshold and slug in themes:
+                item.tags.append(
+                    ThemeTag(
+                        theme=themes[slug],
+                        source=TagSource.MODEL,
+                        confidence=float(p),
+                        model_version=version,
+                    )
+                )
+        item.classified_at = utcnow()
+        item.model_version = version
+        # Distance of the closest theme to its threshold: small means the model hesitated.
+        item.certainty = float(np.min(np.abs(row - model.thresholds)))
+
+
+def classify_item(item: FeedbackItem) -> None:
+    """Post-commit step: tag one new item; without a usable model it stays for the worker."""
+    try:
+        model, row = load_active()
+    except NoModelError as error:
+        log.warning("%s left unclassified: %s", item.reference, error)
+        return
+    apply([item], model, row.version)
+    db.session.commit()
+
+
+def classify_pending(limit: int = 2000) -> int:
+    """Classify items no model has tagged yet (the worker's sweep); return how many."""
+    items = db.session.scalars(
+        select(FeedbackItem)
+        .where(FeedbackItem.classified_at.is_(None))
+        .order_by(FeedbackItem.id)
+        .limit(limit)
+    ).all()
+    if not items:
+        return 0
+    model, row = load_active()
+    for start in range(0, len(items), 500):
+        apply(list(items[start : start + 500]), model, row.version)
+        db.session.commit()
+    return len(items)

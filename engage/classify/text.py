@@ -1,0 +1,134 @@
+"""Reduce a feedback message to the sender's own words before it is classified.
+
+Only what the sender wrote counts (THEMES.md): quoted earlier messages, reply
+headers, signatures, sign-offs, phone footers and legal disclaimers are removed.
+The rules are deliberately conservative: a line is treated as a sign-off only when
+it is nothing *but* a sign-off phrase (optionally followed by a comma and a short
+name), so "Thanks for explaining the budget" or "Best wishes to the staff, but ..."
+are kept. Lowercasing is left to the vectorizers.
+
+Plain functions only: this module is never part of a saved model graph.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalise", "strip_quoted", "strip_signature"]
+
+# A reply attribution: "On Tue, 4 Jun 2019 at 10:02, Jane <j@x.org> wrote:".
+# Mail clients wrap long attributions, so "wrote:" may end the next line.
+_ON_WROTE = re.compile(r"^\s*On\b.{0,200}?\bwrote:\s*$", re.IGNORECASE | re.DOTALL)
+_ORIGINAL = re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE)
+_FORWARDED = re.compile(r"^\s*-{2,}\s*Forwarded message\s*-{2,}\s*$", re.IGNORECASE)
+# Outlook puts a rule of underscores, then a From:/Sent: header block, above the quote.
+_RULE = re.compile(r"^\s*_{8,}\s*$")
+_HEADER_FROM = re.compile(r"^\s*\*?From:\*?\s+\S", re.IGNORECASE)
+_HEADER_NEXT = re.compile(r"^\s*\*?(Sent|Date|To|Subject):\*?\s", re.IGNORECASE)
+
+_SIG_DASH = re.compile(r"^--\s?$")
+# Phrases match in any case; the optional name after them must be Capitalised.
+_SIGN_OFF_PHRASES = (
+    r"(?i:(?:kind|best|warm|warmest|many|with kind|with best|yours|all the)?\s*regards"
+    r"|(?:with\s+)?(?:best|kind|good)\s+wishes"
+    r"|many thanks|thanks(?: again| very much| so much| in advance)?"
+    r"|thank you(?: again| very much)?"
+    r"|yours (?:sincerely|faithfully|truly)|sincerely|cheers|best)"
+)
+_NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}"
+# Whole-line sign-off, optionally followed on the same line by ", Name Surname".
+_SIGN_OFF = re.compile(rf"^\s*{_SIGN_OFF_PHRASES}\s*[,.!]?\s*(?:{_NAME})?\s*$")
+# A sign-off running on at the very end of a one-line web-form message:
+# "... keep the walk-in centre open. Kind regards, Jane Smith".
+_TRAILING_SIGN_OFF = re.compile(
+    r"(?<=[.!?])\s+(?i:kind regards|best regards|warm regards|regards|best wishes"
+    rf"|many thanks|yours sincerely|yours faithfully)\s*[,.]?(?:\s+{_NAME})?\s*$"
+)
+_MOBILE_FOOTER = re.compile(
+    r"^\s*(?:sent from (?:my|the|outlook|mail|yahoo|samsung|gmail)\b.{0,60}"
+    r"|get outlook for \w+.{0,20})\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"^\s*(?:disclaimer\b|confidentiality notice\b"
+    r"|this e-?mail(?: message)?(?: \(?and any (?:attachments?|files)[^)]*\)?)?"
+    r" (?:is|are|and|may be|contains?)\b.{0,40}\bconfidential)",
+    re.IGNORECASE,
+)
+# "Dear Sir/Madam", "Hi team,", "Good morning all," -- short, and (bar "Dear") punctuated.
+_GREETING = re.compile(
+    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,5}\s*[,:]"
+    r"|(?:hi|hello|hiya|good (?:morning|afternoon|evening))(?:\s+[\w.'&/-]+){0,4}\s*[,:!])\s*$",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def strip_quoted(text: str) -> str:
+    """Remove quoted earlier messages: '>' lines, 'On … wrote:' and Outlook headers onward."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if _ORIGINAL.match(line):
+            break
+        if _ON_WROTE.match(line) or (
+            line.lstrip().lower().startswith("on ") and _ON_WROTE.match(line + " " + nxt)
+        ):
+            break
+        if _RULE.match(line) and _HEADER_FROM.match(nxt):
+            break
+        if _HEADER_FROM.match(line) and any(_HEADER_NEXT.match(n) for n in lines[i + 1 : i + 4]):
+            break
+        if line.lstrip().startswith(">") or _FORWARDED.match(line):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def strip_signature(text: str) -> str:
+    """Remove the sign-off and everything after it, phone footers and disclaimers.
+
+    A sign-off is only cut when some of the message remains above it.
+    """
+    lines = text.split("\n")
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        has_body = any(s.strip() for s in lines[:i])
+        if _SIG_DASH.match(line) or _MOBILE_FOOTER.match(line) or _DISCLAIMER.match(line):
+            cut = i
+            break
+        if has_body and _SIGN_OFF.match(line):
+            cut = i
+            break
+    body = "\n".join(lines[:cut]).rstrip()
+    return _TRAILING_SIGN_OFF.sub("", body)
+
+
+def _strip_greeting(text: str) -> str:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        rest = "\n".join(lines[i + 1 :])
+        if _GREETING.match(line) and rest.strip():
+            return rest
+        return text
+    return text
+
+
+def normalise(text: str | None) -> str:
+    """Return the sender's own words from a feedback message, whitespace tidied."""
+    if not text:
+        return ""
+    text = strip_quoted(text)
+    text = strip_signature(text)
+    text = _strip_greeting(text)
+    text = _URL.sub(" ", text)
+    text = _EMAIL.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", text).strip()

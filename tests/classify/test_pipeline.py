@@ -1,0 +1,371 @@
+"""Tests for the pure scikit-learn theme classifier (engage.classify.pipeline)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import skops.io as sio
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from engage.classify import pipeline as P
+from engage.classify.keywords import KeywordBaseline
+from engage.classify.text import normalise
+
+from .corpus import ITEMS
+
+TEXTS = [t for t, _ in ITEMS]
+Y = np.array([[int(s in themes.split(";")) for s in P.THEMES] for _, themes in ITEMS])
+
+# Sentences not in the training corpus, with clear cues.
+UNSEEN = [
+    ("The deficit means the budget for next year will be cut again.", "money"),
+    ("Will the new board hold its meetings in public?", "decision-making"),
+    ("Local GPs should keep a clinical leadership role on the board.", "clinical-leadership"),
+    ("My GP appointment waiting time is already four weeks.", "services"),
+    ("How many staff redundancies are planned?", "jobs"),
+    ("Website link broken.", ""),
+]
+
+
+def _matrix(labels: list[str]) -> np.ndarray:
+    return np.array([[int(s in lab.split(";")) for s in P.THEMES] for lab in labels])
+
+
+@pytest.fixture(scope="module")
+def model() -> P.ThemeModel:
+    return P.train(TEXTS, Y, cv_folds=3, random_state=0)
+
+
+class FixedProba:
+    """A stand-in estimator returning the same probabilities for every text."""
+
+    def __init__(self, row):
+        self.row = np.asarray(row, dtype=float)
+
+    def predict_proba(self, texts):
+        return np.tile(self.row, (len(texts), 1))
+
+
+# ------------------------------------------------------------------------ corpus
+
+
+def test_load_corpus_reads_multi_and_empty_labels(tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text('text,themes\n"Budgets, and jobs",money;jobs\nWebsite broken,\n', encoding="utf-8")
+    texts, y = P.load_corpus(f)
+    assert texts == ["Budgets, and jobs", "Website broken"]
+    assert y.tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+
+
+def test_load_corpus_concatenates_parts(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("text,themes\nOne,services\n", encoding="utf-8")
+    b.write_text("text,themes\nTwo,decision-making\n", encoding="utf-8")
+    texts, y = P.load_corpus([a, b])
+    assert texts == ["One", "Two"]
+    assert y[:, P.THEMES.index("decision-making")].tolist() == [0, 1]
+
+
+def test_load_corpus_rejects_unknown_slug_naming_the_row(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("text,themes\nfine,money\nnot fine,money;parking\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 2.*parking"):
+        P.load_corpus(f)
+
+
+def test_load_corpus_rejects_missing_column(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("body,labels\nx,money\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="missing column"):
+        P.load_corpus(f)
+
+
+# ---------------------------------------------------------------- normalisation
+
+EMAIL = """Dear Sir/Madam,
+
+Will the walk-in centre close?
+
+Kind regards,
+Jane Smith
+Harrow resident
+
+On Tue, 4 Jun 2019 at 10:02, Engagement Team <engage@nhs.net>
+wrote:
+> Thank you for your email about staff redundancies and budgets.
+> We will reply soon.
+"""
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (EMAIL, "Will the walk-in centre close?"),
+        ("Budgets matter.\n> quoted redundancies\nAnd services.", "Budgets matter.\nAnd services."),
+        ("Short reply\n-----Original Message-----\nFrom: X\nSent: today\nmoney", "Short reply"),
+        (
+            "My view\n________________________________\nFrom: T <a@b.org>\nSent: 1 June\nTo: me",
+            "My view",
+        ),
+        (
+            "My view\nFrom: Team <a@b.org>\nSent: 1 June 2019 10:00\nTo: me\nSubject: jobs",
+            "My view",
+        ),
+        ("My GP is great\n\nSent from my iPhone", "My GP is great"),
+        ("Who decides?\n-- \nJohn Smith\nCouncillor, Budget Committee", "Who decides?"),
+        ("Keep A&E open. Kind regards, Jane Smith", "Keep A&E open."),
+        ("Keep A&E open.\nBest,\nJo", "Keep A&E open."),
+        (
+            "Keep A&E open.\n\nThanks\n\nThis email and any attachments are confidential.",
+            "Keep A&E open.",
+        ),
+        ("", ""),
+    ],
+)
+def test_normalise_strips_quotes_and_signatures(raw, expected):
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "On balance the merger is fine.\nOn the other hand staff morale is low.",
+        "Best practice says clinicians lead.\nBest wishes to the nurses, but who decides?",
+        "Thanks for explaining the budget.\nRegards to your team for the effort, not the plan.",
+        "Hi I want the walk-in centre kept open please",
+        "I wrote: to the CCG many times.\nFrom: what I hear, posts will go.",
+        "Kind regards",  # a sign-off with nothing above it is all there is
+    ],
+)
+def test_normalise_keeps_ordinary_lines(raw):
+    assert normalise(raw) == raw
+
+
+def test_normalise_drops_addresses():
+    assert normalise("see www.example.org/x or a.b@c.org now") == "see or now"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab >-\nOnwrote:Kindregards,")), max_size=80))
+def test_normalise_never_keeps_a_quoted_line(raw):
+    out = normalise(raw)
+    assert not any(line.startswith(">") for line in out.split("\n"))
+
+
+# --------------------------------------------------------------------- training
+
+
+def test_train_evaluate_round_trip(model):
+    on_train = P.evaluate(model, TEXTS, Y)
+    assert on_train["macro_f1"] > 0.9
+    unseen = P.evaluate(model, [t for t, _ in UNSEEN], _matrix([lab for _, lab in UNSEEN]))
+    assert unseen["micro_f1"] >= 0.6
+    assert unseen["n"] == len(UNSEEN)
+
+
+def test_metadata_records_training(model):
+    md = model.metadata
+    assert md["design"] == P.BEST_DESIGN
+    assert md["n_train"] == len(TEXTS)
+    assert md["training_sha256"] == P.training_hash(TEXTS, Y)
+    assert P.training_hash(TEXTS[::-1], Y[::-1]) == md["training_sha256"]
+    assert P.training_hash(TEXTS, np.roll(Y, 1, axis=0)) != md["training_sha256"]
+    assert list(md["thresholds"]) == list(P.THEMES)
+    assert np.allclose(list(md["thresholds"].values()), model.thresholds)
+    assert all(0.2 <= t <= 0.8 for t in model.thresholds)
+    assert set(md["cv"]["per_theme"]) == set(P.THEMES)
+    assert {"precision", "recall", "f1", "support"} == set(md["cv"]["per_theme"]["jobs"])
+    assert md["cv"]["per_theme"]["jobs"]["support"] == int(Y[:, 4].sum())
+    assert 0 < md["cv"]["macro_f1"] <= 1 and 0 < md["cv"]["micro_f1"] <= 1
+    assert re.fullmatch(r"\d+\.\d+.*", md["sklearn_version"])
+    assert re.match(r"\d{4}-\d\d-\d\dT", md["trained_at"])
+
+
+def test_train_rejects_bad_labels():
+    with pytest.raises(ValueError, match="at least 3"):
+        P.train(TEXTS, np.c_[Y[:, :4], np.zeros(len(Y), dtype=int)], cv_folds=3)
+    with pytest.raises(ValueError, match="shape"):
+        P.train(TEXTS, Y[:-1], cv_folds=3)
+
+
+def test_build_pipeline_rejects_unknowns():
+    with pytest.raises(ValueError, match="unknown design"):
+        P.build_pipeline("bert")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        P.build_pipeline("lr_word_char", gamma=1)
+
+
+def test_choose_thresholds_maximises_f1_and_clips():
+    y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]])
+    p = np.array([[0.60, 0.15, 0.95], [0.55, 0.05, 0.85], [0.30, 0.01, 0.82], [0.10, 0.02, 0.90]])
+    t = P.choose_thresholds(y, p)
+    assert 0.30 < t[0] <= 0.55  # any cut in (0.30, 0.55] is perfect
+    assert t[1] == 0.2  # the best cut (0.06..0.15) is below the floor
+    assert t[2] == 0.8  # the best cut (0.86..0.90) is above the ceiling
+
+
+# ------------------------------------------------------------------- thresholds
+
+
+def test_predict_uses_thresholds_not_half():
+    m = P.ThemeModel(FixedProba([0.6, 0.3, 0.1, 0.9, 0.45]), [0.7, 0.2, 0.5, 0.5, 0.4])
+    (tags,) = m.predict(["anything"])
+    # money at 0.6 is over 0.5 but under its 0.7 threshold; decision-making at 0.3 is over 0.2.
+    assert tags == [("services", 0.9), ("jobs", 0.45), ("decision-making", 0.3)]
+    result = P.evaluate(m, ["x"], np.array([[1, 1, 0, 1, 1]]))
+    assert result["per_theme"]["money"]["recall"] == 0.0
+    assert result["per_theme"]["decision-making"]["recall"] == 1.0
+
+
+def test_threshold_moves_decision_on_a_trained_model(model):
+    text = "Will the walk-in centre close?"
+    k = P.THEMES.index("services")
+    p = model.predict_proba([text])[0, k]
+    below = P.ThemeModel(model.estimator, np.where(np.arange(5) == k, p - 0.01, 0.99))
+    above = P.ThemeModel(model.estimator, np.where(np.arange(5) == k, p + 0.01, 0.99))
+    assert [t for t, _ in below.predict([text])[0]] == ["services"]
+    assert above.predict([text])[0] == []
+
+
+def test_unclassified_when_below_every_threshold(model):
+    stub = P.ThemeModel(FixedProba([0.79, 0.5, 0.1, 0.6, 0.3]), [0.8] * 5)
+    assert stub.predict(["a", "b"]) == [[], []]
+    strict = P.ThemeModel(model.estimator, [1.0] * 5)
+    assert strict.predict(["Will the walk-in centre close?"]) == [[]]
+
+
+def test_predict_sorted_by_confidence(model):
+    for tags in model.predict(TEXTS):
+        confidences = [c for _, c in tags]
+        assert confidences == sorted(confidences, reverse=True)
+
+
+# ---------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_schema(model):
+    result = P.evaluate(model, TEXTS[:10], Y[:10], model_version="v1")
+    assert set(result) == {"n", "macro_f1", "micro_f1", "per_theme", "model_version"}
+    assert result["n"] == 10 and result["model_version"] == "v1"
+    assert list(result["per_theme"]) == list(P.THEMES)
+    for scores in result["per_theme"].values():
+        assert set(scores) == {"precision", "recall", "f1", "support"}
+        assert isinstance(scores["support"], int)
+        assert all(0.0 <= scores[k] <= 1.0 for k in ("precision", "recall", "f1"))
+    # the first ten items have no jobs example: zero_division=0, no warning
+    assert result["per_theme"]["jobs"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert P.evaluate(model, TEXTS[:1], Y[:1])["model_version"] is None
+
+
+# ----------------------------------------------------------------------- explain
+
+
+def test_explain_returns_positive_words_from_the_text(model):
+    text = "If the budget deficit gets worse, what happens to funding?\n> staff redundancies"
+    words = model.explain(text, "money", top=5)
+    assert 0 < len(words) <= 5
+    own = normalise(text).lower()
+    assert "redundancies" not in own
+    for term, weight in words:
+        assert weight > 0
+        assert all(w in own for w in term.split()), term
+    weights = [w for _, w in words]
+    assert weights == sorted(weights, reverse=True)
+    assert any(t in {"budget", "deficit", "funding"} for t, _ in words[:3])
+
+
+def test_explain_rejects_unknown_theme(model):
+    with pytest.raises(ValueError):
+        model.explain("x", "parking")
+
+
+# ----------------------------------------------------------------------- storage
+
+
+@pytest.mark.parametrize("design", sorted(P.DESIGNS))
+def test_save_load_round_trip_every_design(tmp_path, design):
+    m = P.train(TEXTS, Y, design=design, cv_folds=3)
+    path = tmp_path / "model.skops"
+    P.save(m, path)
+    loaded = P.load(path)
+    assert np.array_equal(loaded.predict_proba(TEXTS), m.predict_proba(TEXTS))
+    # the fast path for logistic designs matches sklearn's own predict_proba
+    via_sklearn = m.estimator.predict_proba([normalise(t) for t in TEXTS])
+    assert np.allclose(m.predict_proba(TEXTS), via_sklearn, rtol=0, atol=1e-12)
+    assert np.array_equal(loaded.thresholds, m.thresholds)
+    assert loaded.metadata == m.metadata
+    assert loaded.predict(TEXTS[:5]) == m.predict(TEXTS[:5])
+    assert loaded.explain(TEXTS[0], "money") == m.explain(TEXTS[0], "money")
+
+
+def test_load_rejects_default_trusted_sklearn_type(tmp_path, model):
+    path = tmp_path / "forest.skops"
+    sio.dump(
+        {
+            "format": P.FORMAT,
+            "estimator": RandomForestClassifier(n_estimators=2),
+            "thresholds": model.thresholds,
+            "themes": list(P.THEMES),
+            "metadata": "{}",
+        },
+        path,
+    )
+    assert sio.get_untrusted_types(file=path) == []  # skops alone would load it
+    with pytest.raises(P.UntrustedModelError, match="RandomForestClassifier"):
+        P.load(path)
+
+
+def test_load_rejects_function_in_graph(tmp_path, model):
+    path = tmp_path / "func.skops"
+    evil = Pipeline([("f", FunctionTransformer(np.exp)), ("m", model.estimator)])
+    sio.dump(
+        {
+            "format": P.FORMAT,
+            "estimator": evil,
+            "thresholds": model.thresholds,
+            "themes": list(P.THEMES),
+            "metadata": "{}",
+        },
+        path,
+    )
+    with pytest.raises(P.UntrustedModelError, match="FunctionTransformer"):
+        P.load(path)
+
+
+class NotAModel:
+    pass
+
+
+def test_load_rejects_custom_class(tmp_path):
+    path = tmp_path / "custom.skops"
+    sio.dump({"format": P.FORMAT, "estimator": NotAModel()}, path)
+    with pytest.raises(P.UntrustedModelError, match="NotAModel"):
+        P.load(path)
+
+
+def test_load_rejects_non_model_files(tmp_path):
+    junk = tmp_path / "junk.skops"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(P.UntrustedModelError):
+        P.load(junk)
+    other = tmp_path / "other.skops"
+    sio.dump({"format": "something-else"}, other)
+    with pytest.raises(P.UntrustedModelError, match="not an"):
+        P.load(other)
+
+
+def test_untrusted_model_error_is_a_value_error():
+    assert issubclass(P.UntrustedModelError, ValueError)
+
+
+# ---------------------------------------------------------------------- baseline
+
+
+def test_keyword_baseline_tags_by_keyword():
+    pred = KeywordBaseline(P.THEMES).predict(["The budget for A&E", "Website broken"])
+    assert pred.tolist() == [[1, 0, 0, 1, 0], [0, 0, 0, 0, 0]]

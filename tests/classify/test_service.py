@@ -1,0 +1,156 @@
+"""The classifier inside the app: registry, activation, tagging on submit, the sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from sqlalchemy import select
+
+from engage.classify import pipeline, service
+from engage.classify.models import ModelVersion
+from engage.cli import cli
+from engage.extensions import db
+from engage.feedback.models import Channel, FeedbackItem, TagSource, Theme, ThemeTag
+from engage.feedback.service import Submission, submit
+from tests.classify.corpus import ITEMS
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "themes"])
+        writer.writerows(ITEMS)
+    return path
+
+
+@pytest.fixture
+def model_dir(app, tmp_path):
+    previous = app.config["ENGAGE_MODEL_DIR"]
+    app.config["ENGAGE_MODEL_DIR"] = str(tmp_path / "models")
+    service._cache.clear()
+    yield tmp_path / "models"
+    app.config["ENGAGE_MODEL_DIR"] = previous
+    service._cache.clear()
+
+
+@pytest.fixture
+def trained(app, model_dir, corpus):
+    return service.train_model(corpus=[corpus])
+
+
+def web(text: str) -> FeedbackItem:
+    return submit(Submission(text=text, channel=Channel.WEB))
+
+
+def test_first_model_is_stored_and_activated(trained, model_dir):
+    assert trained.activated and trained.reason == "no model was active"
+    row = db.session.scalar(select(ModelVersion))
+    assert row.active and row.version == trained.version
+    assert (model_dir / row.file_name).exists()
+    assert set(row.thresholds) == set(pipeline.THEMES)
+    assert 0 <= row.cv_metrics["macro_f1"] <= 1
+
+
+def test_submit_tags_new_items(trained):
+    item = web("How will the budget be shared fairly between the boroughs? Money is tight.")
+    tags = [t for t in item.tags if t.source == TagSource.MODEL]
+    assert item.classified_at is not None and item.model_version == trained.version
+    assert "money" in {t.theme.slug for t in tags}
+    assert all(0 <= t.confidence <= 1 and t.model_version == trained.version for t in tags)
+    assert item.certainty is not None
+
+
+def test_without_a_model_items_wait_for_the_worker(app, model_dir, corpus):
+    item = web("Who decides for Harrow when there is one body for eight boroughs?")
+    assert item.classified_at is None and item.tags == []
+    service.train_model(corpus=[corpus])
+    assert service.classify_pending() == 1
+    db.session.refresh(item)
+    assert item.classified_at is not None
+    assert service.classify_pending() == 0
+
+
+def test_corrupt_model_file_keeps_items_unclassified(trained, model_dir):
+    row = db.session.scalar(select(ModelVersion))
+    (model_dir / row.file_name).write_bytes(b"this is not a skops file")
+    service._cache.clear()
+    item = web("The new body will cut GP appointments in Ealing.")
+    assert db.session.get(FeedbackItem, item.id).classified_at is None
+    with pytest.raises(service.NoModelError):
+        service.classify_pending()
+
+
+def test_worse_model_not_activated_unless_forced(trained, corpus, monkeypatch):
+    first = db.session.scalar(select(ModelVersion))
+    first.holdout_metrics = {"macro_f1": 0.99}
+    first.cv_metrics = {**first.cv_metrics, "macro_f1": 0.99}
+    db.session.commit()
+    monkeypatch.setattr(pipeline, "HOLDOUT_PATH", corpus.parent / "missing.csv")
+    second = service.train_model(corpus=[corpus])
+    assert not second.activated and "worse" in second.reason
+    assert service.active_version().version == first.version
+    forced = service.train_model(corpus=[corpus], force=True)
+    assert forced.activated and service.active_version().version == forced.version
+
+
+def test_rollback_to_earlier_version(trained, corpus):
+    second = service.train_model(corpus=[corpus], force=True)
+    assert service.active_version().version == second.version
+    service.activate(trained.version)
+    assert service.active_version().version == trained.version
+    with pytest.raises(LookupError):
+        service.activate("v99-nothing")
+
+
+def test_staff_corrections_change_the_next_model(trained, corpus):
+    pattern = "The bins in Pinner are collected every fortnight now."
+    first = web(pattern)
+    assert "jobs" not in {t.theme.slug for t in first.tags}
+    # Staff insist that this pattern is about jobs (a deliberately odd label).
+    jobs = db.session.scalar(select(Theme).where(Theme.slug == "jobs"))
+    for n in range(12):
+        item = web(f"{pattern} Number {n}.")
+        db.session.add(ThemeTag(item=item, theme=jobs, source=TagSource.STAFF))
+    db.session.commit()
+    texts, labels = service.staff_labels()
+    assert len(texts) == 12 and labels[:, pipeline.THEMES.index("jobs")].sum() == 12
+    result = service.train_model(corpus=[corpus], force=True)
+    assert result.n_staff_labels == 12
+    again = web(pattern)
+    assert "jobs" in {t.theme.slug for t in again.tags}
+
+
+def test_cli_classify_and_evaluate_json(app, trained, corpus):
+    runner = app.test_cli_runner()
+    out = runner.invoke(cli, ["classify", "The deficit means cuts to the budget", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert set(data) == {"themes", "unclassified", "probabilities", "model_version"}
+    assert data["model_version"] == trained.version
+    out = runner.invoke(cli, ["evaluate", str(corpus), "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert set(data) == {"n", "macro_f1", "micro_f1", "per_theme", "model_version"}
+    assert data["n"] == len(ITEMS) and data["model_version"] == trained.version
+    assert set(data["per_theme"]) == set(pipeline.THEMES)
+    assert set(data["per_theme"]["money"]) == {"precision", "recall", "f1", "support"}
+
+
+def test_cli_evaluate_bad_file_is_a_clear_error(app, trained, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,themes\nhello there,not-a-theme\n")
+    out = app.test_cli_runner().invoke(cli, ["evaluate", str(bad)])
+    assert out.exit_code != 0 and "not-a-theme" in out.output
+
+
+def test_train_if_missing_only_once(app, model_dir, corpus, monkeypatch):
+    monkeypatch.setattr(pipeline, "default_corpus_paths", lambda: [corpus])
+    runner = app.test_cli_runner()
+    first = json.loads(runner.invoke(cli, ["train", "--if-missing", "--json"]).output)
+    assert first["activated"] is True
+    second = json.loads(runner.invoke(cli, ["train", "--if-missing", "--json"]).output)
+    assert second["activated"] is False and second["version"] == first["version"]

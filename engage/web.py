@@ -11,8 +11,9 @@ from flask import (
     Flask,
     Response,
     current_app,
-    g,
+    has_request_context,
     render_template,
+    request,
     send_from_directory,
     url_for,
 )
@@ -158,10 +159,12 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def csp_nonce() -> str:
-    """A fresh nonce per response, for the one inline script NHS.UK's template needs."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    """A fresh nonce per request, for the one inline script NHS.UK's template needs."""
+    # Kept on the request, not on g: an app context can outlive several requests.
+    environ = request.environ
+    if "engage.csp_nonce" not in environ:
+        environ["engage.csp_nonce"] = secrets.token_urlsafe(16)
+    return environ["engage.csp_nonce"]
 
 
 def register_security_headers(app: Flask) -> None:
@@ -169,7 +172,8 @@ def register_security_headers(app: Flask) -> None:
 
     @app.context_processor
     def nonce():
-        return {"cspNonce": csp_nonce()}
+        # Emails are rendered outside requests and need no nonce.
+        return {"cspNonce": csp_nonce()} if has_request_context() else {}
 
     @app.after_request
     def headers(response: Response) -> Response:

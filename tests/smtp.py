@@ -26,8 +26,10 @@ class Collector:
         # Pause before answering MAIL FROM: a client killed then has claimed a message
         # but not handed it over, the point where a crash is most likely in real life.
         self.delay = delay
+        self.mail_from_count = 0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        self.mail_from_count += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         envelope.mail_from = address
@@ -61,6 +63,12 @@ class SMTPServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    def wait_for_mail_from(self, count: int, timeout: float = 20.0) -> None:
+        """Wait until the server is answering the ``count``-th MAIL FROM."""
+        deadline = time.monotonic() + timeout
+        while self.handler.mail_from_count < count and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout

@@ -163,6 +163,5 @@ def test_hsts_in_production(app):
             "ENGAGE_ENV": "production",
         }
     )
-    with fresh.test_client() as client:
-        response = client.get("/healthz")
-    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    with fresh.test_client() as client, client.get("/assets/images/favicon.svg") as response:
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")

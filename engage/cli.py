@@ -73,6 +73,13 @@ def train_command(as_json: bool, force: bool, if_missing: bool) -> None:
     """Train a theme model on the seed corpus plus staff-confirmed labels."""
     from engage.classify import service
 
+    try:
+        _train(service, as_json=as_json, force=force, if_missing=if_missing)
+    except service.NoTrainingDataError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _train(service, *, as_json: bool, force: bool, if_missing: bool) -> None:
     if if_missing:
         result = service.ensure_model()
         if result is None:

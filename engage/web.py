@@ -123,6 +123,12 @@ def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     return [{"href": url_for(e), "text": label} for e, label in pairs if e in views]
 
 
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link to a page, built from ENGAGE_BASE_URL (works outside requests)."""
+    adapter = current_app.url_map.bind("engage.invalid", url_scheme="https")
+    return current_app.config["ENGAGE_BASE_URL"] + adapter.build(endpoint, values)
+
+
 def long_date(value) -> str:
     """Format a date the GOV.UK way: 28 May 2019."""
     if value is None:

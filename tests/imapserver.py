@@ -86,7 +86,13 @@ class Dovecot:
                 password=PASSWORD,
             )
         )
-        subprocess.run([DOVECOT, "-c", str(config)], check=True, capture_output=True)
+        # The daemon keeps inherited pipes open, so give it none (its log is a file).
+        subprocess.run(
+            [DOVECOT, "-c", str(config)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as sock:

@@ -108,11 +108,22 @@ class TrainResult:
         }
 
 
+class NoTrainingDataError(RuntimeError):
+    """There is nothing to train on: no seed corpus and no staff labels."""
+
+
 def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> TrainResult:
-    """Train on the seed corpus plus staff labels, store it, activate it if not worse."""
+    """Train on the seed corpus plus staff labels, store it, activate it if not worse.
+
+    Raises NoTrainingDataError when there is no seed corpus and no staff label.
+    """
     paths = corpus if corpus is not None else pipeline.default_corpus_paths()
     texts, labels = pipeline.load_corpus(paths) if paths else ([], np.zeros((0, 5), int))
     extra_texts, extra_labels = staff_labels()
+    if not texts and not extra_texts:
+        raise NoTrainingDataError(
+            "No seed corpus (engage/classify/data/corpus/part_*.csv) and no staff labels"
+        )
     all_texts = list(texts) + extra_texts
     all_labels = np.vstack([labels, extra_labels]) if len(extra_texts) else labels
     model = pipeline.train(all_texts, all_labels)
@@ -232,7 +243,8 @@ def classify_item(item: FeedbackItem) -> None:
     try:
         model, row = load_active()
     except NoModelError as error:
-        log.warning("%s left unclassified: %s", item.reference, error)
+        # str(): a log record holding the exception would keep its frames (and item) alive.
+        log.warning("%s left unclassified: %s", item.reference, str(error))
         return
     apply([item], model, row.version)
     db.session.commit()

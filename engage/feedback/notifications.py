@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
 from engage.mail import outbox
+from engage.web import public_url
 
 _SALT = "engage-unsubscribe"
 
@@ -37,12 +38,10 @@ def acknowledge(item: FeedbackItem) -> None:
     """Queue the acknowledgement email for an item that is owed one, then commit."""
     if not item.ack_pending or not item.author_email:
         return
-    base = current_app.config["ENGAGE_BASE_URL"]
     headers = {"Auto-Submitted": "auto-replied"}
     unsubscribe_url = None
     if item.contact_me:
-        token = unsubscribe_token(item)
-        unsubscribe_url = base + url_for("feedback.unsubscribe", token=token, _external=False)
+        unsubscribe_url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
         headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     outbox.queue(
@@ -51,7 +50,7 @@ def acknowledge(item: FeedbackItem) -> None:
         template="acknowledgement",
         context={
             "item": item,
-            "track_url": base + url_for("feedback.track", _external=False),
+            "track_url": public_url("feedback.track"),
             "unsubscribe_url": unsubscribe_url,
             "organisation": current_app.config["ENGAGE_ORGANISATION"],
         },

@@ -76,7 +76,10 @@ def train_command(as_json: bool, force: bool, if_missing: bool) -> None:
     try:
         _train(service, as_json=as_json, force=force, if_missing=if_missing)
     except service.NoTrainingDataError as error:
-        raise click.ClickException(str(error)) from error
+        if not if_missing:
+            raise click.ClickException(str(error)) from error
+        # Setup goes on without a model: items stay unclassified until one is trained.
+        click.echo(f"engage: no model trained: {error}", err=True)
 
 
 def _train(service, *, as_json: bool, force: bool, if_missing: bool) -> None:

@@ -154,3 +154,13 @@ def test_train_if_missing_only_once(app, model_dir, corpus, monkeypatch):
     assert first["activated"] is True
     second = json.loads(runner.invoke(cli, ["train", "--if-missing", "--json"]).output)
     assert second["activated"] is False and second["version"] == first["version"]
+
+
+def test_train_without_any_data(app, model_dir, monkeypatch):
+    monkeypatch.setattr(pipeline, "default_corpus_paths", lambda: [])
+    runner = app.test_cli_runner()
+    strict = runner.invoke(cli, ["train"])
+    assert strict.exit_code != 0 and "No seed corpus" in strict.output
+    lenient = runner.invoke(cli, ["train", "--if-missing"])
+    assert lenient.exit_code == 0 and "no model trained" in lenient.output
+    assert service.active_version() is None

@@ -204,3 +204,23 @@ def test_maildir_and_eml_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ValueError):
         mailboxes.iter_messages(tmp_path / "notes.txt")
+
+
+def test_forwarded_message_keeps_the_forwarded_words():
+    raw = (
+        HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"---------- Forwarded message ---------\r\n"
+        b"From: Councillor Ahmed <ahmed@example.org>\r\n"
+        b"Subject: CCG merger\r\n\r\n"
+        b"Residents in Southall tell me they fear losing their GP out-of-hours service.\r\n"
+    )
+    assert "fear losing their GP" in parse_message(raw).text
+
+
+def test_greater_than_quotes_dropped():
+    raw = (
+        HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Yes, and the budget is still the problem.\r\n"
+        b"> What else worries you?\r\n> Reply to this email.\r\n"
+    )
+    assert parse_message(raw).text == "Yes, and the budget is still the problem."

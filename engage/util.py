@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
+
+from sqlalchemy import Enum
 
 
 def utcnow() -> datetime:
     """Return the current UTC time as a naive datetime (how the DB stores it)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def db_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum as its string values with a CHECK constraint: portable and readable."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

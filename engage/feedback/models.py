@@ -5,16 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.util import utcnow
-
-
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [member.value for member in enum_cls]
+from engage.util import db_enum, utcnow
 
 
 class Channel(enum.StrEnum):
@@ -58,19 +54,6 @@ class TagSource(enum.StrEnum):
     STAFF = "staff"
 
 
-def _enum(enum_cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable and readable in SQL.
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=_values,
-        validate_strings=True,
-    )
-
-
 class Theme(db.Model):
     """A theme of the labelling guide (THEMES.md)."""
 
@@ -100,7 +83,7 @@ class FeedbackItem(db.Model):
     engagement_id: Mapped[int | None] = mapped_column(
         ForeignKey("engagement.id", ondelete="SET NULL"), index=True
     )
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(db_enum(Channel, "channel"))
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     text: Mapped[str] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(500))
@@ -109,7 +92,7 @@ class FeedbackItem(db.Model):
     area: Mapped[str | None] = mapped_column(String(120))
     consent_to_quote: Mapped[bool] = mapped_column(default=False)
     contact_me: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.NEW)
+    status: Mapped[Status] = mapped_column(db_enum(Status, "status"), default=Status.NEW)
     # An acknowledgement email is owed and not yet queued in the outbox.
     ack_pending: Mapped[bool] = mapped_column(default=False, index=True)
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -147,7 +130,7 @@ class ThemeTag(db.Model):
         ForeignKey("feedback_item.id", ondelete="CASCADE"), index=True
     )
     theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id", ondelete="CASCADE"), index=True)
-    source: Mapped[TagSource] = mapped_column(_enum(TagSource, "tag_source"))
+    source: Mapped[TagSource] = mapped_column(db_enum(TagSource, "tag_source"))
     confidence: Mapped[float | None] = mapped_column(Float)
     model_version: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,36 @@
+"""engage demo: the seed engagements with feedback, loaded once."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from engage.demo import load_demo
+from engage.engagements import service as engagements
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Status
+
+
+def test_demo_is_idempotent_and_shaped_like_the_seeds(app):
+    first = load_demo()
+    assert first["engagements"] == 3 and first["created"] >= 300
+    assert load_demo()["created"] == 0
+    assert db.session.scalar(select(func.count()).select_from(FeedbackItem)) == first["items"]
+    nwl = engagements.get_by_slug("nwl-commissioning-reform-case-for-change")
+    assert "case-for-change" in nwl.slug and len(nwl.areas) == 8
+    assert nwl.opens_on == date(2019, 5, 28) and nwl.closes_on == date(2019, 8, 24)
+    assert nwl.original_closes_on == date(2019, 7, 24)
+    nel = engagements.get_by_slug("nel-integrated-care-system")
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(FeedbackItem)
+            .where(FeedbackItem.engagement_id == nel.id)
+        )
+        > 50
+    )
+    triaged = db.session.scalars(
+        select(FeedbackItem).where(FeedbackItem.status == Status.TRIAGED)
+    ).all()
+    assert triaged and any(item.themes() for item in triaged)
+    # Demo items never trigger acknowledgement emails to their example addresses.
+    assert not any(item.ack_pending for item in db.session.scalars(select(FeedbackItem)))

@@ -260,7 +260,12 @@ def classify_pending(limit: int = 2000) -> int:
     ).all()
     if not items:
         return 0
-    model, row = load_active()
+    try:
+        model, row = load_active()
+    except NoModelError as error:
+        # Not an accident to trace every minute: say what waits, and why, in one line.
+        log.warning("%s items wait for a theme model: %s", len(items), str(error))
+        return 0
     for start in range(0, len(items), 500):
         apply(list(items[start : start + 500]), model, row.version)
         db.session.commit()

@@ -81,7 +81,9 @@ def test_corrupt_model_file_keeps_items_unclassified(trained, model_dir):
     item = web("The new body will cut GP appointments in Ealing.")
     assert db.session.get(FeedbackItem, item.id).classified_at is None
     with pytest.raises(service.NoModelError):
-        service.classify_pending()
+        service.load_active()
+    assert service.classify_pending() == 0
+    assert db.session.get(FeedbackItem, item.id).classified_at is None
 
 
 def test_worse_model_not_activated_unless_forced(trained, corpus, monkeypatch):

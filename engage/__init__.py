@@ -77,21 +77,25 @@ def _import_models() -> None:
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
     import engage.mail.models  # noqa: F401
+    import engage.publish.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
-    from engage import web
+    from engage import public, web
     from engage.classify import service as classify
     from engage.engagements import views as engagement_views
     from engage.feedback import api_views, notifications, service
     from engage.feedback import views as feedback_views
     from engage.mail import views as mail_views
+    from engage.public import api as public_api
 
     app.register_blueprint(web.bp)
     app.register_blueprint(engagement_views.bp)
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(api_views.api)
     app.register_blueprint(mail_views.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(public_api.api)
     # Work done after an item is committed; the worker retries whatever fails.
     service.register_post_commit("classify", classify.classify_item)
     service.register_post_commit("acknowledge", notifications.acknowledge)

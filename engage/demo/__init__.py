@@ -195,5 +195,13 @@ def load_demo() -> dict[str, int]:
         )
         if not has_items:
             created += _load_items(engagement, key, themes)
+    from engage.publish.demo import load_demo_responses
+
+    responses = load_demo_responses({key: spec["slug"] for key, spec in ENGAGEMENTS.items()})
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem)) or 0
-    return {"engagements": len(ENGAGEMENTS), "items": total, "created": created}
+    return {
+        "engagements": len(ENGAGEMENTS),
+        "items": total,
+        "created": created,
+        "responses": responses,
+    }

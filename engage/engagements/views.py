@@ -24,6 +24,7 @@ def index():
 def render_engagement_page(engagement: Engagement, form=None, status: int = 200):
     """Render an engagement's page with its feedback form (fresh, or with errors)."""
     from engage.feedback.forms import FeedbackForm
+    from engage.publish import service as publish
 
     if form is None:
         form = FeedbackForm()
@@ -35,6 +36,8 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
             figures=service.figures(engagement),
             today=utcnow().date(),
             form=form,
+            responses=publish.published_for(engagement),
+            responsiveness=publish.responsiveness(engagement),
         ),
         status,
     )

@@ -13,7 +13,9 @@ from engage.feedback.models import FeedbackItem, Status
 def test_demo_is_idempotent_and_shaped_like_the_seeds(app):
     first = load_demo()
     assert first["engagements"] == 3 and first["created"] >= 300
-    assert load_demo()["created"] == 0
+    assert first["responses"] == 12
+    again = load_demo()
+    assert again["created"] == 0 and again["responses"] == 0
     assert db.session.scalar(select(func.count()).select_from(FeedbackItem)) == first["items"]
     nwl = engagements.get_by_slug("nwl-commissioning-reform-case-for-change")
     assert "case-for-change" in nwl.slug and len(nwl.areas) == 8
@@ -34,3 +36,13 @@ def test_demo_is_idempotent_and_shaped_like_the_seeds(app):
     assert triaged and any(item.themes() for item in triaged)
     # Demo items never trigger acknowledgement emails to their example addresses.
     assert not any(item.ack_pending for item in db.session.scalars(select(FeedbackItem)))
+
+
+def test_demo_responses_cover_every_status(app, client):
+    from engage.publish.models import Response
+
+    load_demo()
+    statuses = {r.status.value for r in db.session.scalars(select(Response))}
+    assert len(statuses) == 5
+    page = client.get("/you-said-we-did").get_data(as_text=True)
+    assert "a single CCG for eight boroughs will lose touch" in page

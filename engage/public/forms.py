@@ -1,0 +1,41 @@
+"""Forms on public pages: voting on a response and subscribing to alerts."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from engage.publish.service import MAX_COMMENT
+
+
+class VoteForm(FlaskForm):
+    """Does this response answer your concern?"""
+
+    helpful = RadioField(
+        "Does this answer your concern?",
+        choices={"yes": "Yes", "no": "No"},
+        validators=[DataRequired("Select yes or no")],
+    )
+    comment = TextAreaField(
+        "What is still missing? (optional)",
+        description="If you answer no, tell us why. We will read it as new feedback. "
+        "Do not include your name or contact details.",
+        validators=[Length(max=MAX_COMMENT, message=f"Write {MAX_COMMENT:,} characters or fewer")],
+    )
+
+
+class AlertForm(FlaskForm):
+    """An email address and what to be alerted about."""
+
+    email = EmailField(
+        "Email address",
+        description="We will send you a link to confirm. We only use your address for these "
+        "alerts.",
+        validators=[DataRequired("Enter your email address"), Length(max=254)],
+    )
+    target = SelectField(
+        "What do you want to hear about?",
+        choices=[],
+        validators=[DataRequired("Choose a theme or an engagement")],
+    )

@@ -1,0 +1,116 @@
+"""Open data: published responses and anonymised comment counts, as CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Response as HttpResponse
+from flask import jsonify, render_template
+
+from engage.public import bp
+from engage.public.serialize import (
+    LICENCE_NAME,
+    LICENCE_URL,
+    RESPONSE_COLUMNS,
+    iso,
+    response_dict,
+    response_row,
+)
+from engage.publish import queries
+from engage.util import utcnow
+
+COUNT_COLUMNS = ("engagement", "theme", "area", "week_beginning", "comments")
+# Spreadsheets run cells that start with these as formulas (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv(filename: str, header: tuple[str, ...], rows) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_safe_cell(v) for v in row])
+    return HttpResponse(
+        "\ufeff" + buffer.getvalue(),  # a BOM, so Excel reads UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _licence() -> dict[str, str]:
+    return {"name": LICENCE_NAME, "url": LICENCE_URL}
+
+
+def published_response_dicts() -> list[dict[str, Any]]:
+    """Every published response as open data, newest first."""
+    responses = queries.all_published()
+    ids = [r.id for r in responses]
+    people = queries.people_counts(ids)
+    votes = queries.vote_totals(ids)
+    return [response_dict(r, people=people[r.id], votes=votes[r.id]) for r in responses]
+
+
+def count_dicts() -> list[dict[str, Any]]:
+    """Anonymised counts of comments by engagement, theme, area and week."""
+    return [
+        {
+            "engagement": row.engagement,
+            "theme": row.theme,
+            "area": row.area,
+            "week_beginning": iso(row.week),
+            "comments": row.count,
+        }
+        for row in queries.feedback_counts()
+    ]
+
+
+@bp.get("/open-data")
+def open_data():
+    """Describe the open data files and their licence."""
+    return render_template(
+        "public/open_data.html",
+        licence_name=LICENCE_NAME,
+        licence_url=LICENCE_URL,
+        response_columns=RESPONSE_COLUMNS,
+        count_columns=COUNT_COLUMNS,
+    )
+
+
+@bp.get("/open-data/responses.csv")
+def responses_csv():
+    """Download every published response as CSV."""
+    rows = (response_row(d) for d in published_response_dicts())
+    return _csv("you-said-we-did-responses.csv", RESPONSE_COLUMNS, rows)
+
+
+@bp.get("/open-data/responses.json")
+def responses_json():
+    """Download every published response as JSON."""
+    return jsonify(
+        {
+            "licence": _licence(),
+            "generated_at": iso(utcnow()),
+            "responses": published_response_dicts(),
+        }
+    )
+
+
+@bp.get("/open-data/feedback-counts.csv")
+def counts_csv():
+    """Download anonymised comment counts by theme, area and week as CSV."""
+    rows = ([d[c] for c in COUNT_COLUMNS] for d in count_dicts())
+    return _csv("feedback-counts.csv", COUNT_COLUMNS, rows)
+
+
+@bp.get("/open-data/feedback-counts.json")
+def counts_json():
+    """Download anonymised comment counts by theme, area and week as JSON."""
+    return jsonify({"licence": _licence(), "generated_at": iso(utcnow()), "counts": count_dicts()})

@@ -1,0 +1,1 @@
+"""Publishing responses to feedback: drafts, revisions, status, votes and alerts."""

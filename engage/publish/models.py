@@ -1,0 +1,249 @@
+"""Public responses ("You said, we did"), their history, votes and email alerts."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Theme
+from engage.util import db_enum, utcnow
+
+
+class ResponseStatus(enum.StrEnum):
+    """What is happening about the concern a response answers."""
+
+    UNDER_CONSIDERATION = "under-consideration"
+    PLANNED = "planned"
+    IN_PROGRESS = "in-progress"
+    DONE = "done"
+    NOT_TAKEN_FORWARD = "not-taken-forward"
+
+
+# The public's wording for each status.
+RESPONSE_STATUS_LABELS = {
+    ResponseStatus.UNDER_CONSIDERATION: "Under consideration",
+    ResponseStatus.PLANNED: "Planned",
+    ResponseStatus.IN_PROGRESS: "In progress",
+    ResponseStatus.DONE: "Done",
+    ResponseStatus.NOT_TAKEN_FORWARD: "Not taken forward",
+}
+
+
+class ResponseState(enum.StrEnum):
+    """Whether the public can see a response."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+
+
+class RevisionKind(enum.StrEnum):
+    """What happened to a response at one point in its history."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    PUBLISHED = "published"
+    STATUS = "status"
+    UNPUBLISHED = "unpublished"
+
+
+response_theme = Table(
+    "response_theme",
+    db.metadata,
+    Column("response_id", ForeignKey("response.id", ondelete="CASCADE"), primary_key=True),
+    Column("theme_id", ForeignKey("theme.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+response_item = Table(
+    "response_item",
+    db.metadata,
+    Column("response_id", ForeignKey("response.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "item_id", ForeignKey("feedback_item.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Response(db.Model):
+    """The engagement team's public answer to a concern raised in feedback."""
+
+    __tablename__ = "response"
+    __table_args__ = (Index("ix_response_state_published", "state", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(
+        ForeignKey("engagement.id", ondelete="CASCADE"), index=True
+    )
+    # Reads after "You told us you are concerned that …", in the public's words.
+    you_said: Mapped[str] = mapped_column(Text)
+    we_did: Mapped[str] = mapped_column(Text)
+    status: Mapped[ResponseStatus] = mapped_column(
+        db_enum(ResponseStatus, "response_status"), default=ResponseStatus.UNDER_CONSIDERATION
+    )
+    state: Mapped[ResponseState] = mapped_column(
+        db_enum(ResponseState, "response_state"), default=ResponseState.DRAFT
+    )
+    # First publication; kept when a response is unpublished and published again.
+    published_at: Mapped[datetime | None]
+    # Last change the public could see (wording or status) after publication.
+    public_updated_at: Mapped[datetime | None]
+    # The staff member's email address (staff accounts live elsewhere).
+    published_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    engagement: Mapped[Engagement] = relationship()
+    themes: Mapped[list[Theme]] = relationship(secondary=response_theme, order_by="Theme.position")
+    items: Mapped[list[FeedbackItem]] = relationship(
+        secondary=response_item, order_by="FeedbackItem.id"
+    )
+    revisions: Mapped[list[ResponseRevision]] = relationship(
+        back_populates="response",
+        cascade="all, delete-orphan",
+        order_by="(ResponseRevision.at, ResponseRevision.id)",
+    )
+    milestones: Mapped[list[ResponseMilestone]] = relationship(
+        back_populates="response",
+        cascade="all, delete-orphan",
+        order_by="(ResponseMilestone.on, ResponseMilestone.id)",
+    )
+    votes: Mapped[list[ResponseVote]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_public(self) -> bool:
+        """True when the public can see this response."""
+        return self.state == ResponseState.PUBLISHED
+
+    @property
+    def status_label(self) -> str:
+        """The status in the public's words."""
+        return RESPONSE_STATUS_LABELS[ResponseStatus(self.status)]
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """When the public version last changed."""
+        return self.public_updated_at or self.published_at
+
+    def __repr__(self) -> str:
+        return f"<Response {self.id} {self.state}>"
+
+
+class ResponseRevision(db.Model):
+    """A snapshot of a response as it was after one event (creation, edit, status …)."""
+
+    __tablename__ = "response_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[RevisionKind] = mapped_column(db_enum(RevisionKind, "revision_kind"))
+    you_said: Mapped[str] = mapped_column(Text)
+    we_did: Mapped[str] = mapped_column(Text)
+    status: Mapped[ResponseStatus] = mapped_column(db_enum(ResponseStatus, "revision_status"))
+    # Why: the unpublish reason, or a note on an edit or status change.
+    note: Mapped[str] = mapped_column(Text, default="")
+    # True when the response was visible to the public at this point of its history.
+    public: Mapped[bool] = mapped_column(default=False)
+    by: Mapped[str | None] = mapped_column(String(254))
+
+    response: Mapped[Response] = relationship(back_populates="revisions")
+
+
+class ResponseMilestone(db.Model):
+    """A dated step in the progress of what we are doing ("Planned: 3 March 2020")."""
+
+    __tablename__ = "response_milestone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), index=True
+    )
+    on: Mapped[date]
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="milestones")
+
+
+class ResponseVote(db.Model):
+    """One answer to "Does this answer your concern?"."""
+
+    __tablename__ = "response_vote"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), index=True
+    )
+    helpful: Mapped[bool]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A "no" with a comment is stored as new feedback too.
+    feedback_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feedback_item.id", ondelete="SET NULL"), index=True
+    )
+
+    response: Mapped[Response] = relationship(back_populates="votes")
+    feedback_item: Mapped[FeedbackItem | None] = relationship()
+
+
+class AlertSubscription(db.Model):
+    """An email address that asked to hear about new responses on a theme or engagement.
+
+    Double opt-in: nothing is sent but the confirmation email until ``confirmed_at``.
+    """
+
+    __tablename__ = "alert_subscription"
+    __table_args__ = (
+        CheckConstraint(
+            "(theme_id IS NULL AND engagement_id IS NOT NULL)"
+            " OR (theme_id IS NOT NULL AND engagement_id IS NULL)",
+            name="one_target",
+        ),
+        Index("ix_alert_subscription_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    theme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("theme.id", ondelete="CASCADE"), index=True
+    )
+    engagement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("engagement.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the confirmation token: the token itself is only in the email.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_created_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    theme: Mapped[Theme | None] = relationship()
+    engagement: Mapped[Engagement | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        """True when alerts are sent to this subscription."""
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def target_name(self) -> str:
+        """What the subscription is about, for emails and pages."""
+        if self.theme is not None:
+            return f"the theme {self.theme.name}"
+        return self.engagement.title if self.engagement else ""

@@ -19,25 +19,15 @@ from engage.public.serialize import (
     response_row,
 )
 from engage.publish import queries
-from engage.util import utcnow
+from engage.util import spreadsheet_safe, utcnow
 
 COUNT_COLUMNS = ("engagement", "theme", "area", "week_beginning", "comments")
-# Spreadsheets run cells that start with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return "" if value is None else value
-
-
 def _csv(filename: str, header: tuple[str, ...], rows) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
+        writer.writerow([spreadsheet_safe(v) for v in row])
     return HttpResponse(
         "\ufeff" + buffer.getvalue(),  # a BOM, so Excel reads UTF-8
         mimetype="text/csv",

@@ -10,6 +10,7 @@ from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
 from engage.extensions import csrf, db, limiter
 from engage.feedback.models import Theme
+from engage.pagination import page_number
 from engage.public import bp
 from engage.public.forms import AlertForm, VoteForm
 from engage.publish import queries, service
@@ -17,19 +18,6 @@ from engage.publish.models import RESPONSE_STATUS_LABELS
 from engage.util import utcnow
 
 PER_PAGE = 20
-MAX_PAGE_DIGITS = 6
-
-
-def page_number(value: str | None) -> int:
-    """The page asked for in the query string; aborts with 404 when it is not a page."""
-    if value is None or value == "":
-        return 1
-    if not value.isascii() or not value.isdigit() or len(value) > MAX_PAGE_DIGITS:
-        abort(404)
-    number = int(value)
-    if number < 1:
-        abort(404)
-    return number
 
 
 def _themes() -> list[Theme]:

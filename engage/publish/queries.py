@@ -20,6 +20,7 @@ from engage.engagements.service import COUNTED_STATUSES
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
+from engage.pagination import Page, PageNotFound, paginate  # noqa: F401  (re-exported)
 from engage.publish.models import (
     Response,
     ResponseRevision,
@@ -110,43 +111,9 @@ def published_query(filters: LogFilters | None = None) -> Select:
                 Response.we_did.ilike(pattern, escape="\\"),
             )
         )
-    return query.order_by(Response.published_at.desc(), Response.id.desc())
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of results."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one, even when empty)."""
-        return max(1, -(-self.total // self.per_page))
-
-
-class PageNotFound(LookupError):
-    """The page number asked for does not exist."""
-
-
-def paginate(query: Select, *, page: int, per_page: int, strict: bool = True) -> Page:
-    """One page of ``query``; raises PageNotFound past the last page when ``strict``."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    total = total or 0
-    last = max(1, -(-total // per_page))
-    if page < 1 or (page > last and strict):
-        raise PageNotFound(page)
-    if page > last:
-        return Page([], page, per_page, total)
-    rows = db.session.scalars(
-        query.options(selectinload(Response.themes), selectinload(Response.engagement))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows), page, per_page, total)
+    return query.options(
+        selectinload(Response.themes), selectinload(Response.engagement)
+    ).order_by(Response.published_at.desc(), Response.id.desc())
 
 
 def get_published(response_id: int) -> Response | None:

@@ -76,8 +76,10 @@ def _import_models() -> None:
     import engage.classify.models  # noqa: F401
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
+    import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
     import engage.mail.models  # noqa: F401
     import engage.publish.models  # noqa: F401
+    import engage.staff.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -88,6 +90,8 @@ def _register_blueprints(app: Flask) -> None:
     from engage.feedback import views as feedback_views
     from engage.mail import views as mail_views
     from engage.public import api as public_api
+    from engage.staff import auth as staff_auth
+    from engage.staff import views as staff_views
 
     app.register_blueprint(web.bp)
     app.register_blueprint(engagement_views.bp)
@@ -96,6 +100,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mail_views.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(public_api.api)
+    app.register_blueprint(staff_views.bp)
+    staff_auth.init_app(app)
     # Work done after an item is committed; the worker retries whatever fails.
     service.register_post_commit("classify", classify.classify_item)
     service.register_post_commit("acknowledge", notifications.acknowledge)

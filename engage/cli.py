@@ -318,3 +318,61 @@ def revoke_partner_command(name: str) -> None:
     if not revoke_partner(name):
         raise click.ClickException(f"No active partner called {name!r}")
     click.echo(f"Partner {name!r} revoked.")
+
+
+@cli.command("create-staff")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "publisher", "triager", "viewer"]),
+    required=True,
+    help="What the person may do; admins and publishers must set up two-factor sign-in.",
+)
+@click.option("--name", default="", help="The person's name, shown in the audit log.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@with_appcontext
+def create_staff_command(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create a staff account (the password is asked for unless --password-stdin)."""
+    from engage.extensions import db
+    from engage.staff import accounts
+    from engage.staff.models import Role
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_staff(email=email, role=Role(role), password=password, name=name)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.role.value} account for {user.email}.")
+    if user.role.needs_two_factor:
+        click.echo("They will be asked to set up an authenticator app when they first sign in.")
+
+
+@cli.command("export-feedback")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout.")
+@with_appcontext
+def export_feedback_command(fmt: str, output: str | None) -> None:
+    """Export every feedback item (personal data included: keep the file safe)."""
+    from engage.extensions import db
+    from engage.staff import audit, export, triage
+
+    everything = triage.InboxFilters(sort="oldest")
+    total = triage.count(everything)
+    query = triage.inbox_query(everything)
+    lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            for line in lines:
+                fh.write(line)
+        click.echo(f"Exported {total:,} items to {output}", err=True)
+    else:
+        for line in lines:
+            sys.stdout.write(line)
+    audit.record("feedback.export", detail={"format": fmt, "count": total, "via": "cli"})
+    db.session.commit()

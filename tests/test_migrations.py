@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 
 from engage import create_app
 from engage.extensions import db
+from engage.feedback import search
 from tests.databases import fresh_database
 
 
@@ -30,7 +31,12 @@ def test_migrations_match_models(empty_database_url):
         upgrade()
         with db.engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "render_as_batch": True}
+                conn,
+                opts={
+                    "compare_type": True,
+                    "render_as_batch": True,
+                    "include_object": search.include_object,
+                },
             )
             differences = compare_metadata(context, db.metadata)
         db.engine.dispose()

@@ -63,17 +63,23 @@ def load_active() -> tuple[pipeline.ThemeModel, ModelVersion]:
 
 
 def staff_labels() -> tuple[list[str], np.ndarray]:
-    """Texts and label rows of every item whose themes staff have set."""
+    """Texts and label rows of every item whose themes staff have set or confirmed.
+
+    An item staff reviewed and left with no theme is a training example of "none".
+    """
+    staff_tag = (ThemeTag.item_id == FeedbackItem.id) & (ThemeTag.source == TagSource.STAFF)
     rows = db.session.execute(
         select(FeedbackItem.id, FeedbackItem.text, Theme.slug)
-        .join(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
-        .join(Theme, Theme.id == ThemeTag.theme_id)
-        .where(ThemeTag.source == TagSource.STAFF)
+        .outerjoin(ThemeTag, staff_tag)
+        .outerjoin(Theme, Theme.id == ThemeTag.theme_id)
+        .where(FeedbackItem.themes_reviewed_at.is_not(None) | ThemeTag.id.is_not(None))
         .order_by(FeedbackItem.id)
     ).all()
     by_item: dict[int, tuple[str, set[str]]] = {}
     for item_id, text, slug in rows:
-        by_item.setdefault(item_id, (text, set()))[1].add(slug)
+        slugs = by_item.setdefault(item_id, (text, set()))[1]
+        if slug is not None:
+            slugs.add(slug)
     texts = [text for text, _ in by_item.values()]
     labels = np.array(
         [[int(t in slugs) for t in pipeline.THEMES] for _, slugs in by_item.values()],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from engage.feedback.service import MAX_TEXT
@@ -38,7 +39,9 @@ class FeedbackForm(FlaskForm):
 
     def set_areas(self, areas: list[str]) -> None:
         """Offer the engagement's boroughs, with an empty first choice."""
-        self.area.choices = [("", "Prefer not to say")] + [(a, a) for a in areas]
+        self.area.choices = [SelectChoice("", "Prefer not to say")] + [
+            SelectChoice(a, a) for a in areas
+        ]
 
 
 class TrackForm(FlaskForm):

@@ -103,20 +103,65 @@ class FeedbackItem(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
     # Names of attachments we did not keep.
     attachment_names: Mapped[list[str] | None] = mapped_column(JSON)
+    # Set when staff have confirmed the item's themes (perhaps as "none of these"):
+    # from then on its staff tags are its themes and a training label.
+    themes_reviewed_at: Mapped[datetime | None]
+    themes_reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    # Staff who typed in feedback received by phone, letter or at a meeting.
+    recorded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    # The copy that may be quoted in public: personal details removed by staff.
+    redacted_text: Mapped[str | None] = mapped_column(Text)
+    redacted_at: Mapped[datetime | None]
+    redacted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    # Campaign and copy-paste duplicates share a group.
+    duplicate_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("duplicate_group.id", ondelete="SET NULL"), index=True
+    )
 
     engagement: Mapped[Engagement | None] = relationship()
+    duplicate_group: Mapped[DuplicateGroup | None] = relationship(back_populates="items")
     tags: Mapped[list[ThemeTag]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="ThemeTag.id"
     )
 
     def themes(self) -> list[Theme]:
-        """The item's current themes: staff tags if staff have tagged it, else the model's."""
+        """The item's current themes: staff tags once staff have tagged or reviewed it,
+        else the model's."""
         staff = [t for t in self.tags if t.source == TagSource.STAFF]
-        chosen = staff or [t for t in self.tags if t.source == TagSource.MODEL]
+        if staff or self.themes_reviewed_at is not None:
+            chosen = staff
+        else:
+            chosen = [t for t in self.tags if t.source == TagSource.MODEL]
         return [t.theme for t in chosen]
 
     def __repr__(self) -> str:
         return f"<FeedbackItem {self.reference}>"
+
+
+class DuplicateGroup(db.Model):
+    """Near-identical texts (template letters, copy-paste campaigns) sent by many people."""
+
+    __tablename__ = "duplicate_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("engagement.id", ondelete="CASCADE"), index=True
+    )
+    size: Mapped[int] = mapped_column(default=0)
+    sample_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    engagement: Mapped[Engagement | None] = relationship()
+    items: Mapped[list[FeedbackItem]] = relationship(
+        back_populates="duplicate_group", order_by="FeedbackItem.submitted_at"
+    )
 
 
 class ThemeTag(db.Model):

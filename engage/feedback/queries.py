@@ -11,8 +11,8 @@ from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
 def current_tags(where: ColumnElement[bool] | None = None) -> Subquery:
     """(item_id, theme_id) of each item's current themes, for items matching ``where``.
 
-    An item's current themes are its staff tags once staff have tagged it, else the
-    model's tags: the same rule as FeedbackItem.themes(), in SQL.
+    An item's current themes are its staff tags once staff have tagged or reviewed it,
+    else the model's tags: the same rule as FeedbackItem.themes(), in SQL.
     """
     staff = aliased(ThemeTag)
     staff_tagged = select(staff.item_id).where(staff.source == TagSource.STAFF)
@@ -21,7 +21,11 @@ def current_tags(where: ColumnElement[bool] | None = None) -> Subquery:
         .join(FeedbackItem, FeedbackItem.id == ThemeTag.item_id)
         .where(
             (ThemeTag.source == TagSource.STAFF)
-            | ((ThemeTag.source == TagSource.MODEL) & ThemeTag.item_id.not_in(staff_tagged))
+            | (
+                (ThemeTag.source == TagSource.MODEL)
+                & FeedbackItem.themes_reviewed_at.is_(None)
+                & ThemeTag.item_id.not_in(staff_tagged)
+            )
         )
     )
     if where is not None:

@@ -247,3 +247,16 @@ class AlertSubscription(db.Model):
         if self.theme is not None:
             return f"the theme {self.theme.name}"
         return self.engagement.title if self.engagement else ""
+
+
+class ResponseTemplate(db.Model):
+    """Wording the team reuses when it answers similar concerns (staff only)."""
+
+    __tablename__ = "response_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    you_said: Mapped[str] = mapped_column(Text, default="")
+    we_did: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(254))

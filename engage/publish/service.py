@@ -28,6 +28,7 @@ from engage.publish.models import (
     ResponseRevision,
     ResponseState,
     ResponseStatus,
+    ResponseTemplate,
     ResponseVote,
     RevisionKind,
 )
@@ -431,3 +432,22 @@ def unsubscribe(*, token: str) -> AlertSubscription | None:
     if subscription.unsubscribed_at is None:
         subscription.unsubscribed_at = utcnow()
     return subscription
+
+
+def save_template(*, name: str, you_said: str, we_did: str, by: str | None = None):
+    """Keep reusable wording under a name (not committed). Raises InvalidResponse."""
+    name = feedback.clean_text(name).replace("\n", " ")[:200]
+    errors = {}
+    if not name:
+        errors["name"] = "Give the template a name"
+    elif db.session.scalar(select(ResponseTemplate.id).where(ResponseTemplate.name == name)):
+        errors["name"] = "There is already a template with this name"
+    you_said = feedback.clean_text(you_said)[:MAX_TEXT]
+    we_did = feedback.clean_text(we_did)[:MAX_TEXT]
+    if not (you_said or we_did):
+        errors["we_did"] = "Write the wording to reuse"
+    if errors:
+        raise InvalidResponse(errors)
+    template = ResponseTemplate(name=name, you_said=you_said, we_did=we_did, created_by=by)
+    db.session.add(template)
+    return template

@@ -194,6 +194,7 @@ def test_track_with_wrong_email_reveals_nothing(client, make_item):
     page = wrong.get_data(as_text=True)
     assert "We could not find that feedback" in page
     assert "merger" not in page and "Status" not in page
+
     # Apart from the echoed reference (and the CSP nonce), the two answers are the same.
     def normalise(html: str, reference: str) -> str:
         return re.sub(r'nonce="[^"]+"', "", html.replace(reference, ""))

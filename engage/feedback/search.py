@@ -1,0 +1,113 @@
+"""Full-text search over feedback: SQLite FTS5 or PostgreSQL's text search.
+
+``install(connection)`` creates the index (called when the table is created and by
+the migration); ``matching(q)`` returns a clause that keeps the items matching the
+words of ``q``. Whatever the user types is treated as words, never as query syntax:
+quotes, ``*``, ``NEAR``, ``%`` and the like cannot cause an error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event, literal_column, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement, TextClause
+
+from engage.feedback.models import FeedbackItem
+
+_SQLITE_DDL = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS feedback_fts USING fts5(
+        subject, text, content='feedback_item', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2')""",
+    """CREATE TRIGGER IF NOT EXISTS feedback_fts_ai AFTER INSERT ON feedback_item BEGIN
+        INSERT INTO feedback_fts(rowid, subject, text)
+        VALUES (new.id, coalesce(new.subject, ''), new.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS feedback_fts_ad AFTER DELETE ON feedback_item BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, subject, text)
+        VALUES ('delete', old.id, coalesce(old.subject, ''), old.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS feedback_fts_au AFTER UPDATE OF subject, text
+        ON feedback_item BEGIN
+        INSERT INTO feedback_fts(feedback_fts, rowid, subject, text)
+        VALUES ('delete', old.id, coalesce(old.subject, ''), old.text);
+        INSERT INTO feedback_fts(rowid, subject, text)
+        VALUES (new.id, coalesce(new.subject, ''), new.text);
+    END""",
+    # Index whatever is already there (a no-op on an empty table).
+    "INSERT INTO feedback_fts(feedback_fts) VALUES ('rebuild')",
+)
+_SQLITE_DROP = (
+    "DROP TRIGGER IF EXISTS feedback_fts_ai",
+    "DROP TRIGGER IF EXISTS feedback_fts_ad",
+    "DROP TRIGGER IF EXISTS feedback_fts_au",
+    "DROP TABLE IF EXISTS feedback_fts",
+)
+_PG_DOCUMENT = "to_tsvector('english', coalesce(subject, '') || ' ' || text)"
+_PG_DDL = (
+    f"CREATE INDEX IF NOT EXISTS ix_feedback_item_fulltext ON feedback_item "
+    f"USING gin (({_PG_DOCUMENT}))",
+)
+_PG_DROP = ("DROP INDEX IF EXISTS ix_feedback_item_fulltext",)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def install(connection: Connection) -> None:
+    """Create the full-text index for the connection's database."""
+    statements = _SQLITE_DDL if connection.dialect.name == "sqlite" else _PG_DDL
+    for statement in statements:
+        connection.execute(text(statement))
+
+
+def uninstall(connection: Connection) -> None:
+    """Drop the full-text index."""
+    statements = _SQLITE_DROP if connection.dialect.name == "sqlite" else _PG_DROP
+    for statement in statements:
+        connection.execute(text(statement))
+
+
+event.listen(
+    FeedbackItem.__table__, "after_create", lambda target, connection, **kw: install(connection)
+)
+event.listen(
+    FeedbackItem.__table__,
+    "before_drop",
+    lambda target, connection, **kw: uninstall(connection),
+)
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """For Alembic's autogenerate: leave the hand-made full-text objects alone."""
+    if type_ == "table" and name and name.startswith("feedback_fts"):
+        return False
+    return not (type_ == "index" and name == "ix_feedback_item_fulltext")
+
+
+def words(q: str) -> list[str]:
+    """The search words in what the user typed (letters and digits only), at most 12."""
+    return _WORD.findall(q or "")[:12]
+
+
+def matching(q: str, dialect: str) -> ColumnElement[bool] | TextClause | None:
+    """A WHERE clause keeping items that contain every word of ``q``; None if no words."""
+    terms = words(q)
+    if not terms:
+        return None
+    if dialect == "sqlite":
+        # Each word quoted: FTS5 then reads it as a plain term, never as an operator.
+        expression = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        ids = (
+            select(literal_column("rowid"))
+            .select_from(text("feedback_fts"))
+            .where(text("feedback_fts MATCH :fts_query").bindparams(fts_query=expression))
+        )
+        return FeedbackItem.id.in_(ids)
+    # The same expression as the GIN index, so PostgreSQL can use it.
+    document = _PG_DOCUMENT.replace("subject", "feedback_item.subject").replace(
+        "|| text", "|| feedback_item.text"
+    )
+    return text(f"{document} @@ plainto_tsquery('english', :pg_query)").bindparams(
+        pg_query=" ".join(terms)
+    )

@@ -1,0 +1,143 @@
+"""Feedback exports for staff as CSV or JSON Lines, streamed in batches.
+
+Unlike the open data, these files hold personal data (names, email addresses, the
+unredacted text): only staff may download them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Theme
+from engage.feedback.queries import current_tags
+from engage.public.serialize import iso
+from engage.util import spreadsheet_safe
+
+FIELDS = (
+    "reference",
+    "channel",
+    "engagement",
+    "submitted_at",
+    "text",
+    "themes",
+    "status",
+    "author_email",
+    "author_name",
+    "area",
+    "consent_to_quote",
+    "duplicate_group_id",
+    "redacted_text",
+)
+# Items loaded (and themes looked up) at a time; well under SQLite's bound-parameter limit.
+BATCH = 500
+
+# Characters str.splitlines() breaks on that JSON leaves raw: escaped, so a line is a record.
+_LINE_SEPARATORS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+Items = Select[tuple[FeedbackItem]] | Iterable[FeedbackItem]
+
+
+def csv_safe(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula.
+
+    Text starting with = + - @ tab or carriage return gets a leading apostrophe;
+    numbers and booleans we write ourselves are left as they are.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(spreadsheet_safe(value))
+
+
+def items_query(engagement_id: int | None = None) -> Select[tuple[FeedbackItem]]:
+    """Every item (of one engagement, if given), oldest first: the default export."""
+    query = select(FeedbackItem).order_by(FeedbackItem.submitted_at, FeedbackItem.id)
+    if engagement_id is not None:
+        query = query.where(FeedbackItem.engagement_id == engagement_id)
+    return query
+
+
+def _batches(items: Items) -> Iterator[list[FeedbackItem]]:
+    if isinstance(items, Select):
+        result = db.session.execute(items.execution_options(yield_per=BATCH)).scalars()
+        for partition in result.partitions():
+            yield list(partition)
+        return
+    iterator = iter(items)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
+
+
+def _themes_of(ids: list[int]) -> dict[int, list[str]]:
+    tags = current_tags(FeedbackItem.id.in_(ids))
+    themes: dict[int, list[str]] = {}
+    for item_id, slug in db.session.execute(
+        select(tags.c.item_id, Theme.slug)
+        .join(Theme, Theme.id == tags.c.theme_id)
+        .order_by(tags.c.item_id, Theme.position, Theme.slug)
+    ):
+        themes.setdefault(item_id, []).append(slug)
+    return themes
+
+
+def iter_records(items: Items) -> Iterator[dict[str, Any]]:
+    """One dict of FIELDS per item, with two queries per batch (themes, new engagements)."""
+    slugs: dict[int, str] = {}
+    for batch in _batches(items):
+        missing = {i.engagement_id for i in batch if i.engagement_id is not None} - slugs.keys()
+        if missing:
+            slugs.update(
+                db.session.execute(
+                    select(Engagement.id, Engagement.slug).where(Engagement.id.in_(missing))
+                ).all()
+            )
+        themes = _themes_of([item.id for item in batch])
+        for item in batch:
+            yield {
+                "reference": item.reference,
+                "channel": item.channel.value,
+                "engagement": slugs.get(item.engagement_id) if item.engagement_id else None,
+                "submitted_at": iso(item.submitted_at),
+                "text": item.text,
+                "themes": themes.get(item.id, []),
+                "status": item.status.value,
+                "author_email": item.author_email,
+                "author_name": item.author_name,
+                "area": item.area,
+                "consent_to_quote": item.consent_to_quote,
+                "duplicate_group_id": item.duplicate_group_id,
+                "redacted_text": item.redacted_text,
+            }
+
+
+def iter_csv(items: Items, *, bom: bool = False) -> Iterator[str]:
+    """CSV records of FIELDS, header first; ``bom`` starts it with a BOM for Excel."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(cells: Iterable[str]) -> str:
+        writer.writerow(cells)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield ("\ufeff" if bom else "") + line(FIELDS)
+    for record in iter_records(items):
+        record["themes"] = ";".join(record["themes"])
+        yield line(csv_safe(record[name]) for name in FIELDS)
+
+
+def iter_jsonl(items: Items) -> Iterator[str]:
+    """One JSON object of FIELDS per line (themes as a list), UTF-8 kept as is."""
+    for record in iter_records(items):
+        text = json.dumps(record, ensure_ascii=False)
+        yield text.translate(_LINE_SEPARATORS) + "\n"

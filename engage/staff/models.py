@@ -1,0 +1,160 @@
+"""Staff accounts, their server-side sessions, the audit log and internal notes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from engage.extensions import db
+from engage.util import db_enum, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a staff member may do. Each role can do everything the ones below it can."""
+
+    VIEWER = "viewer"
+    TRIAGER = "triager"
+    PUBLISHER = "publisher"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def can(self, needed: Role) -> bool:
+        """True when this role is ``needed`` or above it."""
+        return self.rank >= needed.rank
+
+    @property
+    def needs_two_factor(self) -> bool:
+        return self in (Role.PUBLISHER, Role.ADMIN)
+
+
+ROLE_LABELS = {
+    Role.VIEWER: "Viewer: reads feedback and the dashboard",
+    Role.TRIAGER: "Triager: also tags, redacts, groups and records feedback",
+    Role.PUBLISHER: "Publisher: also writes and publishes responses",
+    Role.ADMIN: "Admin: also manages accounts, models and the audit log",
+}
+
+
+class StaffUser(db.Model):
+    """A member of the engagement team."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(db_enum(Role, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Base32 TOTP secret; confirmed once the user has entered a code from their app.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    # The last time-step accepted, so a code cannot be replayed.
+    totp_last_step: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+    sessions: Mapped[list[StaffSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    # Flask-Login: the id kept in the cookie is the session's token, not the user id.
+    session_token = None  # set per request by the user loader; not a column
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_secret is not None and self.totp_confirmed_at is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.email} {self.role}>"
+
+
+class StaffSession(db.Model):
+    """A signed-in browser. The cookie carries only the token's id; revoking ends it."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the random token held in the (signed) session cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the password (and code) were last entered: recent means "fresh".
+    authenticated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    two_factor_passed: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[StaffUser] = relationship(back_populates="sessions")
+
+
+class AuditEvent(db.Model):
+    """One thing a person did (or tried to do) in the staff area. Append-only."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    # Kept as text too, so the log still reads right if the account is deleted.
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    actor: Mapped[StaffUser | None] = relationship()
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    """Raised when code tries to change or delete an audit entry."""
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session: Session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("audit entries cannot be changed or deleted")
+
+
+class ItemNote(db.Model):
+    """An internal note on a feedback item; never shown to the public."""
+
+    __tablename__ = "item_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_item.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[StaffUser | None] = relationship()

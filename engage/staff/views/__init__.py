@@ -1,0 +1,16 @@
+"""The staff blueprint: every page under /staff/. Each module adds its routes."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+from engage.staff.views import (  # noqa: E402, F401  (modules register routes on bp)
+    accounts,
+    inbox,
+    insight,
+    items,
+    responses,
+    session,
+)

@@ -1,0 +1,100 @@
+"""The triage inbox: filters, search, facet counts, bulk actions and CSV export."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from engage.engagements import service as engagements
+from engage.extensions import db
+from engage.feedback.models import Channel, Status, Theme
+from engage.pagination import PageNotFound, page_number
+from engage.staff import audit, export, triage
+from engage.staff.auth import role_required
+from engage.staff.models import Role
+from engage.staff.views import bp
+from engage.util import utcnow
+
+
+@bp.get("/")
+@role_required(Role.VIEWER)
+def home():
+    return redirect(url_for("staff.inbox"))
+
+
+@bp.get("/inbox")
+@role_required(Role.VIEWER)
+def inbox():
+    """Incoming feedback, unclassified first, with filters and counts."""
+    filters = triage.InboxFilters.from_args(request.args)
+    for message in filters.errors:
+        flash(message, "warning")
+    try:
+        results = triage.inbox_page(filters, page_number(request.args.get("page")))
+    except PageNotFound:
+        return redirect(url_for("staff.inbox", **filters.as_args()))
+    return render_template(
+        "staff/inbox.html",
+        filters=filters,
+        results=results,
+        facets=triage.facets(filters),
+        engagements=engagements.list_engagements(),
+        themes=db.session.scalars(db.select(Theme).order_by(Theme.position)).all(),
+        channels=list(Channel),
+        statuses=list(Status),
+        sorts=triage.SORTS,
+        bulk_actions=triage.BULK_ACTIONS,
+        form=FlaskForm(),
+        can_triage=current_user.role.can(Role.TRIAGER),
+    )
+
+
+@bp.post("/inbox/bulk")
+@role_required(Role.TRIAGER)
+def inbox_bulk():
+    """Apply one action to the ticked items."""
+    form = FlaskForm()
+    back = url_for("staff.inbox", **triage.InboxFilters.from_args(request.form).as_args())
+    if not form.validate_on_submit():
+        flash("The form expired. Try again", "warning")
+        return redirect(back)
+    ids = [v for v in request.form.getlist("item") if v.isascii() and v.isdigit()]
+    try:
+        changed = triage.bulk(
+            request.form.get("action", ""),
+            [int(v) for v in ids],
+            by=current_user,
+            theme=request.form.get("theme", ""),
+        )
+    except triage.TriageError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(back)
+    db.session.commit()
+    flash(f"Changed {changed} of {len(ids)} selected items", "info")
+    return redirect(back)
+
+
+@bp.get("/inbox.<any(csv, jsonl):fmt>")
+@role_required(Role.TRIAGER)
+def inbox_export(fmt: str):
+    """Download the filtered inbox (it holds personal data: triagers and above only)."""
+    filters = triage.InboxFilters.from_args(request.args)
+    audit.record(
+        "feedback.export",
+        detail={"format": fmt, "count": triage.count(filters), "filters": filters.as_args()},
+    )
+    db.session.commit()
+    query = triage.inbox_query(filters)
+    lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(
+        stream_with_context(lines),
+        mimetype=f"{mimetype}; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="engage-feedback-{stamp}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )

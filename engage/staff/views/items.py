@@ -1,0 +1,184 @@
+"""One feedback item: themes, status, notes, redaction; and feedback recorded by staff."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
+
+from engage.engagements import service as engagements
+from engage.extensions import db
+from engage.feedback import service as feedback
+from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme
+from engage.staff import audit, redaction, triage
+from engage.staff.auth import role_required
+from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
+from engage.staff.models import Role
+from engage.staff.views import bp
+
+# Statuses staff set by hand; "responded" comes from linking a published response.
+SETTABLE_STATUSES = [s for s in Status if s != Status.RESPONDED]
+
+
+def _item(item_id: int) -> FeedbackItem:
+    item = db.session.scalar(
+        select(FeedbackItem)
+        .where(FeedbackItem.id == item_id)
+        .options(selectinload(FeedbackItem.tags), selectinload(FeedbackItem.engagement))
+    )
+    if item is None:
+        audit.denied("not_found", detail={"item_id": item_id})
+        abort(404)
+    return item
+
+
+def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: int = 200):
+    can_triage = current_user.role.can(Role.TRIAGER)
+    if redaction_form is None:
+        redaction_form = RedactionForm()
+        redaction_form.redacted_text.data = item.redacted_text or redaction.propose(
+            item.text, known_names=[item.author_name] if item.author_name else []
+        )
+    findings = redaction.find_pii(
+        item.text, known_names=[item.author_name] if item.author_name else []
+    )
+    model_tags = sorted(
+        (t for t in item.tags if t.source == TagSource.MODEL), key=lambda t: -(t.confidence or 0)
+    )
+    return (
+        render_template(
+            "staff/item.html",
+            item=item,
+            current=[t.slug for t in item.themes()],
+            model_tags=model_tags,
+            explanation=triage.explanation(item),
+            themes=db.session.scalars(select(Theme).order_by(Theme.position)).all(),
+            statuses=SETTABLE_STATUSES,
+            notes=triage.notes_for(item),
+            note_form=note_form or NoteForm(),
+            redaction_form=redaction_form,
+            findings=findings,
+            form=FlaskForm(),
+            can_triage=can_triage,
+            back=request.args.get("back") or "",
+        ),
+        status,
+    )
+
+
+@bp.get("/items/<int:item_id>")
+@role_required(Role.VIEWER)
+def item(item_id: int):
+    """Everything about one item (the original text is shown to staff only)."""
+    return _render(_item(item_id))
+
+
+def _done(item: FeedbackItem, message: str):
+    db.session.commit()
+    flash(message, "info")
+    return redirect(url_for("staff.item", item_id=item.id))
+
+
+@bp.post("/items/<int:item_id>/themes")
+@role_required(Role.TRIAGER)
+def item_themes(item_id: int):
+    """Staff set the themes; the next training run learns from them."""
+    found = _item(item_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        changed = triage.set_themes(found, request.form.getlist("theme"), by=current_user)
+        if found.status == Status.NEW:
+            triage.set_status(found, Status.TRIAGED, by=current_user)
+    except triage.TriageError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("staff.item", item_id=item_id))
+    return _done(found, "Themes saved" if changed else "Themes confirmed")
+
+
+@bp.post("/items/<int:item_id>/status")
+@role_required(Role.TRIAGER)
+def item_status(item_id: int):
+    found = _item(item_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    value = request.form.get("status", "")
+    if value not in {s.value for s in SETTABLE_STATUSES}:
+        flash("Choose a status", "warning")
+        return redirect(url_for("staff.item", item_id=item_id))
+    try:
+        triage.set_status(found, Status(value), by=current_user)
+    except triage.TriageError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("staff.item", item_id=item_id))
+    return _done(found, "Status saved")
+
+
+@bp.post("/items/<int:item_id>/notes")
+@role_required(Role.TRIAGER)
+def item_note(item_id: int):
+    found = _item(item_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render(found, note_form=form, status=400)
+    triage.add_note(found, form.text.data, by=current_user)
+    return _done(found, "Note added")
+
+
+@bp.post("/items/<int:item_id>/redaction")
+@role_required(Role.TRIAGER)
+def item_redaction(item_id: int):
+    """Keep the copy that may be quoted in public."""
+    found = _item(item_id)
+    form = RedactionForm()
+    if not form.validate_on_submit():
+        return _render(found, redaction_form=form, status=400)
+    remaining = redaction.find_pii(form.redacted_text.data)
+    triage.save_redaction(found, form.redacted_text.data, by=current_user)
+    message = "Redacted copy saved"
+    if remaining:
+        kinds = ", ".join(sorted({f.kind.replace("_", " ") for f in remaining}))
+        message += f". Check it again: it may still contain personal details ({kinds})"
+    return _done(found, message)
+
+
+@bp.route("/record", methods=["GET", "POST"])
+@role_required(Role.TRIAGER)
+def record_feedback():
+    """Type in feedback received by phone, by letter or at a public meeting."""
+    form = RecordFeedbackForm()
+    form.engagement.choices = [SelectChoice("", "General feedback (no engagement)")] + [
+        SelectChoice(e.slug, e.title) for e in engagements.list_engagements()
+    ]
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        submission = feedback.Submission(
+            text=form.text.data or "",
+            channel=Channel(form.channel.data),
+            engagement_slug=form.engagement.data or None,
+            author_name=form.author_name.data or None,
+            author_email=form.author_email.data or None,
+            area=form.area.data or None,
+            consent_to_quote=form.consent_to_quote.data,
+            contact_me=form.contact_me.data,
+            extra={"recorded_by_id": current_user.id},
+        )
+        try:
+            item = feedback.submit(submission)
+        except feedback.InvalidSubmission as exc:
+            errors = exc.errors
+        else:
+            audit.record("item.recorded", target=item, detail={"channel": item.channel.value})
+            db.session.commit()
+            flash(f"Recorded as {item.reference}", "info")
+            return redirect(url_for("staff.item", item_id=item.id))
+    for name, message in errors.items():
+        if name in form:
+            form[name].errors = [message]
+    status = 400 if (errors or form.errors) else 200
+    return render_template("staff/record.html", form=form), status

@@ -1,0 +1,184 @@
+"""Signing in and out, two-factor codes, re-authentication and one's own account."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import segno
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from engage.extensions import db, limiter
+from engage.staff import accounts, audit
+from engage.staff.auth import current_session, fresh_required, role_required, safe_next
+from engage.staff.auth import sign_in as start_signed_in
+from engage.staff.auth import sign_out as end_signed_in
+from engage.staff.forms import CodeForm, PasswordForm, ReauthenticateForm, SignInForm
+from engage.staff.models import Role, StaffUser
+from engage.staff.views import bp
+from engage.util import utcnow
+
+PENDING_KEY = "staff_pending_code"
+PENDING_FOR = timedelta(minutes=5)
+SIGN_IN_LIMIT = "10 per minute"
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+def sign_in():
+    """Ask for email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.inbox"))
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        result = accounts.check_credentials(form.email.data, form.password.data)
+        if result.user is None:
+            error = result.error
+        elif result.needs_code:
+            session.clear()
+            session[PENDING_KEY] = {"user_id": result.user.id, "at": utcnow().isoformat()}
+            return redirect(url_for("staff.sign_in_code", next=request.args.get("next")))
+        else:
+            start_signed_in(result.user, two_factor_passed=False)
+            return redirect(safe_next(request.args.get("next")))
+    status = 200 if not (error or form.errors) else 400
+    return render_template("staff/sign_in.html", form=form, error=error), status
+
+
+def _pending_user() -> StaffUser | None:
+    pending = session.get(PENDING_KEY)
+    if not pending:
+        return None
+    started = datetime.fromisoformat(pending["at"])
+    if utcnow() - started > PENDING_FOR:
+        session.pop(PENDING_KEY, None)
+        return None
+    user = db.session.get(StaffUser, pending["user_id"])
+    return user if user is not None and user.active else None
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+def sign_in_code():
+    """Second step for accounts with two-factor sign-in: the code from the app."""
+    user = _pending_user()
+    if user is None:
+        flash("Sign in again: the code step timed out", "info")
+        return redirect(url_for("staff.sign_in"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        if user.locked_until is not None and user.locked_until > utcnow():
+            error = "This account is locked after too many attempts. Try again later"
+        elif accounts.verify_code(user, form.code.data):
+            user.failed_sign_ins = 0
+            start_signed_in(user, two_factor_passed=True)
+            return redirect(safe_next(request.args.get("next")))
+        else:
+            accounts.record_failed_code(user)
+            error = "The code is not right, or it has already been used. Wait for a new code"
+    status = 200 if not (error or form.errors) else 400
+    return render_template("staff/sign_in_code.html", form=form, error=error), status
+
+
+@bp.post("/sign-out")
+def logout():
+    """End the session on the server and in the browser."""
+    if current_user.is_authenticated:
+        end_signed_in()
+    flash("You have signed out", "info")
+    return redirect(url_for("staff.sign_in"))
+
+
+def _qr_svg(uri: str) -> str:
+    return segno.make(uri, error="m").svg_data_uri(scale=4, border=2)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+def two_factor_setup():
+    """Set up an authenticator app; required for admins and publishers."""
+    user: StaffUser = current_user
+    # The candidate secret stays in the (signed) cookie until a code proves it works.
+    secret = session.get("staff_totp_candidate") or accounts.new_totp_secret()
+    session["staff_totp_candidate"] = secret
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        if accounts.enable_two_factor(user, secret, form.code.data):
+            current_session().two_factor_passed = True
+            db.session.commit()
+            session.pop("staff_totp_candidate", None)
+            flash("Two-factor sign-in is on. You will need your app each time you sign in", "info")
+            return redirect(url_for("staff.inbox"))
+        error = "The code is not right. Check the time on your phone and try the newest code"
+    uri = accounts.provisioning_uri(user, secret)
+    status = 200 if not (error or form.errors) else 400
+    return (
+        render_template(
+            "staff/two_factor_setup.html",
+            form=form,
+            error=error,
+            secret=secret,
+            qr=_qr_svg(uri),
+            required=user.role.needs_two_factor,
+        ),
+        status,
+    )
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+def reauthenticate():
+    """Confirm the password (and code) before a sensitive change."""
+    form = ReauthenticateForm()
+    error = None
+    if form.validate_on_submit():
+        if accounts.reauthenticate(current_session(), form.password.data, form.code.data or ""):
+            return redirect(safe_next(request.args.get("next")))
+        error = "The password or code is not right"
+    status = 200 if not (error or form.errors) else 400
+    return (
+        render_template(
+            "staff/reauthenticate.html",
+            form=form,
+            error=error,
+            two_factor=current_user.two_factor_enabled,
+        ),
+        status,
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+@fresh_required
+def account():
+    """One's own account: change the password (after re-entering the current one)."""
+    form = PasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.new_password.data, keep=current_session())
+        except accounts.AccountError as exc:
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash("Your password has changed. Other devices have been signed out", "info")
+            return redirect(url_for("staff.account"))
+    status = 200 if not (error or form.errors) else 400
+    return render_template("staff/account.html", form=form, error=error), status
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    """The audit log, newest first (admins only)."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    action = request.args.get("action") or None
+    per_page = 50
+    events = audit.recent(limit=per_page, offset=(page - 1) * per_page, action=action)
+    total = audit.count(action=action)
+    return render_template(
+        "staff/audit.html", events=events, page=page, per_page=per_page, total=total, action=action
+    )

@@ -1,0 +1,316 @@
+"""The triage inbox: filters, counts, search, sorting, bulk actions; the item page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from engage.cli import cli
+from engage.extensions import db
+from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.staff import triage
+from engage.staff.models import AuditEvent, ItemNote, Role
+
+
+def _tag(item, slug, source=TagSource.MODEL, confidence=0.9):
+    theme = db.session.scalars(select(Theme).where(Theme.slug == slug)).one()
+    item.tags.append(ThemeTag(theme=theme, source=source, confidence=confidence))
+    item.classified_at = item.classified_at or datetime(2019, 6, 1)
+    db.session.commit()
+
+
+@pytest.fixture
+def inbox(make_engagement, make_item):
+    """A small inbox: two engagements, several themes, channels, areas and dates."""
+    nw = make_engagement(slug="nw-case-for-change", title="North West")
+    ne = make_engagement(slug="ne-ics", title="North East", areas=["Newham", "Hackney"])
+    items = {
+        "money": make_item(
+            "The deficit means the budget is cut again in Brent",
+            engagement_slug=nw.slug,
+            area="Brent",
+            submitted_at=datetime(2019, 6, 3, 10),
+        ),
+        "both": make_item(
+            "Money and jobs: staff are leaving because pay is frozen",
+            engagement_slug=nw.slug,
+            area="Ealing",
+            channel=Channel.EMAIL,
+            submitted_at=datetime(2019, 6, 10, 9),
+        ),
+        "none": make_item(
+            "Thank you for the meeting last night, it was useful",
+            engagement_slug=ne.slug,
+            area="Newham",
+            submitted_at=datetime(2019, 7, 1, 12),
+        ),
+        "general": make_item(
+            "Who decides what happens to the walk-in centre?",
+            engagement_slug=None,
+            submitted_at=datetime(2019, 7, 2, 12),
+        ),
+    }
+    _tag(items["money"], "money")
+    _tag(items["both"], "money")
+    _tag(items["both"], "jobs", confidence=0.6)
+    items["money"].certainty = 0.4
+    items["both"].certainty = 0.05
+    db.session.commit()
+    return items
+
+
+def _refs(page):
+    return [i.reference for i in page.items]
+
+
+def _filters(**args):
+    return triage.InboxFilters.from_args(args)
+
+
+def test_filters_by_each_dimension(inbox):
+    page = triage.inbox_page(_filters(theme="money"), 1)
+    assert set(_refs(page)) == {inbox["money"].reference, inbox["both"].reference}
+    page = triage.inbox_page(_filters(theme="unclassified"), 1)
+    assert set(_refs(page)) == {inbox["none"].reference, inbox["general"].reference}
+    assert _refs(triage.inbox_page(_filters(engagement="general"), 1)) == [
+        inbox["general"].reference
+    ]
+    assert _refs(triage.inbox_page(_filters(channel="email"), 1)) == [inbox["both"].reference]
+    assert _refs(triage.inbox_page(_filters(area="Newham"), 1)) == [inbox["none"].reference]
+    page = triage.inbox_page(_filters(**{"from": "2019-06-05", "to": "2019-07-01"}), 1)
+    assert set(_refs(page)) == {inbox["both"].reference, inbox["none"].reference}
+
+
+def test_facet_counts_match_a_direct_count(inbox):
+    f = _filters(engagement="nw-case-for-change")
+    facets = triage.facets(f)
+    # Each facet keeps the other filters: the engagement facet ignores its own filter.
+    assert facets.engagement == {"nw-case-for-change": 2, "ne-ics": 1, "general": 1}
+    assert facets.theme["money"] == 2 and facets.theme["jobs"] == 1
+    assert facets.theme["unclassified"] == 0
+    assert facets.channel == {"web": 1, "email": 1}
+    assert facets.area == {"Brent": 1, "Ealing": 1}
+    total = db.session.scalar(select(db.func.count(FeedbackItem.id)))
+    assert sum(triage.facets(_filters()).status.values()) == total
+
+
+def test_unclassified_first_then_newest_and_least_certain(inbox):
+    default = _refs(triage.inbox_page(_filters(), 1))
+    assert default[:2] == [inbox["general"].reference, inbox["none"].reference]
+    uncertain = _refs(triage.inbox_page(_filters(sort="uncertain"), 1))
+    # Never classified first, then the smallest margin.
+    assert uncertain[2:] == [inbox["both"].reference, inbox["money"].reference]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ['"', "budget*", "NEAR(budget deficit)", "%", "' OR 1=1 --", "a AND OR NOT", "\\", "日本", ""],
+)
+def test_search_never_errors_on_query_syntax(inbox, q):
+    page = triage.inbox_page(_filters(q=q), 1)
+    assert page.total >= 0
+
+
+def test_search_finds_words_with_stemming(inbox):
+    assert _refs(triage.inbox_page(_filters(q="budgets"), 1)) == [inbox["money"].reference]
+    assert _refs(triage.inbox_page(_filters(q="'deficit' brent"), 1)) == [inbox["money"].reference]
+
+
+def test_bad_filter_values_are_dropped_with_a_message(signed_in, inbox):
+    client = signed_in(Role.VIEWER)
+    response = client.get("/staff/inbox?channel=pigeon&status=lost&from=yesterday&page=1")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "That channel does not exist" in body and "YYYY-MM-DD" in body
+    assert client.get("/staff/inbox?page=abc").status_code == 404
+    assert client.get("/staff/inbox?page=99").status_code == 302
+
+
+def test_inbox_page_shows_counts_and_items(signed_in, inbox):
+    client = signed_in(Role.VIEWER)
+    body = client.get("/staff/inbox?theme=money").get_data(as_text=True)
+    assert inbox["money"].reference in body and inbox["none"].reference not in body
+    assert "Money (2)" in body or "money (2)" in body.lower()
+    # Viewers see no bulk actions and no export (it holds personal data).
+    assert 'name="action"' not in body and "inbox.csv" not in body
+
+
+def test_bulk_actions_change_items_and_are_audited(signed_in, inbox):
+    client = signed_in(Role.TRIAGER)
+    ids = [inbox["none"].id, inbox["general"].id]
+    response = client.post(
+        "/staff/inbox/bulk",
+        data={"action": "add_theme", "theme": "services", "item": [str(i) for i in ids]},
+    )
+    assert response.status_code == 302
+    for key in ("none", "general"):
+        db.session.refresh(inbox[key])
+        assert [t.slug for t in inbox[key].themes()] == ["services"]
+    client.post("/staff/inbox/bulk", data={"action": "spam", "item": [str(ids[0])]})
+    db.session.refresh(inbox["none"])
+    assert inbox["none"].status == Status.SPAM
+    actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert actions.count("item.themes") == 2 and "item.status" in actions
+    assert "item.bulk" in actions
+
+
+def test_bulk_with_a_tampered_id_changes_nothing(signed_in, inbox):
+    client = signed_in(Role.TRIAGER)
+    response = client.post(
+        "/staff/inbox/bulk",
+        data={"action": "archived", "item": [str(inbox["money"].id), "999999"]},
+        follow_redirects=True,
+    )
+    assert "no longer exist" in response.get_data(as_text=True)
+    db.session.refresh(inbox["money"])
+    assert inbox["money"].status == Status.NEW
+    response = client.post(
+        "/staff/inbox/bulk",
+        data={"action": "add_theme", "theme": "<script>", "item": [str(inbox["money"].id)]},
+        follow_redirects=True,
+    )
+    assert "Choose a theme" in response.get_data(as_text=True)
+
+
+def test_staff_themes_override_the_model_and_feed_training(signed_in, inbox):
+    from engage.classify.service import staff_labels
+
+    client = signed_in(Role.TRIAGER)
+    item = inbox["both"]
+    response = client.post(f"/staff/items/{item.id}/themes", data={"theme": ["jobs"]})
+    assert response.status_code == 302
+    db.session.refresh(item)
+    assert [t.slug for t in item.themes()] == ["jobs"]
+    assert item.status == Status.TRIAGED
+    assert {t.source for t in item.tags} == {TagSource.MODEL, TagSource.STAFF}
+    texts, labels = staff_labels()
+    assert item.text in texts
+    # "None of the themes" is a decision too, and is learned as such.
+    client.post(f"/staff/items/{inbox['money'].id}/themes", data={})
+    db.session.refresh(inbox["money"])
+    assert inbox["money"].themes() == []
+    assert triage.inbox_page(_filters(theme="unclassified"), 1).total == 2
+    texts, labels = staff_labels()
+    assert labels[texts.index(inbox["money"].text)].sum() == 0
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "item.themes").order_by(AuditEvent.id)
+    ).first()
+    assert event.detail == {"before": ["jobs", "money"], "after": ["jobs"]}
+
+
+def test_item_page_status_and_notes(signed_in, inbox):
+    client = signed_in(Role.TRIAGER)
+    item = inbox["money"]
+    body = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert item.text in body and "Money" in body
+    assert (
+        client.post(f"/staff/items/{item.id}/status", data={"status": "archived"}).status_code
+        == 302
+    )
+    assert (
+        client.post(f"/staff/items/{item.id}/status", data={"status": "responded"}).status_code
+        == 302
+    )
+    db.session.refresh(item)
+    assert item.status == Status.ARCHIVED
+    assert client.post(f"/staff/items/{item.id}/notes", data={"text": ""}).status_code == 400
+    client.post(f"/staff/items/{item.id}/notes", data={"text": "Called back <b>Tuesday</b>"})
+    note = db.session.scalars(select(ItemNote)).one()
+    assert note.text == "Called back <b>Tuesday</b>"
+    body = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert "Called back &lt;b&gt;Tuesday&lt;/b&gt;" in body
+
+
+def test_redaction_is_proposed_kept_apart_and_audited(signed_in, make_item):
+    item = make_item(
+        "My name is Jane Smith and my number is 07700 900123. Email jane@example.com.",
+        author_name="Jane Smith",
+    )
+    client = signed_in(Role.TRIAGER)
+    body = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert "[email removed]" in body and "[phone number removed]" in body
+    redacted = "My name is [name removed]. The rest is private."
+    response = client.post(f"/staff/items/{item.id}/redaction", data={"redacted_text": redacted})
+    assert response.status_code == 302
+    db.session.refresh(item)
+    assert item.redacted_text == redacted
+    assert "Jane Smith" in item.text  # the original is never changed
+    assert (
+        db.session.scalars(select(AuditEvent).where(AuditEvent.action == "item.redaction"))
+        .one()
+        .actor_email
+        == client.user.email
+    )
+    # A redaction that still holds an email address is saved with a warning.
+    response = client.post(
+        f"/staff/items/{item.id}/redaction",
+        data={"redacted_text": "write to jane@example.com"},
+        follow_redirects=True,
+    )
+    assert "may still contain personal details" in response.get_data(as_text=True)
+
+
+def test_staff_record_phone_feedback_through_submit(signed_in, make_engagement):
+    engagement = make_engagement()
+    client = signed_in(Role.TRIAGER)
+    response = client.post(
+        "/staff/record",
+        data={"engagement": engagement.slug, "channel": "phone", "text": "short"},
+    )
+    assert response.status_code == 400
+    assert db.session.scalar(select(db.func.count(FeedbackItem.id))) == 0
+    response = client.post(
+        "/staff/record",
+        data={
+            "engagement": engagement.slug,
+            "channel": "phone",
+            "text": "Caller worried the GP surgery in Harrow will close.",
+            "area": "Harrow",
+        },
+    )
+    assert response.status_code == 302
+    item = db.session.scalars(select(FeedbackItem)).one()
+    assert item.channel == Channel.PHONE and item.recorded_by_id == client.user.id
+    assert item.reference.startswith("YS-")
+
+
+def _export_rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_export_of_the_filtered_inbox(signed_in, make_item):
+    make_item('=HYPERLINK("http://evil") is what I think about the plans', area="Brent")
+    make_item("Something else entirely about the hospital in Ealing", area="Ealing")
+    client = signed_in(Role.TRIAGER)
+    response = client.get("/staff/inbox.csv?area=Brent")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    rows = _export_rows(response.get_data(as_text=True))
+    assert len(rows) == 1 and rows[0]["text"].startswith("'=HYPERLINK")
+    assert (
+        db.session.scalars(select(AuditEvent).where(AuditEvent.action == "feedback.export"))
+        .one()
+        .detail["count"]
+        == 1
+    )
+
+
+def test_export_feedback_command(app, make_item, tmp_path):
+    make_item("A first comment about money and budgets", author_email="a@example.org")
+    make_item("A second comment about staff and jobs", author_email="b@example.org")
+    runner = app.test_cli_runner()
+    out = runner.invoke(cli, ["export-feedback", "--format", "jsonl"])
+    assert out.exit_code == 0, out.output
+    records = [json.loads(line) for line in out.stdout.splitlines() if line]
+    assert [r["author_email"] for r in records] == ["a@example.org", "b@example.org"]
+    for field in ("reference", "channel", "engagement", "submitted_at", "text", "themes", "status"):
+        assert field in records[0]
+    target = tmp_path / "all.csv"
+    out = runner.invoke(cli, ["export-feedback", "--format", "csv", "--output", str(target)])
+    assert out.exit_code == 0
+    assert len(_export_rows(target.read_text(encoding="utf-8"))) == 2

@@ -56,7 +56,8 @@ def demo_command() -> None:
     summary = load_demo()
     click.echo(
         f"Demo data: {summary['engagements']} engagements, {summary['items']} feedback items "
-        f"({summary['created']} new), {summary['responses']} new published responses."
+        f"({summary['created']} new), {summary['responses']} new published responses, "
+        f"{summary['groups']} campaign groups."
     )
 
 

@@ -88,3 +88,20 @@ def run_sweeps() -> dict[str, object]:
 def every_minute() -> dict[str, object]:
     """The worker's periodic sweep."""
     return run_sweeps()
+
+
+def group_duplicates() -> dict[str, int]:
+    """Group campaign texts and copy-paste letters again (every engagement)."""
+    from engage.extensions import db
+    from engage.staff.duplicates import group_all
+
+    with _application().app_context():
+        result = group_all()
+        db.session.commit()
+        return result.as_dict()
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+def every_quarter_hour() -> dict[str, int]:
+    """New feedback joins its campaign group within a quarter of an hour."""
+    return group_duplicates()

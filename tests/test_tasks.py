@@ -92,3 +92,24 @@ def test_cli_send_outbox_and_partner(runner, smtp_server):
     again = runner.invoke(cli, ["create-partner", "Healthwatch Brent"])
     assert again.exit_code != 0 and "already" in again.output
     assert runner.invoke(cli, ["revoke-partner", "Healthwatch Brent"]).exit_code == 0
+
+
+def test_quarter_hour_task_groups_campaign_texts(app, make_engagement, make_item):
+    from engage.feedback.models import DuplicateGroup
+
+    engagement = make_engagement()
+    letter = (
+        "Save our local hospital. I object to the closure of the A&E and ask the board "
+        "to keep emergency care in our borough for everyone who needs it."
+    )
+    for sign_off in ("Regards, Ann", "Thanks, Bob", "Yours, Cat", "Best, Dev"):
+        make_item(f"{letter} {sign_off}", engagement_slug=engagement.slug)
+    make_item("Something quite different about parking charges.", engagement_slug=engagement.slug)
+    tasks.bind(app)
+    tasks.huey.immediate = True
+    try:
+        tasks.every_quarter_hour()
+    finally:
+        tasks.huey.immediate = False
+    group = db.session.scalars(select(DuplicateGroup)).one()
+    assert group.size == 4

@@ -197,11 +197,16 @@ def load_demo() -> dict[str, int]:
             created += _load_items(engagement, key, themes)
     from engage.publish.demo import load_demo_responses
 
+    from engage.staff.duplicates import group_all
+
     responses = load_demo_responses({key: spec["slug"] for key, spec in ENGAGEMENTS.items()})
+    groups = group_all()  # the demo's campaign letter, grouped as the worker would
+    db.session.commit()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem)) or 0
     return {
         "engagements": len(ENGAGEMENTS),
         "items": total,
         "created": created,
         "responses": responses,
+        "groups": groups.groups,
     }

@@ -14,6 +14,12 @@ def test_demo_is_idempotent_and_shaped_like_the_seeds(app):
     first = load_demo()
     assert first["engagements"] == 3 and first["created"] >= 300
     assert first["responses"] == 12
+    # The demo's campaign letter is grouped, so the staff area shows a real group.
+    assert first["groups"] >= 1
+    campaign = db.session.scalars(
+        select(FeedbackItem).where(FeedbackItem.author_email == "campaign0@example.org")
+    ).one()
+    assert campaign.duplicate_group is not None and campaign.duplicate_group.size >= 10
     again = load_demo()
     assert again["created"] == 0 and again["responses"] == 0
     assert db.session.scalar(select(func.count()).select_from(FeedbackItem)) == first["items"]

@@ -196,7 +196,6 @@ def load_demo() -> dict[str, int]:
         if not has_items:
             created += _load_items(engagement, key, themes)
     from engage.publish.demo import load_demo_responses
-
     from engage.staff.duplicates import group_all
 
     responses = load_demo_responses({key: spec["slug"] for key, spec in ENGAGEMENTS.items()})

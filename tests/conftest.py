@@ -15,6 +15,9 @@ from sqlalchemy import text
 from engage import create_app
 from engage.extensions import db as _db
 
+# Staff accounts and signed-in clients (make_staff, signed_in), for any test.
+pytest_plugins = ["tests.staffing"]
+
 TEST_DATABASE_URL = os.environ.get("ENGAGE_TEST_DATABASE_URL", "")
 
 

@@ -112,7 +112,9 @@ def published_query(filters: LogFilters | None = None) -> Select:
             )
         )
     return query.options(
-        selectinload(Response.themes), selectinload(Response.engagement)
+        selectinload(Response.themes),
+        selectinload(Response.engagement),
+        selectinload(Response.milestones),
     ).order_by(Response.published_at.desc(), Response.id.desc())
 
 

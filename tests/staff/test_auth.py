@@ -13,7 +13,7 @@ from engage.extensions import db
 from engage.staff import accounts
 from engage.staff.models import AuditEvent, AuditLogIsAppendOnly, Role, StaffSession, StaffUser
 from engage.util import utcnow
-from tests.staff.conftest import PASSWORD, current_code, sign_in
+from tests.staffing import PASSWORD, current_code, sign_in
 
 
 def _actions() -> list[str]:

@@ -19,7 +19,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -41,20 +41,26 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
-    r"^\s*(?:(?:kind|kindest|best|warm|warmest|many|with)\s+(?:regards|thanks|wishes)|regards"
-    r"|many\s+thanks|thanks|thank\s+you|best\s+wishes|with\s+best\s+wishes|all\s+the\s+best"
-    r"|yours(?:\s+(?:sincerely|faithfully|truly))?|sincerely|cheers|best|signed|respectfully)\b"
-    r"[^\n]{0,60}$",
+    r"\s*(?:(?:kind|kindest|best|warm|warmest|many|with)\s+(?:regards|thanks|wishes)|regards"
+    r"|many\s+thanks|thanks|thank\s+you|with\s+best\s+wishes|all\s+the\s+best"
+    r"|yours\s+(?:sincerely|faithfully|truly)|sincerely|cheers|signed|respectfully"
+    r"|(?:yours|best)(?=\s*(?:[,!-]|$)))\b.{0,60}",
     re.IGNORECASE,
 )
 # A closing within the last sentence of a text written on one line.
 _CLOSING_AT_END = re.compile(
     r"(?:^|(?<=[.!?]))\s*(?:(?:kind|best|warm|many)\s+(?:regards|thanks|wishes)|regards"
-    r"|yours\s+(?:sincerely|faithfully|truly)|best\s+wishes|thanks|thank\s+you)\b[^.!?\n]{0,60}$",
+    r"|yours\s+(?:sincerely|faithfully|truly)|best\s+wishes|thanks|thank\s+you|cheers"
+    r"|(?:yours|best)(?=\s*[,!-]))\b[^.!?\n]{0,60}$",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"\S+@\S+")
-_NOT_WORD = re.compile(r"[\W_]+")
+_EMAIL = re.compile(r"(?<!\S)[^\s@]+@\S+")
+_WORD = re.compile(r"[^\W_]+")
+# One to four capitalised words or initials alone on the last line: a signature.
+_BARE_NAME = re.compile(
+    r"\s*(?:(?:[^\W\d_]\.?|[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*)(?![\w'’-])\s*){1,4}"
+)
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
@@ -86,37 +92,58 @@ def normalise_for_matching(text: str) -> str:
     if greeting and (greeting.group(2) or (len(lines) > 1 and len(greeting.group(1)) <= 30)):
         lines[0] = lines[0][greeting.end() :]
     # Cut from the last closing line near the end: the name, address and phone follow it.
-    for i in range(len(lines) - 1, max(len(lines) - 7, 0) - 1, -1):
-        if i > 0 and _CLOSING.match(lines[i]):
-            lines = lines[:i]
+    for i in range(len(lines) - 1, max(len(lines) - 7, 0), -1):
+        if _CLOSING.fullmatch(lines[i]):
+            del lines[i:]
             break
     else:
-        if lines:
-            lines[-1] = _CLOSING_AT_END.sub("", lines[-1])
-    joined = _EMAIL.sub(" ", " ".join(lines)).casefold()
-    return " ".join(_NOT_WORD.sub(" ", joined).split())
+        if len(lines) > 1 and _BARE_NAME.fullmatch(lines[-1]):
+            del lines[-1]  # a name under the letter, without "Regards"
+        elif lines:
+            last = lines[-1]
+            # Only the end of the line can hold "... Regards, Jane Smith".
+            closing = _CLOSING_AT_END.search(last, max(0, len(last) - 100))
+            if closing:
+                lines[-1] = last[: closing.start()]
+    joined = " ".join(lines)
+    if "@" in joined:
+        joined = _EMAIL.sub(" ", joined)
+    return " ".join(_WORD.findall(joined.casefold()))
 
 
-def _hash(value: str) -> int:
-    return zlib.crc32(value.encode("utf-8"))
+class _WordHashes(dict):
+    """CRC-32 of each word, computed once per word."""
+
+    def __missing__(self, word: str) -> int:
+        value = self[word] = zlib.crc32(word.encode("utf-8"))
+        return value
 
 
-def _shingle_set(words: Sequence[str], k: int) -> set[int]:
+def _shingle_array(words: Sequence[str], k: int, cache: _WordHashes) -> np.ndarray:
+    """One 64-bit value per word k-shingle: a polynomial over its words' CRC-32 values.
+
+    Under k words, the whole text is the only shingle, so short texts match only when
+    they are the same after normalising.
+    """
     if not words:
-        return set()
-    if len(words) < k:
-        # Too short for one shingle: the whole text is the only "shingle", so short texts
-        # match only when they are the same after normalising.
-        return {_hash(" ".join(words))}
-    return {_hash(" ".join(words[i : i + k])) for i in range(len(words) - k + 1)}
+        return np.empty(0, dtype=np.uint64)
+    hashes = np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
+    k = min(k, len(hashes))
+    count = len(hashes) - k + 1
+    values = np.zeros(count, dtype=np.uint64)
+    for j in range(k):
+        # uint64 arithmetic wraps modulo 2**64, which is the intended modulus.
+        values = values * _MULTIPLIER + hashes[j : j + count]
+    return values
 
 
 def shingles(text: str, k: int = SHINGLE_SIZE) -> set[int]:
-    """Hashed word k-shingles of the normalised text (CRC-32: stable across runs)."""
-    return _shingle_set(normalise_for_matching(text).split(), k)
+    """Hashed word k-shingles of the normalised text (from CRC-32: stable across runs)."""
+    return set(_shingle_array(normalise_for_matching(text).split(), k, _WordHashes()).tolist())
 
 
 def jaccard(a: set[int], b: set[int]) -> float:
+    """|a ∩ b| / |a ∪ b|, 0.0 when either set is empty."""
     if not a or not b:
         return 0.0
     common = len(a & b)
@@ -135,19 +162,21 @@ def cluster_texts(
 
     Lists come in order of their first index, each sorted.
     """
+    return _cluster([normalise_for_matching(t) for t in texts], threshold=threshold, k=k)
+
+
+def _cluster(keys: Sequence[str], *, threshold: float, k: int) -> list[list[int]]:
     # 1. Texts equal after normalising form one unit; only units are compared.
     unit_of_key: dict[str, int] = {}
     unit_members: list[list[int]] = []
-    unit_words: list[list[str]] = []
-    for index, text in enumerate(texts):
-        normalised = normalise_for_matching(text)
-        unit = unit_of_key.get(normalised)
-        if unit is None:
-            unit = unit_of_key[normalised] = len(unit_members)
+    for index, key in enumerate(keys):
+        unit = unit_of_key.setdefault(key, len(unit_members))
+        if unit == len(unit_members):
             unit_members.append([])
-            unit_words.append(normalised.split())
         unit_members[unit].append(index)
-    unit_shingles = [_shingle_set(words, k) for words in unit_words]
+    cache = _WordHashes()
+    arrays = [_shingle_array(key.split(), k, cache) for key in unit_of_key]
+    unit_shingles = [set(values.tolist()) for values in arrays]
 
     # 2. Candidate pairs from MinHash bands; biggest units first, so a campaign's plain
     # copy is the first member of its buckets and variants are compared with it.
@@ -165,7 +194,7 @@ def cluster_texts(
 
     if len(order) > 1:
         rows = _rows_per_band(threshold)
-        signatures = _minhash([unit_shingles[u] for u in order])
+        signatures = _minhash([arrays[u] for u in order])
         buckets: dict[tuple[int, bytes], list[int]] = defaultdict(list)
         for position, u in enumerate(order):
             signature = signatures[position]
@@ -191,23 +220,28 @@ def _rows_per_band(threshold: float) -> int:
     return 1
 
 
-def _minhash(sets: list[set[int]]) -> np.ndarray:
-    """One row of NUM_PERMUTATIONS minimum hash values per set (multiply-shift hashing)."""
+def _minhash(arrays: list[np.ndarray]) -> np.ndarray:
+    """One row of NUM_PERMUTATIONS minimum hash values per non-empty array of shingles."""
     rng = np.random.default_rng(_SEED)
+    # Multiply-add-shift hashing: (a * x + b) mod 2**64, top 32 bits; a odd.
     a = rng.integers(1, 2**63, size=NUM_PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, size=NUM_PERMUTATIONS, dtype=np.uint64)
-    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
-    values = np.fromiter((v for s in sets for v in s), dtype=np.uint64, count=int(lengths.sum()))
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    out = np.empty((len(sets), NUM_PERMUTATIONS), dtype=np.uint32)
+    values = np.concatenate(arrays)
+    starts = np.cumsum([0] + [len(x) for x in arrays[:-1]])
+    out = np.empty((len(arrays), NUM_PERMUTATIONS), dtype=np.uint32)
     for p in range(NUM_PERMUTATIONS):
-        # uint64 arithmetic wraps modulo 2**64; the top 32 bits are the hash.
         hashed = ((values * a[p] + b[p]) >> np.uint64(32)).astype(np.uint32)
         out[:, p] = np.minimum.reduceat(hashed, starts)
     return out
 
 
-def _link_bucket(members, unit_shingles, threshold, find, parent) -> None:
+def _link_bucket(
+    members: list[int],
+    unit_shingles: list[set[int]],
+    threshold: float,
+    find: Callable[[int], int],
+    parent: list[int],
+) -> None:
     """Join bucket members similar enough to a member that began a component here."""
     leaders: list[int] = []
     for u in members:
@@ -257,9 +291,10 @@ def group_engagement(
         .order_by(FeedbackItem.submitted_at, FeedbackItem.id)
     ).all()
     candidates = [item for item in items if item.status != Status.SPAM]
+    keys = [normalise_for_matching(item.text) for item in candidates]
     clusters = [
-        [candidates[i] for i in indexes]
-        for indexes in cluster_texts([item.text for item in candidates], threshold=threshold)
+        indexes
+        for indexes in _cluster(keys, threshold=threshold, k=SHINGLE_SIZE)
         if len(indexes) >= min_size
     ]
 
@@ -277,7 +312,8 @@ def group_engagement(
     # Each cluster keeps the existing group most of its members were in, so group ids
     # (and links staff have shared) survive regrouping.
     overlaps = []
-    for position, members in enumerate(clusters):
+    for position, indexes in enumerate(clusters):
+        members = [candidates[i] for i in indexes]
         counts = Counter(m.duplicate_group_id for m in members if m.duplicate_group_id in existing)
         overlaps += [(n, -gid, position, gid) for gid, n in counts.items()]
     chosen: dict[int, DuplicateGroup] = {}
@@ -286,8 +322,9 @@ def group_engagement(
             chosen[position] = existing[gid]
 
     wanted: dict[int, DuplicateGroup] = {}  # item id -> its group
-    for position, members in enumerate(clusters):
-        sample = _representative(members).text
+    for position, indexes in enumerate(clusters):
+        members = [candidates[i] for i in indexes]
+        sample = candidates[_representative(indexes, keys)].text
         group = chosen.get(position)
         if group is None:
             group = DuplicateGroup(
@@ -357,9 +394,8 @@ def group_all(*, threshold: float = 0.8, min_size: int = 3) -> GroupingResult:
     return total
 
 
-def _representative(members: list[FeedbackItem]) -> FeedbackItem:
+def _representative(indexes: list[int], keys: Sequence[str]) -> int:
     """The earliest copy of the text sent most often in the group (the template, usually)."""
-    keys = [normalise_for_matching(m.text) for m in members]
-    counts = Counter(keys)
+    counts = Counter(keys[i] for i in indexes)
     best = max(counts.values())
-    return next(m for m, key in zip(members, keys, strict=True) if counts[key] == best)
+    return next(i for i in indexes if counts[keys[i]] == best)

@@ -81,7 +81,24 @@ def find_pii(text: str, *, known_names: Iterable[str] = ()) -> list[Finding]:
         taken.add(start, end)
         findings.append(Finding(kind, start, end, text[start:end]))
     findings.sort(key=lambda f: f.start)
-    return findings
+    return _join_adjacent_names(text, findings)
+
+
+def _join_adjacent_names(text: str, findings: list[Finding]) -> list[Finding]:
+    """Join name parts found one by one ("Jane", "Smith") when only blanks separate them."""
+    joined: list[Finding] = []
+    for finding in findings:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and previous.kind == finding.kind == "name"
+            and not text[previous.end : finding.start].strip(" \t")
+        ):
+            start, end = previous.start, finding.end
+            joined[-1] = Finding("name", start, end, text[start:end])
+        else:
+            joined.append(finding)
+    return joined
 
 
 def propose(text: str, *, known_names: Iterable[str] = ()) -> str:

@@ -273,3 +273,28 @@ def test_create_staff_command(runner):
         input="short\n",
     )
     assert bad.exit_code != 0 and "at least 12" in bad.output
+
+
+def test_production_session_cookie_is_secure(app, make_staff, monkeypatch):
+    from engage import create_app
+
+    monkeypatch.setenv("ENGAGE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret")
+    production = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    user = make_staff(Role.TRIAGER)
+    with production.app_context():
+        client = production.test_client()
+        response = client.post(
+            "/staff/sign-in",
+            data={"email": user.email, "password": PASSWORD},
+            base_url="https://localhost",
+        )
+        assert response.status_code == 302
+        header = response.headers["Set-Cookie"]
+        assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header

@@ -76,7 +76,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
         raise BadParameter(f"{name} must be a whole number between {low} and {high}")
     value = int(raw)
     if not low <= value <= high:

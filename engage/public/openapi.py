@@ -55,6 +55,7 @@ def _list_operation(
                     },
                 },
                 "400": {"$ref": "#/components/responses/BadRequest"},
+                "404": {"$ref": "#/components/responses/NotFound"},
             },
         }
     }
@@ -126,7 +127,12 @@ def document(*, server: str) -> dict[str, Any]:
                     "in": "query",
                     "required": False,
                     "description": "Page number, from 1",
-                    "schema": {"type": "integer", "minimum": 1, "default": 1},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1_000_000_000,
+                        "default": 1,
+                    },
                 },
                 "per_page": {
                     "name": "per_page",
@@ -140,7 +146,11 @@ def document(*, server: str) -> dict[str, Any]:
                 "BadRequest": {
                     "description": "A parameter is not valid",
                     "content": {"application/problem+json": {"schema": _ref("Problem")}},
-                }
+                },
+                "NotFound": {
+                    "description": "The engagement named does not exist",
+                    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+                },
             },
             "schemas": {
                 "Page": {

@@ -1,0 +1,176 @@
+"""Compare the classifier designs and the keyword baseline; print markdown tables.
+
+    python -m engage.classify.data.compare            # or: python engage/classify/data/compare.py
+    python -m engage.classify.data.compare --json     # machine-readable results
+    python -m engage.classify.data.compare --stats    # corpus statistics only
+
+Two numbers per candidate:
+- CV: 5-fold MultilabelStratifiedKFold over the corpus parts. Each outer fold runs the
+  full ``train()`` on its training part (inner CV picks the thresholds), so no fold's
+  test items ever influence its thresholds.
+- Holdout: ``train()`` on all parts, scored on holdout.csv (different voices, never
+  trained on). This is the number the design is chosen by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+if __package__ in (None, ""):  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from engage.classify import pipeline as P  # noqa: E402
+from engage.classify.keywords import KeywordBaseline  # noqa: E402
+from engage.classify.text import normalise  # noqa: E402
+
+# (label, design, params): the designs at their defaults plus the tuning variants
+# reported in docs/data-card.md.
+CANDIDATES: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("keyword baseline", None, {}),
+    ("lr_word_char", "lr_word_char", {}),
+    ("svc_word_char", "svc_word_char", {}),
+    ("sgd_word", "sgd_word", {}),
+    ("nb_word", "nb_word", {}),
+]
+
+
+def _keyword_scores(texts: list[str], Y: np.ndarray) -> dict[str, Any]:
+    return P.scores(Y, KeywordBaseline(P.THEMES).predict(texts))
+
+
+def cross_validate(
+    texts: list[str], Y: np.ndarray, design: str | None, params: dict[str, Any], folds: int = 5
+) -> dict[str, Any]:
+    """Pooled out-of-fold scores of train() (or the keyword baseline) over outer folds."""
+    if design is None:
+        return _keyword_scores(texts, Y)
+    pred = np.zeros_like(Y)
+    arr = np.asarray(texts, dtype=object)
+    splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
+    for tr, te in splitter.split(arr, Y):
+        model = P.train(list(arr[tr]), Y[tr], design=design, **params)
+        pred[te] = model.decide(model.predict_proba(list(arr[te])))
+    return P.scores(Y, pred)
+
+
+def holdout(
+    texts: list[str],
+    Y: np.ndarray,
+    ho_texts: list[str],
+    ho_Y: np.ndarray,
+    design: str | None,
+    params: dict[str, Any],
+) -> tuple[dict[str, Any], P.ThemeModel | None]:
+    """Train on all of the corpus, score on the holdout."""
+    if design is None:
+        return _keyword_scores(ho_texts, ho_Y), None
+    model = P.train(texts, Y, design=design, **params)
+    return P.evaluate(model, ho_texts, ho_Y), model
+
+
+def corpus_stats(texts: list[str], Y: np.ndarray) -> dict[str, Any]:
+    """Counts per theme, multi-label and no-theme shares, duplicates, lengths."""
+    n_labels = Y.sum(axis=1)
+    cleaned = [normalise(t).lower() for t in texts]
+    return {
+        "n": len(texts),
+        "per_theme": {t: int(c) for t, c in zip(P.THEMES, Y.sum(axis=0), strict=True)},
+        "labels_per_item": {int(k): int(v) for k, v in sorted(Counter(n_labels).items())},
+        "multi_label_share": round(float((n_labels > 1).mean()), 3),
+        "no_theme_share": round(float((n_labels == 0).mean()), 3),
+        "duplicate_texts": len(cleaned) - len(set(cleaned)),
+        "median_chars": int(np.median([len(t) for t in texts])),
+        "max_chars": max(len(t) for t in texts),
+        "emails_with_quotes_or_signatures": sum(
+            1 for t, c in zip(texts, cleaned, strict=True) if len(c) < 0.9 * len(t.strip())
+        ),
+    }
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """Two tables: CV and holdout, a row per candidate."""
+    lines = []
+    for key, title in (("cv", "5-fold CV on the corpus parts"), ("holdout", "Holdout")):
+        lines += [
+            f"**{title}**",
+            "",
+            "| candidate | macro-F1 | micro-F1 | " + " | ".join(P.THEMES) + " |",
+            "| --- | ---: | ---: | " + " | ".join("---:" for _ in P.THEMES) + " |",
+        ]
+        for r in results:
+            s = r[key]
+            per = " | ".join(_fmt(s["per_theme"][t]["f1"]) for t in P.THEMES)
+            lines.append(
+                f"| {r['label']} | {_fmt(s['macro_f1'])} | {_fmt(s['micro_f1'])} | {per} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    parser.add_argument("--stats", action="store_true", help="corpus statistics only")
+    parser.add_argument("--only", nargs="*", help="candidate labels to run")
+    args = parser.parse_args(argv)
+
+    parts = P.default_corpus_paths()
+    if not parts:
+        parser.error(f"no corpus parts in {P.DATA_DIR / 'corpus'}")
+    texts, Y = P.load_corpus(parts)
+    ho_texts, ho_Y = P.load_corpus(P.HOLDOUT_PATH)
+    overlap = {normalise(t).lower() for t in texts} & {normalise(t).lower() for t in ho_texts}
+    stats = {
+        "parts": [p.name for p in parts],
+        "corpus": corpus_stats(texts, Y),
+        "holdout": corpus_stats(ho_texts, ho_Y),
+        "holdout_texts_also_in_corpus": len(overlap),
+    }
+    if args.stats:
+        print(json.dumps(stats, indent=2))
+        return 0
+
+    results = []
+    for label, design, params in CANDIDATES:
+        if args.only and label not in args.only:
+            continue
+        t0 = time.perf_counter()
+        cv = cross_validate(texts, Y, design, params)
+        ho, model = holdout(texts, Y, ho_texts, ho_Y, design, params)
+        results.append(
+            {
+                "label": label,
+                "design": design,
+                "params": params,
+                "cv": cv,
+                "holdout": ho,
+                "thresholds": model.metadata["thresholds"] if model else None,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        print(f"{label}: cv {cv['macro_f1']:.3f} holdout {ho['macro_f1']:.3f}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"stats": stats, "results": results}, indent=2))
+    else:
+        print(markdown(results))
+        for r in results:
+            if r["thresholds"]:
+                print(f"- {r['label']} thresholds: {r['thresholds']} ({r['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -290,10 +290,16 @@ def set_themes(item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser) -> bo
         raise TriageError(f"Unknown theme: {', '.join(unknown)}")
     before = _current_slugs(item)
     reviewed_before = item.themes_reviewed_at is not None
-    for tag in [t for t in item.tags if t.source == TagSource.STAFF]:
-        item.tags.remove(tag)
+    # Change only the difference: a kept tag stays the same row (unique item/theme/source).
+    staff_tags = {t.theme.slug: t for t in item.tags if t.source == TagSource.STAFF}
+    for slug, tag in staff_tags.items():
+        if slug not in wanted:
+            item.tags.remove(tag)
     for slug in wanted:
-        item.tags.append(ThemeTag(theme=themes[slug], source=TagSource.STAFF, confidence=1.0))
+        if slug not in staff_tags:
+            item.tags.append(
+                ThemeTag(theme=themes[slug], source=TagSource.STAFF, confidence=1.0)
+            )
     item.themes_reviewed_at = utcnow()
     item.themes_reviewed_by_id = by.id
     changed = before != wanted or not reviewed_before

@@ -72,8 +72,8 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
+def _open_page(browser):
+    """A page in a new browser context (its own cookies), collecting console errors."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     # No network beyond loopback here: fail the NHS font CDN at once instead of waiting.
     context.route("https://assets.nhs.uk/**", lambda route: route.abort())
@@ -81,8 +81,28 @@ def page(browser):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.console_errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = _open_page(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Factory: another page in a NEW browser context, e.g. an anonymous visitor's."""
+    opened = []
+
+    def factory():
+        opened.append(_open_page(browser))
+        return opened[-1]
+
+    yield factory
+    for extra in opened:
+        extra.context.close()
 
 
 def check_page(page, name: str) -> None:

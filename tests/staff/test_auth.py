@@ -297,4 +297,6 @@ def test_production_session_cookie_is_secure(app, make_staff, monkeypatch):
         )
         assert response.status_code == 302
         header = response.headers["Set-Cookie"]
+        db.session.remove()
+        db.engine.dispose()  # this app's own pool: close it, not leave it to the GC
         assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header

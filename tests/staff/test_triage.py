@@ -145,7 +145,7 @@ def test_bulk_actions_change_items_and_are_audited(signed_in, inbox):
     ids = [inbox["none"].id, inbox["general"].id]
     response = client.post(
         "/staff/inbox/bulk",
-        data={"action": "add_theme", "theme": "services", "item": [str(i) for i in ids]},
+        data={"action": "add_theme", "bulk_theme": "services", "item": [str(i) for i in ids]},
     )
     assert response.status_code == 302
     for key in ("none", "general"):
@@ -171,7 +171,7 @@ def test_bulk_with_a_tampered_id_changes_nothing(signed_in, inbox):
     assert inbox["money"].status == Status.NEW
     response = client.post(
         "/staff/inbox/bulk",
-        data={"action": "add_theme", "theme": "<script>", "item": [str(inbox["money"].id)]},
+        data={"action": "add_theme", "bulk_theme": "<script>", "item": [str(inbox["money"].id)]},
         follow_redirects=True,
     )
     assert "Choose a theme" in response.get_data(as_text=True)
@@ -314,3 +314,28 @@ def test_export_feedback_command(app, make_item, tmp_path):
     out = runner.invoke(cli, ["export-feedback", "--format", "csv", "--output", str(target)])
     assert out.exit_code == 0
     assert len(_export_rows(target.read_text(encoding="utf-8"))) == 2
+
+
+def test_correcting_themes_twice_keeps_the_kept_tag(signed_in, inbox):
+    client = signed_in(Role.TRIAGER)
+    item = inbox["money"]
+    client.post(f"/staff/items/{item.id}/themes", data={"theme": ["money"]})
+    response = client.post(f"/staff/items/{item.id}/themes", data={"theme": ["money", "jobs"]})
+    assert response.status_code == 302
+    db.session.refresh(item)
+    assert sorted(t.slug for t in item.themes()) == ["jobs", "money"]
+
+
+def test_bulk_theme_on_an_inbox_filtered_by_theme(signed_in, inbox):
+    client = signed_in(Role.TRIAGER)
+    client.post(
+        "/staff/inbox/bulk",
+        data={
+            "theme": "unclassified",  # the filter, repeated as a hidden field
+            "action": "add_theme",
+            "bulk_theme": "jobs",
+            "item": [str(inbox["none"].id)],
+        },
+    )
+    db.session.refresh(inbox["none"])
+    assert [t.slug for t in inbox["none"].themes()] == ["jobs"]

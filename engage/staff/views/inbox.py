@@ -65,7 +65,7 @@ def inbox_bulk():
             request.form.get("action", ""),
             [int(v) for v in ids],
             by=current_user,
-            theme=request.form.get("theme", ""),
+            theme=request.form.get("bulk_theme", ""),
         )
     except triage.TriageError as exc:
         db.session.rollback()

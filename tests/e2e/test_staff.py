@@ -1,0 +1,534 @@
+"""Staff journeys in Debian's Chromium: triage, publish a response, administer, keyboard only.
+
+Accounts are made in the live server's app context (as ``engage create-staff`` would);
+everything else goes through the pages, as a member of the engagement team would.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from engage.extensions import db
+from engage.staff import accounts
+from engage.staff.models import Role, StaffUser
+from engage.util import utcnow
+from tests.e2e.conftest import check_page
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "correct horse battery staple"
+NEL = "nel-integrated-care-system"
+NEL_TITLE = "An Integrated Care System for North East London"
+ATOM = "{http://www.w3.org/2005/Atom}"
+# A word no demo text uses, so searches find only the response written here.
+DISTINCT = "phlebotomy"
+YOU_SAID = (
+    f"the {DISTINCT} clinic at King George Hospital will close when the CCGs merge, "
+    "and that people in Redbridge will have to travel further for blood tests"
+)
+WE_DID = (
+    f"The {DISTINCT} clinic stays open on its current days. The new committee for "
+    "Redbridge will review blood test waiting times every three months and publish them."
+)
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    role: Role
+    totp_secret: str | None = None
+
+
+def make_account(app, role: Role) -> Account:
+    """A new account of ``role``; publishers and admins get a confirmed authenticator app."""
+    with app.app_context():
+        user = accounts.create_staff(
+            email=f"e2e-{role.value}-{uuid.uuid4().hex[:8]}@example.org",
+            role=role,
+            password=PASSWORD,
+            name=f"E2E {role.value.capitalize()}",
+        )
+        if role.needs_two_factor:
+            user.totp_secret = pyotp.random_base32()
+            user.totp_confirmed_at = utcnow()
+        db.session.commit()
+        return Account(user.id, user.email, role, user.totp_secret)
+
+
+def current_code(app, account: Account) -> str:
+    """The code the app shows now; the replay guard is reset so a user can sign in again."""
+    with app.app_context():
+        user = db.session.get(StaffUser, account.id)
+        user.totp_last_step = None
+        db.session.commit()
+    return pyotp.TOTP(account.totp_secret).now()
+
+
+def sign_in(page, live_server, account: Account, *, check: bool = False) -> None:
+    """Sign in through the form (and the code page for two-factor accounts)."""
+    base, app = live_server
+    page.goto(base + "/staff/sign-in")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the staff area")
+    if check:
+        check_page(page, f"staff-{account.role.value}-sign-in")
+    page.get_by_label("Email address").fill(account.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if account.totp_secret:
+        page.wait_for_url(re.compile(r"/staff/sign-in/code"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Enter your security code")
+        if check:
+            check_page(page, f"staff-{account.role.value}-code")
+        page.get_by_label("Security code").fill(current_code(app, account))
+        page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/staff/inbox"))
+    nav = page.get_by_role("navigation", name="Staff area")
+    expect(nav).to_contain_text(f"({account.role.value})")
+
+
+def flash(page):
+    """The flashed message(s) at the top of the page."""
+    return page.locator(".engage-flash p")
+
+
+def inbox_rows(page):
+    return page.locator("table.engage-inbox tbody tr")
+
+
+# ------------------------------------------------------------------ triager
+
+
+def test_triager_triages_feedback(live_server, page):
+    base, app = live_server
+    triager = make_account(app, Role.TRIAGER)
+    sign_in(page, live_server, triager, check=True)
+
+    # The inbox, unfiltered.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
+    expect(page.get_by_role("status").first).to_contain_text(re.compile(r"\d+ items"))
+    assert inbox_rows(page).count() > 0
+    check_page(page, "staff-02-inbox")
+
+    # Filtered: only what the model has not tagged.
+    page.get_by_label("Theme", exact=True).select_option("unclassified")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"theme=unclassified"))
+    expect(page.get_by_text(re.compile(r"\d+ items? match"))).to_be_visible()
+    expect(page.get_by_label("Theme", exact=True)).to_have_value("unclassified")
+    rows = inbox_rows(page)
+    assert rows.count() > 0
+    for i in range(rows.count()):
+        expect(rows.nth(i).locator("td").nth(2)).to_contain_text("Unclassified")
+    check_page(page, "staff-03-inbox-unclassified")
+
+    # Full-text search (filters cleared first).
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Search the text").fill("Southall")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"q=Southall"))
+    expect(page.get_by_text(re.compile(r"\d+ items? match"))).to_be_visible()
+    rows = inbox_rows(page)
+    assert 1 <= rows.count() <= 10
+    for i in range(rows.count()):
+        expect(rows.nth(i).locator(".engage-snippet")).to_contain_text(re.compile("southall", re.I))
+    check_page(page, "staff-04-inbox-search")
+
+    # One item.
+    first = rows.first.get_by_role("link", name=re.compile(r"^YS-"))
+    reference = first.inner_text().strip()
+    first.click()
+    page.wait_for_url(re.compile(r"/staff/items/\d+$"))
+    item_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    expect(page.locator(".engage-original")).to_contain_text("Southall")
+    check_page(page, "staff-05-item")
+
+    # Correct the themes: exactly Money and Impact on services.
+    themes = page.get_by_role("group", name="Correct the themes")
+    for name in (
+        "Money",
+        "Decision-making",
+        "Clinical leadership",
+        "Impact on services",
+        "Impact on jobs",
+    ):
+        box = themes.get_by_label(name, exact=True)
+        box.set_checked(name in ("Money", "Impact on services"))
+    page.get_by_role("button", name="Save themes").click()
+    expect(flash(page)).to_have_text(re.compile("Themes (saved|confirmed)"))
+    assert page.url == item_url
+    side = page.locator(".nhsuk-grid-column-one-third")
+    tags = side.locator(".engage-theme-tag")
+    expect(tags).to_have_text(["Money", "Impact on services"])
+    expect(side).to_contain_text("Set by staff on")
+    expect(themes.get_by_label("Money", exact=True)).to_be_checked()
+    expect(themes.get_by_label("Impact on jobs", exact=True)).not_to_be_checked()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("Triaged|Responded"))
+
+    # The redacted copy.
+    redacted = (
+        "Will the walk-in centre in Southall stay open after the merger? [phone number removed]"
+    )
+    box = page.get_by_label("Text that may be quoted in public")
+    box.fill(redacted)
+    page.get_by_role("button", name="Save the redacted copy").click()
+    expect(flash(page)).to_contain_text("Redacted copy saved")
+    expect(page.get_by_label("Text that may be quoted in public")).to_have_value(redacted)
+    expect(page.locator("#redaction + p")).to_contain_text("Saved ")
+
+    # An internal note.
+    note = "Rang back on 3 June: they asked for the walk-in centre opening hours."
+    page.get_by_label("Add an internal note").fill(note)
+    page.get_by_role("button", name="Add note").click()
+    expect(flash(page)).to_have_text("Note added")
+    notes = page.locator(".engage-note")
+    expect(notes.last).to_contain_text(note)
+    expect(notes.last).to_contain_text("E2E Triager")
+
+    # A bulk action on two ticked items: give the first two (unclassified) items a theme.
+    page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Inbox").click()
+    rows = inbox_rows(page)
+    picked = {}
+    for i in range(2):
+        expect(rows.nth(i).locator("td").nth(2)).to_contain_text("Unclassified")
+        link = rows.nth(i).get_by_role("link", name=re.compile(r"^YS-"))
+        picked[link.inner_text().strip()] = link.get_attribute("href")
+    for ref in picked:
+        page.get_by_label(f"Select {ref}").check()
+    page.get_by_label("Action", exact=True).select_option(label="Add a theme")
+    page.get_by_label("Theme (to add or remove)").select_option(label="Impact on jobs")
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(flash(page)).to_have_text("Changed 2 of 2 selected items")
+    for ref, href in picked.items():
+        row = inbox_rows(page).filter(has=page.get_by_role("link", name=ref, exact=True))
+        if row.count():  # still on the first page: no longer unclassified
+            expect(row.locator(".engage-theme-tag")).to_have_text(["Impact on jobs"])
+        page.goto(base + href)
+        tags = page.locator(".nhsuk-grid-column-one-third .engage-theme-tag")
+        expect(tags).to_have_text(["Impact on jobs"])
+        page.go_back()
+
+    # Dashboard.
+    page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(re.compile(r"/staff/dashboard"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.locator(".engage-figure")).to_have_text(re.compile(r"^\d[\d,]*$"))
+    by_theme = page.get_by_role("table", name=re.compile("By theme"))
+    expect(by_theme).to_contain_text("Impact on jobs")
+    assert page.locator(".engage-chart svg").count() == 4
+    check_page(page, "staff-06-dashboard")
+    page.get_by_label("Engagement", exact=True).select_option(NEL)
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=2, name=NEL_TITLE)).to_be_visible()
+
+    # Campaigns and duplicates.
+    page.get_by_role("link", name="Campaigns and duplicates").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns and duplicates")
+    cards = page.locator(".nhsuk-card")
+    expect(cards.first).to_contain_text(re.compile(r"\d+ people sent this text"))
+    check_page(page, "staff-07-duplicates")
+    cards.first.get_by_role("link", name=re.compile(r"See the \d+ items")).click()
+    expect(page.get_by_text("one campaign group")).to_be_visible()
+
+    # Record a phone call.
+    page.get_by_role("link", name="Record feedback").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Record feedback")
+    check_page(page, "staff-08-record")
+    said = "Caller from Havering worried the Saturday phlebotomy clinic will move to Romford."
+    page.get_by_label("Engagement").select_option(NEL)
+    page.get_by_label("How it reached us").select_option(label="Phone call")
+    page.get_by_label("What they said").fill(said)
+    page.get_by_label("Their name (optional)").fill("Grace Okafor")
+    page.get_by_label("Area or borough (optional)").fill("Havering")
+    page.get_by_role("button", name="Record feedback").click()
+    page.wait_for_url(re.compile(r"/staff/items/\d+$"))
+    expect(flash(page)).to_have_text(re.compile(r"^Recorded as YS-\d{4}-\d{6}$"))
+    new_ref = re.search(r"YS-\d{4}-\d{6}", flash(page).inner_text()).group(0)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(new_ref)
+    summary = page.locator(".nhsuk-summary-list")
+    expect(summary).to_contain_text("by phone (recorded by staff)")
+    expect(summary).to_contain_text(NEL_TITLE)
+    expect(summary).to_contain_text("Grace Okafor")
+    expect(page.locator(".engage-original")).to_have_text(said)
+    check_page(page, "staff-09-recorded")
+
+
+# ------------------------------------------------------------------ publisher
+
+_published: dict[str, object] = {}
+
+
+def write_and_publish(page, live_server) -> dict[str, object]:
+    """A publisher signs in with a code, writes, previews and publishes a response."""
+    base, app = live_server
+    publisher = make_account(app, Role.PUBLISHER)
+    sign_in(page, live_server, publisher, check=True)
+
+    page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Responses").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Responses")
+    page.get_by_role("link", name="Write a response").click()
+    page.wait_for_url(re.compile(r"/staff/responses/new"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Write a response")
+    check_page(page, "staff-10-response-new")
+
+    start = page.get_by_role("group", name="Start from")
+    start.get_by_label("Engagement").select_option(NEL)
+    start.get_by_label("Theme").select_option(label="Impact on services")
+    start.get_by_role("button", name="Show the feedback").click()
+    page.wait_for_url(re.compile(rf"engagement={NEL}"))
+    expect(page.locator(".nhsuk-caption-l")).to_have_text(NEL_TITLE)
+
+    form = page.locator("#response-form")
+    expect(form.get_by_label("Engagement")).to_have_value(NEL)
+    expect(form.get_by_label("Impact on services")).to_be_checked()
+    form.get_by_label("You told us you are concerned that …").fill(YOU_SAID)
+    form.get_by_label("What we are doing").fill(WE_DID)
+    candidates = page.get_by_role("group", name=re.compile("^Newest items"))
+    boxes = candidates.get_by_role("checkbox")
+    assert boxes.count() >= 2
+    refs = []
+    for i in range(2):
+        boxes.nth(i).check()
+        refs.append(
+            re.search(r"YS-\d{4}-\d{6}", candidates.locator("label").nth(i).inner_text())[0]
+        )
+    check_page(page, "staff-11-response-filled")
+    form.get_by_role("button", name="Save draft").click()
+
+    page.wait_for_url(re.compile(r"/staff/responses/\d+$"))
+    response_id = int(page.url.rsplit("/", 1)[1])
+    expect(flash(page)).to_contain_text("Draft saved")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("Edit response")
+    expect(heading).to_contain_text("Draft")
+    linked = page.get_by_role("heading", name=re.compile(r"Feedback this answers \(2 people\)"))
+    expect(linked).to_be_visible()
+    for ref in refs:
+        expect(page.locator(".engage-linked")).to_contain_text(ref)
+    expect(page.get_by_label("You told us you are concerned that …")).to_have_value(YOU_SAID)
+    check_page(page, "staff-12-response-draft")
+
+    page.get_by_role("link", name="Preview exactly as the public will see it").click()
+    page.wait_for_url(re.compile(rf"/staff/responses/{response_id}/preview"))
+    expect(page.locator(".engage-preview")).to_be_visible()
+    expect(page.locator("main")).to_contain_text(YOU_SAID)
+    expect(page.locator("main")).to_contain_text(WE_DID)
+    check_page(page, "staff-13-response-preview")
+
+    page.goto(f"{base}/staff/responses/{response_id}")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(flash(page)).to_have_text(re.compile(r"^Published\. \d+ people will be emailed$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Published")
+    expect(page.get_by_role("link", name="Open the public page")).to_be_visible()
+    expect(page.get_by_role("button", name="Publish", exact=True)).to_have_count(0)
+
+    page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Responses").click()
+    row = page.locator("tbody tr").filter(has_text=DISTINCT)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Published")
+    expect(row.locator("td").nth(3)).to_have_text("2")
+    return {"publisher": publisher.email, "response_id": response_id}
+
+
+def published(page, live_server) -> dict[str, object]:
+    """The response the publisher test published (publishing one now if it did not run)."""
+    if not _published:
+        _published.update(write_and_publish(page, live_server))
+    return _published
+
+
+def test_publisher_writes_and_publishes_a_response(live_server, page, new_page):
+    base, _ = live_server
+    _published.clear()
+    done = published(page, live_server)
+    response_id = done["response_id"]
+
+    visitor = new_page()  # a new browser context: no staff cookie
+    visitor.goto(base + "/you-said-we-did")
+    expect(visitor.get_by_role("link", name="Sign out")).to_have_count(0)
+    visitor.get_by_label("Search responses").fill(DISTINCT)
+    visitor.get_by_role("button", name="Apply filters").click()
+    visitor.wait_for_url(re.compile(rf"q={DISTINCT}"))
+    expect(visitor.get_by_role("status")).to_contain_text(
+        re.compile(r"^\s*1 response match(es)? your filters")
+    )
+    card = visitor.locator(".engage-response-card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text(NEL_TITLE)
+    expect(card).to_contain_text("Impact on services")
+    expect(card).to_contain_text("raised by 2 people")
+    check_page(visitor, "staff-14-public-search")
+    card.get_by_role("link").click()
+    visitor.wait_for_url(re.compile(rf"/you-said-we-did/{response_id}$"))
+    expect(visitor.locator("main")).to_contain_text(WE_DID)
+    expect(visitor.locator(".engage-preview")).to_have_count(0)
+
+    visitor.goto(f"{base}/engagements/{NEL}")
+    table = visitor.locator("table.engage-ysyd")
+    row = table.locator("tbody tr").filter(has_text=DISTINCT)
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(0)).to_contain_text("Impact on services")
+    expect(row.locator("td").nth(1)).to_have_text(YOU_SAID)
+    expect(row.locator("td").nth(2)).to_contain_text(WE_DID)
+
+    feed = visitor.request.get(base + "/you-said-we-did/feed.atom")
+    assert feed.ok and feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.body())
+    entries = [
+        e
+        for e in root.iter(f"{ATOM}entry")
+        if e.findtext(f"{ATOM}id", "").endswith(f"/you-said-we-did/{response_id}")
+    ]
+    assert len(entries) == 1, feed.text()[:500]
+    entry = entries[0]
+    assert entry.findtext(f"{ATOM}title").startswith(f"You said: the {DISTINCT} clinic")
+    assert YOU_SAID in entry.findtext(f"{ATOM}content")
+    assert WE_DID in entry.findtext(f"{ATOM}content")
+    assert [c.get("term") for c in entry.iter(f"{ATOM}category")] == ["services"]
+
+
+# ------------------------------------------------------------------ admin
+
+
+def test_admin_sees_accounts_and_the_audit_log(live_server, page, new_page):
+    base, app = live_server
+    done = published(new_page(), live_server)
+
+    admin = make_account(app, Role.ADMIN)
+    sign_in(page, live_server, admin)
+    nav = page.get_by_role("navigation", name="Staff area")
+    nav.get_by_role("link", name="Accounts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff accounts")
+    table = page.get_by_role("table", name="Staff accounts")
+    expect(table).to_contain_text(admin.email)
+    expect(table).to_contain_text(done["publisher"])
+    check_page(page, "staff-15-accounts")
+
+    page.get_by_role("link", name="Add an account").click()
+    page.wait_for_url(re.compile(r"/staff/accounts/new"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a staff account")
+    check_page(page, "staff-16-account-new")
+    email = f"e2e-viewer-{uuid.uuid4().hex[:8]}@example.org"
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Name").fill("Nadia Viewer")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_label("First password").fill("four unrelated words in a row")
+    page.get_by_role("button", name="Create the account").click()
+    page.wait_for_url(re.compile(r"/staff/accounts$"))
+    expect(flash(page)).to_have_text(f"Account created for {email}")
+    row = page.get_by_role("table", name="Staff accounts").locator("tr", has_text=email)
+    expect(row.locator("td").nth(1)).to_have_text("viewer")
+    expect(row).to_contain_text("Active")
+
+    nav.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    entries = page.get_by_role("table", name="Audit entries").locator("tbody tr")
+    expect(entries.first).to_contain_text("account.created")  # newest first
+    check_page(page, "staff-17-audit")
+    page.get_by_label("Only this action").fill("response.published")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"action=response\.published"))
+    mine = entries.filter(has_text=str(done["publisher"]))
+    expect(mine).to_have_count(1)
+    expect(mine.locator("td").nth(2)).to_have_text("response.published")
+    expect(mine.locator("td").nth(3)).to_have_text(f"response {done['response_id']}")
+    check_page(page, "staff-18-audit-filtered")
+
+
+# ------------------------------------------------------------------ keyboard only
+
+
+def _tab_to(page, selector: str, limit: int = 150) -> None:
+    """Press Tab until the focused element matches ``selector``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "s => document.activeElement && document.activeElement.matches(s)", selector
+        ):
+            return
+    raise AssertionError(f"could not reach {selector} with the Tab key")
+
+
+def test_keyboard_only_theme_correction(live_server, page):
+    base, app = live_server
+    triager = make_account(app, Role.TRIAGER)
+    page.goto(base + "/staff/sign-in")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to main content"
+    page.keyboard.press("Enter")
+    _tab_to(page, "#email")
+    page.keyboard.type(triager.email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/staff/inbox"))
+
+    # Only unclassified items, newest first: open the first one from the keyboard.
+    page.goto(base + "/staff/inbox?theme=unclassified&sort=newest")
+    _tab_to(page, "table.engage-inbox a[href*='/staff/items/']")
+    reference = page.evaluate("document.activeElement.textContent.trim()")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/staff/items/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    expect(page.locator(".nhsuk-grid-column-one-third")).to_contain_text("Unclassified")
+
+    _tab_to(page, "#theme-decision-making")
+    page.keyboard.press("Space")
+    assert page.is_checked("#theme-decision-making")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # past the other themes to the button
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Save themes"
+    page.keyboard.press("Enter")
+    expect(flash(page)).to_have_text("Themes saved")
+    expect(page.locator(".nhsuk-grid-column-one-third .engage-theme-tag")).to_have_text(
+        ["Decision-making"]
+    )
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Triaged")
+    check_page(page, "staff-19-keyboard-saved")
+
+
+# ------------------------------------------------------------------ regressions
+# Bugs these journeys found: a second theme correction, and bulk themes on a filtered inbox.
+
+
+def test_correcting_the_themes_a_second_time(live_server, page):
+    base, app = live_server
+    sign_in(page, live_server, make_account(app, Role.TRIAGER))
+    page.goto(base + "/staff/inbox?theme=unclassified")
+    inbox_rows(page).first.get_by_role("link", name=re.compile(r"^YS-")).click()
+    themes = page.get_by_role("group", name="Correct the themes")
+    themes.get_by_label("Money", exact=True).check()
+    page.get_by_role("button", name="Save themes").click()
+    expect(flash(page)).to_have_text("Themes saved")
+    themes.get_by_label("Impact on jobs", exact=True).check()
+    page.get_by_role("button", name="Save themes").click()
+    expect(flash(page)).to_have_text("Themes saved")
+    expect(page.locator(".nhsuk-grid-column-one-third .engage-theme-tag")).to_have_text(
+        ["Money", "Impact on jobs"]
+    )
+
+
+def test_bulk_theme_on_an_inbox_filtered_by_theme(live_server, page):
+    base, app = live_server
+    sign_in(page, live_server, make_account(app, Role.TRIAGER))
+    page.goto(base + "/staff/inbox?theme=unclassified")
+    ref = inbox_rows(page).first.get_by_role("link", name=re.compile(r"^YS-")).inner_text()
+    page.get_by_label(f"Select {ref.strip()}").check()
+    page.get_by_label("Action", exact=True).select_option(label="Add a theme")
+    page.get_by_label("Theme (to add or remove)").select_option(label="Money")
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect(flash(page)).to_have_text("Changed 1 of 1 selected items")
+    assert "theme=unclassified" in page.url

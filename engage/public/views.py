@@ -50,7 +50,8 @@ def log():
     )
 
 
-def _render_response(response, form: VoteForm | None = None, status: int = 200):
+def render_response(response, form: VoteForm | None = None, status: int = 200, **extra):
+    """The public page of one response (staff previews pass ``preview=True``)."""
     return (
         render_template(
             "public/response.html",
@@ -60,6 +61,7 @@ def _render_response(response, form: VoteForm | None = None, status: int = 200):
             history=queries.public_history(response),
             votes=service.vote_counts(response),
             form=form or VoteForm(),
+            **extra,
         ),
         status,
     )
@@ -71,7 +73,7 @@ def response(response_id: int):
     found = queries.get_published(response_id)
     if found is None:
         abort(404)
-    return _render_response(found)
+    return render_response(found)
 
 
 @bp.post("/you-said-we-did/<int:response_id>/vote")
@@ -83,7 +85,7 @@ def vote(response_id: int):
         abort(404)
     form = VoteForm()
     if not form.validate_on_submit():
-        return _render_response(found, form, status=400)
+        return render_response(found, form, status=400)
     helpful = form.helpful.data == "yes"
     service.vote(found, helpful=helpful, comment=form.comment.data)
     db.session.commit()

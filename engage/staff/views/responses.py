@@ -13,7 +13,7 @@ from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
-from engage.public.forms import VoteForm
+from engage.public.views import render_response
 from engage.publish import queries, service
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
@@ -281,17 +281,7 @@ def responses_items(response_id: int):
 @role_required(Role.PUBLISHER)
 def responses_preview(response_id: int):
     """The response exactly as the public will see it, marked as a preview."""
-    response = _response(response_id)
-    return render_template(
-        "public/response.html",
-        response=response,
-        people=queries.people_count(response),
-        quotes=queries.quotes(response),
-        history=queries.public_history(response),
-        votes=service.vote_counts(response),
-        form=VoteForm(),
-        preview=True,
-    )
+    return render_response(_response(response_id), preview=True)
 
 
 @bp.post("/responses/<int:response_id>/publish")

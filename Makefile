@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 
-.PHONY: run test test-postgres lint bench install system-deps clean
+.PHONY: run test test-postgres lint security bench install system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,64 @@ test-postgres: $(STAMP) system-deps ## the whole suite again on a fresh PostgreS
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# `make security`: bandit over engage/ (fails on medium or higher severity at high
+# confidence), then pip-audit over the packages installed in .venv. pip-audit looks each
+# package up in PyPI's JSON API (https://pypi.org/pypi/NAME/VERSION/json; or OSV with
+# PIP_AUDIT_FLAGS="-s osv"). Where that cannot be reached it prints "NOT RUN" and does
+# not fail, since nothing was checked; set PIP_AUDIT_REQUIRED=1 to fail then too. When
+# the audit ran and found a known vulnerability, the target fails.
+PIP_AUDIT_FLAGS ?=
+PIP_AUDIT_REQUIRED ?=
+define PIP_AUDIT_VERDICT
+import json, os, sys
+report_path, log_path = sys.argv[1], sys.argv[2]
+required = os.environ.get("PIP_AUDIT_REQUIRED", "") not in ("", "0")
+try:
+    with open(log_path, errors="replace") as handle:
+        log = handle.read().strip().splitlines()
+except OSError:
+    log = []
+def not_run(reason):
+    print("pip-audit: NOT RUN: " + reason)
+    print("  Nothing was audited. Run `make security` where the vulnerability data answers.")
+    sys.exit(1 if required else 0)
+try:
+    with open(report_path) as handle:
+        dependencies = json.load(handle)["dependencies"]
+except (OSError, ValueError, KeyError, TypeError):
+    not_run("pip-audit could not finish: " + (log[-1] if log else "no output"))
+skipped = [d for d in dependencies if d.get("skip_reason")]
+audited = [d for d in dependencies if not d.get("skip_reason")]
+if not audited:
+    reason = skipped[0]["skip_reason"] if skipped else "no packages found"
+    not_run(f"no vulnerability data for any of {len(skipped)} packages (first: {reason})")
+found = [(d, v) for d in audited for v in d.get("vulns") or []]
+for d, v in found:
+    fixed = ", ".join(v.get("fix_versions") or []) or "no fixed release yet"
+    print(f"  {d['name']} {d['version']}: {v['id']} (fixed in {fixed})")
+if skipped:
+    names = ", ".join(d["name"] for d in skipped)
+    print(f"pip-audit: {len(skipped)} packages could not be looked up: {names}")
+if found:
+    print(f"pip-audit: FAILED: {len(found)} known vulnerabilities in {len(audited)} packages")
+    sys.exit(1)
+print(f"pip-audit: no known vulnerabilities in {len(audited)} audited packages")
+endef
+export PIP_AUDIT_VERDICT
+
+security: $(STAMP) ## bandit over engage/, pip-audit over .venv (see above)
+	@status=0; \
+	echo "bandit: engage/ (medium or higher severity, high confidence)"; \
+	$(BIN)/bandit -q -r engage -ll -ii || status=1; \
+	echo "pip-audit: the packages installed in $(VENV)"; \
+	rm -f $(VENV)/pip-audit.json; \
+	timeout 900 $(BIN)/pip-audit --skip-editable --progress-spinner off --timeout 15 \
+	  --format json --output $(VENV)/pip-audit.json $(PIP_AUDIT_FLAGS) \
+	  2>$(VENV)/pip-audit.log; \
+	$(BIN)/python -c "$$PIP_AUDIT_VERDICT" $(VENV)/pip-audit.json $(VENV)/pip-audit.log \
+	  || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

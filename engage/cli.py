@@ -377,3 +377,44 @@ def export_feedback_command(fmt: str, output: str | None) -> None:
             sys.stdout.write(line)
     audit.record("feedback.export", detail={"format": fmt, "count": total, "via": "cli"})
     db.session.commit()
+
+
+@cli.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="DAYS",
+    help="Purge feedback submitted more than DAYS days ago (default: ENGAGE_RETENTION_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@with_appcontext
+def purge_command(days: int | None, dry_run: bool, as_json: bool) -> None:
+    """Remove personal details from feedback older than the retention period.
+
+    Names, email addresses, subjects, original texts (the redacted copy is kept),
+    attachment names, staff notes and old outbox emails go; items, their themes,
+    status, borough and links to published responses stay, so counts do not change.
+    """
+    from flask import current_app
+
+    from engage.feedback import retention
+
+    if days is None:
+        days = int(current_app.config.get("ENGAGE_RETENTION_DAYS", retention.DEFAULT_DAYS))
+    result = retention.purge(days, dry_run=dry_run)
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(
+        f"{verb} personal details from {result.items:,} feedback items submitted before "
+        f"{result.cutoff:%d %B %Y} (older than {days:,} {'day' if days == 1 else 'days'}): "
+        f"{result.notes:,} staff notes, "
+        f"{result.outbox_messages:,} outbox emails, {result.vote_comments:,} vote comments, "
+        f"{result.alert_subscriptions:,} lapsed alert subscriptions."
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")

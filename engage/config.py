@@ -84,6 +84,14 @@ def secret_key(instance: Path) -> str:
     return key
 
 
+def retention_days() -> int:
+    """ENGAGE_RETENTION_DAYS: how long feedback keeps its personal details (default 730)."""
+    days = _env_int("ENGAGE_RETENTION_DAYS", 730)
+    if days < 1:
+        raise ConfigError(f"ENGAGE_RETENTION_DAYS must be 1 or more, got {days}")
+    return days
+
+
 def from_environment() -> dict:
     """Build the Flask config mapping from environment variables."""
     instance = instance_path()
@@ -127,4 +135,6 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", production),
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
+        # `engage purge` removes personal details from feedback older than this.
+        "ENGAGE_RETENTION_DAYS": retention_days(),
     }

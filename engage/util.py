@@ -8,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import Enum
 
+# The largest id a database integer column holds: a larger one names nothing.
+MAX_DB_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Return the current UTC time as a naive datetime (how the DB stores it)."""

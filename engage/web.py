@@ -11,6 +11,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     has_request_context,
     render_template,
     request,
@@ -19,7 +20,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 
 from engage.extensions import db
@@ -91,11 +92,29 @@ def register_error_handlers(app: Flask) -> None:
     def database_down(error: OperationalError):
         db.session.rollback()
         log.error("database unavailable: %s", error.orig)
+        # Render the page as for a visitor: looking up the signed-in account needs the DB.
+        from engage.extensions import login
+
+        g._login_user = login.anonymous_user()
         return _error_page(
             503,
             "Sorry, the service is unavailable",
             "We could not reach our database. Try again in a few minutes.",
         )
+
+    @app.errorhandler(StatementError)
+    def unstorable(error: StatementError):
+        # A NUL character or an over-large number that reached the database: bad input.
+        if isinstance(error, DataError) or isinstance(error.orig, ValueError | OverflowError):
+            db.session.rollback()
+            log.warning("refused a value the database cannot hold: %s", error.orig)
+            return _error_page(
+                400,
+                "We could not use what was sent",
+                "Part of the request holds something we cannot store, such as a NUL "
+                "character or a number that is far too large. Check it and try again.",
+            )
+        return unexpected(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
@@ -148,7 +167,12 @@ def register_template_helpers(app: Flask) -> None:
                 return None
             from flask_login import current_user
 
-            if not current_user.is_authenticated:
+            try:
+                if not current_user.is_authenticated:
+                    return None
+            except OperationalError:
+                # The database is down (we are rendering the 503 page): no account links.
+                db.session.rollback()
                 return None
             return {
                 "items": [

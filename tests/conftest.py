@@ -79,6 +79,9 @@ def app(_app):
     from engage.feedback.service import ensure_default_themes
 
     with _app.app_context():
+        # Flask-Limiter is one object: a test that built another app may have switched it
+        # off; every test starts with this app's setting.
+        limiter.enabled = _app.config["RATELIMIT_ENABLED"]
         limiter.reset()
         _empty_all_tables()
         ensure_default_themes()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from engage.classify import pipeline
 from engage.classify.models import ModelVersion
 from engage.extensions import db
+from engage.feedback import retention
 from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
 from engage.util import utcnow
 
@@ -73,6 +74,8 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
         .outerjoin(ThemeTag, staff_tag)
         .outerjoin(Theme, Theme.id == ThemeTag.theme_id)
         .where(FeedbackItem.themes_reviewed_at.is_not(None) | ThemeTag.id.is_not(None))
+        # A text emptied under the retention policy teaches nothing.
+        .where(FeedbackItem.text != retention.PLACEHOLDER)
         .order_by(FeedbackItem.id)
     ).all()
     by_item: dict[int, tuple[str, set[str]]] = {}

@@ -76,7 +76,10 @@ def submit_feedback():
         response = _problem(401, "A valid partner token is required")
         response[0].headers["WWW-Authenticate"] = 'Bearer realm="engage"'
         return response
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nesting deep enough to exhaust the parser: not feedback
+        payload = None
     if payload is None:
         return _problem(400, "The body must be JSON (Content-Type: application/json)")
     entries = payload if isinstance(payload, list) else [payload]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import parsing
@@ -98,8 +99,10 @@ def _ingest(raw: bytes, channel: Channel) -> Outcome:
     message = parsing.parse_message(raw, limits=_limits(), own_addresses=_own_addresses())
     if message.kind in ("auto_reply", "bounce", "own"):
         return Outcome(AUTO_REPLY, reason=message.kind)
+    # A purged item keeps only a hash of its Message-ID: match either form.
+    known_ids = {message.message_id, retention.hashed_message_id(message.message_id)}
     existing = db.session.scalar(
-        select(FeedbackItem.reference).where(FeedbackItem.message_id == message.message_id)
+        select(FeedbackItem.reference).where(FeedbackItem.message_id.in_(known_ids)).limit(1)
     )
     if existing:
         return Outcome(DUPLICATE, reference=existing)

@@ -24,7 +24,7 @@ from engage.pagination import Page, paginate
 from engage.publish.queries import clean_param
 from engage.staff import audit
 from engage.staff.models import ItemNote, StaffUser
-from engage.util import utcnow
+from engage.util import MAX_DB_ID, utcnow
 
 UNCLASSIFIED = "unclassified"
 GENERAL = "general"  # feedback not tied to an engagement
@@ -93,6 +93,8 @@ class InboxFilters:
             date_from, date_to = date_to, date_from
         group_raw = clean_param(args.get("group"), 12)
         group = int(group_raw) if group_raw.isascii() and group_raw.isdigit() else None
+        if group is not None and group > MAX_DB_ID:
+            group = -1  # names no group: an empty list, not an error
         return cls(
             engagement=clean_param(args.get("engagement"), 120),
             theme=clean_param(args.get("theme"), 60),
@@ -387,6 +389,8 @@ def bulk(action: str, item_ids: Iterable[int], *, by: StaffUser, theme: str = ""
         raise TriageError("Select at least one item")
     if len(ids) > MAX_BULK:
         raise TriageError(f"Select at most {MAX_BULK} items at a time")
+    if ids[-1] > MAX_DB_ID:
+        raise TriageError("Some of the selected items no longer exist; nothing was changed")
     if action in ("add_theme", "remove_theme") and theme not in _theme_map():
         raise TriageError("Choose a theme")
     items = list(

@@ -18,16 +18,21 @@ from engage.staff.auth import role_required
 from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
 from engage.staff.models import Role
 from engage.staff.views import bp
+from engage.util import MAX_DB_ID
 
 # Statuses staff set by hand; "responded" comes from linking a published response.
 SETTABLE_STATUSES = [s for s in Status if s != Status.RESPONDED]
 
 
 def _item(item_id: int) -> FeedbackItem:
-    item = db.session.scalar(
-        select(FeedbackItem)
-        .where(FeedbackItem.id == item_id)
-        .options(selectinload(FeedbackItem.tags), selectinload(FeedbackItem.engagement))
+    item = (
+        db.session.scalar(
+            select(FeedbackItem)
+            .where(FeedbackItem.id == item_id)
+            .options(selectinload(FeedbackItem.tags), selectinload(FeedbackItem.engagement))
+        )
+        if item_id <= MAX_DB_ID
+        else None
     )
     if item is None:
         audit.denied("not_found", detail={"item_id": item_id})

@@ -27,6 +27,7 @@ from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
 from engage.staff.models import Role
 from engage.staff.views import bp
+from engage.util import MAX_DB_ID
 
 CANDIDATE_LIMIT = 50
 STATE_LABELS = {
@@ -37,7 +38,7 @@ STATE_LABELS = {
 
 
 def _response(response_id: int) -> Response:
-    found = db.session.get(Response, response_id)
+    found = db.session.get(Response, response_id) if response_id <= MAX_DB_ID else None
     if found is None:
         audit.denied("not_found", detail={"response_id": response_id})
         abort(404)
@@ -169,7 +170,11 @@ def responses_new():
         )
         form.themes.data = request.args.getlist("theme")
         template = request.args.get("template", type=int)
-        if template and (chosen := db.session.get(ResponseTemplate, template)):
+        if (
+            template
+            and 0 < template <= MAX_DB_ID
+            and (chosen := db.session.get(ResponseTemplate, template))
+        ):
             form.you_said.data, form.we_did.data = chosen.you_said, chosen.we_did
         return _editor(form, None)
     if not form.validate_on_submit():
@@ -203,6 +208,8 @@ def _items_from_form(field: str = "item") -> list[FeedbackItem]:
     """Items ticked in the editor, plus every item of any ticked duplicate group."""
     ids = {int(v) for v in request.form.getlist(field) if v.isascii() and v.isdigit()}
     group_ids = [int(v) for v in request.form.getlist("group") if v.isascii() and v.isdigit()]
+    ids = {i for i in ids if i <= MAX_DB_ID}
+    group_ids = [i for i in group_ids if i <= MAX_DB_ID]
     if group_ids:
         ids |= set(
             db.session.scalars(

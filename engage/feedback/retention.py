@@ -1,0 +1,274 @@
+"""Retention: remove personal details from feedback older than the retention period.
+
+``purge(older_than_days)`` keeps the public record whole and removes whatever could
+identify a person once feedback is older than ENGAGE_RETENTION_DAYS (730 by default).
+
+For every feedback item submitted before the cutoff it
+- clears ``author_name``, ``author_email``, ``subject`` and ``attachment_names``;
+- replaces the original ``text`` by the staff's redacted copy when there is one, else by
+  PLACEHOLDER (the redacted copy itself is kept: staff made it to be quotable);
+- replaces a Message-ID by a SHA-256 of it (``msgid-sha256:…``): a Message-ID can carry
+  a sender's name, address or machine name, but the hash still lets a corrected mail
+  import recognise the message (see ``hashed_message_id``); ids that are already a hash
+  of the message (``sha256:…``, made when a message had no Message-ID) are kept;
+- clears ``area`` unless it is a borough on some engagement's list (a typed-in area
+  could be an address; the borough level is what the open data publishes);
+- turns off ``contact_me`` and ``ack_pending`` (there is no address left to write to);
+- deletes the item's internal staff notes, which often repeat personal details;
+- marks an item that was never classified and lost its text as processed, so the
+  worker never tags the placeholder (which would change the published counts);
+- replaces a campaign group's sample text when it was one of these items' text.
+
+It keeps the item row, its reference, engagement, channel, date, status, themes (model
+and staff tags), borough, consent flag, duplicate group and links to responses, so the
+anonymised counts (open data, dashboards) and published responses do not change.
+
+It also deletes outbox messages (sent or not) created before the cutoff, the comments
+left with "Does this answer your concern?" answers given before it (the yes/no stays
+counted), and alert subscriptions that were unsubscribed, or never confirmed, before it.
+
+The audit log is append-only and is not touched. On SQLite the purge runs with
+``secure_delete`` (freed space is zeroed) and merges the full-text index, which would
+otherwise keep the removed words; on PostgreSQL old row versions and index entries go
+at the next (auto)VACUUM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.orm import selectinload
+
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import DuplicateGroup, FeedbackItem
+from engage.mail.models import OutboxMessage
+from engage.util import utcnow
+
+PLACEHOLDER = "[removed under the retention policy]"
+DEFAULT_DAYS = 730
+BATCH = 500
+_HASH_PREFIX = "msgid-sha256:"
+_CONTENT_HASH_PREFIX = "sha256:"  # engage.mail.parsing's id for messages without one
+
+
+@dataclass
+class PurgeResult:
+    """What a purge removed, or would remove with ``dry_run``."""
+
+    older_than_days: int
+    cutoff: datetime
+    dry_run: bool
+    items: int = 0
+    notes: int = 0
+    vote_comments: int = 0
+    outbox_messages: int = 0
+    alert_subscriptions: int = 0
+    campaign_samples: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cutoff"] = self.cutoff.replace(microsecond=0).isoformat() + "Z"
+        return data
+
+
+def cutoff_for(days: int, *, now: datetime | None = None) -> datetime:
+    """The moment before which feedback is purged (naive UTC, like every stored time)."""
+    if days < 1:
+        raise ValueError("The retention period must be at least 1 day")
+    return (now or utcnow()) - timedelta(days=days)
+
+
+def hashed_message_id(message_id: str) -> str:
+    """The form a purged item keeps its Message-ID in (unchanged if already a hash)."""
+    if message_id.startswith((_HASH_PREFIX, _CONTENT_HASH_PREFIX)):
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _HASH_PREFIX + digest
+
+
+def purge(
+    older_than_days: int, *, dry_run: bool = False, now: datetime | None = None
+) -> PurgeResult:
+    """Remove personal details older than ``older_than_days``; return a PurgeResult.
+
+    With ``dry_run`` nothing is changed and nothing is recorded; the counts say what
+    a real run would do. A real run commits batch by batch (running it again after an
+    interruption finishes the job) and adds a ``retention.purge`` audit entry.
+    """
+    from engage.publish.models import AlertSubscription, ResponseVote
+    from engage.staff import audit
+    from engage.staff.models import ItemNote
+
+    cutoff = cutoff_for(older_than_days, now=now)
+    result = PurgeResult(older_than_days=older_than_days, cutoff=cutoff, dry_run=dry_run)
+    boroughs = _known_areas()
+    secure = _SecureDelete()
+
+    last_id = 0
+    while True:
+        items = list(
+            db.session.scalars(
+                select(FeedbackItem)
+                .where(FeedbackItem.submitted_at < cutoff, FeedbackItem.id > last_id)
+                .options(selectinload(FeedbackItem.tags))
+                .order_by(FeedbackItem.id)
+                .limit(BATCH)
+            )
+        )
+        if not items:
+            break
+        last_id = items[-1].id
+        if not dry_run:
+            secure.on()
+        ids = [item.id for item in items]
+        noted = dict(
+            db.session.execute(
+                select(ItemNote.item_id, func.count(ItemNote.id))
+                .where(ItemNote.item_id.in_(ids))
+                .group_by(ItemNote.item_id)
+            ).all()
+        )
+        changed_texts: dict[str, str] = {}
+        groups: set[int] = set()
+        for item in items:
+            if not _holds_personal_data(item, boroughs) and not noted.get(item.id):
+                continue
+            result.items += 1
+            result.notes += noted.get(item.id, 0)
+            if item.text != _new_text(item):
+                changed_texts[item.text] = _new_text(item)
+            if item.duplicate_group_id is not None:
+                groups.add(item.duplicate_group_id)
+            if not dry_run:
+                _scrub(item, boroughs)
+        result.campaign_samples += _replace_samples(groups, changed_texts, apply=not dry_run)
+        if not dry_run:
+            if noted:
+                db.session.execute(delete(ItemNote).where(ItemNote.item_id.in_(list(noted))))
+            db.session.flush()
+            secure.restore()
+            db.session.commit()
+
+    old_votes = (ResponseVote.created_at < cutoff) & ResponseVote.comment.is_not(None)
+    old_outbox = OutboxMessage.created_at < cutoff
+    stale_alerts = or_(
+        AlertSubscription.unsubscribed_at < cutoff,
+        AlertSubscription.confirmed_at.is_(None) & (AlertSubscription.created_at < cutoff),
+    )
+    result.vote_comments = _count(ResponseVote, old_votes)
+    result.outbox_messages = _count(OutboxMessage, old_outbox)
+    result.alert_subscriptions = _count(AlertSubscription, stale_alerts)
+    if dry_run:
+        return result
+
+    secure.on()
+    db.session.execute(update(ResponseVote).where(old_votes).values(comment=None))
+    db.session.execute(delete(OutboxMessage).where(old_outbox))
+    db.session.execute(delete(AlertSubscription).where(stale_alerts))
+    if result.items:
+        _compact_search_index()
+    db.session.flush()
+    secure.restore()
+    audit.record("retention.purge", detail=result.as_dict())
+    db.session.commit()
+    return result
+
+
+def _count(model, condition) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+
+
+def _known_areas() -> frozenset[str]:
+    """Every borough on some engagement's list: the level the public counts use."""
+    areas: set[str] = set()
+    for listed in db.session.scalars(select(Engagement.areas)):
+        areas.update(a for a in (listed or []) if isinstance(a, str))
+    return frozenset(areas)
+
+
+def _new_text(item: FeedbackItem) -> str:
+    redacted = (item.redacted_text or "").strip()
+    return redacted or PLACEHOLDER
+
+
+def _holds_personal_data(item: FeedbackItem, boroughs: frozenset[str]) -> bool:
+    """True while the item still has something purge() would remove."""
+    return bool(
+        item.author_name is not None
+        or item.author_email is not None
+        or item.subject is not None
+        or item.attachment_names
+        or item.contact_me
+        or item.ack_pending
+        or item.text != _new_text(item)
+        or (item.message_id is not None and hashed_message_id(item.message_id) != item.message_id)
+        or (item.area is not None and item.area not in boroughs)
+        or (item.classified_at is None and _new_text(item) == PLACEHOLDER)
+    )
+
+
+def _scrub(item: FeedbackItem, boroughs: frozenset[str]) -> None:
+    item.author_name = None
+    item.author_email = None
+    item.subject = None
+    item.attachment_names = None
+    item.contact_me = False
+    item.ack_pending = False
+    item.text = _new_text(item)
+    if item.message_id is not None:
+        item.message_id = hashed_message_id(item.message_id)
+    if item.area is not None and item.area not in boroughs:
+        item.area = None
+    if item.classified_at is None and item.text == PLACEHOLDER:
+        # Nothing left to classify: without this the worker would tag the placeholder
+        # and change the published counts. Any themes staff set are kept.
+        item.classified_at = utcnow()
+
+
+def _compact_search_index() -> None:
+    """SQLite's FTS5 keeps a deleted text's words until its segments are merged: merge."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL's GIN index drops dead entries at VACUUM
+    exists = db.session.scalar(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback_fts'")
+    )
+    if exists:
+        db.session.execute(text("INSERT INTO feedback_fts(feedback_fts) VALUES ('optimize')"))
+
+
+def _replace_samples(group_ids: set[int], changed_texts: dict[str, str], *, apply: bool) -> int:
+    """A campaign group shows one member's text: replace it if that text was purged."""
+    if not group_ids or not changed_texts:
+        return 0
+    replaced = 0
+    for group in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(group_ids))):
+        if group.sample_text in changed_texts:
+            if apply:
+                group.sample_text = changed_texts[group.sample_text]
+            replaced += 1
+    return replaced
+
+
+class _SecureDelete:
+    """On SQLite, zero the space freed by the purge (PRAGMA secure_delete) while it runs."""
+
+    def __init__(self) -> None:
+        self.previous: int | None = None
+
+    def on(self) -> None:
+        if db.session.get_bind().dialect.name != "sqlite":
+            return
+        self.previous = db.session.execute(text("PRAGMA secure_delete")).scalar()
+        db.session.execute(text("PRAGMA secure_delete = 1"))
+
+    def restore(self) -> None:
+        if self.previous is None:
+            return
+        restore = "PRAGMA secure_delete = 1" if self.previous else "PRAGMA secure_delete = 0"
+        db.session.execute(text(restore))
+        self.previous = None

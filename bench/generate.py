@@ -412,9 +412,7 @@ def load_data(args: argparse.Namespace) -> dict:
 
     from engage import create_app
     from engage.classify.models import ModelVersion
-    from engage.demo import ENGAGEMENTS
-    from engage.engagements import service as engagements
-    from engage.engagements.models import Engagement
+    from engage.demo import ENGAGEMENTS, ensure_engagement
     from engage.extensions import db
     from engage.feedback import search
     from engage.feedback.service import ensure_default_themes
@@ -431,25 +429,7 @@ def load_data(args: argparse.Namespace) -> dict:
         themes = {t.slug: t.id for t in ensure_default_themes()}
         ids = {}
         for key, spec in ENGAGEMENTS.items():
-            engagement = Engagement(
-                slug=spec["slug"],
-                title=spec["title"],
-                organisation=spec["organisation"],
-                summary=spec["summary"],
-                body=spec["body"],
-                opens_on=spec["opens_on"],
-                closes_on=spec["closes_on"],
-                areas=spec["areas"],
-                email_address=spec["email_address"],
-            )
-            db.session.add(engagement)
-            if "extended_to" in spec:
-                engagements.extend_deadline(
-                    engagement,
-                    new_closes_on=spec["extended_to"],
-                    announced_on=spec["announced_on"],
-                    reason=spec["extension_reason"],
-                )
+            engagement = ensure_engagement(spec)  # the demo's seeds, as `make run` has them
             db.session.flush()
             ids[key] = engagement.id
         create_staff(email=STAFF_EMAIL, role=Role.TRIAGER, password=STAFF_PASSWORD, name="Bench")

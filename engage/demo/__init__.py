@@ -115,7 +115,8 @@ ENGAGEMENTS = {
 }
 
 
-def _ensure_engagement(spec: dict) -> Engagement:
+def ensure_engagement(spec: dict) -> Engagement:
+    """The engagement described by ``spec`` (a seed), created and committed if missing."""
     engagement = engagements.get_by_slug(spec["slug"])
     if engagement is not None:
         return engagement
@@ -187,7 +188,7 @@ def load_demo() -> dict[str, int]:
     themes = {t.slug: t for t in feedback.ensure_default_themes()}
     created = 0
     for key, spec in ENGAGEMENTS.items():
-        engagement = _ensure_engagement(spec)
+        engagement = ensure_engagement(spec)
         has_items = db.session.scalar(
             select(func.count())
             .select_from(FeedbackItem)

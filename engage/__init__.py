@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app from the environment, overridden by ``config``."""
     from engage import config as settings
     from engage.extensions import csrf, db, limiter, mail, migrate
+    from engage.public import cache as public_cache
 
     values = settings.from_environment()
     if config:
@@ -60,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_security_headers(app)
+    public_cache.init_app(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:
@@ -78,6 +80,7 @@ def _import_models() -> None:
     import engage.feedback.models  # noqa: F401
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
     import engage.mail.models  # noqa: F401
+    import engage.public.models  # noqa: F401
     import engage.publish.models  # noqa: F401
     import engage.staff.models  # noqa: F401
 

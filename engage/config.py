@@ -137,4 +137,10 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
         # `engage purge` removes personal details from feedback older than this.
         "ENGAGE_RETENTION_DAYS": retention_days(),
+        # Public pages kept in memory (engage.public.cache): on/off, the longest any page
+        # is kept, the longest a page counting feedback is kept, and how many pages.
+        "ENGAGE_PAGE_CACHE": _env_bool("ENGAGE_PAGE_CACHE", True),
+        "ENGAGE_PAGE_CACHE_MAX_AGE": _env_int("ENGAGE_PAGE_CACHE_MAX_AGE", 300),
+        "ENGAGE_FIGURES_MAX_AGE": _env_int("ENGAGE_FIGURES_MAX_AGE", 60),
+        "ENGAGE_PAGE_CACHE_ENTRIES": _env_int("ENGAGE_PAGE_CACHE_ENTRIES", 500),
     }

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
-import secrets
+import re
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import nhsuk_frontend_jinja
 from flask import (
     Blueprint,
     Flask,
     Response,
     current_app,
     g,
-    has_request_context,
     render_template,
-    request,
     send_from_directory,
     url_for,
 )
@@ -155,10 +158,23 @@ def long_date(value) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(value: datetime | None) -> str:
+    """A stored UTC time as UK clock time, the GOV.UK way: 2:05pm on 28 May 2019."""
+    if value is None:
+        return ""
+    local = value.replace(tzinfo=UTC).astimezone(UK)
+    hour = local.hour % 12 or 12
+    return f"{hour}:{local:%M}{'am' if local.hour < 12 else 'pm'} on {long_date(local)}"
+
+
 def register_template_helpers(app: Flask) -> None:
     """Make the site's header and footer links and date format available to templates."""
 
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(uk_time, "uk_time")
 
     @app.context_processor
     def site_helpers():
@@ -188,32 +204,34 @@ def register_template_helpers(app: Flask) -> None:
         }
 
 
-def csp_nonce() -> str:
-    """A fresh nonce per request, for the one inline script NHS.UK's template needs."""
-    # Kept on the request, not on g: an app context can outlive several requests.
-    environ = request.environ
-    if "engage.csp_nonce" not in environ:
-        environ["engage.csp_nonce"] = secrets.token_urlsafe(16)
-    return environ["engage.csp_nonce"]
+def _inline_script_hashes() -> tuple[str, ...]:
+    """CSP hashes of the inline scripts NHS.UK's page template writes (one, today).
+
+    A hash rather than a per-request nonce keeps pages the same for every visitor, so
+    public pages can be cached whole (engage.public.cache).
+    """
+    template = Path(nhsuk_frontend_jinja.__file__).parent / "templates/nhsuk/template.jinja"
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", template.read_text(), re.S)
+    return tuple(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in scripts
+        if body.strip() and "{{" not in body and "{%" not in body  # static text only
+    )
 
 
 def register_security_headers(app: Flask) -> None:
     """Send a strict Content-Security-Policy and the usual hardening headers."""
-
-    @app.context_processor
-    def nonce():
-        # Emails are rendered outside requests and need no nonce.
-        return {"cspNonce": csp_nonce()} if has_request_context() else {}
+    script_hashes = " ".join(_inline_script_hashes())
+    policy = (
+        "default-src 'self'; "
+        f"script-src 'self' {script_hashes}; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; object-src 'none'"
+    )
 
     @app.after_request
     def headers(response: Response) -> Response:
-        policy = (
-            "default-src 'self'; "
-            f"script-src 'self' 'nonce-{csp_nonce()}'; "
-            "style-src 'self'; img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
-            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'self'; object-src 'none'"
-        )
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

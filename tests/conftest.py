@@ -51,6 +51,9 @@ def _app(instance_dir, tmp_path_factory):
             "MAIL_PORT": 1,
             "MAIL_TIMEOUT": 5,
             "SERVER_NAME": "localhost",
+            # Counts on public pages are live in tests; tests/public/test_page_cache.py
+            # turns the minute's caching of figures back on where it tests it.
+            "ENGAGE_FIGURES_MAX_AGE": 0,
         }
     )
     with app.app_context():
@@ -77,6 +80,7 @@ def app(_app):
     """The app inside an app context, on empty tables with the default themes."""
     from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
+    from engage.public import cache
 
     with _app.app_context():
         # Flask-Limiter is one object: a test that built another app may have switched it
@@ -84,6 +88,7 @@ def app(_app):
         limiter.enabled = _app.config["RATELIMIT_ENABLED"]
         limiter.reset()
         _empty_all_tables()
+        cache.store().clear()  # pages of the previous test's data
         ensure_default_themes()
         yield _app
         _db.session.remove()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
@@ -11,6 +11,7 @@ from engage.engagements.models import Engagement, EngagementExtension
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
+from engage.util import utcnow
 
 
 def list_engagements() -> list[Engagement]:
@@ -56,10 +57,11 @@ class ThemeShare:
 
 @dataclass(frozen=True)
 class EngagementFigures:
-    """Public headline numbers for an engagement."""
+    """Public headline numbers for an engagement, and when they were counted (UTC)."""
 
     total: int
     themes: list[ThemeShare]
+    counted_at: datetime = field(default_factory=utcnow)
 
 
 # Spam and campaign duplicates are not counted as separate comments in public figures.

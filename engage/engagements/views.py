@@ -6,12 +6,17 @@ from flask import Blueprint, abort, render_template
 
 from engage.engagements import service
 from engage.engagements.models import Engagement
+from engage.public.cache import cached_page
 from engage.util import utcnow
 
 bp = Blueprint("engagements", __name__)
 
+# The engagement page shows this many of the newest responses; the log has them all.
+TABLE_LIMIT = 30
+
 
 @bp.get("/")
+@cached_page()
 def index():
     """List every engagement, open ones first."""
     today = utcnow().date()
@@ -36,7 +41,8 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
             figures=service.figures(engagement),
             today=utcnow().date(),
             form=form,
-            responses=publish.published_for(engagement),
+            responses=publish.published_for(engagement, limit=TABLE_LIMIT),
+            responses_total=publish.published_count(engagement),
             responsiveness=publish.responsiveness(engagement),
         ),
         status,
@@ -44,6 +50,7 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
 
 
 @bp.get("/engagements/<slug>")
+@cached_page(counts_feedback=True, csrf=True)
 def show(slug: str):
     """Show one engagement: dates, headline numbers and how to respond."""
     engagement = service.get_by_slug(slug)

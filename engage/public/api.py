@@ -13,6 +13,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import Theme
 from engage.public import bp
+from engage.public.cache import cached_page
 from engage.public.openapi import document
 from engage.public.serialize import LICENCE_NAME, LICENCE_URL, engagement_dict, response_dict
 from engage.publish import queries
@@ -117,6 +118,7 @@ def _response_counts_by_engagement() -> dict[int, int]:
 
 
 @api.get("/engagements")
+@cached_page()
 def list_engagements():
     """List engagements, most recently opened first."""
     page, per_page = _paging()
@@ -129,6 +131,7 @@ def list_engagements():
 
 
 @api.get("/responses")
+@cached_page()
 def list_responses():
     """List published responses, newest first, with the public log's filters."""
     page, per_page = _paging()
@@ -155,6 +158,7 @@ def list_responses():
 
 
 @api.get("/themes")
+@cached_page()
 def list_themes():
     """List the themes feedback is tagged with, and how many published responses each has."""
     page, per_page = _paging()
@@ -196,6 +200,7 @@ def _statistics(engagement: Engagement) -> dict[str, Any]:
 
 
 @api.get("/statistics")
+@cached_page(counts_feedback=True)
 def statistics():
     """Headline figures per engagement: comments, themes, responses and responsiveness."""
     page, per_page = _paging()

@@ -13,6 +13,7 @@ from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import Theme
 from engage.public import bp
+from engage.public.cache import cached_page
 from engage.public.serialize import iso
 from engage.publish import queries
 
@@ -67,6 +68,7 @@ def _shorten(text: str, limit: int = 90) -> str:
 
 
 @bp.get("/you-said-we-did/feed.atom")
+@cached_page()
 def feed():
     """Publish the newest responses as Atom, optionally for one engagement or theme."""
     args = {}

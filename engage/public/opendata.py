@@ -10,6 +10,7 @@ from flask import Response as HttpResponse
 from flask import jsonify, render_template
 
 from engage.public import bp
+from engage.public.cache import cached_page
 from engage.public.serialize import (
     LICENCE_NAME,
     LICENCE_URL,
@@ -22,6 +23,8 @@ from engage.publish import queries
 from engage.util import spreadsheet_safe, utcnow
 
 COUNT_COLUMNS = ("engagement", "theme", "area", "week_beginning", "comments")
+
+
 def _csv(filename: str, header: tuple[str, ...], rows) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -75,6 +78,7 @@ def open_data():
 
 
 @bp.get("/open-data/responses.csv")
+@cached_page()
 def responses_csv():
     """Download every published response as CSV."""
     rows = (response_row(d) for d in published_response_dicts())
@@ -82,6 +86,7 @@ def responses_csv():
 
 
 @bp.get("/open-data/responses.json")
+@cached_page()
 def responses_json():
     """Download every published response as JSON."""
     return jsonify(
@@ -94,6 +99,7 @@ def responses_json():
 
 
 @bp.get("/open-data/feedback-counts.csv")
+@cached_page(counts_feedback=True)
 def counts_csv():
     """Download anonymised comment counts by theme, area and week as CSV."""
     rows = ([d[c] for c in COUNT_COLUMNS] for d in count_dicts())
@@ -101,6 +107,7 @@ def counts_csv():
 
 
 @bp.get("/open-data/feedback-counts.json")
+@cached_page(counts_feedback=True)
 def counts_json():
     """Download anonymised comment counts by theme, area and week as JSON."""
     return jsonify({"licence": _licence(), "generated_at": iso(utcnow()), "counts": count_dicts()})

@@ -12,6 +12,7 @@ from engage.extensions import csrf, db, limiter
 from engage.feedback.models import Theme
 from engage.pagination import page_number
 from engage.public import bp
+from engage.public.cache import cached_page
 from engage.public.forms import AlertForm, VoteForm
 from engage.publish import queries, service
 from engage.publish.models import RESPONSE_STATUS_LABELS
@@ -29,6 +30,7 @@ def _areas(all_engagements: list[Engagement]) -> list[str]:
 
 
 @bp.get("/you-said-we-did")
+@cached_page()
 def log():
     """List every published response, newest first, with filters and search."""
     filters = queries.LogFilters.from_args(request.args)
@@ -68,6 +70,7 @@ def render_response(response, form: VoteForm | None = None, status: int = 200, *
 
 
 @bp.get("/you-said-we-did/<int:response_id>")
+@cached_page(csrf=True)
 def response(response_id: int):
     """Show one published response, its history, its progress and the yes/no question."""
     found = queries.get_published(response_id)
@@ -184,6 +187,7 @@ def alert_unsubscribe_confirm(token: str):
 
 
 @bp.get("/engagements/<slug>/report")
+@cached_page(counts_feedback=True)
 def report(slug: str):
     """A printable summary of an engagement for scrutiny committees (A4)."""
     # A slug with control characters (NUL breaks PostgreSQL) names no engagement.

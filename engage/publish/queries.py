@@ -126,16 +126,35 @@ def get_published(response_id: int) -> Response | None:
     return response if response is not None and response.is_public else None
 
 
-def published_for(engagement: Engagement) -> list[Response]:
-    """An engagement's published responses for its "You said, we did" table, by topic."""
-    rows = db.session.scalars(
+def published_for(engagement: Engagement, limit: int | None = None) -> list[Response]:
+    """An engagement's published responses for its "You said, we did" table, by topic.
+
+    With ``limit``, only the newest ``limit`` of them (the engagement page; the printed
+    report has them all).
+    """
+    query = (
         _published()
         .where(Response.engagement_id == engagement.id)
         .options(selectinload(Response.themes))
-        .order_by(Response.published_at, Response.id)
-    ).all()
+    )
+    if limit is None:
+        query = query.order_by(Response.published_at, Response.id)
+    else:
+        query = query.order_by(Response.published_at.desc(), Response.id.desc()).limit(limit)
+    rows = db.session.scalars(query).all()
+    if limit is not None:
+        rows = rows[::-1]  # oldest first within a topic, as in the full table
     # Group by the first theme, in the labelling guide's order, like the seed table.
     return sorted(rows, key=lambda r: (r.themes[0].position if r.themes else 99,))
+
+
+def published_count(engagement: Engagement) -> int:
+    """How many responses to an engagement the public can see."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .where(Response.state == ResponseState.PUBLISHED, Response.engagement_id == engagement.id)
+    )
 
 
 def all_published() -> list[Response]:
@@ -245,16 +264,27 @@ def responsiveness(engagement: Engagement) -> Responsiveness:
         COUNTED_STATUSES
     )
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
-    rows = db.session.execute(
-        select(FeedbackItem.id, FeedbackItem.submitted_at, func.min(Response.published_at))
-        .join(response_item, response_item.c.item_id == FeedbackItem.id)
+    # First publication per linked item, then the engagement's counted items among them:
+    # grouping the links first keeps the planner from pairing every item with every
+    # published response (seconds on 100,000 items).
+    first_published = (
+        select(
+            response_item.c.item_id.label("item_id"),
+            func.min(Response.published_at).label("published_at"),
+        )
         .join(Response, Response.id == response_item.c.response_id)
-        .where(counted, Response.state == ResponseState.PUBLISHED)
-        .group_by(FeedbackItem.id, FeedbackItem.submitted_at)
+        .where(Response.state == ResponseState.PUBLISHED)
+        .group_by(response_item.c.item_id)
+        .subquery("first_published")
+    )
+    rows = db.session.execute(
+        select(FeedbackItem.submitted_at, first_published.c.published_at)
+        .join(first_published, first_published.c.item_id == FeedbackItem.id)
+        .where(counted)
     ).all()
     waits = [
         max((published - submitted).total_seconds(), 0) / 86400
-        for _, submitted, published in rows
+        for submitted, published in rows
         if published is not None and submitted is not None
     ]
     median = round(statistics.median(waits), 1) if waits else None

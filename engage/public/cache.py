@@ -1,0 +1,282 @@
+"""Public pages served from memory until what they show changes (issue #9).
+
+Two rules keep a cached page correct:
+
+- ``PublicState.version`` moves in the same transaction as every change to what the
+  public pages show: a response (wording, status, themes, linked items, milestones,
+  votes), an engagement, a theme, or a feedback item's status or engagement (public
+  counts of people leave spam out). A page is stored under the version read *before*
+  it was made, so it is never older than its key; once a change commits, every page
+  made before it is a miss.
+- A page is stored only when it is the same for every visitor: a GET with nobody
+  signed in and no flash message waiting. The one per-visitor part, the CSRF token
+  of the engagement page's form, is cut out before storing and put back per request.
+
+New feedback does not move the version (in a busy week it arrives many times a
+second); pages that count feedback, such as an engagement's figures, are stored for
+at most ``ENGAGE_FIGURES_MAX_AGE`` seconds and say when they were counted. Every page
+expires after ``ENGAGE_PAGE_CACHE_MAX_AGE`` seconds too, a safety net for a change
+made outside the ORM (code that writes with SQL calls ``public_changed()``).
+
+Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES``
+pages of at most ``MAX_BODY`` bytes each. Shareable pages carry an ETag and
+Last-Modified, so browsers and feed readers revalidate with a 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Flask, current_app, request, session
+from flask import Response as HttpResponse
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from engage.extensions import db
+from engage.public.models import PublicState
+from engage.util import utcnow
+
+MAX_BODY = 1_000_000
+# Stands in for the visitor's CSRF token in a stored page; cannot occur in a token.
+_HOLE = b"\x00engage-csrf-token\x00"
+
+
+@dataclass(frozen=True)
+class State:
+    """The version of the public data and when it last changed."""
+
+    version: int
+    changed_at: datetime | None
+
+
+def current_state() -> State:
+    """The version of the public data, read once per request."""
+    # Kept on the request, not on g: an app context can outlive several requests.
+    environ = request.environ
+    if "engage.public_state" not in environ:
+        row = db.session.execute(
+            select(PublicState.version, PublicState.changed_at).where(PublicState.id == 1)
+        ).first()
+        environ["engage.public_state"] = State(*row) if row else State(0, None)
+    return environ["engage.public_state"]
+
+
+def public_changed(session: Session | None = None) -> None:
+    """Move the version on, in the caller's transaction (for writes made with SQL)."""
+    connection = (session or db.session).connection()
+    now = utcnow()
+    moved = connection.execute(
+        update(PublicState)
+        .where(PublicState.id == 1)
+        .values(version=PublicState.version + 1, changed_at=now)
+    )
+    if moved.rowcount == 0:  # a database made with create_all(), not the migrations
+        connection.execute(insert(PublicState).values(id=1, version=1, changed_at=now))
+
+
+# What public pages show: any change to one of these moves the version.
+def _shown_models() -> tuple[type, ...]:
+    from engage.engagements.models import Engagement, EngagementExtension
+    from engage.feedback.models import Theme
+    from engage.publish.models import Response, ResponseMilestone, ResponseRevision, ResponseVote
+
+    return (
+        Response,
+        ResponseRevision,
+        ResponseMilestone,
+        ResponseVote,
+        Engagement,
+        EngagementExtension,
+        Theme,
+    )
+
+
+# Feedback items are public only as counts; these attributes change the counts shown
+# with responses (people raising a concern leave out spam).
+_ITEM_ATTRIBUTES = ("status", "engagement_id")
+
+
+def _changes_public_data(session: Session) -> bool:
+    from engage.feedback.models import FeedbackItem
+
+    shown = _shown_models()
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, shown):
+            return True
+    for obj in session.dirty:
+        if isinstance(obj, shown) and session.is_modified(obj):
+            return True
+        if isinstance(obj, FeedbackItem) and not inspect(obj).pending:
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _ITEM_ATTRIBUTES):
+                return True
+    return False
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    if session.info.get("public_changed_in_transaction"):
+        return
+    if _changes_public_data(session):
+        public_changed(session)
+        # One move per transaction is enough: the row stays locked until it ends.
+        session.info["public_changed_in_transaction"] = True
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("public_changed_in_transaction", None)
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A stored page: its body (with the CSRF token cut out) and what to send with it."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    etag: str
+    stored_at: float
+    has_hole: bool
+
+
+class PageStore:
+    """A thread-safe, size-bounded store of pages, least recently used dropped first."""
+
+    def __init__(self, entries: int):
+        self.entries = entries
+        self._pages: OrderedDict[tuple, CachedPage] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple, max_age: float) -> CachedPage | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None and time.monotonic() - page.stored_at < max_age:
+                self._pages.move_to_end(key)
+                self.hits += 1
+                return page
+            if page is not None:
+                del self._pages[key]
+            self.misses += 1
+            return None
+
+    def put(self, key: tuple, page: CachedPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.entries:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def store() -> PageStore:
+    """This app's page store (one per worker process)."""
+    return current_app.extensions["engage.page_store"]
+
+
+def _shareable() -> bool:
+    """Is this request's page the same for every visitor?"""
+    if request.method not in ("GET", "HEAD") or not current_app.config["ENGAGE_PAGE_CACHE"]:
+        return False
+    # Staff see their account in the header; a flash message is for one visitor.
+    return "_user_id" not in session and not session.get("_flashes")
+
+
+_SKIPPED_HEADERS = {"content-length", "set-cookie", "etag", "last-modified", "cache-control"}
+
+
+def _store_page(response: HttpResponse, *, csrf: bool) -> CachedPage | None:
+    if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
+        return None
+    body = response.get_data()
+    if len(body) > MAX_BODY:
+        return None
+    has_hole = False
+    if csrf and current_app.config.get("WTF_CSRF_ENABLED", True):
+        token = generate_csrf().encode()
+        has_hole = token in body
+        body = body.replace(token, _HOLE)
+    headers = tuple(
+        (k, v) for k, v in response.headers.items() if k.lower() not in _SKIPPED_HEADERS
+    )
+    return CachedPage(
+        body=body,
+        headers=headers,
+        etag=hashlib.sha256(body).hexdigest()[:32],
+        stored_at=time.monotonic(),
+        has_hole=has_hole,
+    )
+
+
+def cached_page(*, counts_feedback: bool = False, csrf: bool = False) -> Callable:
+    """Serve a public GET view from the page store while the public data is unchanged.
+
+    ``counts_feedback``: the page shows counts of feedback, which move without the
+    version: keep it at most ENGAGE_FIGURES_MAX_AGE seconds. ``csrf``: the page holds a
+    form; each visitor gets their own token in the stored page, and it is never marked
+    for shared caches.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            if not _shareable():
+                return view(*args, **kwargs)
+            config = current_app.config
+            max_age = config["ENGAGE_PAGE_CACHE_MAX_AGE"]
+            if counts_feedback:
+                max_age = min(max_age, config["ENGAGE_FIGURES_MAX_AGE"])
+            state = current_state()
+            key = (request.endpoint, request.full_path, state.version, utcnow().date())
+            page = store().get(key, max_age) if max_age > 0 else None
+            if page is None:
+                response = current_app.make_response(view(*args, **kwargs))
+                page = _store_page(response, csrf=csrf)
+                if page is None:
+                    return response
+                if max_age > 0:
+                    store().put(key, page)
+            body = page.body
+            if page.has_hole:
+                body = body.replace(_HOLE, generate_csrf().encode())
+            response = HttpResponse(body, status=200, headers=list(page.headers))
+            if csrf:
+                # A form's token belongs to one visitor: no shared cache may keep it.
+                response.headers["Cache-Control"] = "private, no-cache"
+                return response
+            response.headers["Cache-Control"] = "public, no-cache"
+            response.set_etag(page.etag)
+            if state.changed_at is not None and not counts_feedback:
+                response.last_modified = state.changed_at
+            return response.make_conditional(request)
+
+        return wrapper
+
+    return decorate
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its page store and track changes to public data."""
+    app.config.setdefault("ENGAGE_PAGE_CACHE", True)
+    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_AGE", 300)
+    app.config.setdefault("ENGAGE_FIGURES_MAX_AGE", 60)
+    app.config.setdefault("ENGAGE_PAGE_CACHE_ENTRIES", 500)
+    app.extensions["engage.page_store"] = PageStore(app.config["ENGAGE_PAGE_CACHE_ENTRIES"])
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)

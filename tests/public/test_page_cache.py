@@ -1,0 +1,222 @@
+"""Public pages served from memory (engage.public.cache): fast, and never out of date.
+
+A stored page must be served again only while nothing it shows has changed: every
+test here changes something through the real services and checks the next page.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from flask import g
+from sqlalchemy import event, select
+
+from engage.extensions import db
+from engage.feedback.models import Status
+from engage.public import cache
+from engage.public.models import PublicState
+from engage.publish import service as publish
+from engage.publish.models import ResponseStatus
+from engage.staff.models import Role
+
+
+@contextmanager
+def counting():
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def version() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(PublicState.version).where(PublicState.id == 1)) or 0
+
+
+@pytest.fixture
+def published(make_engagement, make_item, make_response):
+    engagement = make_engagement(slug="case-for-change", areas=["Harrow"])
+    item = make_item(engagement_slug=engagement.slug, area="Harrow")
+    response = make_response(
+        engagement=engagement, items=[item], you_said="the CCG will not listen to Harrow."
+    )
+    return {"engagement": engagement, "item": item, "response": response}
+
+
+def test_a_stored_page_costs_one_query_and_is_the_same_page(client, published):
+    made = client.get("/you-said-we-did")
+    with counting() as statements:
+        again = client.get("/you-said-we-did")
+    assert again.status_code == 200 and again.get_data() == made.get_data()
+    assert len(statements) == 1 and "public_state" in statements[0]  # the version, nothing else
+    assert cache.store().hits >= 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/you-said-we-did",
+        "/api/v1/responses",
+        "/you-said-we-did/feed.atom",
+        "/open-data/responses.json",
+        "/engagements/case-for-change",
+        "/you-said-we-did/{response}",
+    ],
+)
+def test_each_change_to_a_response_shows_at_once(client, published, path):
+    response = published["response"]
+    url = path.format(response=response.id)
+    assert "will not listen to Harrow" in client.get(url).get_data(as_text=True)
+
+    publish.update(response, you_said="the CCG ignores Brent.", by="lead@nhs.example")
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "ignores Brent" in page
+    if "{response}" not in path:  # a response's own page keeps earlier wording in its history
+        assert "will not listen to Harrow" not in page
+
+    publish.unpublish(response, reason="Wrong engagement", by="lead@nhs.example")
+    db.session.commit()
+    after = client.get(url)
+    assert after.status_code == 404 or "ignores Brent" not in after.get_data(as_text=True)
+
+
+def test_status_milestones_votes_and_spam_move_the_version(client, published):
+    response, item = published["response"], published["item"]
+    before = version()
+    publish.change_status(
+        response, status=ResponseStatus.DONE, note="Committee met", by="x", notify=False
+    )
+    db.session.commit()
+    assert version() > before
+    assert client.get("/api/v1/responses").get_json()["items"][0]["status"] == "done"
+
+    publish.vote(response, helpful=True)
+    db.session.commit()
+    assert client.get("/api/v1/responses").get_json()["items"][0]["votes"]["yes"] == 1
+
+    assert client.get("/api/v1/responses").get_json()["items"][0]["people_raising"] == 1
+    item.status = Status.SPAM  # spam is not counted among the people raising a concern
+    db.session.commit()
+    assert client.get("/api/v1/responses").get_json()["items"][0]["people_raising"] == 0
+
+
+def test_new_feedback_does_not_move_the_version(published, make_item):
+    before = version()
+    make_item("Another comment about Harrow", engagement_slug="case-for-change")
+    assert version() == before
+
+
+def test_a_change_rolled_back_moves_nothing(published):
+    before = version()
+    publish.update(published["response"], you_said="never committed", by="x")
+    db.session.flush()
+    db.session.rollback()
+    assert version() == before
+
+
+def test_conditional_requests_get_304_until_a_change(client, published):
+    first = client.get("/you-said-we-did/feed.atom")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, no-cache"
+    assert first.headers["Last-Modified"]
+    same = client.get("/you-said-we-did/feed.atom", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.get_data() == b""
+
+    publish.update(published["response"], we_did="A new answer.", by="x")
+    db.session.commit()
+    changed = client.get("/you-said-we-did/feed.atom", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert b"A new answer." in changed.get_data()
+
+
+def _token(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def test_every_visitor_gets_their_own_working_form_token(app, published, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    url = "/engagements/case-for-change"
+    first, second = app.test_client(), app.test_client()
+    page_one = first.get(url)
+    # Flask-WTF keeps a request's token on g; the test's app context outlives requests.
+    g.pop("csrf_token", None)
+    page_two = second.get(url)  # from the store
+    assert cache.store().hits >= 1
+    assert page_two.headers["Cache-Control"] == "private, no-cache"
+    assert "ETag" not in page_two.headers
+    one, two = _token(page_one.get_data(as_text=True)), _token(page_two.get_data(as_text=True))
+    assert one != two
+    for client, token in ((first, one), (second, two)):
+        g.pop("csrf_token", None)
+        sent = client.post(
+            f"{url}/feedback",
+            data={"csrf_token": token, "text": "Keep the walk-in centre open in Harrow."},
+        )
+        assert sent.status_code == 303, sent.get_data(as_text=True)[:500]
+    # One visitor's token is no good to another.
+    g.pop("csrf_token", None)
+    refused = first.post(f"{url}/feedback", data={"csrf_token": two, "text": "Another view."})
+    assert refused.status_code == 400
+
+
+def test_figures_are_kept_a_while_and_say_when_they_were_counted(
+    app, client, published, make_item, monkeypatch
+):
+    monkeypatch.setitem(app.config, "ENGAGE_FIGURES_MAX_AGE", 60)
+    url = "/engagements/case-for-change"
+    page = client.get(url).get_data(as_text=True)
+    assert re.search(r">1</span> comment received", page)
+    assert re.search(r"Counted at \d{1,2}:\d\d[ap]m on \d{1,2} \w+ \d{4}", page)
+    make_item("A second comment about Harrow", engagement_slug="case-for-change")
+    assert re.search(r">1</span> comment received", client.get(url).get_data(as_text=True))
+    monkeypatch.setitem(app.config, "ENGAGE_FIGURES_MAX_AGE", 0)  # as when the minute is up
+    assert re.search(r">2</span> comments received", client.get(url).get_data(as_text=True))
+
+
+def test_signed_in_staff_are_never_served_a_stored_page(client, published, signed_in):
+    client.get("/you-said-we-did")  # stored for the public
+    staff = signed_in(Role.TRIAGER)
+    page = staff.get("/you-said-we-did").get_data(as_text=True)
+    assert "Sign out" in page
+    assert "Sign out" not in client.get("/you-said-we-did").get_data(as_text=True)
+
+
+def test_a_flash_message_is_shown_once_and_not_stored(client, published):
+    client.get("/you-said-we-did")  # stored, without the message
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Thank you for signing up")]
+    assert "Thank you for signing up" in client.get("/you-said-we-did").get_data(as_text=True)
+    assert "Thank you for signing up" not in client.get("/you-said-we-did").get_data(as_text=True)
+
+
+def test_switched_off_nothing_is_stored(app, client, published, monkeypatch):
+    monkeypatch.setitem(app.config, "ENGAGE_PAGE_CACHE", False)
+    client.get("/you-said-we-did")
+    client.get("/you-said-we-did")
+    assert len(cache.store()) == 0
+
+
+def test_the_store_is_bounded_and_pages_expire():
+    store = cache.PageStore(entries=2)
+    page = cache.CachedPage(b"x", (), "e", stored_at=0.0, has_hole=False)
+    fresh = cache.CachedPage(b"y", (), "f", stored_at=float("inf"), has_hole=False)
+    store.put(("a",), fresh)
+    store.put(("b",), fresh)
+    store.get(("a",), max_age=60)  # "a" used: "b" is now the least recently used
+    store.put(("c",), fresh)
+    assert len(store) == 2 and store.get(("b",), 60) is None and store.get(("a",), 60) is fresh
+    store.put(("old",), page)  # stored long ago
+    assert store.get(("old",), max_age=60) is None

@@ -50,6 +50,9 @@ MAX_BODY = 1_000_000
 _HOLE = b"\x00engage-csrf-token\x00"
 
 
+_READ_STATE = select(PublicState.version, PublicState.changed_at).where(PublicState.id == 1)
+
+
 @dataclass(frozen=True)
 class State:
     """The version of the public data and when it last changed."""
@@ -63,9 +66,8 @@ def current_state() -> State:
     # Kept on the request, not on g: an app context can outlive several requests.
     environ = request.environ
     if "engage.public_state" not in environ:
-        row = db.session.execute(
-            select(PublicState.version, PublicState.changed_at).where(PublicState.id == 1)
-        ).first()
+        # On the session's connection, without the ORM: this runs on every cached page.
+        row = db.session.connection().execute(_READ_STATE).first()
         environ["engage.public_state"] = State(*row) if row else State(0, None)
     return environ["engage.public_state"]
 

@@ -76,6 +76,18 @@ class FeedbackItem(db.Model):
     __table_args__ = (
         Index("ix_feedback_item_engagement_submitted", "engagement_id", "submitted_at"),
         Index("ix_feedback_item_status", "status"),
+        # The staff inbox: newest first within an engagement and status, or a status;
+        # themes_reviewed_at lets "unclassified" be checked in the index.
+        Index(
+            "ix_feedback_item_inbox_engagement",
+            "engagement_id",
+            "status",
+            "submitted_at",
+            "themes_reviewed_at",
+        ),
+        Index("ix_feedback_item_inbox_status", "status", "submitted_at", "themes_reviewed_at"),
+        # The inbox's list of areas: one index seek per area.
+        Index("ix_feedback_item_area", "area"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,16 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, case, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, case, func, literal, or_, select, text, union_all
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import search
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
-from engage.feedback.queries import current_tags
-from engage.pagination import Page, paginate
+from engage.pagination import PageNotFound
 from engage.publish.queries import clean_param
 from engage.staff import audit
 from engage.staff.models import ItemNote, StaffUser
@@ -35,6 +35,9 @@ SORTS = {
     "uncertain": "Least certain first",
 }
 PER_PAGE = 25
+# The inbox counts matching items up to this many ("more than 500"): a bounded read,
+# where an exact 36,008 would read every matching item on every page.
+COUNT_CAP = 500
 MAX_BULK = 500
 
 
@@ -67,6 +70,7 @@ class InboxFilters:
     q: str = ""
     group: int | None = None  # a duplicate group's id
     sort: str = "unclassified"
+    counts: bool = False  # show how many items each filter value would give (costly)
     errors: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -106,6 +110,7 @@ class InboxFilters:
             q=clean_param(args.get("q")),
             group=group,
             sort=sort,
+            counts=clean_param(args.get("counts"), 1) == "1",
             errors=tuple(errors),
         )
 
@@ -123,46 +128,127 @@ class InboxFilters:
             "q": f.q,
             "group": str(f.group) if f.group else "",
             "sort": "" if f.sort == "unclassified" else f.sort,
+            "counts": "1" if f.counts else "",
         }
         return {k: v for k, v in out.items() if v}
 
     @property
     def active(self) -> bool:
-        """True when anything narrows the list (sorting does not)."""
-        return any(v for k, v in self.as_args().items() if k != "sort")
+        """True when anything narrows the list (sorting and counts do not)."""
+        return any(v for k, v in self.as_args().items() if k not in ("sort", "counts"))
 
 
-def _has_current_tag(theme_id: int | None = None) -> ColumnElement[bool]:
-    tags = current_tags()
-    query = select(tags.c.item_id).where(tags.c.item_id == FeedbackItem.id)
+def _theme_ids() -> dict[str, int]:
+    return {slug: i for slug, i in db.session.execute(select(Theme.slug, Theme.id))}
+
+
+@dataclass(frozen=True)
+class _Ids:
+    """The ids the filters' slugs name (-1 for a slug that names nothing)."""
+
+    engagement: int | None = None
+    theme: int | None = None
+
+
+def _resolve(f: InboxFilters) -> _Ids:
+    """Look the engagement and theme slugs up once, in one statement, so the item query
+    compares plain ids (which an index can use) instead of running subqueries."""
+    engagement = f.engagement if f.engagement and f.engagement != GENERAL else None
+    theme = f.theme if f.theme and f.theme != UNCLASSIFIED else None
+    if engagement is None and theme is None:
+        return _Ids()
+    row = db.session.execute(
+        select(
+            select(Engagement.id).where(Engagement.slug == (engagement or "")).scalar_subquery(),
+            select(Theme.id).where(Theme.slug == (theme or "")).scalar_subquery(),
+        )
+    ).one()
+    return _Ids(
+        engagement=None if engagement is None else (row[0] if row[0] is not None else -1),
+        theme=None if theme is None else (row[1] if row[1] is not None else -1),
+    )
+
+
+def _probe(query: Select) -> ColumnElement[bool]:
+    """True when ``query`` (correlated to the item) finds a row.
+
+    A scalar subquery with LIMIT 1 rather than EXISTS: PostgreSQL turns EXISTS into a
+    join or a hashed subplan that first reads every tag (of the theme, or of all items),
+    even when a page needs 26 rows; this stays one index probe per row read, on both
+    databases.
+    """
+    return query.correlate(FeedbackItem).limit(1).scalar_subquery().is_not(None)
+
+
+def _tagged(theme_id: int | None = None, source: TagSource | None = None) -> ColumnElement[bool]:
+    """The item has a tag (of ``theme_id``, from ``source``)."""
+    tag = aliased(ThemeTag)
+    query = select(literal(1)).select_from(tag).where(tag.item_id == FeedbackItem.id)
     if theme_id is not None:
-        query = query.where(tags.c.theme_id == theme_id)
-    return exists(query)
+        query = query.where(tag.theme_id == theme_id)
+    if source is not None:
+        query = query.where(tag.source == source)
+    return _probe(query)
+
+
+def _has_current_theme(theme_id: int | None) -> ColumnElement[bool]:
+    """The item's current themes include ``theme_id``.
+
+    The rule of current_tags() and FeedbackItem.themes() (staff tags once staff have
+    tagged or reviewed the item, else the model's), written as a probe of the item's own
+    tags through the (item_id, theme_id, source) index instead of a subquery over every
+    tag: a page then costs a few index lookups per row it reads.
+    """
+    tag = aliased(ThemeTag)
+    return _probe(
+        select(literal(1))
+        .select_from(tag)
+        .where(
+            tag.item_id == FeedbackItem.id,
+            tag.theme_id == theme_id,
+            or_(
+                tag.source == TagSource.STAFF,
+                and_(
+                    tag.source == TagSource.MODEL,
+                    FeedbackItem.themes_reviewed_at.is_(None),
+                    ~_tagged(source=TagSource.STAFF),
+                ),
+            ),
+        )
+    )
 
 
 def _unclassified() -> ColumnElement[bool]:
-    """No current themes and not reviewed by staff as having none."""
-    return and_(~_has_current_tag(), FeedbackItem.themes_reviewed_at.is_(None))
+    """No current themes and not reviewed by staff as having none.
+
+    Unreviewed items take their themes from staff tags if there are any, else from the
+    model's, so an unreviewed item has no current theme exactly when it has no tag at all.
+    """
+    return and_(FeedbackItem.themes_reviewed_at.is_(None), ~_tagged())
 
 
-def _conditions(f: InboxFilters, *, skip: str | None = None) -> list[ColumnElement[bool]]:
+def _classified() -> ColumnElement[bool]:
+    """NOT _unclassified()."""
+    return or_(FeedbackItem.themes_reviewed_at.is_not(None), _tagged())
+
+
+def _conditions(
+    f: InboxFilters, ids: _Ids | None = None, *, skip: str | None = None
+) -> list[ColumnElement[bool]]:
     """WHERE conditions for ``f``; ``skip`` leaves one dimension out (for its facet)."""
+    if ids is None:
+        ids = _resolve(f)
     where: list = []
     if f.engagement and skip != "engagement":
         if f.engagement == GENERAL:
             where.append(FeedbackItem.engagement_id.is_(None))
         else:
-            where.append(
-                FeedbackItem.engagement_id.in_(
-                    select(Engagement.id).where(Engagement.slug == f.engagement)
-                )
-            )
+            where.append(FeedbackItem.engagement_id == ids.engagement)
     if f.theme and skip != "theme":
         if f.theme == UNCLASSIFIED:
             where.append(_unclassified())
         else:
-            theme_id = db.session.scalar(select(Theme.id).where(Theme.slug == f.theme))
-            where.append(_has_current_tag(theme_id if theme_id is not None else -1))
+            where.append(_has_current_theme(ids.theme))
     if f.area and skip != "area":
         where.append(FeedbackItem.area == f.area)
     if f.channel and skip != "channel":
@@ -184,37 +270,116 @@ def _conditions(f: InboxFilters, *, skip: str | None = None) -> list[ColumnEleme
     return where
 
 
-def inbox_query(f: InboxFilters) -> Select:
-    """Items matching ``f`` in the order asked for."""
-    query = select(FeedbackItem).where(*_conditions(f))
+_NEWEST = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
+
+
+def _order(f: InboxFilters) -> list:
     if f.sort == "newest":
-        order = [FeedbackItem.submitted_at.desc()]
-    elif f.sort == "oldest":
-        order = [FeedbackItem.submitted_at.asc()]
-    elif f.sort == "uncertain":
+        return [*_NEWEST]
+    if f.sort == "oldest":
+        return [FeedbackItem.submitted_at.asc(), FeedbackItem.id.asc()]
+    if f.sort == "uncertain":
         # Never classified first, then the smallest margin to a threshold.
-        order = [
+        return [
             case((FeedbackItem.certainty.is_(None), 0), else_=1),
             FeedbackItem.certainty.asc(),
-            FeedbackItem.submitted_at.desc(),
+            *_NEWEST,
         ]
+    if f.theme:
+        # A theme filter keeps only classified or only unclassified items.
+        return [*_NEWEST]
+    return [case((_unclassified(), 0), else_=1), *_NEWEST]
+
+
+def inbox_query(f: InboxFilters) -> Select:
+    """Items matching ``f`` in the order asked for."""
+    return select(FeedbackItem).where(*_conditions(f)).order_by(*_order(f))
+
+
+def _capped_count(where: list[ColumnElement[bool]], cap: int) -> ScalarSelect:
+    """min(matching items, cap + 1): stops reading after cap + 1 matches."""
+    rows = select(FeedbackItem.id).where(*where).limit(cap + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the inbox. ``total`` is exact up to ``cap``; above it is ``cap + 1``."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+    has_next: bool
+    cap: int = COUNT_CAP
+
+    @property
+    def total_capped(self) -> bool:
+        """True when more than ``cap`` items match (the exact number is not counted)."""
+        return self.total > self.cap
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are, when the total was counted exactly."""
+        return None if self.total_capped else max(1, -(-self.total // self.per_page))
+
+
+def _page_ids(f: InboxFilters, where: list, offset: int, limit: int) -> Select:
+    """The default order without sorting every matching row on a CASE: the newest
+    unclassified items, then the newest classified ones, each read in index order."""
+    cutoff = offset + limit
+
+    def part(condition: ColumnElement[bool], rank: int):
+        return (
+            select(FeedbackItem.id, FeedbackItem.submitted_at, literal(rank).label("rank"))
+            .where(*where, condition)
+            .order_by(*_NEWEST)
+            .limit(cutoff)
+            .subquery()
+        )
+
+    first, rest = part(_unclassified(), 0), part(_classified(), 1)
+    both = union_all(select(first), select(rest)).subquery("ranked")
+    return (
+        select(FeedbackItem)
+        .join(both, both.c.id == FeedbackItem.id)
+        .order_by(both.c.rank, both.c.submitted_at.desc(), both.c.id.desc())
+    )
+
+
+def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPage:
+    """One page of the inbox, with engagements and tags loaded for display.
+
+    Reads ``per_page + 1`` rows to know whether there is a next page, and counts the
+    matching items only up to COUNT_CAP. Raises PageNotFound for an empty page past the
+    first.
+    """
+    if page < 1:
+        raise PageNotFound(page)
+    where = _conditions(f)
+    offset = (page - 1) * per_page
+    if f.sort == "unclassified" and not f.theme and not f.q:
+        # (A search reads all its matches anyway: one pass is cheaper than two.)
+        query = _page_ids(f, where, offset, per_page + 1)
     else:
-        order = [case((_unclassified(), 0), else_=1), FeedbackItem.submitted_at.desc()]
-    return query.order_by(*order, FeedbackItem.id.desc())
-
-
-def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> Page:
-    """One page of the inbox, with engagements and tags loaded for display."""
-    query = inbox_query(f).options(
+        query = select(FeedbackItem).where(*where).order_by(*_order(f))
+    query = query.options(
         selectinload(FeedbackItem.engagement),
         selectinload(FeedbackItem.tags),
         selectinload(FeedbackItem.duplicate_group),
     )
-    return paginate(query, page=page, per_page=per_page)
+    rows = list(db.session.scalars(query.limit(per_page + 1).offset(offset)))
+    if page > 1 and not rows:
+        raise PageNotFound(page)
+    if len(rows) <= per_page:
+        total = offset + len(rows)  # the last page: the total is known without counting
+    else:
+        total = db.session.scalar(select(_capped_count(where, COUNT_CAP))) or 0
+    return InboxPage(rows[:per_page], page, per_page, total, has_next=len(rows) > per_page)
 
 
 def count(f: InboxFilters) -> int:
-    """How many items match ``f``."""
+    """How many items match ``f`` (exactly)."""
     return db.session.scalar(select(func.count(FeedbackItem.id)).where(*_conditions(f))) or 0
 
 
@@ -229,42 +394,74 @@ class Facets:
     status: dict[str, int]
 
 
-def _grouped(column, f: InboxFilters, dimension: str) -> dict:
+def areas() -> list[str]:
+    """Every area named on an item, sorted: one index seek per area, not a full scan."""
     rows = db.session.execute(
-        select(column, func.count(FeedbackItem.id))
-        .where(*_conditions(f, skip=dimension))
-        .group_by(column)
+        text(
+            "WITH RECURSIVE a(area) AS ("
+            " SELECT min(area) FROM feedback_item WHERE area > ''"
+            " UNION ALL"
+            " SELECT (SELECT min(area) FROM feedback_item WHERE area > a.area)"
+            " FROM a WHERE a.area IS NOT NULL"
+            ") SELECT area FROM a WHERE area IS NOT NULL"
+        )
+    )
+    return [area for (area,) in rows]
+
+
+def _grouped(column, where: list[ColumnElement[bool]]) -> dict:
+    rows = db.session.execute(
+        select(column, func.count(FeedbackItem.id)).where(*where).group_by(column)
     )
     return {key: n for key, n in rows}
 
 
 def facets(f: InboxFilters) -> Facets:
-    """Counts per value of each filter, each computed with the other filters applied."""
-    by_engagement_id = _grouped(FeedbackItem.engagement_id, f, "engagement")
-    slugs = {i: slug for i, slug in db.session.execute(select(Engagement.id, Engagement.slug))}
+    """Counts per value of each filter, each computed with the other filters applied.
+
+    Exact, so it reads every matching item: over a whole 100,000-item inbox this takes
+    a few hundred milliseconds, which is why the inbox shows it only when asked.
+    """
+    theme_ids = _theme_ids()
+    ids = _resolve(f)
+    by_engagement_id = _grouped(FeedbackItem.engagement_id, _conditions(f, ids, skip="engagement"))
+    slugs = dict(db.session.execute(select(Engagement.id, Engagement.slug)).all())
     engagement = {slugs[k]: n for k, n in by_engagement_id.items() if k is not None}
     if by_engagement_id.get(None):
         engagement[GENERAL] = by_engagement_id[None]
 
-    where = _conditions(f, skip="theme")
-    tags = current_tags()
-    theme_rows = db.session.execute(
-        select(Theme.slug, func.count(func.distinct(tags.c.item_id)))
-        .join(tags, tags.c.theme_id == Theme.id)
-        .join(FeedbackItem, FeedbackItem.id == tags.c.item_id)
-        .where(*where)
-        .group_by(Theme.slug)
+    # Each current tag once: an item's staff tags, or (unreviewed and without staff
+    # tags) its model tags; an item never has two current tags of one theme.
+    where = _conditions(f, ids, skip="theme")
+    current = or_(
+        ThemeTag.source == TagSource.STAFF,
+        and_(
+            ThemeTag.source == TagSource.MODEL,
+            FeedbackItem.themes_reviewed_at.is_(None),
+            ~_tagged(source=TagSource.STAFF),
+        ),
     )
-    theme = {slug: n for slug, n in theme_rows}
+    by_theme_id = dict(
+        db.session.execute(
+            select(ThemeTag.theme_id, func.count())
+            .join(FeedbackItem, FeedbackItem.id == ThemeTag.item_id)
+            .where(current, *where)
+            .group_by(ThemeTag.theme_id)
+        ).all()
+    )
+    theme = {slug: by_theme_id[i] for slug, i in theme_ids.items() if by_theme_id.get(i)}
     theme[UNCLASSIFIED] = (
         db.session.scalar(select(func.count(FeedbackItem.id)).where(*where, _unclassified())) or 0
     )
+    area = _grouped(FeedbackItem.area, _conditions(f, ids, skip="area"))
+    channel = _grouped(FeedbackItem.channel, _conditions(f, ids, skip="channel"))
+    status = _grouped(FeedbackItem.status, _conditions(f, ids, skip="status"))
     return Facets(
         engagement=engagement,
         theme=theme,
-        area={k: n for k, n in _grouped(FeedbackItem.area, f, "area").items() if k},
-        channel={k.value: n for k, n in _grouped(FeedbackItem.channel, f, "channel").items()},
-        status={k.value: n for k, n in _grouped(FeedbackItem.status, f, "status").items()},
+        area={k: n for k, n in area.items() if k},
+        channel={k.value: n for k, n in channel.items()},
+        status={k.value: n for k, n in status.items()},
     )
 
 
@@ -299,9 +496,7 @@ def set_themes(item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser) -> bo
             item.tags.remove(tag)
     for slug in wanted:
         if slug not in staff_tags:
-            item.tags.append(
-                ThemeTag(theme=themes[slug], source=TagSource.STAFF, confidence=1.0)
-            )
+            item.tags.append(ThemeTag(theme=themes[slug], source=TagSource.STAFF, confidence=1.0))
     item.themes_reviewed_at = utcnow()
     item.themes_reviewed_by_id = by.id
     changed = before != wanted or not reviewed_before

@@ -26,7 +26,7 @@ def home():
 @bp.get("/inbox")
 @role_required(Role.VIEWER)
 def inbox():
-    """Incoming feedback, unclassified first, with filters and counts."""
+    """Incoming feedback, unclassified first, with filters; counts per filter value on request."""
     filters = triage.InboxFilters.from_args(request.args)
     for message in filters.errors:
         flash(message, "warning")
@@ -38,8 +38,9 @@ def inbox():
         "staff/inbox.html",
         filters=filters,
         results=results,
-        facets=triage.facets(filters),
+        facets=triage.facets(filters) if filters.counts else None,
         engagements=engagements.list_engagements(),
+        areas=triage.areas(),
         themes=db.session.scalars(db.select(Theme).order_by(Theme.position)).all(),
         channels=list(Channel),
         statuses=list(Status),

@@ -245,8 +245,8 @@ def import_mail_command(paths: tuple[str, ...], as_json: bool) -> None:
         with click.progressbar(
             messages, length=total, label=path, hidden=not show_progress, file=sys.stderr
         ) as bar:
-            for source, raw in bar:
-                summary.add(inbound.ingest(raw, channel=Channel.IMPORT, source=source))
+            # Stored in batches, each committed before it is classified and acknowledged.
+            inbound.ingest_many(bar, channel=Channel.IMPORT, summary=summary)
     _echo_mail_counts(summary.as_dict(), as_json)
 
 

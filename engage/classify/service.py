@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
 from engage.classify import pipeline
 from engage.classify.models import ModelVersion
@@ -257,6 +257,59 @@ def classify_item(item: FeedbackItem) -> None:
         return
     apply([item], model, row.version)
     db.session.commit()
+
+
+def classify_batch(rows: list[tuple[int, str]]) -> int:
+    """Batch entry point: tag committed items, given as (id, text), with one prediction.
+
+    Does for each item what classify_item() does (replaces the model's tags; sets
+    classified_at, model_version and certainty) in a few statements for the whole batch,
+    then commits. Without a usable model the items stay unclassified for the worker's
+    sweep. Returns how many items were tagged.
+    """
+    if not rows:
+        return 0
+    try:
+        model, row = load_active()
+    except NoModelError as error:
+        log.warning("%s items left unclassified: %s", len(rows), str(error))
+        return 0
+    themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
+    ids = [item_id for item_id, _ in rows]
+    proba = model.predict_proba([text for _, text in rows])
+    now = utcnow()
+    tags: list[dict] = []
+    items: list[dict] = []
+    for item_id, scores in zip(ids, proba, strict=True):
+        for slug, p, threshold in zip(model.themes, scores, model.thresholds, strict=True):
+            if p >= threshold and slug in themes:
+                tags.append(
+                    {
+                        "item_id": item_id,
+                        "theme_id": themes[slug],
+                        "source": TagSource.MODEL,
+                        "confidence": float(p),
+                        "model_version": row.version,
+                        "created_at": now,
+                    }
+                )
+        items.append(
+            {
+                "id": item_id,
+                "classified_at": now,
+                "model_version": row.version,
+                # As in apply(): small means the model hesitated.
+                "certainty": float(np.min(np.abs(scores - model.thresholds))),
+            }
+        )
+    db.session.execute(
+        delete(ThemeTag).where(ThemeTag.item_id.in_(ids), ThemeTag.source == TagSource.MODEL)
+    )
+    if tags:
+        db.session.execute(insert(ThemeTag.__table__), tags)
+    db.session.execute(update(FeedbackItem), items)
+    db.session.commit()
+    return len(rows)
 
 
 def classify_pending(limit: int = 2000) -> int:

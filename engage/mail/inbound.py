@@ -1,33 +1,48 @@
-"""Turn inbound email into feedback items: one message at a time, whatever its source.
+"""Turn inbound email into feedback items, one message or a whole mailbox at a time.
 
-Every way in (mailbox import, IMAP polling, the webhook) calls ingest(), which ends in
-feedback.service.submit(). One bad message never stops a batch: it is counted as
-rejected with its reason logged.
+A single message (the webhook, IMAP polling) goes through ingest(), which ends in
+feedback.service.submit(). A mailbox import goes through ingest_many(), which stores
+messages in batches: every message is parsed and validated on its own, the batch's
+Message-IDs are checked against the database in one query, its new items are inserted
+in one transaction and committed, and only then are they classified (one prediction
+for the batch) and acknowledged (queued in the outbox) and committed again. A crash
+between the two commits leaves stored items that are unclassified and owed an
+acknowledgement: the worker's sweeps finish them, as they do for submit().
+
+One bad message never stops a batch: it is counted as rejected with its reason logged,
+and a batch the database refuses is stored again message by message.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
-from engage.mail import parsing
+from engage.mail import outbox, parsing
+from engage.util import utcnow
+from engage.web import public_url
 
 log = logging.getLogger(__name__)
 
 IMPORTED, DUPLICATE, AUTO_REPLY, REJECTED = "imported", "duplicates", "auto_replies", "rejected"
 _TRUNCATED = "\n\n[The rest of this message was longer than we can store.]"
+# Messages stored per transaction by ingest_many(): large enough that commits and the
+# classifier's fixed cost per call are spread thin, small enough to hold in memory.
+BATCH_SIZE = 200
 
 
 @dataclass
@@ -67,19 +82,100 @@ def _own_addresses() -> frozenset[str]:
     return frozenset(a.rpartition("<")[2].rstrip(">").strip().lower() for a in addresses if a)
 
 
-def _choose_engagement(message: parsing.ParsedMessage) -> str | None:
-    """Plus-address, then an engagement's own address, then its title in the subject."""
-    engagements = list(db.session.scalars(select(Engagement)))
-    mapping = {e.email_address.lower(): e.slug for e in engagements if e.email_address}
-    slug = parsing.engagement_hint(message, mapping=mapping)
-    known = {e.slug for e in engagements}
-    if slug in known:
-        return slug
-    subject = (message.subject or "").lower()
-    for engagement in sorted(engagements, key=lambda e: -len(e.title)):
-        if engagement.title.lower() in subject or engagement.slug in subject:
-            return engagement.slug
-    return None
+class _Engagements:
+    """Every engagement, read in one query, to route many messages without one each."""
+
+    def __init__(self) -> None:
+        rows = db.session.execute(
+            select(Engagement.id, Engagement.slug, Engagement.title, Engagement.email_address)
+        ).all()
+        self.ids = {row.slug: row.id for row in rows}
+        self.addresses = {row.email_address.lower(): row.slug for row in rows if row.email_address}
+        self.titles = [
+            (row.title.lower(), row.slug) for row in sorted(rows, key=lambda r: -len(r.title))
+        ]
+
+    def choose(self, message: parsing.ParsedMessage) -> str | None:
+        """Plus-address, then an engagement's own address, then its title in the subject."""
+        slug = parsing.engagement_hint(message, mapping=self.addresses)
+        if slug in self.ids:
+            return slug
+        subject = (message.subject or "").lower()
+        for title, slug in self.titles:
+            if title in subject or slug in subject:
+                return slug
+        return None
+
+
+def _submission(
+    message: parsing.ParsedMessage,
+    channel: Channel,
+    engagements: _Engagements,
+    *,
+    check_email: bool = True,
+) -> feedback.Submission:
+    """What submit() needs from a parsed message.
+
+    A sender address that is not valid is left out (the message is kept), checked here
+    unless ``check_email`` is false and the caller drops it when validate() objects.
+    """
+    text = message.text or ""
+    if len(text) > feedback.MAX_TEXT:
+        text = text[: feedback.MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
+    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
+        text = f"{message.subject}\n\n{text}".strip()
+    email = message.sender_email or None
+    try:
+        feedback.clean_line(email, limit=254)
+        if email and check_email:
+            feedback.validate_email_address(email)
+    except ValueError:
+        email = None
+    submitted_at = None
+    if message.date is not None:
+        date = message.date
+        submitted_at = (date.astimezone(UTC) if date.tzinfo else date).replace(tzinfo=None)
+    return feedback.Submission(
+        text=text,
+        channel=channel,
+        engagement_slug=engagements.choose(message),
+        author_name=(message.sender_name or None),
+        author_email=email,
+        subject=message.subject,
+        submitted_at=submitted_at,
+        # Never acknowledge bulk mail: it would answer a mailing list.
+        acknowledge=message.kind == "genuine",
+        extra={
+            "message_id": message.message_id,
+            "attachment_names": list(message.attachment_names) or None,
+        },
+    )
+
+
+def _known(message_ids: Iterable[str]) -> dict[str, str]:
+    """Stored Message-ID -> reference for these IDs, in either form (one query).
+
+    A purged item keeps only a hash of its Message-ID, so both forms are looked up.
+    """
+    wanted = set()
+    for message_id in message_ids:
+        wanted.add(message_id)
+        wanted.add(retention.hashed_message_id(message_id))
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(FeedbackItem.message_id, FeedbackItem.reference).where(
+            FeedbackItem.message_id.in_(wanted)
+        )
+    )
+    return {message_id: reference for message_id, reference in rows}
+
+
+def _reference_of(message_id: str, known: dict[str, str]) -> str | None:
+    return known.get(message_id) or known.get(retention.hashed_message_id(message_id))
+
+
+# One message --------------------------------------------------------------------------
 
 
 def ingest(raw: bytes, *, channel: Channel = Channel.EMAIL, source: str = "") -> Outcome:
@@ -99,44 +195,10 @@ def _ingest(raw: bytes, channel: Channel) -> Outcome:
     message = parsing.parse_message(raw, limits=_limits(), own_addresses=_own_addresses())
     if message.kind in ("auto_reply", "bounce", "own"):
         return Outcome(AUTO_REPLY, reason=message.kind)
-    # A purged item keeps only a hash of its Message-ID: match either form.
-    known_ids = {message.message_id, retention.hashed_message_id(message.message_id)}
-    existing = db.session.scalar(
-        select(FeedbackItem.reference).where(FeedbackItem.message_id.in_(known_ids)).limit(1)
-    )
+    existing = _reference_of(message.message_id, _known([message.message_id]))
     if existing:
         return Outcome(DUPLICATE, reference=existing)
-    text = message.text or ""
-    if len(text) > feedback.MAX_TEXT:
-        text = text[: feedback.MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
-    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
-        text = f"{message.subject}\n\n{text}".strip()
-    email = message.sender_email or None
-    try:
-        feedback.clean_line(email, limit=254)
-        if email:
-            feedback.validate_email_address(email)
-    except ValueError:
-        email = None
-    submitted_at = None
-    if message.date is not None:
-        date = message.date
-        submitted_at = (date.astimezone(UTC) if date.tzinfo else date).replace(tzinfo=None)
-    submission = feedback.Submission(
-        text=text,
-        channel=channel,
-        engagement_slug=_choose_engagement(message),
-        author_name=(message.sender_name or None),
-        author_email=email,
-        subject=message.subject,
-        submitted_at=submitted_at,
-        # Never acknowledge bulk mail: it would answer a mailing list.
-        acknowledge=message.kind == "genuine",
-        extra={
-            "message_id": message.message_id,
-            "attachment_names": list(message.attachment_names) or None,
-        },
-    )
+    submission = _submission(message, channel, _Engagements())
     try:
         try:
             item = feedback.submit(submission)
@@ -153,9 +215,317 @@ def _ingest(raw: bytes, channel: Channel) -> Outcome:
     return Outcome(IMPORTED, reference=item.reference)
 
 
-def ingest_many(messages: Iterable[tuple[str, bytes]], *, channel: Channel) -> Summary:
-    """Ingest (source, raw) pairs and count the outcomes."""
-    summary = Summary()
+# Many messages ------------------------------------------------------------------------
+
+
+@dataclass
+class _Valid:
+    """A message that passed validation and waits for its batch to be stored."""
+
+    source: str
+    message_id: str
+    submission: feedback.Submission
+    cleaned: dict
+    engagement_id: int | None
+
+
+def ingest_many(
+    messages: Iterable[tuple[str, bytes]],
+    *,
+    channel: Channel,
+    batch_size: int = BATCH_SIZE,
+    summary: Summary | None = None,
+) -> Summary:
+    """Ingest (source, raw) pairs in batches of ``batch_size``; count the outcomes.
+
+    Reads ``messages`` lazily and keeps at most one batch of validated messages (never
+    their raw bytes) in memory. Each batch is committed before it is classified and
+    acknowledged; a failure in either is logged and left for the worker to retry.
+    """
+    summary = summary if summary is not None else Summary()
+    limits, own = _limits(), _own_addresses()
+    batch: list[_Valid] = []
+    engagements: _Engagements | None = None
     for source, raw in messages:
-        summary.add(ingest(raw, channel=channel, source=source))
+        if engagements is None:  # read again for every batch: engagements may change
+            engagements = _Engagements()
+        outcome = _validated(raw, source, channel, limits, own, engagements)
+        if isinstance(outcome, Outcome):
+            summary.add(outcome)
+            continue
+        batch.append(outcome)
+        if len(batch) >= batch_size:
+            for stored in _ingest_batch(batch):
+                summary.add(stored)
+            batch, engagements = [], None
+    if batch:
+        for stored in _ingest_batch(batch):
+            summary.add(stored)
     return summary
+
+
+def _validated(
+    raw: bytes,
+    source: str,
+    channel: Channel,
+    limits: parsing.ParseLimits,
+    own: frozenset[str],
+    engagements: _Engagements,
+) -> Outcome | _Valid:
+    """Parse and validate one message without touching the database. Never raises."""
+    try:
+        message = parsing.parse_message(raw, limits=limits, own_addresses=own)
+        if message.kind in ("auto_reply", "bounce", "own"):
+            return Outcome(AUTO_REPLY, reason=message.kind)
+        submission = _submission(message, channel, engagements, check_email=False)
+        slug = submission.engagement_slug
+        # The engagement comes from the batch's table, not a query per message; only
+        # known slugs are ever chosen, so validate() has nothing to look up.
+        try:
+            cleaned = feedback.validate(replace(submission, engagement_slug=None))
+        except feedback.InvalidSubmission as invalid:
+            if not set(invalid.errors) <= {"author_name", "author_email"}:
+                raise
+            # A display name or an address we cannot keep is no reason to lose the
+            # message: it is kept without them (and so without an acknowledgement).
+            submission = replace(submission, **dict.fromkeys(invalid.errors))
+            cleaned = feedback.validate(replace(submission, engagement_slug=None))
+    except parsing.RejectedMessage as rejected:
+        log.warning("rejected %s: %s", source or "message", rejected.reason)
+        return Outcome(REJECTED, reason=rejected.reason)
+    except feedback.InvalidSubmission as invalid:
+        return Outcome(REJECTED, reason="; ".join(invalid.errors.values()))
+    except Exception as error:  # one bad message must never stop a batch
+        log.exception("could not import %s", source or "message")
+        return Outcome(REJECTED, reason=f"{type(error).__name__}: {error}"[:300])
+    return _Valid(
+        source=source,
+        message_id=message.message_id,
+        submission=submission,
+        cleaned=cleaned,
+        engagement_id=engagements.ids.get(slug) if slug else None,
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message a batch has committed as an item: what its post-commit steps need."""
+
+    id: int
+    reference: str
+    text: str
+
+
+def _ingest_batch(batch: list[_Valid]) -> list[Outcome]:
+    """Store a batch of validated messages, commit, then classify and acknowledge them."""
+    outcomes, stored = _store(batch)
+    if stored:
+        run_post_commit(stored)
+    return outcomes
+
+
+def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
+    """Insert the batch's new messages in one transaction; its outcomes and stored items.
+
+    Duplicates are found with one query for the batch, and within the batch itself. If
+    the database refuses the batch, each message is stored in its own transaction, so
+    one bad row costs only itself.
+    """
+    known = _known(valid.message_id for valid in batch)
+    outcomes: list[Outcome] = []
+    fresh: list[_Valid] = []
+    taken: set[str] = set()
+    for valid in batch:
+        existing = _reference_of(valid.message_id, known)
+        if existing or valid.message_id in taken:
+            outcomes.append(Outcome(DUPLICATE, reference=existing))
+            continue
+        taken.add(valid.message_id)
+        taken.add(retention.hashed_message_id(valid.message_id))
+        fresh.append(valid)
+    if not fresh:
+        return outcomes, []
+    try:
+        stored = _insert(fresh)
+    except Exception as error:
+        db.session.rollback()
+        log.warning(
+            "a batch of %s messages could not be stored together (%s); storing them one by one",
+            len(fresh),
+            f"{type(error).__name__}: {error}"[:300],
+        )
+    else:
+        outcomes.extend(Outcome(IMPORTED, reference=item.reference) for item in stored)
+        return outcomes, stored
+    stored = []
+    for valid in fresh:
+        try:
+            stored.extend(_insert([valid]))
+        except IntegrityError:  # the same Message-ID committed by a concurrent import
+            db.session.rollback()
+            outcomes.append(Outcome(DUPLICATE))
+        except Exception as error:
+            db.session.rollback()
+            log.exception("could not import %s", valid.source or "message")
+            outcomes.append(Outcome(REJECTED, reason=f"{type(error).__name__}: {error}"[:300]))
+        else:
+            outcomes.append(Outcome(IMPORTED, reference=stored[-1].reference))
+    return outcomes, stored
+
+
+def _row(valid: _Valid) -> dict:
+    """The columns submit() would store for this message (the reference comes after)."""
+    submission, cleaned = valid.submission, valid.cleaned
+    return {
+        # Unique until the insert gives the item its id, and with it its reference.
+        "reference": f"pending-{uuid.uuid4().hex}",
+        "engagement_id": valid.engagement_id,
+        "channel": submission.channel,
+        "submitted_at": submission.submitted_at or utcnow(),
+        "text": cleaned["text"],
+        "subject": cleaned["subject"],
+        "author_name": cleaned["author_name"],
+        "author_email": cleaned["author_email"],
+        "area": cleaned["area"],
+        "consent_to_quote": submission.consent_to_quote,
+        "contact_me": bool(submission.contact_me and cleaned["author_email"]),
+        "ack_pending": bool(submission.acknowledge and cleaned["author_email"]),
+        **submission.extra,
+    }
+
+
+def _insert(batch: list[_Valid]) -> list[Stored]:
+    """Insert and commit; each item gets its final reference in the same transaction.
+
+    One multi-row INSERT (its ids come back by the placeholder references, whatever
+    order the database returns them in) and one UPDATE executed for all the rows.
+    """
+    rows = [_row(valid) for valid in batch]
+    # The table, not the ORM entity: the ORM would split the rows into one statement per
+    # run of rows with the same columns set to NULL.
+    table = FeedbackItem.__table__
+    ids = dict(
+        db.session.execute(insert(table).returning(table.c.reference, table.c.id), rows).all()
+    )
+    stored: list[Stored] = []
+    for row in rows:
+        item_id = ids[row["reference"]]
+        stored.append(
+            Stored(item_id, feedback.make_reference(item_id, row["submitted_at"]), row["text"])
+        )
+    db.session.execute(
+        update(FeedbackItem), [{"id": item.id, "reference": item.reference} for item in stored]
+    )
+    db.session.commit()
+    return stored
+
+
+def _batch_forms() -> dict[Callable, Callable[[list[Stored]], object]]:
+    """The batch form of each post-commit step that has one."""
+    from engage.classify import service as classify
+    from engage.feedback import notifications
+
+    return {
+        classify.classify_item: lambda stored: classify.classify_batch(
+            [(item.id, item.text) for item in stored]
+        ),
+        notifications.acknowledge: lambda stored: acknowledge_batch([item.id for item in stored]),
+    }
+
+
+def run_post_commit(stored: list[Stored]) -> None:
+    """Run feedback.service's post-commit steps on committed items, a batch at a time.
+
+    A step with a batch form runs once for all the items; any other step runs item by
+    item, as submit() would run it. A failing step is logged and rolled back, and the
+    worker's sweep retries it; the next step still runs.
+    """
+    batch_forms = _batch_forms()
+    # The steps submit() runs (classification, acknowledgement) as create_app registered
+    # them; feedback.service keeps them in this list.
+    for name, step in list(feedback._post_commit_steps):
+        batch_step = batch_forms.get(step)
+        if batch_step is not None:
+            _run_step(name, batch_step, stored, stored)
+            continue
+        ids = [item.id for item in stored]
+        items = db.session.scalars(
+            select(FeedbackItem)
+            .where(FeedbackItem.id.in_(ids))
+            .order_by(FeedbackItem.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        for item in items:
+            _run_step(name, step, item, [item])
+
+
+def _run_step(name: str, step: Callable, argument: object, items: list) -> None:
+    """Run one post-commit step; on failure roll back, log and leave it to the worker."""
+    first = items[0].reference if items else "?"
+    try:
+        step(argument)
+    except Exception:
+        db.session.rollback()
+        log.exception(
+            "post-commit step %s failed for %s item(s) from %s; the worker will retry",
+            name,
+            len(items),
+            first,
+        )
+
+
+def acknowledge_batch(ids: list[int]) -> int:
+    """Batch form of notifications.acknowledge(): queue the emails these items are owed.
+
+    The same email, headers and bookkeeping (ack_pending cleared in the same
+    transaction), with one insert and one commit for the batch. Returns how many.
+    """
+    from engage.feedback import notifications
+
+    items = db.session.scalars(
+        select(FeedbackItem)
+        .where(
+            FeedbackItem.id.in_(ids),
+            FeedbackItem.ack_pending.is_(True),
+            FeedbackItem.author_email.is_not(None),
+        )
+        .options(selectinload(FeedbackItem.engagement))
+        .order_by(FeedbackItem.id)
+    ).all()
+    if not items:
+        return 0
+    track_url = public_url("feedback.track")
+    organisation = current_app.config["ENGAGE_ORGANISATION"]
+    messages = []
+    for item in items:
+        headers = {"Auto-Submitted": "auto-replied"}
+        unsubscribe_url = None
+        if item.contact_me:
+            unsubscribe_url = public_url(
+                "feedback.unsubscribe", token=notifications.unsubscribe_token(item)
+            )
+            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        messages.append(
+            outbox.render(
+                kind="acknowledgement",
+                recipient=item.author_email,
+                template="acknowledgement",
+                context={
+                    "item": item,
+                    "track_url": track_url,
+                    "unsubscribe_url": unsubscribe_url,
+                    "organisation": organisation,
+                },
+                headers=headers,
+            )
+        )
+    outbox.queue_many(messages)
+    db.session.execute(
+        update(FeedbackItem)
+        .where(FeedbackItem.id.in_([item.id for item in items]))
+        .values(ack_pending=False)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return len(items)

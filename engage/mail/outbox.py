@@ -17,7 +17,7 @@ from email.utils import make_msgid
 
 from flask import current_app, render_template
 from flask_mail import Message
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from engage.extensions import db
 from engage.mail.models import OutboxMessage, OutboxStatus
@@ -37,6 +37,29 @@ def backoff(attempts: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
 
 
+def render(
+    *,
+    kind: str,
+    recipient: str,
+    template: str,
+    context: dict,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """The column values of an outbox message from ``templates/email/<template>/``."""
+    subject = render_template(f"email/{template}/subject.txt", **context).strip()
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    return {
+        "kind": kind,
+        "recipient": recipient,
+        "subject": " ".join(subject.split()),
+        "body_text": render_template(f"email/{template}/body.txt", **context),
+        "body_html": render_template(f"email/{template}/body.html", **context),
+        "headers": headers or {},
+        "message_id": make_msgid(domain=domain),
+        "next_attempt_at": utcnow(),
+    }
+
+
 def queue(
     *,
     kind: str,
@@ -50,20 +73,23 @@ def queue(
     The caller commits, so the message is stored in the same transaction as the change
     that caused it.
     """
-    subject = render_template(f"email/{template}/subject.txt", **context).strip()
-    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     message = OutboxMessage(
-        kind=kind,
-        recipient=recipient,
-        subject=" ".join(subject.split()),
-        body_text=render_template(f"email/{template}/body.txt", **context),
-        body_html=render_template(f"email/{template}/body.html", **context),
-        headers=headers or {},
-        message_id=make_msgid(domain=domain),
-        next_attempt_at=utcnow(),
+        **render(
+            kind=kind, recipient=recipient, template=template, context=context, headers=headers
+        )
     )
     db.session.add(message)
     return message
+
+
+def queue_many(messages: list[dict]) -> None:
+    """Insert messages made by render() in one statement (the caller commits).
+
+    For bulk work such as a mailbox import, where adding one ORM object per email would
+    cost more than rendering it.
+    """
+    if messages:
+        db.session.execute(insert(OutboxMessage.__table__), messages)
 
 
 @dataclass

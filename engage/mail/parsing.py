@@ -7,6 +7,7 @@ failing the message.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -57,6 +58,28 @@ class ParsedMessage:
     date: datetime | None = None
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(name: str, value: str):
+    return policy.default.header_fetch_parse(name, value)
+
+
+class _CachingPolicy(policy.EmailPolicy):
+    """policy.default, parsing each distinct header value once.
+
+    The email package parses a header again on every read, and a message's Content-Type
+    is read a dozen times (type, charset, transfer encoding, filename); most messages in
+    a mailbox share a few Content-Type values. The parsed headers are immutable, so the
+    last 1,024 are kept and shared.
+    """
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name"):
+            return value
+        return _parsed_header(name, value)
+
+
+_POLICY = _CachingPolicy()
+
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?reply|auto:|"
     r"autoreply|away from (the )?office|on leave)",
@@ -76,6 +99,50 @@ def _header(message: Message, name: str) -> str:
     if value is None:
         return ""
     return _CONTROL.sub("", " ".join(str(value).split()))
+
+
+# Header values simple enough to read without the email package's full header parser,
+# which costs more than the rest of parsing a message. Anything else (encoded words,
+# comments, groups, non-ASCII, odd quoting) still goes through it.
+_ADDR = r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE_FROM = re.compile(rf'(?:"[A-Za-z0-9 ,\'-]*"|[A-Za-z0-9 \'-]*) ?<{_ADDR}>|{_ADDR}')
+_SIMPLE_DATE = re.compile(r"[A-Za-z0-9 ,:+-]+")
+_SIMPLE_MESSAGE_ID = re.compile(
+    r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+>"
+)
+
+
+def _simple_header(message: Message, name: str, pattern: re.Pattern) -> str | None:
+    """The first ``name`` header, unfolded, if it is all ASCII and matches ``pattern``."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            if not isinstance(value, str) or not value.isascii():
+                return None
+            value = " ".join(value.split())
+            return value if pattern.fullmatch(value) else None
+    return None
+
+
+def _from_header(message: Message) -> tuple[str, str]:
+    """(display name, address) of the sender."""
+    simple = _simple_header(message, "From", _SIMPLE_FROM)
+    return parseaddr(simple if simple is not None else _header(message, "From"))
+
+
+def _date_header(message: Message) -> datetime | None:
+    value = _simple_header(message, "Date", _SIMPLE_DATE)
+    try:
+        if value is None:
+            value = _header(message, "Date")
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _message_id_header(message: Message) -> str:
+    value = _simple_header(message, "Message-ID", _SIMPLE_MESSAGE_ID)
+    return value if value is not None else _header(message, "Message-ID")
 
 
 def decode_bytes(payload: bytes, charset: str | None) -> str:
@@ -247,11 +314,11 @@ def parse_message(
     if not raw.strip():
         raise RejectedMessage("empty message")
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=_POLICY).parsebytes(raw)
     except Exception as error:  # the parser is lenient; this is a last resort
         raise RejectedMessage(f"unparseable: {type(error).__name__}") from error
     leaves = _walk(message, limits)
-    name, address = parseaddr(_header(message, "From"))
+    name, address = _from_header(message)
     sender = address.strip().lower() if "@" in address else ""
     subject = _header(message, "Subject")
     own = frozenset(a.lower() for a in own_addresses)
@@ -274,13 +341,8 @@ def parse_message(
             html_parts.append(html_to_text(_part_text(part)))
     full = "\n\n".join(p for p in plain if p.strip()) or "\n\n".join(html_parts)
     full = _CONTROL.sub("", full.replace("\r\n", "\n")).strip()
-    date = None
-    try:
-        date_header = _header(message, "Date")
-        date = parsedate_to_datetime(date_header) if date_header else None
-    except (TypeError, ValueError, IndexError):
-        date = None
-    message_id = _header(message, "Message-ID").strip().strip("<>").strip()
+    date = _date_header(message)
+    message_id = _message_id_header(message).strip().strip("<>").strip()
     return ParsedMessage(
         message_id=message_id[:290] if message_id else _stable_id(message, raw),
         sender_email=sender,

@@ -304,7 +304,8 @@ def _capped_count(where: list[ColumnElement[bool]], cap: int) -> ScalarSelect:
 
 @dataclass(frozen=True)
 class InboxPage:
-    """One page of the inbox. ``total`` is exact up to ``cap``; above it is ``cap + 1``."""
+    """One page of the inbox. ``total`` is exact unless ``total_capped``: then more than
+    ``cap`` items match and ``total`` is ``cap + 1``."""
 
     items: list
     page: int
@@ -315,8 +316,8 @@ class InboxPage:
 
     @property
     def total_capped(self) -> bool:
-        """True when more than ``cap`` items match (the exact number is not counted)."""
-        return self.total > self.cap
+        """True when the exact number was not counted (more than ``cap`` match)."""
+        return self.total > self.cap and self.has_next
 
     @property
     def pages(self) -> int | None:
@@ -371,11 +372,15 @@ def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPag
     rows = list(db.session.scalars(query.limit(per_page + 1).offset(offset)))
     if page > 1 and not rows:
         raise PageNotFound(page)
+    cap = COUNT_CAP
     if len(rows) <= per_page:
         total = offset + len(rows)  # the last page: the total is known without counting
+    elif offset + len(rows) > cap:
+        total = cap + 1  # already past the cap
     else:
-        total = db.session.scalar(select(_capped_count(where, COUNT_CAP))) or 0
-    return InboxPage(rows[:per_page], page, per_page, total, has_next=len(rows) > per_page)
+        total = db.session.scalar(select(_capped_count(where, cap))) or 0
+    has_next = len(rows) > per_page
+    return InboxPage(rows[:per_page], page, per_page, total, has_next=has_next, cap=cap)
 
 
 def count(f: InboxFilters) -> int:

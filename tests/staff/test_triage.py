@@ -345,3 +345,48 @@ def test_bulk_theme_on_an_inbox_filtered_by_theme(signed_in, inbox):
     )
     db.session.refresh(inbox["none"])
     assert [t.slug for t in inbox["none"].themes()] == ["jobs"]
+
+
+def test_pages_follow_the_full_order_across_unclassified_and_classified(inbox, make_item):
+    extra = make_item("A later thought about the budget", submitted_at=datetime(2019, 8, 1))
+    _tag(extra, "services", source=TagSource.STAFF)  # staff tag without a review: counts
+    for f in (_filters(), _filters(q="budget"), _filters(sort="oldest"), _filters(theme="money")):
+        expected = [i.reference for i in db.session.scalars(triage.inbox_query(f))]
+        walked, page = [], 1
+        while True:
+            result = triage.inbox_page(f, page, per_page=2)
+            walked += _refs(result)
+            if not result.has_next:
+                break
+            page += 1
+        assert walked == expected and expected
+    # Current themes follow FeedbackItem.themes(), the staff tag included.
+    for slug in ("money", "services", "jobs", "unclassified"):
+        refs = set(_refs(triage.inbox_page(_filters(theme=slug), 1)))
+        items = db.session.scalars(select(FeedbackItem)).all()
+        if slug == "unclassified":
+            want = {i.reference for i in items if not i.themes() and not i.themes_reviewed_at}
+        else:
+            want = {i.reference for i in items if slug in {t.slug for t in i.themes()}}
+        assert refs == want, slug
+
+
+def test_totals_are_counted_up_to_the_cap(signed_in, inbox, make_item, monkeypatch):
+    monkeypatch.setattr(triage, "COUNT_CAP", 2)
+    first = triage.inbox_page(_filters(), 1, per_page=1)
+    assert first.total == 3 and first.total_capped and first.pages is None and first.has_next
+    # The last page knows the exact total without counting.
+    last = triage.inbox_page(_filters(), 4, per_page=1)
+    assert last.total == 4 and not last.total_capped and last.pages == 4 and not last.has_next
+    with pytest.raises(triage.PageNotFound):
+        triage.inbox_page(_filters(), 5, per_page=1)
+    small = triage.inbox_page(_filters(theme="money"), 1)
+    assert small.total == 2 and not small.total_capped
+    client = signed_in(Role.VIEWER)
+    for i in range(triage.PER_PAGE - 2):
+        make_item(f"Another comment, number {i}", engagement_slug=None)
+    body = client.get("/staff/inbox").get_data(as_text=True)
+    assert "More than 2 items · page 1" in body and "page=2" in body
+    body = client.get("/staff/inbox?page=2").get_data(as_text=True)
+    assert f"{triage.PER_PAGE + 2} items · page 2 of 2" in body and "page=3" not in body
+    assert "2 items match" in client.get("/staff/inbox?theme=money").get_data(as_text=True)

@@ -86,7 +86,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from engage import public, web
+    from engage import public, tasks, web
     from engage.classify import service as classify
     from engage.engagements import views as engagement_views
     from engage.feedback import api_views, notifications, service
@@ -108,3 +108,4 @@ def _register_blueprints(app: Flask) -> None:
     # Work done after an item is committed; the worker retries whatever fails.
     service.register_post_commit("classify", classify.classify_item)
     service.register_post_commit("acknowledge", notifications.acknowledge)
+    service.hand_post_commit_to(tasks.hand_over_new_feedback)

@@ -137,6 +137,9 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024),
         # `engage purge` removes personal details from feedback older than this.
         "ENGAGE_RETENTION_DAYS": retention_days(),
+        # Classify and acknowledge new feedback in the worker, in batches, not in the
+        # request that stored it (off: in the request; the worker still retries).
+        "ENGAGE_POST_COMMIT_IN_WORKER": _env_bool("ENGAGE_POST_COMMIT_IN_WORKER", True),
         # Public pages kept in memory (engage.public.cache): on/off, the longest any page
         # is kept, the longest a page counting feedback is kept, and how many pages.
         "ENGAGE_PAGE_CACHE": _env_bool("ENGAGE_PAGE_CACHE", True),

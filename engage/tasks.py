@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -58,7 +60,6 @@ def register_sweep(name: str, job: Callable[[], object]) -> None:
 def run_sweeps() -> dict[str, object]:
     """Run every sweep once; one failing sweep does not stop the others."""
     from engage.classify.service import classify_pending
-    from engage.extensions import db
     from engage.feedback.notifications import acknowledge_pending
     from engage.mail.outbox import send_due
 
@@ -68,20 +69,55 @@ def run_sweeps() -> dict[str, object]:
         **_sweeps,
         "send_outbox": send_due,
     }
-    results: dict[str, object] = {}
     with _application().app_context():
         if _application().config.get("IMAP_HOST"):
             from engage.mail.imap import fetch
 
             jobs = {"fetch_mail": fetch, **jobs}
-        for name, job in jobs.items():
-            try:
-                results[name] = job()
-            except Exception:
-                db.session.rollback()
-                log.exception("background job %s failed; it will run again", name)
-                results[name] = "failed"
+        return _run_jobs(jobs)
+
+
+def _run_jobs(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run each job once (inside an app context); one failing does not stop the others."""
+    from engage.extensions import db
+
+    results: dict[str, object] = {}
+    for name, job in jobs.items():
+        try:
+            results[name] = job()
+        except Exception:
+            db.session.rollback()
+            log.exception("background job %s failed; it will run again", name)
+            results[name] = "failed"
     return results
+
+
+@huey.task()
+def process_new_feedback() -> dict[str, object]:
+    """Classify and acknowledge every new item, in batches (web requests queue this)."""
+    from engage.classify.service import classify_pending
+    from engage.feedback.notifications import acknowledge_pending
+
+    with _application().app_context():
+        return _run_jobs({"classify": classify_pending, "acknowledge": acknowledge_pending})
+
+
+# A process asks for at most one run per window; the run starts when the window ends,
+# after every item committed in it, so one run serves every request of the window.
+HAND_OVER_WINDOW = 0.5
+_last_hand_over = float("-inf")
+_hand_over_lock = threading.Lock()
+
+
+def hand_over_new_feedback() -> None:
+    """Ask the worker to run process_new_feedback() shortly (web requests call this)."""
+    global _last_hand_over
+    now = time.monotonic()
+    with _hand_over_lock:
+        if now - _last_hand_over < HAND_OVER_WINDOW:
+            return
+        _last_hand_over = now
+    process_new_feedback.schedule(delay=HAND_OVER_WINDOW)
 
 
 @huey.periodic_task(crontab(minute="*"))

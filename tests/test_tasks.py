@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engage import tasks
 from engage.cli import cli
@@ -113,3 +113,56 @@ def test_quarter_hour_task_groups_campaign_texts(app, make_engagement, make_item
         tasks.huey.immediate = False
     group = db.session.scalars(select(DuplicateGroup)).one()
     assert group.size == 4
+
+
+def test_a_web_submission_hands_its_work_to_the_worker(app, client, monkeypatch, make_engagement):
+    """With ENGAGE_POST_COMMIT_IN_WORKER the request only stores; one queued run tags
+    and acknowledges every item sent in its window, in batches."""
+    from engage.classify.service import train_model
+
+    train_model(force=True)
+    engagement = make_engagement()
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(tasks, "_last_hand_over", float("-inf"))
+    tasks.bind(app)
+    tasks.huey.flush()
+    for n in range(3):
+        sent = client.post(
+            f"/engagements/{engagement.slug}/feedback",
+            data={"text": f"Keep the walk-in centre open, comment {n}.", "author_email": "a@b.org"},
+        )
+        assert sent.status_code == 303
+    items = db.session.scalars(select(FeedbackItem).order_by(FeedbackItem.id)).all()
+    assert len(items) == 3
+    assert all(i.classified_at is None and i.ack_pending for i in items)  # stored, nothing else
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    # One run was asked for (the window covers all three), to start when the window ends.
+    [queued] = tasks.huey.pending()
+    assert queued.name.endswith("process_new_feedback") and queued.eta is not None
+    result = tasks.process_new_feedback.call_local()
+    assert result == {"classify": 3, "acknowledge": 3}
+    db.session.expire_all()
+    items = db.session.scalars(select(FeedbackItem)).all()
+    assert all(i.classified_at is not None and not i.ack_pending for i in items)
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+    assert tasks.process_new_feedback.call_local() == {"classify": 0, "acknowledge": 0}
+
+
+def test_a_queue_that_is_down_loses_nothing(app, client, monkeypatch, make_engagement):
+    engagement = make_engagement()
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(tasks, "_last_hand_over", float("-inf"))
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("queue unreachable")
+
+    monkeypatch.setattr(tasks.process_new_feedback, "schedule", broken)
+    sent = client.post(
+        f"/engagements/{engagement.slug}/feedback",
+        data={"text": "The queue is down but this is kept.", "author_email": "c@d.org"},
+    )
+    assert sent.status_code == 303
+    item = db.session.scalars(select(FeedbackItem)).one()
+    assert item.ack_pending  # the minute's sweep still owes and sends it
+    tasks.bind(app)
+    assert tasks.run_sweeps()["acknowledge"] == 1

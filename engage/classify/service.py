@@ -222,31 +222,6 @@ def _themes_by_slug() -> dict[str, Theme]:
     return {t.slug: t for t in db.session.scalars(select(Theme))}
 
 
-def apply(items: list[FeedbackItem], model: pipeline.ThemeModel, version: str) -> None:
-    """Replace the model's tags on ``items`` with fresh predictions (caller commits)."""
-    if not items:
-        return
-    themes = _themes_by_slug()
-    proba = model.predict_proba([item.text for item in items])
-    for item, row in zip(items, proba, strict=True):
-        for tag in [t for t in item.tags if t.source == TagSource.MODEL]:
-            item.tags.remove(tag)
-        for slug, p, threshold in zip(model.themes, row, model.thresholds, strict=True):
-            if p >= threshold and slug in themes:
-                item.tags.append(
-                    ThemeTag(
-                        theme=themes[slug],
-                        source=TagSource.MODEL,
-                        confidence=float(p),
-                        model_version=version,
-                    )
-                )
-        item.classified_at = utcnow()
-        item.model_version = version
-        # Distance of the closest theme to its threshold: small means the model hesitated.
-        item.certainty = float(np.min(np.abs(row - model.thresholds)))
-
-
 def classify_item(item: FeedbackItem) -> None:
     """Post-commit step: tag one new item; without a usable model it stays for the worker."""
     try:
@@ -255,8 +230,8 @@ def classify_item(item: FeedbackItem) -> None:
         # str(): a log record holding the exception would keep its frames (and item) alive.
         log.warning("%s left unclassified: %s", item.reference, str(error))
         return
-    apply([item], model, row.version)
-    db.session.commit()
+    # The same few statements as a batch: no ORM tag objects to load and flush.
+    _write_tags([(item.id, item.text)], model, row.version)
 
 
 def classify_batch(rows: list[tuple[int, str]]) -> int:
@@ -274,6 +249,11 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
     except NoModelError as error:
         log.warning("%s items left unclassified: %s", len(rows), str(error))
         return 0
+    return _write_tags(rows, model, row.version)
+
+
+def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> int:
+    """Predict, replace the model's tags and mark the items classified; commit."""
     themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
     ids = [item_id for item_id, _ in rows]
     proba = model.predict_proba([text for _, text in rows])
@@ -289,7 +269,7 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
                         "theme_id": themes[slug],
                         "source": TagSource.MODEL,
                         "confidence": float(p),
-                        "model_version": row.version,
+                        "model_version": version,
                         "created_at": now,
                     }
                 )
@@ -297,8 +277,8 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
             {
                 "id": item_id,
                 "classified_at": now,
-                "model_version": row.version,
-                # As in apply(): small means the model hesitated.
+                "model_version": version,
+                # Distance of the closest theme to its threshold: small means hesitation.
                 "certainty": float(np.min(np.abs(scores - model.thresholds))),
             }
         )
@@ -314,21 +294,20 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
 
 def classify_pending(limit: int = 2000) -> int:
     """Classify items no model has tagged yet (the worker's sweep); return how many."""
-    items = db.session.scalars(
-        select(FeedbackItem)
+    rows = db.session.execute(
+        select(FeedbackItem.id, FeedbackItem.text)
         .where(FeedbackItem.classified_at.is_(None))
         .order_by(FeedbackItem.id)
         .limit(limit)
     ).all()
-    if not items:
+    if not rows:
         return 0
     try:
         model, row = load_active()
     except NoModelError as error:
         # Not an accident to trace every minute: say what waits, and why, in one line.
-        log.warning("%s items wait for a theme model: %s", len(items), str(error))
+        log.warning("%s items wait for a theme model: %s", len(rows), str(error))
         return 0
-    for start in range(0, len(items), 500):
-        apply(list(items[start : start + 500]), model, row.version)
-        db.session.commit()
-    return len(items)
+    for start in range(0, len(rows), 500):
+        _write_tags([tuple(r) for r in rows[start : start + 500]], model, row.version)
+    return len(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
@@ -34,17 +34,15 @@ def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
     return db.session.get(FeedbackItem, data["item"])
 
 
-def acknowledge(item: FeedbackItem) -> None:
-    """Queue the acknowledgement email for an item that is owed one, then commit."""
-    if not item.ack_pending or not item.author_email:
-        return
+def _acknowledgement(item: FeedbackItem) -> dict:
+    """The outbox row of an item's acknowledgement email (rendered, not yet stored)."""
     headers = {"Auto-Submitted": "auto-replied"}
     unsubscribe_url = None
     if item.contact_me:
         unsubscribe_url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
         headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    outbox.queue(
+    return outbox.render(
         kind="acknowledgement",
         recipient=item.author_email,
         template="acknowledgement",
@@ -56,15 +54,35 @@ def acknowledge(item: FeedbackItem) -> None:
         },
         headers=headers,
     )
-    item.ack_pending = False
+
+
+def _queue_acknowledgements(items: list[FeedbackItem]) -> int:
+    """Queue the emails of items owed one and mark them sent, in one transaction."""
+    owed = [item for item in items if item.ack_pending and item.author_email]
+    if not owed:
+        return 0
+    # Core statements, not ORM objects: this runs for every form sent.
+    outbox.queue_many([_acknowledgement(item) for item in owed])
+    db.session.execute(
+        update(FeedbackItem)
+        .where(FeedbackItem.id.in_([item.id for item in owed]))
+        .values(ack_pending=False)
+    )
     db.session.commit()
+    return len(owed)
+
+
+def acknowledge(item: FeedbackItem) -> None:
+    """Queue the acknowledgement email for an item that is owed one, then commit."""
+    _queue_acknowledgements([item])
 
 
 def acknowledge_pending(limit: int = 500) -> int:
-    """Queue acknowledgements that a failed post-commit step left owed; return how many."""
+    """Queue acknowledgements still owed (new items, or a step that failed); return how many."""
     items = db.session.scalars(
-        select(FeedbackItem).where(FeedbackItem.ack_pending.is_(True)).limit(limit)
+        select(FeedbackItem)
+        .where(FeedbackItem.ack_pending.is_(True))
+        .order_by(FeedbackItem.id)
+        .limit(limit)
     ).all()
-    for item in items:
-        acknowledge(item)
-    return len(items)
+    return _queue_acknowledgements(list(items))

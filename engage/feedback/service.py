@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import select
 
 from engage.engagements.models import Engagement
@@ -59,6 +60,21 @@ class Submission:
 # Each step may fail; the item is already safe and the worker retries the step.
 PostCommitStep = Callable[[FeedbackItem], None]
 _post_commit_steps: list[tuple[str, PostCommitStep]] = []
+
+
+# How a web request hands its post-commit work to the worker (engage.tasks sets it).
+_hand_over: Callable[[], None] | None = None
+
+
+def hand_post_commit_to(hand_over: Callable[[], None] | None) -> None:
+    """With ENGAGE_POST_COMMIT_IN_WORKER, submit() calls ``hand_over()`` after its commit.
+
+    ``hand_over`` asks the worker to run every owed post-commit step, for all new items
+    in batches; when it fails (the queue is down) the worker's minute sweep still finds
+    the work, since unclassified and unacknowledged items are marked in the table.
+    """
+    global _hand_over
+    _hand_over = hand_over
 
 
 def register_post_commit(name: str, step: PostCommitStep) -> None:
@@ -158,6 +174,9 @@ def make_reference(item_id: int, when: datetime) -> str:
 def submit(submission: Submission) -> FeedbackItem:
     """Validate, store and commit a feedback item, then run the post-commit steps.
 
+    The steps run here, or in the worker when ENGAGE_POST_COMMIT_IN_WORKER is on (the
+    default outside tests): a request then costs one insert and one commit.
+
     Raises InvalidSubmission (nothing stored) when the input is not acceptable.
     """
     cleaned = validate(submission)
@@ -188,7 +207,13 @@ def submit(submission: Submission) -> FeedbackItem:
     except Exception:
         db.session.rollback()
         raise
-    run_post_commit(item)
+    if current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER") and _hand_over is not None:
+        try:
+            _hand_over()
+        except Exception:
+            log.exception("could not queue the work after %s; the sweep will do it", item.reference)
+    else:
+        run_post_commit(item)
     return item
 
 

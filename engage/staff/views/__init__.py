@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
 @bp.after_request
 def never_cache(response):
     """Staff pages hold personal data: no browser or proxy may keep a copy."""

@@ -42,21 +42,33 @@ def dashboard_page():
     theme_note = "An item can raise several themes, so the bars can add up to more than the total."
     sections = [
         (
-            "theme", "By theme", "Theme", stats.by_theme,
+            "theme",
+            "By theme",
+            "Theme",
+            stats.by_theme,
             charts.bar_chart(
                 stats.by_theme, title=f"Feedback by theme: {name}", description=theme_note
             ),
         ),
         (
-            "area", "By area", "Area", stats.by_area,
+            "area",
+            "By area",
+            "Area",
+            stats.by_area,
             charts.bar_chart(stats.by_area, title=f"Feedback by area: {name}"),
         ),
         (
-            "channel", "By channel", "Channel", stats.by_channel,
+            "channel",
+            "By channel",
+            "Channel",
+            stats.by_channel,
             charts.bar_chart(stats.by_channel, title=f"Feedback by channel: {name}"),
         ),
         (
-            "week", "By week", "Week starting", weeks,
+            "week",
+            "By week",
+            "Week starting",
+            weeks,
             charts.column_chart(weeks, title=f"Feedback per week: {name}"),
         ),
     ]

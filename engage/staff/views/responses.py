@@ -101,8 +101,10 @@ def _groups(engagement) -> list[DuplicateGroup]:
 
 
 def _editor(form: ResponseForm, response: Response | None, status: int = 200):
-    engagement = engagements.get_by_slug(form.engagement.data or "") if form.engagement.data else (
-        response.engagement if response else None
+    engagement = (
+        engagements.get_by_slug(form.engagement.data or "")
+        if form.engagement.data
+        else (response.engagement if response else None)
     )
     themes = _chosen_themes(form.themes.data)
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
@@ -380,6 +382,4 @@ def responses_templates():
             flash(f"Template “{template.name}” saved", "info")
             return redirect(url_for("staff.responses_templates"))
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
-    return render_template(
-        "staff/responses/templates.html", form=form, templates=templates
-    ), status
+    return render_template("staff/responses/templates.html", form=form, templates=templates), status

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -395,21 +395,37 @@ def _row(valid: _Valid) -> dict:
 
 
 def _insert(batch: list[_Valid]) -> list[Stored]:
-    """Insert and commit; each item gets its final reference in the same transaction.
-
-    One multi-row INSERT (its ids come back by the placeholder references, whatever
-    order the database returns them in) and one UPDATE executed for all the rows.
-    """
+    """Insert and commit; each item has its final reference when the transaction commits."""
     rows = [_row(valid) for valid in batch]
+    table = FeedbackItem.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Take the ids from the sequence first, so each row is written once with its
+        # reference: on PostgreSQL every later UPDATE rewrites the row and its indexes.
+        ids = db.session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('feedback_item', 'id'))"
+                " FROM generate_series(1, :n)"
+            ),
+            {"n": len(rows)},
+        ).all()
+        stored = []
+        for row, item_id in zip(rows, ids, strict=True):
+            row["id"] = item_id
+            row["reference"] = feedback.make_reference(item_id, row["submitted_at"])
+            stored.append(Stored(item_id, row["reference"], row["text"]))
+        db.session.execute(insert(table), rows)
+        db.session.commit()
+        return stored
+    # Elsewhere one multi-row INSERT (the ids come back by the placeholder references,
+    # whatever order the database returns them in) and one UPDATE run for all the rows.
     # The table, not the ORM entity: the ORM would split the rows into one statement per
     # run of rows with the same columns set to NULL.
-    table = FeedbackItem.__table__
-    ids = dict(
+    by_placeholder = dict(
         db.session.execute(insert(table).returning(table.c.reference, table.c.id), rows).all()
     )
-    stored: list[Stored] = []
+    stored = []
     for row in rows:
-        item_id = ids[row["reference"]]
+        item_id = by_placeholder[row["reference"]]
         stored.append(
             Stored(item_id, feedback.make_reference(item_id, row["submitted_at"]), row["text"])
         )

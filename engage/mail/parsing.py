@@ -124,6 +124,12 @@ def _simple_header(message: Message, name: str, pattern: re.Pattern) -> str | No
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _addresses(value: str) -> tuple[str, ...]:
+    """The addresses in a To or Cc header (a mailbox sends most mail to a few)."""
+    return tuple(addr.strip().lower() for _, addr in getaddresses([value]) if "@" in addr)
+
+
 def _from_header(message: Message) -> tuple[str, str]:
     """(display name, address) of the sender."""
     simple = _simple_header(message, "From", _SIMPLE_FROM)
@@ -324,9 +330,9 @@ def parse_message(
     own = frozenset(a.lower() for a in own_addresses)
     recipients: list[str] = []
     for header in ("To", "Cc", "Delivered-To", "X-Original-To"):
-        for _, addr in getaddresses([_header(message, header)]):
-            if "@" in addr:
-                recipients.append(addr.strip().lower())
+        value = _header(message, header)
+        if value:
+            recipients.extend(_addresses(value))
     plain: list[str] = []
     html_parts: list[str] = []
     attachments: list[str] = []

@@ -32,9 +32,8 @@ from engage.extensions import db
 from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
-from engage.mail import outbox, parsing
+from engage.mail import parsing
 from engage.util import utcnow
-from engage.web import public_url
 
 log = logging.getLogger(__name__)
 
@@ -493,55 +492,16 @@ def _run_step(name: str, step: Callable, argument: object, items: list) -> None:
 def acknowledge_batch(ids: list[int]) -> int:
     """Batch form of notifications.acknowledge(): queue the emails these items are owed.
 
-    The same email, headers and bookkeeping (ack_pending cleared in the same
-    transaction), with one insert and one commit for the batch. Returns how many.
+    The same emails and bookkeeping (ack_pending cleared in the same transaction), with
+    one read, one outbox insert and one commit for the batch. Returns how many.
     """
     from engage.feedback import notifications
 
     items = db.session.scalars(
         select(FeedbackItem)
-        .where(
-            FeedbackItem.id.in_(ids),
-            FeedbackItem.ack_pending.is_(True),
-            FeedbackItem.author_email.is_not(None),
-        )
-        .options(selectinload(FeedbackItem.engagement))
+        .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
+        .options(selectinload(FeedbackItem.engagement))  # the email names it
         .order_by(FeedbackItem.id)
     ).all()
-    if not items:
-        return 0
-    track_url = public_url("feedback.track")
-    organisation = current_app.config["ENGAGE_ORGANISATION"]
-    messages = []
-    for item in items:
-        headers = {"Auto-Submitted": "auto-replied"}
-        unsubscribe_url = None
-        if item.contact_me:
-            unsubscribe_url = public_url(
-                "feedback.unsubscribe", token=notifications.unsubscribe_token(item)
-            )
-            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        messages.append(
-            outbox.render(
-                kind="acknowledgement",
-                recipient=item.author_email,
-                template="acknowledgement",
-                context={
-                    "item": item,
-                    "track_url": track_url,
-                    "unsubscribe_url": unsubscribe_url,
-                    "organisation": organisation,
-                },
-                headers=headers,
-            )
-        )
-    outbox.queue_many(messages)
-    db.session.execute(
-        update(FeedbackItem)
-        .where(FeedbackItem.id.in_([item.id for item in items]))
-        .values(ack_pending=False)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return len(items)
+    # feedback.notifications renders and queues them: one place says what the email is.
+    return notifications._queue_acknowledgements(list(items))

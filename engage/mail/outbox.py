@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import Message
 from sqlalchemy import insert, or_, select, update
 
@@ -45,15 +45,26 @@ def render(
     context: dict,
     headers: dict[str, str] | None = None,
 ) -> dict:
-    """The column values of an outbox message from ``templates/email/<template>/``."""
-    subject = render_template(f"email/{template}/subject.txt", **context).strip()
-    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    """The column values of an outbox message from ``templates/email/<template>/``.
+
+    Rendered as render_template() would, but with the app's context processors run once
+    for the three templates rather than once each (bulk imports render thousands).
+    """
+    app = current_app._get_current_object()
+    values = dict(context)
+    app.update_template_context(values)
+
+    def render(name: str) -> str:
+        return app.jinja_env.get_template(f"email/{template}/{name}").render(values)
+
+    subject = render("subject.txt").strip()
+    domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     return {
         "kind": kind,
         "recipient": recipient,
         "subject": " ".join(subject.split()),
-        "body_text": render_template(f"email/{template}/body.txt", **context),
-        "body_html": render_template(f"email/{template}/body.html", **context),
+        "body_text": render("body.txt"),
+        "body_html": render("body.html"),
         "headers": headers or {},
         "message_id": make_msgid(domain=domain),
         "next_attempt_at": utcnow(),

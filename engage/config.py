@@ -35,6 +35,16 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+
+
 def instance_path() -> Path:
     """Return the instance folder (SQLite DB, secret key, model files)."""
     configured = os.environ.get("ENGAGE_INSTANCE_PATH")
@@ -146,4 +156,7 @@ def from_environment() -> dict:
         "ENGAGE_PAGE_CACHE_MAX_AGE": _env_int("ENGAGE_PAGE_CACHE_MAX_AGE", 300),
         "ENGAGE_FIGURES_MAX_AGE": _env_int("ENGAGE_FIGURES_MAX_AGE", 60),
         "ENGAGE_PAGE_CACHE_ENTRIES": _env_int("ENGAGE_PAGE_CACHE_ENTRIES", 500),
+        # How long a process trusts the version it read (another process's change shows
+        # within this time; its own at once). 0: read it on every request.
+        "ENGAGE_PAGE_VERSION_MAX_AGE": _env_float("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0),
     }

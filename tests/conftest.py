@@ -54,6 +54,9 @@ def _app(instance_dir, tmp_path_factory):
             # Counts on public pages are live in tests; tests/public/test_page_cache.py
             # turns the minute's caching of figures back on where it tests it.
             "ENGAGE_FIGURES_MAX_AGE": 0,
+            # Every request reads the public version (another "process" may be the test
+            # itself writing with SQL); tests/public/test_page_cache.py covers the second.
+            "ENGAGE_PAGE_VERSION_MAX_AGE": 0,
             # Post-commit steps run in the request, so tests see their results at once;
             # tests/test_tasks.py covers handing them to the worker.
             "ENGAGE_POST_COMMIT_IN_WORKER": False,

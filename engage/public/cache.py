@@ -35,7 +35,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_app_context, request, session
 from flask import Response as HttpResponse
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, insert, inspect, select, update
@@ -62,13 +62,20 @@ class State:
 
 
 def current_state() -> State:
-    """The version of the public data, read once per request."""
+    """The version of the public data: read at most once a request, and once in
+    ENGAGE_PAGE_VERSION_MAX_AGE seconds by this process (a change committed here is
+    seen at once; one committed by another process within that time)."""
     # Kept on the request, not on g: an app context can outlive several requests.
     environ = request.environ
     if "engage.public_state" not in environ:
-        # On the session's connection, without the ORM: this runs on every cached page.
-        row = db.session.connection().execute(_READ_STATE).first()
-        environ["engage.public_state"] = State(*row) if row else State(0, None)
+        pages = store()
+        state = pages.recent_state(current_app.config["ENGAGE_PAGE_VERSION_MAX_AGE"])
+        if state is None:
+            # On the session's connection, without the ORM: this runs for stored pages.
+            row = db.session.connection().execute(_READ_STATE).first()
+            state = State(*row) if row else State(0, None)
+            pages.remember_state(state)
+        environ["engage.public_state"] = state
     return environ["engage.public_state"]
 
 
@@ -83,6 +90,9 @@ def public_changed(session: Session | None = None) -> None:
     )
     if moved.rowcount == 0:  # a database made with create_all(), not the migrations
         connection.execute(insert(PublicState).values(id=1, version=1, changed_at=now))
+    # One move per transaction is enough (the row stays locked until it ends); when it
+    # ends, this process reads the version again.
+    (session or db.session).info["public_changed_in_transaction"] = True
 
 
 # What public pages show: any change to one of these moves the version.
@@ -129,13 +139,14 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         return
     if _changes_public_data(session):
         public_changed(session)
-        # One move per transaction is enough: the row stays locked until it ends.
-        session.info["public_changed_in_transaction"] = True
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop("public_changed_in_transaction", None)
+    if transaction.parent is not None:
+        return
+    changed = session.info.pop("public_changed_in_transaction", None)
+    if changed and has_app_context() and "engage.page_store" in current_app.extensions:
+        store().forget_state()
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,21 @@ class PageStore:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._state: tuple[State, float] | None = None
+
+    def recent_state(self, max_age: float) -> State | None:
+        """The version read less than ``max_age`` seconds ago, if any."""
+        known = self._state
+        if known is not None and time.monotonic() - known[1] < max_age:
+            return known[0]
+        return None
+
+    def remember_state(self, state: State) -> None:
+        self._state = (state, time.monotonic())
+
+    def forget_state(self) -> None:
+        """This process changed public data: read the version afresh."""
+        self._state = None
 
     def get(self, key: tuple, max_age: float) -> CachedPage | None:
         with self._lock:
@@ -278,6 +304,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_AGE", 300)
     app.config.setdefault("ENGAGE_FIGURES_MAX_AGE", 60)
     app.config.setdefault("ENGAGE_PAGE_CACHE_ENTRIES", 500)
+    app.config.setdefault("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0)
     app.extensions["engage.page_store"] = PageStore(app.config["ENGAGE_PAGE_CACHE_ENTRIES"])
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)

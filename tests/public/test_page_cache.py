@@ -11,14 +11,14 @@ from contextlib import contextmanager
 
 import pytest
 from flask import g
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from engage.extensions import db
 from engage.feedback.models import Status
 from engage.public import cache
 from engage.public.models import PublicState
 from engage.publish import service as publish
-from engage.publish.models import ResponseStatus
+from engage.publish.models import Response, ResponseStatus
 from engage.staff.models import Role
 
 
@@ -220,3 +220,30 @@ def test_the_store_is_bounded_and_pages_expire():
     assert len(store) == 2 and store.get(("b",), 60) is None and store.get(("a",), 60) is fresh
     store.put(("old",), page)  # stored long ago
     assert store.get(("old",), max_age=60) is None
+
+
+def test_a_process_trusts_the_version_it_read_for_a_moment(app, client, published, monkeypatch):
+    """Stored pages cost no query at all while the version read is fresh; a change
+    committed in this process shows at once, one from another process within the time."""
+    monkeypatch.setitem(app.config, "ENGAGE_PAGE_VERSION_MAX_AGE", 60)
+    client.get("/you-said-we-did")
+    with counting() as statements:
+        assert client.get("/you-said-we-did").status_code == 200
+    assert statements == []
+
+    publish.update(published["response"], you_said="the CCG ignores Brent.", by="x")
+    db.session.commit()  # this process's own change: seen on the next request
+    assert "ignores Brent" in client.get("/you-said-we-did").get_data(as_text=True)
+
+    # Another process publishes: its own connection, its own transaction.
+    with db.engine.begin() as other:
+        other.execute(
+            update(Response)
+            .where(Response.id == published["response"].id)
+            .values(you_said="the CCG ignores Ealing.")
+        )
+        other.execute(update(PublicState).values(version=PublicState.version + 1))
+    assert "ignores Brent" in client.get("/you-said-we-did").get_data(as_text=True)
+    monkeypatch.setitem(app.config, "ENGAGE_PAGE_VERSION_MAX_AGE", 0)  # the time is up
+    db.session.expire_all()  # as a new request's session would be (the test's outlives it)
+    assert "ignores Ealing" in client.get("/you-said-we-did").get_data(as_text=True)

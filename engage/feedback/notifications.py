@@ -56,7 +56,7 @@ def _acknowledgement(item: FeedbackItem) -> dict:
     )
 
 
-def _queue_acknowledgements(items: list[FeedbackItem]) -> int:
+def queue_acknowledgements(items: list[FeedbackItem]) -> int:
     """Queue the emails of items owed one and mark them sent, in one transaction."""
     owed = [item for item in items if item.ack_pending and item.author_email]
     if not owed:
@@ -74,7 +74,7 @@ def _queue_acknowledgements(items: list[FeedbackItem]) -> int:
 
 def acknowledge(item: FeedbackItem) -> None:
     """Queue the acknowledgement email for an item that is owed one, then commit."""
-    _queue_acknowledgements([item])
+    queue_acknowledgements([item])
 
 
 def acknowledge_pending(limit: int = 500) -> int:
@@ -85,4 +85,4 @@ def acknowledge_pending(limit: int = 500) -> int:
         .order_by(FeedbackItem.id)
         .limit(limit)
     ).all()
-    return _queue_acknowledgements(list(items))
+    return queue_acknowledgements(list(items))

@@ -86,6 +86,11 @@ def register_post_commit(name: str, step: PostCommitStep) -> None:
     _post_commit_steps.append((name, step))
 
 
+def post_commit_steps() -> list[tuple[str, PostCommitStep]]:
+    """The registered post-commit steps, in order (for batch paths that run them)."""
+    return list(_post_commit_steps)
+
+
 def clean_text(value: str | None) -> str:
     """Normalise line endings and drop control characters (keeps tabs and newlines)."""
     if value is None:

@@ -458,7 +458,7 @@ def run_post_commit(stored: list[Stored]) -> None:
     batch_forms = _batch_forms()
     # The steps submit() runs (classification, acknowledgement) as create_app registered
     # them; feedback.service keeps them in this list.
-    for name, step in list(feedback._post_commit_steps):
+    for name, step in feedback.post_commit_steps():
         batch_step = batch_forms.get(step)
         if batch_step is not None:
             _run_step(name, batch_step, stored, stored)
@@ -504,4 +504,4 @@ def acknowledge_batch(ids: list[int]) -> int:
         .order_by(FeedbackItem.id)
     ).all()
     # feedback.notifications renders and queues them: one place says what the email is.
-    return notifications._queue_acknowledgements(list(items))
+    return notifications.queue_acknowledgements(list(items))

@@ -110,6 +110,10 @@ def standalone(instance_dir, tmp_path):
                 "MAIL_PORT": 1,
                 "MAIL_TIMEOUT": 2,
                 "ENGAGE_MODEL_DIR": str(tmp_path / "models"),
+                # Every request asks the database for the public version, so each one
+                # meets the outage; test_stored_pages_outlive_a_short_outage covers
+                # the production default.
+                "ENGAGE_PAGE_VERSION_MAX_AGE": 0,
             }
         )
         with app.app_context():
@@ -215,6 +219,22 @@ def test_outage_during_a_burst_of_requests_never_gives_500(standalone):
         statuses.append(client.get("/healthz").status_code)
     assert 500 not in statuses
     assert statuses.count(503) == 9 and stored_items(app) == 3
+
+
+def test_stored_pages_outlive_a_short_outage(standalone):
+    """A public page stored just before the outage is still served while the version
+    read is trusted; what needs the database (the form) gets a clean 503."""
+    app, outage = standalone
+    app.config["ENGAGE_PAGE_VERSION_MAX_AGE"] = 60
+    client = app.test_client()
+    before = client.get("/you-said-we-did")
+    assert before.status_code == 200
+    outage.start()
+    during = client.get("/you-said-we-did")
+    assert during.status_code == 200 and during.get_data() == before.get_data()
+    assert_clean_503(feedback_form(client), "feedback form")
+    outage.end()
+    assert feedback_form(client).status_code == 303
 
 
 def test_signed_in_staff_get_a_clean_503(standalone):

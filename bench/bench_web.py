@@ -461,9 +461,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--instance", required=True)
-    parser.add_argument("--model-dir", required=True)
+    common.add_where_arguments(parser)
     parser.add_argument("--probe-timeout", type=float, default=10.0)
     parser.add_argument(
         "--only",

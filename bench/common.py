@@ -65,6 +65,13 @@ def pg_drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def add_where_arguments(parser) -> None:
+    """The arguments every step takes to find its app: database, instance, model folder."""
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--model-dir", required=True)
+
+
 def app_env(database_url: str, instance: Path, model_dir: Path) -> dict[str, str]:
     """Environment for the app under test: its own instance folder, no rate limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "IMAP_"))}

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import textgen  # noqa: E402
+from bench import common, textgen  # noqa: E402
 
 SEED = 9  # issue #9
 N_ITEMS = 100_000
@@ -665,9 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     model = sub.add_parser("model")
     model.add_argument("--out", required=True)
     data = sub.add_parser("data")
-    data.add_argument("--database-url", required=True)
-    data.add_argument("--instance", required=True)
-    data.add_argument("--model-dir", required=True)
+    common.add_where_arguments(data)
     data.add_argument("--items", type=int, default=N_ITEMS)
     data.add_argument("--seed", type=int, default=SEED)
     mbox = sub.add_parser("mbox")

@@ -14,27 +14,13 @@ import itertools
 import random
 import string
 
+from engage.demo import NEL_BOROUGHS, NWL_BOROUGHS
+
 THEMES = ("money", "decision-making", "clinical-leadership", "services", "jobs")
 
-BOROUGHS_NWL = [
-    "Brent",
-    "Ealing",
-    "Hammersmith and Fulham",
-    "Harrow",
-    "Hillingdon",
-    "Hounslow",
-    "Kensington and Chelsea",
-    "Westminster",
-]
-BOROUGHS_NEL = [
-    "Barking and Dagenham",
-    "City and Hackney",
-    "Havering",
-    "Newham",
-    "Redbridge",
-    "Tower Hamlets",
-    "Waltham Forest",
-]
+# The demo engagements' boroughs, as `make run` has them.
+BOROUGHS_NWL = NWL_BOROUGHS
+BOROUGHS_NEL = NEL_BOROUGHS
 PLACES = [
     "Southall",
     "Wembley",

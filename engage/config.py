@@ -25,24 +25,23 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default, kind=int, what: str = "a whole number"):
+    """The variable ``name`` read as ``kind`` (int or float), or ``default`` when unset."""
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return int(value)
+        return kind(value)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+        raise ConfigError(f"{name} must be {what}, got {value!r}") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default)
 
 
 def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+    return _env_number(name, default, float, "a number")
 
 
 def instance_path() -> Path:

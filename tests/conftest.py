@@ -16,7 +16,7 @@ from engage import create_app
 from engage.extensions import db as _db
 
 # Staff accounts and signed-in clients (make_staff, signed_in), for any test.
-pytest_plugins = ["tests.staffing"]
+pytest_plugins = ["tests.staffing", "tests.trained"]
 
 TEST_DATABASE_URL = os.environ.get("ENGAGE_TEST_DATABASE_URL", "")
 

@@ -1,4 +1,4 @@
-"""Brand-new empty databases for tests that need one of their own."""
+"""Brand-new empty databases for tests that need one of their own, and a statement counter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_DATABASE_URL
@@ -30,3 +30,20 @@ def fresh_database(folder: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, in order."""
+    from engage.extensions import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

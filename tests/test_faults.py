@@ -22,7 +22,6 @@ item page and `engage classify`, and a retrained model picks up what waited.
 
 from __future__ import annotations
 
-import csv
 import re
 from datetime import date
 from pathlib import Path
@@ -40,7 +39,6 @@ from engage.feedback.models import FeedbackItem
 from engage.feedback.partners import create_partner
 from engage.feedback.service import ensure_default_themes
 from engage.staff.models import Role
-from tests.classify.corpus import ITEMS
 from tests.databases import fresh_database
 
 PASSWORD = "correct horse battery staple"
@@ -256,23 +254,12 @@ def test_signed_in_staff_get_a_clean_503(standalone):
 
 
 @pytest.fixture
-def corrupt_model(app, tmp_path):
+def corrupt_model(trained, model_dir, corpus):
     """A trained, active model whose file has then been overwritten with garbage."""
-    corpus = tmp_path / "corpus.csv"
-    with corpus.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "themes"])
-        writer.writerows(ITEMS)
-    previous = app.config["ENGAGE_MODEL_DIR"]
-    app.config["ENGAGE_MODEL_DIR"] = str(tmp_path / "models")
-    classify._cache.clear()
-    trained = classify.train_model(corpus=[corpus])
     row = db.session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)))
-    (tmp_path / "models" / row.file_name).write_bytes(b"\x00garbage, not a skops file\xff" * 64)
+    (model_dir / row.file_name).write_bytes(b"\x00garbage, not a skops file\xff" * 64)
     classify._cache.clear()  # as in a process started after the file was damaged
-    yield {"version": trained.version, "corpus": corpus}
-    app.config["ENGAGE_MODEL_DIR"] = previous
-    classify._cache.clear()
+    return {"version": trained.version, "corpus": corpus}
 
 
 def test_corrupt_model_feedback_is_stored_unclassified(

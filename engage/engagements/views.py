@@ -29,6 +29,7 @@ def index():
 def render_engagement_page(engagement: Engagement, form=None, status: int = 200):
     """Render an engagement's page with its feedback form (fresh, or with errors)."""
     from engage.feedback.forms import FeedbackForm
+    from engage.publish import queries as publish_queries
     from engage.publish import service as publish
 
     if form is None:
@@ -42,7 +43,7 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
             today=utcnow().date(),
             form=form,
             responses=publish.published_for(engagement, limit=TABLE_LIMIT),
-            responses_total=publish.published_count(engagement),
+            responses_total=sum(publish_queries.status_counts(engagement).values()),
             responsiveness=publish.responsiveness(engagement),
         ),
         status,

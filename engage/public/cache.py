@@ -25,6 +25,7 @@ Last-Modified, so browsers and feed readers revalidate with a 304.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -95,7 +96,9 @@ def public_changed(session: Session | None = None) -> None:
     (session or db.session).info["public_changed_in_transaction"] = True
 
 
-# What public pages show: any change to one of these moves the version.
+# What public pages show: any change to one of these moves the version. Worked out
+# once: it is asked on every flush.
+@functools.cache
 def _shown_models() -> tuple[type, ...]:
     from engage.engagements.models import Engagement, EngagementExtension
     from engage.feedback.models import Theme

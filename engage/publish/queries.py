@@ -148,15 +148,6 @@ def published_for(engagement: Engagement, limit: int | None = None) -> list[Resp
     return sorted(rows, key=lambda r: (r.themes[0].position if r.themes else 99,))
 
 
-def published_count(engagement: Engagement) -> int:
-    """How many responses to an engagement the public can see."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Response)
-        .where(Response.state == ResponseState.PUBLISHED, Response.engagement_id == engagement.id)
-    )
-
-
 def all_published() -> list[Response]:
     """Every published response, newest first (for exports and feeds)."""
     return list(

@@ -35,7 +35,6 @@ from engage.publish.models import (
 from engage.publish.queries import (  # noqa: F401 (the service is the one entry point)
     Responsiveness,
     get_published,
-    published_count,
     published_for,
     responsiveness,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
@@ -15,31 +14,6 @@ from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem, TagSource, Theme, ThemeTag
 from engage.feedback.service import Submission, submit
 from tests.classify.corpus import ITEMS
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "themes"])
-        writer.writerows(ITEMS)
-    return path
-
-
-@pytest.fixture
-def model_dir(app, tmp_path):
-    previous = app.config["ENGAGE_MODEL_DIR"]
-    app.config["ENGAGE_MODEL_DIR"] = str(tmp_path / "models")
-    service._cache.clear()
-    yield tmp_path / "models"
-    app.config["ENGAGE_MODEL_DIR"] = previous
-    service._cache.clear()
-
-
-@pytest.fixture
-def trained(app, model_dir, corpus):
-    return service.train_model(corpus=[corpus])
 
 
 def web(text: str) -> FeedbackItem:

@@ -8,7 +8,6 @@ crashes: between the store commit and classification, and a SIGKILL mid-import.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -16,12 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from engage import tasks
 from engage.classify import service as classify
@@ -31,7 +29,7 @@ from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
 from engage.mail import inbound
 from engage.mail.models import OutboxMessage
-from tests.classify.corpus import ITEMS
+from tests.databases import counting_statements
 from tests.mail.test_inbound import _mbox, message
 
 ENGAGE = str(Path(sys.executable).with_name("engage"))
@@ -56,34 +54,9 @@ def mail(n: int, *, message_id: str | None = None, **overrides) -> tuple[str, by
 
 
 @pytest.fixture
-def model(app, tmp_path):
+def model(trained, model_dir):
     """A trained, active theme model, as `engage train` leaves it."""
-    corpus = tmp_path / "corpus.csv"
-    with corpus.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "themes"])
-        writer.writerows(ITEMS)
-    previous = app.config["ENGAGE_MODEL_DIR"]
-    app.config["ENGAGE_MODEL_DIR"] = str(tmp_path / "models")
-    classify._cache.clear()
-    trained = classify.train_model(corpus=[corpus])
-    yield {"version": trained.version, "dir": tmp_path / "models"}
-    app.config["ENGAGE_MODEL_DIR"] = previous
-    classify._cache.clear()
-
-
-@contextmanager
-def statements():
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    return {"version": trained.version, "dir": model_dir}
 
 
 def items() -> list[FeedbackItem]:
@@ -214,13 +187,13 @@ def test_a_batch_the_database_refuses_is_stored_message_by_message(app, model, m
 
 def test_statements_per_batch_do_not_grow_with_its_size(app, model):
     inbound.ingest_many([mail(1000)], channel=Channel.IMPORT)  # load the model first
-    with statements() as small:
+    with counting_statements() as small:
         inbound.ingest_many((mail(n) for n in range(10)), channel=Channel.IMPORT, batch_size=10)
-    with statements() as large:
+    with counting_statements() as large:
         inbound.ingest_many(
             (mail(n) for n in range(100, 200)), channel=Channel.IMPORT, batch_size=100
         )
-    with statements() as two:
+    with counting_statements() as two:
         inbound.ingest_many(
             (mail(n) for n in range(200, 400)), channel=Channel.IMPORT, batch_size=100
         )

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from engage.extensions import db
 from engage.feedback.models import Theme
 from engage.publish import service as publish
 from engage.staff.models import Role
-
-
-@contextmanager
-def counting():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+from tests.databases import counting_statements
 
 
 def _fill(make_engagement, make_item, n: int, engagement=None):
@@ -52,7 +36,7 @@ def _fill(make_engagement, make_item, n: int, engagement=None):
 
 def _cost(client, url: str) -> int:
     db.session.expire_all()
-    with counting() as statements:
+    with counting_statements() as statements:
         response = client.get(url)
     assert response.status_code == 200, url
     return len(statements)

@@ -7,11 +7,10 @@ test here changes something through the real services and checks the next page.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 from flask import g
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from engage.extensions import db
 from engage.feedback.models import Status
@@ -20,20 +19,7 @@ from engage.public.models import PublicState
 from engage.publish import service as publish
 from engage.publish.models import Response, ResponseStatus
 from engage.staff.models import Role
-
-
-@contextmanager
-def counting():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+from tests.databases import counting_statements
 
 
 def version() -> int:
@@ -53,7 +39,7 @@ def published(make_engagement, make_item, make_response):
 
 def test_a_stored_page_costs_one_query_and_is_the_same_page(client, published):
     made = client.get("/you-said-we-did")
-    with counting() as statements:
+    with counting_statements() as statements:
         again = client.get("/you-said-we-did")
     assert again.status_code == 200 and again.get_data() == made.get_data()
     assert len(statements) == 1 and "public_state" in statements[0]  # the version, nothing else
@@ -227,7 +213,7 @@ def test_a_process_trusts_the_version_it_read_for_a_moment(app, client, publishe
     committed in this process shows at once, one from another process within the time."""
     monkeypatch.setitem(app.config, "ENGAGE_PAGE_VERSION_MAX_AGE", 60)
     client.get("/you-said-we-did")
-    with counting() as statements:
+    with counting_statements() as statements:
         assert client.get("/you-said-we-did").status_code == 200
     assert statements == []
 

@@ -34,8 +34,8 @@ from bench import common, loadgen, textgen  # noqa: E402
 from bench.generate import STAFF_EMAIL, STAFF_PASSWORD  # noqa: E402
 
 HOST = "127.0.0.1"
-WORKERS = 2
-THREADS = 4
+WORKERS = int(os.environ.get("BW", 2))
+THREADS = int(os.environ.get("BT", 4))
 CLIENTS = 8
 BIG_ENGAGEMENT = "nwl-commissioning-reform-case-for-change"  # 45,000 items
 OPEN_ENGAGEMENT = "nwl-your-local-nhs"  # open, so the form's feedback is counted on it

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -50,3 +55,46 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+@contextmanager
+def writer_queue() -> Iterator[None]:
+    """On a SQLite file, wait in line for the one write lock instead of polling for it.
+
+    SQLite lets one connection write at a time. A connection that finds the lock taken
+    sleeps and retries (its busy handler: 1, 2, 5 ... up to 100 ms between tries), and
+    under a burst of form posts the same request can lose the race again and again.
+    Inside this block the caller first holds an exclusive flock on a file beside the
+    database, so writers from every thread and process queue in the kernel and each
+    wakes as soon as the one before it lets go. Elsewhere (PostgreSQL, an in-memory
+    database) it does nothing. Keep the block to the write and its commit.
+    """
+    path = _sqlite_file()
+    if path is None:
+        yield
+        return
+    with queue_on(f"{path}-writer.lock"):
+        yield
+
+
+@contextmanager
+def queue_on(lock_path: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_path`` (created if missing) inside the block.
+
+    Each entry opens its own descriptor, so threads of one process queue as processes do.
+    """
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _sqlite_file() -> str | None:
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.database.startswith("file:"):  # a URI: memory or shared-cache forms
+        return None
+    return url.database

@@ -48,7 +48,7 @@ def send(slug: str):
         contact_me=form.contact_me.data,
     )
     try:
-        item = service.submit(submission)
+        item = service.submit(submission, engagement=engagement)
     except service.InvalidSubmission as invalid:
         for name, message in invalid.errors.items():
             field = getattr(form, name, form.text)

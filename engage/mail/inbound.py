@@ -16,24 +16,22 @@ and a batch the database refuses is stored again message by message.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 
 from flask import current_app
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
-from engage.extensions import db
+from engage.extensions import db, writer_queue
 from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import parsing
-from engage.util import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -372,67 +370,18 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
     return outcomes, stored
 
 
-def _row(valid: _Valid) -> dict:
-    """The columns submit() would store for this message (the reference comes after)."""
-    submission, cleaned = valid.submission, valid.cleaned
-    return {
-        # Unique until the insert gives the item its id, and with it its reference.
-        "reference": f"pending-{uuid.uuid4().hex}",
-        "engagement_id": valid.engagement_id,
-        "channel": submission.channel,
-        "submitted_at": submission.submitted_at or utcnow(),
-        "text": cleaned["text"],
-        "subject": cleaned["subject"],
-        "author_name": cleaned["author_name"],
-        "author_email": cleaned["author_email"],
-        "area": cleaned["area"],
-        "consent_to_quote": submission.consent_to_quote,
-        "contact_me": bool(submission.contact_me and cleaned["author_email"]),
-        "ack_pending": bool(submission.acknowledge and cleaned["author_email"]),
-        **submission.extra,
-    }
-
-
 def _insert(batch: list[_Valid]) -> list[Stored]:
     """Insert and commit; each item has its final reference when the transaction commits."""
-    rows = [_row(valid) for valid in batch]
-    table = FeedbackItem.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Take the ids from the sequence first, so each row is written once with its
-        # reference: on PostgreSQL every later UPDATE rewrites the row and its indexes.
-        ids = db.session.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('feedback_item', 'id'))"
-                " FROM generate_series(1, :n)"
-            ),
-            {"n": len(rows)},
-        ).all()
-        stored = []
-        for row, item_id in zip(rows, ids, strict=True):
-            row["id"] = item_id
-            row["reference"] = feedback.make_reference(item_id, row["submitted_at"])
-            stored.append(Stored(item_id, row["reference"], row["text"]))
-        db.session.execute(insert(table), rows)
+    rows = [
+        feedback.item_row(valid.submission, valid.cleaned, valid.engagement_id) for valid in batch
+    ]
+    with writer_queue():
+        ids = feedback.insert_items(rows)
         db.session.commit()
-        return stored
-    # Elsewhere one multi-row INSERT (the ids come back by the placeholder references,
-    # whatever order the database returns them in) and one UPDATE run for all the rows.
-    # The table, not the ORM entity: the ORM would split the rows into one statement per
-    # run of rows with the same columns set to NULL.
-    by_placeholder = dict(
-        db.session.execute(insert(table).returning(table.c.reference, table.c.id), rows).all()
-    )
-    stored = []
-    for row in rows:
-        item_id = by_placeholder[row["reference"]]
-        stored.append(
-            Stored(item_id, feedback.make_reference(item_id, row["submitted_at"]), row["text"])
-        )
-    db.session.execute(
-        update(FeedbackItem), [{"id": item.id, "reference": item.reference} for item in stored]
-    )
-    db.session.commit()
-    return stored
+    return [
+        Stored(item_id, reference, row["text"])
+        for (item_id, reference), row in zip(ids, rows, strict=True)
+    ]
 
 
 def _batch_forms() -> dict[Callable, Callable[[list[Stored]], object]]:

@@ -155,3 +155,55 @@ def test_tracking_needs_the_matching_email(app):
     assert service.find_for_tracking("YS-1999-000001", "cat@example.org") is None
     anonymous = submit(Submission(text="No email address given here.", channel=Channel.WEB))
     assert service.find_for_tracking(anonymous.reference, "") is None
+
+
+def test_each_submission_gets_the_next_id_and_its_own_reference(app):
+    """The one-row insert numbers items itself: the stored reference matches the id."""
+    items = [
+        submit(Submission(text=f"Point number {n} about services.", channel=Channel.WEB))
+        for n in range(3)
+    ]
+    db.session.expire_all()
+    stored = db.session.execute(
+        select(FeedbackItem.id, FeedbackItem.reference, FeedbackItem.submitted_at).order_by(
+            FeedbackItem.id
+        )
+    ).all()
+    assert [item.id for item in items] == [row.id for row in stored]
+    assert items[1].id == items[0].id + 1 and items[2].id == items[1].id + 1
+    for item, row in zip(items, stored, strict=True):
+        assert row.reference == item.reference == service.make_reference(row.id, row.submitted_at)
+
+
+def test_returned_item_is_the_stored_row(app, make_engagement):
+    engagement = make_engagement()
+    item = submit(
+        Submission(
+            text="Keep the minor injuries unit.",
+            channel=Channel.EMAIL,
+            engagement_slug=engagement.slug,
+            author_name="Ann Smith",
+            subject="MIU",
+            extra={"message_id": "<one@example.org>", "attachment_names": ["scan.pdf"]},
+        ),
+        engagement=engagement,
+    )
+    assert item in db.session and item.engagement is engagement
+    fresh = db.session.execute(
+        select(FeedbackItem.__table__).where(FeedbackItem.id == item.id)
+    ).one()
+    assert fresh.reference == item.reference
+    assert (fresh.channel, fresh.status) == (Channel.EMAIL, Status.NEW)
+    assert (fresh.subject, fresh.author_name) == ("MIU", "Ann Smith")
+    assert (fresh.message_id, fresh.attachment_names) == ("<one@example.org>", ["scan.pdf"])
+    assert item.tags == []  # loads when read, like any persistent item
+
+
+def test_engagement_given_for_another_slug_is_not_trusted(app, make_engagement):
+    first, second = make_engagement(), make_engagement()
+    item = submit(
+        Submission(text="Which engagement is this for?", channel=Channel.WEB,
+                   engagement_slug=second.slug),
+        engagement=first,
+    )
+    assert item.engagement_id == second.id

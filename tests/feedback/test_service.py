@@ -202,8 +202,9 @@ def test_returned_item_is_the_stored_row(app, make_engagement):
 def test_engagement_given_for_another_slug_is_not_trusted(app, make_engagement):
     first, second = make_engagement(), make_engagement()
     item = submit(
-        Submission(text="Which engagement is this for?", channel=Channel.WEB,
-                   engagement_slug=second.slug),
+        Submission(
+            text="Which engagement is this for?", channel=Channel.WEB, engagement_slug=second.slug
+        ),
         engagement=first,
     )
     assert item.engagement_id == second.id

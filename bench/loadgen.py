@@ -155,7 +155,28 @@ def run(
     return _loop(clients, send, expect, max_requests=max_requests, max_seconds=max_seconds)
 
 
-def _loop(clients, send, expect, *, max_requests, max_seconds, offset=0) -> Result:
+def run_at_rate(
+    clients: list[Client],
+    send: RequestFn,
+    *,
+    rate: float,
+    expect: tuple[int, ...] = (200,),
+    max_requests: int,
+    max_seconds: float,
+) -> Result:
+    """Open loop: request ``n`` is due ``n / rate`` seconds after the start.
+
+    The first free client sends it when it is due. Its latency runs from when it was
+    due, not from when it was sent: a request that waited because every client was busy
+    (the server fell behind) counts its wait, so a server slower than ``rate`` shows up
+    as growing latencies rather than as a lower request rate.
+    """
+    return _loop(
+        clients, send, expect, max_requests=max_requests, max_seconds=max_seconds, rate=rate
+    )
+
+
+def _loop(clients, send, expect, *, max_requests, max_seconds, offset=0, rate=None) -> Result:
     lock = threading.Lock()
     issued = 0
     statuses: Counter = Counter()
@@ -175,7 +196,13 @@ def _loop(clients, send, expect, *, max_requests, max_seconds, offset=0) -> Resu
                     return
                 number = issued
                 issued += 1
-            t0 = time.perf_counter()
+            if rate is None:
+                t0 = time.perf_counter()
+            else:
+                t0 = started[0] + number / rate
+                if t0 >= deadline[0]:
+                    return
+                time.sleep(max(0.0, t0 - time.perf_counter()))
             try:
                 status = send(client, offset + number)
             except Exception as error:  # count it and go on: one failure is a figure too
@@ -197,12 +224,12 @@ def _loop(clients, send, expect, *, max_requests, max_seconds, offset=0) -> Resu
     ]
     for thread in threads:
         thread.start()
-    deadline[0] = time.perf_counter() + max_seconds
-    started = time.perf_counter()
+    started = [time.perf_counter()]
+    deadline[0] = started[0] + max_seconds
     barrier.wait()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started[0]
     flat = [x for per_client in latencies for x in per_client]
     return Result(
         requests=len(flat),

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,10 +19,12 @@ from flask import (
     current_app,
     g,
     render_template,
+    request,
     send_from_directory,
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
@@ -140,6 +143,10 @@ FOOTER = (
 )
 
 
+# Fragments kept per app: a few keys today (header signed in or not, footer).
+MAX_FRAGMENTS = 64
+
+
 def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     views = current_app.view_functions
     return [{"href": url_for(e), "text": label} for e, label in pairs if e in views]
@@ -202,6 +209,27 @@ def register_template_helpers(app: Flask) -> None:
             "site_footer_links": lambda: _links(FOOTER),
             "site_account": site_account,
         }
+
+    fragments: dict[tuple, Markup] = {}
+    app.extensions["engage_fragments"] = fragments
+
+    def rendered_once(*key: object, caller: Callable[[], str]) -> Markup:
+        """``{% call rendered_once("header", signed_in) %}...{% endcall %}``: the block's
+        HTML, made the first time and kept for this app (issue #9).
+
+        For the site's header and footer: NHS.UK's macros cost milliseconds a page and
+        their output depends only on the key given (plus the app's URLs and settings,
+        fixed for the app). Anything that varies by request must be in the key.
+        """
+        full_key = (request.script_root, *key)
+        html = fragments.get(full_key)
+        if html is None:
+            html = caller()  # a macro call in an autoescaped template: already Markup
+            if len(fragments) < MAX_FRAGMENTS:
+                fragments[full_key] = html
+        return html
+
+    app.add_template_global(rendered_once, "rendered_once")
 
 
 def _inline_script_hashes() -> tuple[str, ...]:

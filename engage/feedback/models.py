@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.util import db_enum, utcnow
+
+_Tag = TypeVar("_Tag")
 
 
 class Channel(enum.StrEnum):
@@ -145,15 +149,20 @@ class FeedbackItem(db.Model):
     def themes(self) -> list[Theme]:
         """The item's current themes: staff tags once staff have tagged or reviewed it,
         else the model's."""
-        staff = [t for t in self.tags if t.source == TagSource.STAFF]
-        if staff or self.themes_reviewed_at is not None:
-            chosen = staff
-        else:
-            chosen = [t for t in self.tags if t.source == TagSource.MODEL]
-        return [t.theme for t in chosen]
+        return [t.theme for t in current_of(self.tags, reviewed=self.themes_reviewed_at)]
 
     def __repr__(self) -> str:
         return f"<FeedbackItem {self.reference}>"
+
+
+def current_of(tags: Iterable[_Tag], *, reviewed: datetime | None) -> list[_Tag]:
+    """The current ones of an item's tags (anything with a ``source``), in their order:
+    its staff tags once staff have tagged or reviewed the item, else the model's."""
+    tags = list(tags)
+    staff = [t for t in tags if t.source == TagSource.STAFF]
+    if staff or reviewed is not None:
+        return staff
+    return [t for t in tags if t.source == TagSource.MODEL]
 
 
 class DuplicateGroup(db.Model):

@@ -143,8 +143,9 @@ FOOTER = (
 )
 
 
-# Fragments kept per app: a few keys today (header signed in or not, footer).
-MAX_FRAGMENTS = 64
+# Fragments kept per app: the header (signed in or not), the footer and a staff
+# navigation bar per signed-in person and page.
+MAX_FRAGMENTS = 512
 
 
 def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
@@ -225,8 +226,9 @@ def register_template_helpers(app: Flask) -> None:
         html = fragments.get(full_key)
         if html is None:
             html = caller()  # a macro call in an autoescaped template: already Markup
-            if len(fragments) < MAX_FRAGMENTS:
-                fragments[full_key] = html
+            if len(fragments) >= MAX_FRAGMENTS:
+                fragments.clear()  # start again rather than keep keys nobody uses
+            fragments[full_key] = html
         return html
 
     app.add_template_global(rendered_once, "rendered_once")

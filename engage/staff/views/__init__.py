@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from engage.staff import html
+
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+bp.add_app_template_global(html.status_tag, "status_tag")
+bp.add_app_template_global(html.theme_tags, "theme_tags")
 
 
 @bp.after_request

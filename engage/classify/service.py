@@ -1,4 +1,10 @@
-"""Training, activating and applying theme models inside the app."""
+"""Training, activating and applying theme models inside the app.
+
+numpy, scikit-learn and skops (engage.classify.pipeline) are imported only when a model
+is trained, loaded or applied: importing them costs seconds of CPU, and every process
+that builds the app (a web worker, `engage import-mail` before its first batch) imports
+this module without needing them yet.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,21 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
-from engage.classify import pipeline
 from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.feedback import retention
 from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
 from engage.util import utcnow
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engage.classify import pipeline
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,8 @@ def active_version() -> ModelVersion | None:
 
 def load_active() -> tuple[pipeline.ThemeModel, ModelVersion]:
     """The active model, loaded once per process; raises NoModelError."""
+    from engage.classify import pipeline
+
     row = active_version()
     if row is None:
         raise NoModelError("No theme model has been trained yet (run `engage train`)")
@@ -68,6 +80,10 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
 
     An item staff reviewed and left with no theme is a training example of "none".
     """
+    import numpy as np
+
+    from engage.classify import pipeline
+
     staff_tag = (ThemeTag.item_id == FeedbackItem.id) & (ThemeTag.source == TagSource.STAFF)
     rows = db.session.execute(
         select(FeedbackItem.id, FeedbackItem.text, Theme.slug)
@@ -126,6 +142,10 @@ def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> Tra
 
     Raises NoTrainingDataError when there is no seed corpus and no staff label.
     """
+    import numpy as np
+
+    from engage.classify import pipeline
+
     paths = corpus if corpus is not None else pipeline.default_corpus_paths()
     texts, labels = pipeline.load_corpus(paths) if paths else ([], np.zeros((0, 5), int))
     extra_texts, extra_labels = staff_labels()
@@ -203,6 +223,8 @@ def activate(version: str) -> ModelVersion:
     row = db.session.scalar(select(ModelVersion).where(ModelVersion.version == version))
     if row is None:
         raise LookupError(f"There is no model version {version!r}")
+    from engage.classify import pipeline
+
     pipeline.load(model_dir() / row.file_name)  # refuse a version whose file is unusable
     _activate(row)
     db.session.commit()
@@ -254,12 +276,14 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
 
 def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> int:
     """Predict, replace the model's tags and mark the items classified; commit."""
+    import numpy as np
+
     themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
     ids = [item_id for item_id, _ in rows]
     proba = model.predict_proba([text for _, text in rows])
     now = utcnow()
     tags: list[dict] = []
-    items: list[dict] = []
+    items: list[tuple[int, float]] = []
     for item_id, scores in zip(ids, proba, strict=True):
         for slug, p, threshold in zip(model.themes, scores, model.thresholds, strict=True):
             if p >= threshold and slug in themes:
@@ -273,21 +297,21 @@ def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version
                         "created_at": now,
                     }
                 )
-        items.append(
-            {
-                "id": item_id,
-                "classified_at": now,
-                "model_version": version,
-                # Distance of the closest theme to its threshold: small means hesitation.
-                "certainty": float(np.min(np.abs(scores - model.thresholds))),
-            }
-        )
+        # Distance of the closest theme to its threshold: small means hesitation.
+        items.append((item_id, float(np.min(np.abs(scores - model.thresholds)))))
     db.session.execute(
         delete(ThemeTag).where(ThemeTag.item_id.in_(ids), ThemeTag.source == TagSource.MODEL)
     )
     if tags:
-        db.session.execute(insert(ThemeTag.__table__), tags)
-    db.session.execute(update(FeedbackItem), items)
+        # One multi-row INSERT: an executemany is a statement per row for PostgreSQL.
+        db.session.execute(insert(ThemeTag.__table__).values(tags))
+    # One UPDATE for the batch, not one per item: the certainty is picked by id.
+    certainty = case(dict(items), value=FeedbackItem.__table__.c.id)
+    db.session.execute(
+        update(FeedbackItem.__table__)
+        .where(FeedbackItem.__table__.c.id.in_(ids))
+        .values(classified_at=now, model_version=version, certainty=certainty)
+    )
     db.session.commit()
     return len(rows)
 

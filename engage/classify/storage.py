@@ -92,14 +92,24 @@ def load(path: str | os.PathLike) -> Any:
 
     Raises UntrustedModelError naming the unexpected types, or if the file is not a
     skops file at all.
+
+    The file's schema is read once here to list its types; skops's own audit
+    (``get_untrusted_types``) would build the whole object tree a second time just to
+    list them, which costs about as much as loading the model. skops.io.load still
+    audits the tree and refuses any type it finds outside ``trusted``, so a type this
+    listing missed makes the load fail rather than pass.
     """
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     try:
-        untrusted = set(sio.get_untrusted_types(file=path))
-        present = types_in(path) | untrusted
+        present = types_in(path)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise UntrustedModelError(f"{path} is not a skops model file: {exc}") from exc
     unexpected = present - ALLOWED_TYPES
     if unexpected:
         raise UntrustedModelError(f"{path} contains unexpected types: {sorted(unexpected)}")
     # Only the types just checked against the allow-list are passed as trusted.
-    return sio.load(path, trusted=sorted(untrusted))
+    try:
+        return sio.load(path, trusted=sorted(present))
+    except UntrustedTypesFoundException as exc:
+        raise UntrustedModelError(f"{path} contains unexpected types: {exc}") from exc

@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from engage.classify import pipeline as P
+from engage.classify import storage
 from engage.classify.keywords import KeywordBaseline
 from engage.classify.text import normalise
 
@@ -369,3 +370,41 @@ def test_untrusted_model_error_is_a_value_error():
 def test_keyword_baseline_tags_by_keyword():
     pred = KeywordBaseline(P.THEMES).predict(["The budget for A&E", "Website broken"])
     assert pred.tolist() == [[1, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
+
+
+def test_load_refuses_a_type_its_own_listing_missed(tmp_path, monkeypatch):
+    # storage.load lists the file's types once and lets skops.io.load audit the tree
+    # against that list: a type the listing misses must still stop the load.
+    path = tmp_path / "custom.skops"
+    sio.dump({"format": P.FORMAT, "estimator": NotAModel()}, path)
+    monkeypatch.setattr(storage, "types_in", lambda _path: {"builtins.dict", "builtins.str"})
+    with pytest.raises(P.UntrustedModelError, match="NotAModel"):
+        P.load(path)
+
+
+def test_fast_counting_gives_sklearns_tfidf_matrix_exactly(model):
+    # ThemeModel._transform counts n-grams itself (char_wb n-grams per distinct word,
+    # cached): the matrix must be sklearn's, element for element, and stay so when
+    # the cache is warm and when it is cleared.
+    docs = [normalise(t) for t in TEXTS] + [
+        "",
+        "   ",
+        "A&E  A&E\ta&e\n\nclinic CLINIC clinic",
+        "Café naïve – résumé ½ ﬁne  \u00a0 spaced\u2003out",
+        "x",
+        "the the the the budget budget",
+    ]
+    union = model.estimator.named_steps["features"]
+    assert {vec.analyzer for _, vec in union.transformer_list} == {"word", "char_wb"}
+    for _, vec in union.transformer_list:
+        expected = vec.transform(docs)
+        for _attempt in range(2):  # cold, then warm cache
+            got = model._transform(vec, docs)
+            assert got.shape == expected.shape and got.dtype == expected.dtype
+            assert got.has_sorted_indices
+            assert np.array_equal(got.indptr, expected.indptr)
+            assert np.array_equal(got.indices, expected.indices)
+            assert np.array_equal(got.data, expected.data)
+    model._word_features.clear()
+    via_sklearn = model.estimator.predict_proba(docs)
+    assert np.allclose(model.predict_proba(docs), via_sklearn, rtol=0, atol=1e-12)

@@ -89,8 +89,15 @@ _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _header(message: Message, name: str) -> str:
-    """A header as text; a malformed header gives its raw value rather than failing."""
+def _header(message: Message, name: str, present: frozenset[str] | None = None) -> str:
+    """A header as text; a malformed header gives its raw value rather than failing.
+
+    ``present`` (the message's header names, lower case) answers "" for a header the
+    message does not have without a lookup: Message.get() scans every header, and most
+    of the headers asked about (auto-reply and list markers) are absent.
+    """
+    if present is not None and name.lower() not in present:
+        return ""
     try:
         value = message.get(name)
     except Exception:  # the policy's header parser can fail on broken input
@@ -279,7 +286,13 @@ def _stable_id(message: Message, raw: bytes) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _kind(message: Message, sender: str, subject: str, own: frozenset[str]) -> str:
+def _kind(
+    message: Message,
+    sender: str,
+    subject: str,
+    own: frozenset[str],
+    present: frozenset[str] | None = None,
+) -> str:
     if sender and sender in own:
         return "own"
     content_type = message.get_content_type()
@@ -290,21 +303,21 @@ def _kind(message: Message, sender: str, subject: str, own: frozenset[str]) -> s
         or sender.split("@")[0] in _BOUNCE_SENDERS
     ):
         return "bounce"
-    auto = _header(message, "Auto-Submitted").lower()
+    auto = _header(message, "Auto-Submitted", present).lower()
     if (
         (auto and auto != "no")
-        or _header(message, "X-Autoreply")
-        or _header(message, "X-Autorespond")
+        or _header(message, "X-Autoreply", present)
+        or _header(message, "X-Autorespond", present)
         or _AUTO_SUBJECT.search(subject)
     ):
         return "auto_reply"
-    suppress = _header(message, "X-Auto-Response-Suppress").lower()
+    suppress = _header(message, "X-Auto-Response-Suppress", present).lower()
     if "oof" in suppress or suppress == "all":
         return "auto_reply"
     if (
-        _header(message, "Precedence").lower() in {"bulk", "junk", "list"}
-        or _header(message, "List-Id")
-        or _header(message, "List-Unsubscribe")
+        _header(message, "Precedence", present).lower() in {"bulk", "junk", "list"}
+        or _header(message, "List-Id", present)
+        or _header(message, "List-Unsubscribe", present)
     ):
         return "bulk"
     return "genuine"
@@ -324,13 +337,14 @@ def parse_message(
     except Exception as error:  # the parser is lenient; this is a last resort
         raise RejectedMessage(f"unparseable: {type(error).__name__}") from error
     leaves = _walk(message, limits)
+    present = frozenset(key.lower() for key in message)
     name, address = _from_header(message)
     sender = address.strip().lower() if "@" in address else ""
     subject = _header(message, "Subject")
     own = frozenset(a.lower() for a in own_addresses)
     recipients: list[str] = []
     for header in ("To", "Cc", "Delivered-To", "X-Original-To"):
-        value = _header(message, header)
+        value = _header(message, header, present)
         if value:
             recipients.extend(_addresses(value))
     plain: list[str] = []
@@ -359,7 +373,7 @@ def parse_message(
         full_text=full,
         attachment_names=tuple(attachments),
         attachment_count=len(attachments),
-        kind=_kind(message, sender, subject, own),
+        kind=_kind(message, sender, subject, own, present),
         date=date,
     )
 

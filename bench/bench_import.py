@@ -9,9 +9,15 @@ Each mbox is imported by a fresh ``engage import-mail --json`` process, as an op
 would run it; the figures are messages per second over the whole command, the same
 without the command's fixed start-up cost (measured first by importing a one-message
 mbox holding an auto-reply), and the child's peak resident memory from ``wait4()``
-(``ru_maxrss`` of that process alone). Flat memory means the 10k peak is close to the
-1k peak. Every imported message is classified and acknowledged (queued in the outbox)
-as in production; nothing is sent.
+(``ru_maxrss`` of that process alone). Every imported message is classified and
+acknowledged (queued in the outbox) as in production; nothing is sent.
+
+What the issue asks, and so what each figure is held to:
+
+* every mbox: peak RSS under 400 MB;
+* the 10k mbox: at least 300 messages a second over the whole command (a 1k import is
+  mostly start-up, so its rate is reported but not held to the target);
+* flat memory: the 10k peak no more than 1.25 times the 1k peak (``flat`` in the JSON).
 """
 
 from __future__ import annotations
@@ -30,7 +36,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common  # noqa: E402
 
-TARGET = {"messages_per_s_min": 300.0, "peak_rss_mb_max": 400.0}
+PEAK_RSS_MB_MAX = 400.0
+# Only a mailbox this large is held to the rate: a smaller one is mostly start-up.
+RATE_TARGET_MIN_MESSAGES = 10_000
+RATE_TARGET = 300.0  # messages a second over the whole command
+FLAT_MAX_RATIO = 1.25  # the largest mbox's peak RSS over the smallest's
+
+
+def target_for(messages: int) -> dict:
+    """What an import of an mbox with this many messages is held to."""
+    target: dict = {"peak_rss_mb_max": PEAK_RSS_MB_MAX}
+    if messages >= RATE_TARGET_MIN_MESSAGES:
+        target["messages_per_s_min"] = RATE_TARGET
+    return target
+
+
+def meets(result: dict, target: dict) -> bool:
+    """Whether one import's figures meet its target (a capped import never does)."""
+    rate = target.get("messages_per_s_min")
+    return (
+        result["completed"]
+        and result["peak_rss_mb"] < target["peak_rss_mb_max"]
+        and (rate is None or result["messages_per_s"] >= rate)
+    )
+
+
+def flat(results: dict[str, dict]) -> dict | None:
+    """Peak RSS of the largest mbox against the smallest; None with fewer than two."""
+    imports = sorted(results.values(), key=lambda r: r["mbox_messages"])
+    if len(imports) < 2:
+        return None
+    small, large = imports[0], imports[-1]
+    ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+    return {
+        "from_messages": small["mbox_messages"],
+        "to_messages": large["mbox_messages"],
+        "rss_growth_mb": round(large["peak_rss_mb"] - small["peak_rss_mb"], 1),
+        "ratio": round(ratio, 3),
+        "max_ratio": FLAT_MAX_RATIO,
+        "pass": ratio <= FLAT_MAX_RATIO,
+    }
+
+
 STARTUP_MESSAGE = b"""From bench@example.net Mon Jun  3 10:00:00 2019
 From: Someone <someone@example.com>
 To: engage@engage.example.org
@@ -126,6 +173,7 @@ def run(args: argparse.Namespace) -> dict:
     common.log("import-mail: start-up cost (one auto-reply)")
     startup = import_mail(probe, env)
     out: dict = {"startup": startup}
+    imports: dict[str, dict] = {}
     for path in map(Path, args.mbox):
         total = sum(1 for line in path.open("rb") if line.startswith(b"From bench@"))
         common.log(f"import-mail: {path.name} ({total:,} messages)")
@@ -138,20 +186,19 @@ def run(args: argparse.Namespace) -> dict:
             messages_per_s=round(messages / result["seconds"], 1),
             messages_per_s_after_startup=round(messages / steady, 1),
         )
-        result["target"] = TARGET
-        result["pass"] = (
-            result["messages_per_s"] >= TARGET["messages_per_s_min"]
-            and result["peak_rss_mb"] < TARGET["peak_rss_mb_max"]
-        )
+        result["target"] = target_for(total)
+        result["pass"] = meets(result, result["target"])
         common.log(
             f"import-mail: {messages:,} of {total:,} messages in {result['seconds']} s "
             f"({result['messages_per_s']}/s), peak RSS {result['peak_rss_mb']} MB, "
             f"{result['counts']}"
         )
-        out[f"{total // 1000}k" if total >= 1000 else str(total)] = result
-    sizes = [v["peak_rss_mb"] for k, v in out.items() if k != "startup"]
-    if len(sizes) >= 2:
-        out["rss_growth_mb"] = round(sizes[-1] - sizes[0], 1)
+        imports[f"{total // 1000}k" if total >= 1000 else str(total)] = result
+    out.update(imports)
+    memory = flat(imports)
+    if memory is not None:
+        out["rss_growth_mb"] = memory["rss_growth_mb"]
+        out["flat"] = memory
     return out
 
 

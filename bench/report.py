@@ -96,6 +96,14 @@ def import_table(report: dict) -> list[str]:
                 f"| {_num(f.get('messages_per_s_after_startup'))} "
                 f"| {_num(f.get('peak_rss_mb'))} | {done} | {_ok(f)} |"
             )
+        memory = figures.get("flat")
+        if memory:
+            lines.append(
+                f"| flat memory: {_num(memory.get('to_messages'))} vs "
+                f"{_num(memory.get('from_messages'))} peak RSS | {backend} | – | – | – | – "
+                f"| {_num(memory.get('rss_growth_mb'))} more ({_num(memory.get('ratio'), 2)}x, "
+                f"max {_num(memory.get('max_ratio'), 2)}x) | – | {_ok(memory)} |"
+            )
     return lines
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event, literal_column, select, text
+from sqlalchemy import column, event, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, TextClause
+from sqlalchemy.sql.expression import TableClause
 
 from engage.feedback.models import FeedbackItem
 
@@ -45,11 +46,23 @@ _SQLITE_DROP = (
     "DROP TABLE IF EXISTS feedback_fts",
 )
 _PG_DOCUMENT = "to_tsvector('english', coalesce(subject, '') || ' ' || text)"
+# PostgreSQL keeps each item's document in a stored column (computed by the database on
+# every insert and update) with a GIN index on it. Stored, not an index on the
+# expression: a search listing the latest matches first can then read the table
+# backwards and test each row's ready-made document, where the expression would be
+# worked out again for every row read.
 _PG_DDL = (
-    f"CREATE INDEX IF NOT EXISTS ix_feedback_item_fulltext ON feedback_item "
-    f"USING gin (({_PG_DOCUMENT}))",
+    "ALTER TABLE feedback_item ADD COLUMN IF NOT EXISTS search_document tsvector "
+    f"GENERATED ALWAYS AS ({_PG_DOCUMENT}) STORED",
+    "DROP INDEX IF EXISTS ix_feedback_item_fulltext",  # the expression index of 0006
+    "CREATE INDEX IF NOT EXISTS ix_feedback_item_search ON feedback_item "
+    "USING gin (search_document)",
 )
-_PG_DROP = ("DROP INDEX IF EXISTS ix_feedback_item_fulltext",)
+_PG_DROP = (
+    "DROP INDEX IF EXISTS ix_feedback_item_search",
+    "DROP INDEX IF EXISTS ix_feedback_item_fulltext",
+    "ALTER TABLE feedback_item DROP COLUMN IF EXISTS search_document",
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -82,12 +95,37 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """For Alembic's autogenerate: leave the hand-made full-text objects alone."""
     if type_ == "table" and name and name.startswith("feedback_fts"):
         return False
-    return not (type_ == "index" and name == "ix_feedback_item_fulltext")
+    if type_ == "column" and name == "search_document":
+        return False
+    return not (
+        type_ == "index" and name in ("ix_feedback_item_fulltext", "ix_feedback_item_search")
+    )
 
 
 def words(q: str) -> list[str]:
     """The search words in what the user typed (letters and digits only), at most 12."""
     return _WORD.findall(q or "")[:12]
+
+
+def _fts_expression(terms: list[str]) -> str:
+    # Each word quoted: FTS5 then reads it as a plain term, never as an operator.
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def sqlite_matches(q: str) -> tuple[TableClause, TextClause] | None:
+    """SQLite: the full-text table and its MATCH condition for ``q``, to join on
+    ``rowid`` (the item's id); None if ``q`` has no words.
+
+    Joined and ordered by its rowid, newest first, FTS5 reads the index backwards and
+    stops at the LIMIT; ``id IN (...)`` would read every match first.
+    """
+    terms = words(q)
+    if not terms:
+        return None
+    return _FTS, text("feedback_fts MATCH :fts_query").bindparams(fts_query=_fts_expression(terms))
+
+
+_FTS = table("feedback_fts", column("rowid"))
 
 
 def matching(q: str, dialect: str) -> ColumnElement[bool] | TextClause | None:
@@ -96,18 +134,14 @@ def matching(q: str, dialect: str) -> ColumnElement[bool] | TextClause | None:
     if not terms:
         return None
     if dialect == "sqlite":
-        # Each word quoted: FTS5 then reads it as a plain term, never as an operator.
-        expression = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
         ids = (
             select(literal_column("rowid"))
             .select_from(text("feedback_fts"))
-            .where(text("feedback_fts MATCH :fts_query").bindparams(fts_query=expression))
+            .where(
+                text("feedback_fts MATCH :fts_query").bindparams(fts_query=_fts_expression(terms))
+            )
         )
         return FeedbackItem.id.in_(ids)
-    # The same expression as the GIN index, so PostgreSQL can use it.
-    document = _PG_DOCUMENT.replace("subject", "feedback_item.subject").replace(
-        "|| text", "|| feedback_item.text"
-    )
-    return text(f"{document} @@ plainto_tsquery('english', :pg_query)").bindparams(
-        pg_query=" ".join(terms)
-    )
+    return text(
+        "feedback_item.search_document @@ plainto_tsquery('english', :pg_query)"
+    ).bindparams(pg_query=" ".join(terms))

@@ -40,6 +40,7 @@ UNCLASSIFIED = "unclassified"
 GENERAL = "general"  # feedback not tied to an engagement
 SORTS = {
     "unclassified": "Unclassified first, then newest",
+    "received": "Most recently received first",
     "newest": "Newest first",
     "oldest": "Oldest first",
     "uncertain": "Least certain first",
@@ -95,9 +96,10 @@ class InboxFilters:
         if status and status not in {s.value for s in Status}:
             errors.append("That status does not exist; showing every status")
             status = ""
-        sort = clean_param(args.get("sort"), 20) or "unclassified"
+        q = clean_param(args.get("q"))
+        sort = clean_param(args.get("sort"), 20) or _default_sort(q)
         if sort not in SORTS:
-            sort = "unclassified"
+            sort = _default_sort(q)
         date_from, ok_from = _parse_date(args.get("from"))
         date_to, ok_to = _parse_date(args.get("to"))
         if not (ok_from and ok_to):
@@ -117,7 +119,7 @@ class InboxFilters:
             status=status,
             date_from=date_from,
             date_to=date_to,
-            q=clean_param(args.get("q")),
+            q=q,
             group=group,
             sort=sort,
             counts=clean_param(args.get("counts"), 1) == "1",
@@ -137,7 +139,7 @@ class InboxFilters:
             "to": f.date_to.isoformat() if f.date_to else "",
             "q": f.q,
             "group": str(f.group) if f.group else "",
-            "sort": "" if f.sort == "unclassified" else f.sort,
+            "sort": "" if f.sort == _default_sort(f.q) else f.sort,
             "counts": "1" if f.counts else "",
         }
         return {k: v for k, v in out.items() if v}
@@ -146,6 +148,12 @@ class InboxFilters:
     def active(self) -> bool:
         """True when anything narrows the list (sorting and counts do not)."""
         return any(v for k, v in self.as_args().items() if k not in ("sort", "counts"))
+
+
+def _default_sort(q: str) -> str:
+    """Unclassified first, or for a search the most recently received matches first
+    (which the full-text index can give without reading every match)."""
+    return "received" if q else "unclassified"
 
 
 def _theme_ids() -> dict[str, int]:
@@ -281,7 +289,7 @@ def _conditions(
         )
     if f.group:
         where.append(FeedbackItem.duplicate_group_id == f.group)
-    if f.q:
+    if f.q and skip != "q":
         clause = search.matching(f.q, db.engine.dialect.name)
         if clause is not None:
             where.append(clause)
@@ -292,6 +300,8 @@ _NEWEST = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
 
 
 def _order(f: InboxFilters) -> list:
+    if f.sort == "received":
+        return [FeedbackItem.id.desc()]
     if f.sort == "newest":
         return [*_NEWEST]
     if f.sort == "oldest":
@@ -314,9 +324,12 @@ def inbox_query(f: InboxFilters) -> Select:
     return select(FeedbackItem).where(*_conditions(f)).order_by(*_order(f))
 
 
-def _capped_count(where: list[ColumnElement[bool]], cap: int) -> ScalarSelect:
+def _capped_count(
+    where: list[ColumnElement[bool]], cap: int, rows_from: Select | None = None
+) -> ScalarSelect:
     """min(matching items, cap + 1): stops reading after cap + 1 matches."""
-    rows = select(FeedbackItem.id).where(*where).limit(cap + 1).subquery()
+    base = select(FeedbackItem.id) if rows_from is None else rows_from
+    rows = base.where(*where).limit(cap + 1).subquery()
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
@@ -448,12 +461,22 @@ def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPag
     """
     if page < 1:
         raise PageNotFound(page)
-    where = _conditions(f)
     offset = (page - 1) * per_page
-    if f.sort == "unclassified" and not f.theme and not f.q:
-        # (A search reads all its matches anyway: one pass is cheaper than two.)
+    fts = search.sqlite_matches(f.q) if db.engine.dialect.name == "sqlite" else None
+    count_from = None
+    if fts is not None:
+        # SQLite: join the full-text index rather than test ``id IN`` every match.
+        fts_table, match = fts
+        where = [*_conditions(f, skip="q"), match]
+        order = [fts_table.c.rowid.desc()] if f.sort == "received" else _order(f)
+        joined = (fts_table, fts_table.c.rowid == FeedbackItem.id)
+        query = _rows_select().join(*joined).where(*where).order_by(*order)
+        count_from = select(FeedbackItem.id).join(*joined)
+    elif f.sort == "unclassified" and not f.theme and not f.q:
+        where = _conditions(f)
         query = _ranked_rows(where, offset, per_page + 1)
     else:
+        where = _conditions(f)
         query = _rows_select().where(*where).order_by(*_order(f))
     rows = _with_themes(db.session.execute(query.limit(per_page + 1).offset(offset)).all())
     if page > 1 and not rows:
@@ -464,7 +487,7 @@ def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPag
     elif offset + len(rows) > cap:
         total = cap + 1  # already past the cap
     else:
-        total = db.session.scalar(select(_capped_count(where, cap))) or 0
+        total = db.session.scalar(select(_capped_count(where, cap, count_from))) or 0
     has_next = len(rows) > per_page
     return InboxPage(rows[:per_page], page, per_page, total, has_next=has_next, cap=cap)
 

@@ -121,6 +121,32 @@ def test_search_finds_words_with_stemming(inbox):
     assert _refs(triage.inbox_page(_filters(q="'deficit' brent"), 1)) == [inbox["money"].reference]
 
 
+def test_a_search_lists_the_latest_received_matches_first(inbox, make_item):
+    # Received in this order, but the second was written (dated) long before.
+    first = make_item("Budget worries from the first letter", submitted_at=datetime(2019, 7, 1))
+    second = make_item("Budget worries, an old email", submitted_at=datetime(2010, 1, 1))
+    f = _filters(q="budget worries")
+    assert f.sort == "received" and "sort" not in f.as_args()
+    assert _refs(triage.inbox_page(f, 1)) == [second.reference, first.reference]
+    # Asked for, the dates decide; the order stays part of the links.
+    newest = _filters(q="budget worries", sort="newest")
+    assert newest.as_args()["sort"] == "newest"
+    assert _refs(triage.inbox_page(newest, 1)) == [first.reference, second.reference]
+    # Without a search the default is still unclassified first.
+    assert _filters().sort == "unclassified"
+
+
+def test_search_pages_and_count_past_the_cap(make_item, monkeypatch):
+    monkeypatch.setattr(triage, "COUNT_CAP", 4)
+    made = [make_item(f"Pharmacy opening hours, letter {n}") for n in range(7)]
+    make_item("Something else entirely about parking")
+    pages = [triage.inbox_page(_filters(q="pharmacy"), n, per_page=3) for n in (1, 2, 3)]
+    assert pages[0].total_capped and pages[0].has_next
+    assert pages[2].total == 7 and not pages[2].has_next
+    walked = [ref for page in pages for ref in _refs(page)]
+    assert walked == [item.reference for item in reversed(made)]
+
+
 def test_bad_filter_values_are_dropped_with_a_message(signed_in, inbox):
     client = signed_in(Role.VIEWER)
     response = client.get("/staff/inbox?channel=pigeon&status=lost&from=yesterday&page=1")

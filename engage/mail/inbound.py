@@ -16,8 +16,10 @@ and a batch the database refuses is stored again message by message.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 
@@ -235,30 +237,87 @@ def ingest_many(
 ) -> Summary:
     """Ingest (source, raw) pairs in batches of ``batch_size``; count the outcomes.
 
-    Reads ``messages`` lazily and keeps at most one batch of validated messages (never
-    their raw bytes) in memory. Each batch is committed before it is classified and
+    Reads ``messages`` lazily and keeps at most two batches of validated messages
+    (never their raw bytes) in memory: while one batch is stored, classified and
+    acknowledged, a second thread parses and validates the next (the database's waits
+    then overlap with parsing). Each batch is committed before it is classified and
     acknowledged; a failure in either is logged and left for the worker to retry.
     """
     summary = summary if summary is not None else Summary()
-    limits, own = _limits(), _own_addresses()
-    batch: list[_Valid] = []
-    engagements: _Engagements | None = None
-    for source, raw in messages:
-        if engagements is None:  # read again for every batch: engagements may change
-            engagements = _Engagements()
-        outcome = _validated(raw, source, channel, limits, own, engagements)
-        if isinstance(outcome, Outcome):
+    for batch, outcomes in _validated_batches(messages, channel, batch_size):
+        for outcome in outcomes:
             summary.add(outcome)
-            continue
-        batch.append(outcome)
-        if len(batch) >= batch_size:
+        if batch:
             for stored in _ingest_batch(batch):
                 summary.add(stored)
-            batch, engagements = [], None
-    if batch:
-        for stored in _ingest_batch(batch):
-            summary.add(stored)
     return summary
+
+
+_DONE = object()
+
+
+def _validated_batches(
+    messages: Iterable[tuple[str, bytes]], channel: Channel, batch_size: int
+) -> Iterator[tuple[list[_Valid], list[Outcome]]]:
+    """(validated messages, outcomes of the others) a batch at a time, made one batch
+    ahead in a second thread with its own app context and session.
+
+    The thread only parses, validates and reads the engagements (once a batch: they may
+    change); storing stays with the caller, in order. An error in the thread is raised
+    here; when the caller stops early (an error, Ctrl-C), the thread stops too.
+    """
+    app = current_app._get_current_object()
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        with app.app_context():
+            try:
+                limits, own = _limits(), _own_addresses()
+                batch: list[_Valid] = []
+                outcomes: list[Outcome] = []
+                engagements: _Engagements | None = None
+                for source, raw in messages:
+                    if engagements is None:
+                        engagements = _Engagements()
+                    outcome = _validated(raw, source, channel, limits, own, engagements)
+                    if isinstance(outcome, Outcome):
+                        outcomes.append(outcome)
+                    else:
+                        batch.append(outcome)
+                    if len(batch) >= batch_size:
+                        if not put((batch, outcomes)):
+                            return
+                        batch, outcomes, engagements = [], [], None
+                if put((batch, outcomes)):
+                    put(_DONE)
+            except BaseException as error:  # handed to the caller, who raises it
+                put(error)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=produce, name="engage-import-parse", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _validated(

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -324,3 +325,52 @@ def test_sigkill_mid_import_loses_nothing_and_stores_nothing_twice(app, model, t
     assert all(i.classified_at is not None and not i.ack_pending for i in stored)
     assert count(OutboxMessage) == total
     assert db.session.scalar(select(func.count(func.distinct(OutboxMessage.recipient)))) == total
+
+
+def test_the_next_batch_is_parsed_while_one_is_stored_but_never_more(app, monkeypatch):
+    """Parsing runs one batch ahead in a second thread: never more than two batches
+    of messages are read before the first is stored."""
+    pulled = 0
+
+    def messages():
+        nonlocal pulled
+        for n in range(50):
+            pulled += 1
+            yield mail(n)
+
+    read_when_stored: list[int] = []
+    store = inbound._ingest_batch
+
+    def watching(batch):
+        read_when_stored.append(pulled)
+        return store(batch)
+
+    monkeypatch.setattr(inbound, "_ingest_batch", watching)
+    summary = inbound.ingest_many(messages(), channel=Channel.IMPORT, batch_size=10)
+    assert summary.as_dict()["imported"] == 50
+    assert len(read_when_stored) == 5
+    # When batch k is stored, at most batches k+1 and k+2 have been read.
+    for k, pulled_then in enumerate(read_when_stored, start=1):
+        assert 10 * k <= pulled_then <= 10 * (k + 2)
+
+
+def test_an_error_reading_the_mailbox_reaches_the_caller(app):
+    def messages():
+        yield mail(1)
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="the disk went away"):
+        inbound.ingest_many(messages(), channel=Channel.IMPORT, batch_size=10)
+    assert not [t for t in threading.enumerate() if t.name == "engage-import-parse"]
+
+
+def test_stopping_the_import_stops_the_parsing_thread(app, monkeypatch):
+    def interrupted(batch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inbound, "_ingest_batch", interrupted)
+    endless = (mail(n) for n in range(10**6))
+    with pytest.raises(KeyboardInterrupt):
+        inbound.ingest_many(endless, channel=Channel.IMPORT, batch_size=5)
+    assert not [t for t in threading.enumerate() if t.name == "engage-import-parse"]
+    assert count() == 0

@@ -55,7 +55,7 @@ def web_table(report: dict) -> list[str]:
             if "ratio_to_bare_min" in target:
                 wanted.append(f"≥ {target['ratio_to_bare_min']:.0%} of bare")
             if "rate" in target:
-                wanted.append(f"at {target['rate']:g} posts/s,")
+                wanted.append(f"at {target['rate']:g} posts/s")
             if "rps_min" in target:
                 wanted.append(f"≥ {target['rps_min']:g}/s")
             if "p95_ms_max" in target:

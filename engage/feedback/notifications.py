@@ -18,9 +18,12 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
-def unsubscribe_token(item: FeedbackItem) -> str:
-    """A token that lets the holder stop emails about one item, and nothing else."""
-    return _serializer().dumps({"item": item.id})
+def unsubscribe_token(item: FeedbackItem, serializer: URLSafeSerializer | None = None) -> str:
+    """A token that lets the holder stop emails about one item, and nothing else.
+
+    Pass ``serializer`` (from _serializer()) when making many.
+    """
+    return (serializer or _serializer()).dumps({"item": item.id})
 
 
 def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
@@ -34,25 +37,29 @@ def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
     return db.session.get(FeedbackItem, data["item"])
 
 
-def _acknowledgement(item: FeedbackItem) -> dict:
-    """The outbox row of an item's acknowledgement email (rendered, not yet stored)."""
-    headers = {"Auto-Submitted": "auto-replied"}
-    unsubscribe_url = None
-    if item.contact_me:
-        unsubscribe_url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
-        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return outbox.render(
+def _acknowledgements(items: list[FeedbackItem]) -> list[dict]:
+    """The outbox rows of the items' acknowledgement emails (rendered, not yet stored)."""
+    serializer = _serializer()
+    shared = {
+        "track_url": public_url("feedback.track"),
+        "organisation": current_app.config["ENGAGE_ORGANISATION"],
+    }
+
+    def message(item: FeedbackItem) -> tuple[str, dict, dict[str, str]]:
+        headers = {"Auto-Submitted": "auto-replied"}
+        unsubscribe_url = None
+        if item.contact_me:
+            token = unsubscribe_token(item, serializer)
+            unsubscribe_url = public_url("feedback.unsubscribe", token=token)
+            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        context = {**shared, "item": item, "unsubscribe_url": unsubscribe_url}
+        return item.author_email, context, headers
+
+    return outbox.render_many(
         kind="acknowledgement",
-        recipient=item.author_email,
         template="acknowledgement",
-        context={
-            "item": item,
-            "track_url": public_url("feedback.track"),
-            "unsubscribe_url": unsubscribe_url,
-            "organisation": current_app.config["ENGAGE_ORGANISATION"],
-        },
-        headers=headers,
+        messages=[message(item) for item in items],
     )
 
 
@@ -62,7 +69,7 @@ def queue_acknowledgements(items: list[FeedbackItem]) -> int:
     if not owed:
         return 0
     # Core statements, not ORM objects: this runs for every form sent.
-    outbox.queue_many([_acknowledgement(item) for item in owed])
+    outbox.queue_many(_acknowledgements(owed))
     db.session.execute(
         update(FeedbackItem)
         .where(FeedbackItem.id.in_([item.id for item in owed]))

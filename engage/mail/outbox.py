@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
@@ -45,30 +46,45 @@ def render(
     context: dict,
     headers: dict[str, str] | None = None,
 ) -> dict:
-    """The column values of an outbox message from ``templates/email/<template>/``.
+    """The column values of an outbox message from ``templates/email/<template>/``."""
+    return render_many(kind=kind, template=template, messages=[(recipient, context, headers)])[0]
 
-    Rendered as render_template() would, but with the app's context processors run once
-    for the three templates rather than once each (bulk imports render thousands).
+
+def render_many(
+    *,
+    kind: str,
+    template: str,
+    messages: Iterable[tuple[str, dict, dict[str, str] | None]],
+) -> list[dict]:
+    """Outbox rows for (recipient, context, headers) triples, all from one template.
+
+    Rendered as render_template() would, but with the app's context processors run and
+    the three templates looked up once for them all (bulk imports render thousands).
     """
     app = current_app._get_current_object()
-    values = dict(context)
-    app.update_template_context(values)
-
-    def render(name: str) -> str:
-        return app.jinja_env.get_template(f"email/{template}/{name}").render(values)
-
-    subject = render("subject.txt").strip()
+    shared: dict = {}
+    app.update_template_context(shared)
+    subject_t, text_t, html_t = (
+        app.jinja_env.get_template(f"email/{template}/{name}")
+        for name in ("subject.txt", "body.txt", "body.html")
+    )
     domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
-    return {
-        "kind": kind,
-        "recipient": recipient,
-        "subject": " ".join(subject.split()),
-        "body_text": render("body.txt"),
-        "body_html": render("body.html"),
-        "headers": headers or {},
-        "message_id": make_msgid(domain=domain),
-        "next_attempt_at": utcnow(),
-    }
+    rows = []
+    for recipient, context, headers in messages:
+        values = {**shared, **context}
+        rows.append(
+            {
+                "kind": kind,
+                "recipient": recipient,
+                "subject": " ".join(subject_t.render(values).split()),
+                "body_text": text_t.render(values),
+                "body_html": html_t.render(values),
+                "headers": headers or {},
+                "message_id": make_msgid(domain=domain),
+                "next_attempt_at": utcnow(),
+            }
+        )
+    return rows
 
 
 def queue(

@@ -126,7 +126,7 @@ def test_failed_acknowledgement_is_retried_by_the_sweep(app, monkeypatch):
     def broken_queue(**kwargs):
         raise RuntimeError("template store unavailable")
 
-    monkeypatch.setattr(notifications.outbox, "render", broken_queue)
+    monkeypatch.setattr(notifications.outbox, "render_many", broken_queue)
     item = submit(
         Submission(
             text="Please write back to me about this.",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -276,6 +278,24 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
 
 def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> int:
     """Predict, replace the model's tags and mark the items classified; commit."""
+    apply_tag_plan(plan_tags(rows, model, version))
+    db.session.commit()
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    """What classifying a batch will write: made without writing anything."""
+
+    ids: list[int]
+    tags: list[dict]
+    certainty: dict[int, float]
+    version: str
+    at: datetime
+
+
+def plan_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> TagPlan:
+    """Predict the themes of committed items, given as (id, text), in one call."""
     import numpy as np
 
     themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
@@ -283,7 +303,7 @@ def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version
     proba = model.predict_proba([text for _, text in rows])
     now = utcnow()
     tags: list[dict] = []
-    items: list[tuple[int, float]] = []
+    certainty: dict[int, float] = {}
     for item_id, scores in zip(ids, proba, strict=True):
         for slug, p, threshold in zip(model.themes, scores, model.thresholds, strict=True):
             if p >= threshold and slug in themes:
@@ -298,22 +318,35 @@ def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version
                     }
                 )
         # Distance of the closest theme to its threshold: small means hesitation.
-        items.append((item_id, float(np.min(np.abs(scores - model.thresholds)))))
+        certainty[item_id] = float(np.min(np.abs(scores - model.thresholds)))
+    return TagPlan(ids, tags, certainty, version, now)
+
+
+def apply_tag_plan(plan: TagPlan, *, acknowledged: Collection[int] = ()) -> None:
+    """Replace the items' model tags and mark them classified (the caller commits).
+
+    ``acknowledged``: items whose acknowledgement the caller queued in this same
+    transaction; the one UPDATE that marks the batch classified also clears their
+    ack_pending, so each row is rewritten once rather than twice.
+    """
     db.session.execute(
-        delete(ThemeTag).where(ThemeTag.item_id.in_(ids), ThemeTag.source == TagSource.MODEL)
+        delete(ThemeTag).where(ThemeTag.item_id.in_(plan.ids), ThemeTag.source == TagSource.MODEL)
     )
-    if tags:
+    if plan.tags:
         # One multi-row INSERT: an executemany is a statement per row for PostgreSQL.
-        db.session.execute(insert(ThemeTag.__table__).values(tags))
-    # One UPDATE for the batch, not one per item: the certainty is picked by id.
-    certainty = case(dict(items), value=FeedbackItem.__table__.c.id)
-    db.session.execute(
-        update(FeedbackItem.__table__)
-        .where(FeedbackItem.__table__.c.id.in_(ids))
-        .values(classified_at=now, model_version=version, certainty=certainty)
-    )
-    db.session.commit()
-    return len(rows)
+        db.session.execute(insert(ThemeTag.__table__).values(plan.tags))
+    table = FeedbackItem.__table__
+    values = {
+        "classified_at": plan.at,
+        "model_version": plan.version,
+        # One UPDATE for the batch, not one per item: the certainty is picked by id.
+        "certainty": case(plan.certainty, value=table.c.id),
+    }
+    if acknowledged:
+        values["ack_pending"] = case(
+            (table.c.id.in_(list(acknowledged)), False), else_=table.c.ack_pending
+        )
+    db.session.execute(update(table).where(table.c.id.in_(plan.ids)).values(**values))
 
 
 def classify_pending(limit: int = 2000) -> int:

@@ -37,7 +37,7 @@ def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
     return db.session.get(FeedbackItem, data["item"])
 
 
-def _acknowledgements(items: list[FeedbackItem]) -> list[dict]:
+def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
     """The outbox rows of the items' acknowledgement emails (rendered, not yet stored)."""
     serializer = _serializer()
     shared = {
@@ -63,13 +63,18 @@ def _acknowledgements(items: list[FeedbackItem]) -> list[dict]:
     )
 
 
+def owed_acknowledgement(items: list[FeedbackItem]) -> list[FeedbackItem]:
+    """The items that are owed an acknowledgement email and have an address for it."""
+    return [item for item in items if item.ack_pending and item.author_email]
+
+
 def queue_acknowledgements(items: list[FeedbackItem]) -> int:
     """Queue the emails of items owed one and mark them sent, in one transaction."""
-    owed = [item for item in items if item.ack_pending and item.author_email]
+    owed = owed_acknowledgement(items)
     if not owed:
         return 0
     # Core statements, not ORM objects: this runs for every form sent.
-    outbox.queue_many(_acknowledgements(owed))
+    outbox.queue_many(acknowledgement_rows(owed))
     db.session.execute(
         update(FeedbackItem)
         .where(FeedbackItem.id.in_([item.id for item in owed]))

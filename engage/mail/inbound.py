@@ -33,7 +33,7 @@ from engage.extensions import db, writer_queue
 from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
-from engage.mail import parsing
+from engage.mail import outbox, parsing
 
 log = logging.getLogger(__name__)
 
@@ -459,14 +459,20 @@ def _batch_forms() -> dict[Callable, Callable[[list[Stored]], object]]:
 def run_post_commit(stored: list[Stored]) -> None:
     """Run feedback.service's post-commit steps on committed items, a batch at a time.
 
-    A step with a batch form runs once for all the items; any other step runs item by
-    item, as submit() would run it. A failing step is logged and rolled back, and the
-    worker's sweep retries it; the next step still runs.
+    Classification and acknowledgement, when both are registered, run together in one
+    transaction (_classify_and_acknowledge); if that fails they run one after the
+    other. Any other step with a batch form runs once for all the items, and a step
+    without one item by item, as submit() would run it. A failing step is logged and
+    rolled back, and the worker's sweep retries it; the next step still runs.
     """
     batch_forms = _batch_forms()
     # The steps submit() runs (classification, acknowledgement) as create_app registered
     # them; feedback.service keeps them in this list.
-    for name, step in feedback.post_commit_steps():
+    steps = feedback.post_commit_steps()
+    done = _classify_and_acknowledge(stored, {step for _, step in steps})
+    for name, step in steps:
+        if step in done:
+            continue
         batch_step = batch_forms.get(step)
         if batch_step is not None:
             _run_step(name, batch_step, stored, stored)
@@ -480,6 +486,39 @@ def run_post_commit(stored: list[Stored]) -> None:
         ).all()
         for item in items:
             _run_step(name, step, item, [item])
+
+
+def _classify_and_acknowledge(stored: list[Stored], registered: set[Callable]) -> set[Callable]:
+    """Classify the batch and queue its acknowledgements in one transaction, with one
+    UPDATE marking the items both classified and acknowledged (on PostgreSQL each
+    UPDATE rewrites every row and its index entries). Returns the steps it did: both,
+    or none when either step is not registered, there is no model, or it failed.
+    """
+    from engage.classify import service as classify
+    from engage.feedback import notifications
+
+    steps = {classify.classify_item, notifications.acknowledge}
+    if not steps <= registered:
+        return set()
+    try:
+        model, row = classify.load_active()
+    except classify.NoModelError:
+        return set()  # the classify step says so and leaves them for the sweep
+    try:
+        plan = classify.plan_tags([(item.id, item.text) for item in stored], model, row.version)
+        owed = notifications.owed_acknowledgement(_items_for_acknowledgement(plan.ids))
+        outbox.queue_many(notifications.acknowledgement_rows(owed))
+        classify.apply_tag_plan(plan, acknowledged=[item.id for item in owed])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.warning(
+            "classifying and acknowledging %s items together failed; one step at a time",
+            len(stored),
+            exc_info=True,
+        )
+        return set()
+    return steps
 
 
 def _run_step(name: str, step: Callable, argument: object, items: list) -> None:
@@ -505,11 +544,17 @@ def acknowledge_batch(ids: list[int]) -> int:
     """
     from engage.feedback import notifications
 
-    items = db.session.scalars(
-        select(FeedbackItem)
-        .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
-        .options(selectinload(FeedbackItem.engagement))  # the email names it
-        .order_by(FeedbackItem.id)
-    ).all()
     # feedback.notifications renders and queues them: one place says what the email is.
-    return notifications.queue_acknowledgements(list(items))
+    return notifications.queue_acknowledgements(_items_for_acknowledgement(ids))
+
+
+def _items_for_acknowledgement(ids: list[int]) -> list[FeedbackItem]:
+    """The items among ``ids`` still owed an acknowledgement, with what the email names."""
+    return list(
+        db.session.scalars(
+            select(FeedbackItem)
+            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
+            .options(selectinload(FeedbackItem.engagement))  # the email names it
+            .order_by(FeedbackItem.id)
+        )
+    )

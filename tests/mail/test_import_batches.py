@@ -203,11 +203,44 @@ def test_statements_per_batch_do_not_grow_with_its_size(app, model):
     assert len(two) == 2 * len(large)
 
 
+def test_one_update_marks_a_batch_classified_and_acknowledged(app, model):
+    inbound.ingest_many([mail(1000)], channel=Channel.IMPORT)  # load the model first
+    with counting_statements() as statements:
+        inbound.ingest_many((mail(n) for n in range(40)), channel=Channel.IMPORT, batch_size=20)
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE FEEDBACK_ITEM")]
+    marks = [s for s in updates if "classified_at" in s]
+    assert len(marks) == 2 and all("ack_pending" in s for s in marks)
+    # (SQLite also sets each batch's references with an UPDATE; nothing else updates.)
+    assert all("classified_at" in s or "reference" in s for s in updates)
+    stored = items()
+    assert all(i.classified_at is not None and not i.ack_pending for i in stored)
+    assert count(OutboxMessage) == 41
+
+
+def test_a_failed_acknowledgement_leaves_the_classification_and_the_debt(
+    app, model, monkeypatch, caplog
+):
+    def broken(items):
+        raise RuntimeError("template store unavailable")
+
+    monkeypatch.setattr(notifications, "acknowledgement_rows", broken)
+    with caplog.at_level(logging.ERROR, logger="engage.mail.inbound"):
+        inbound.ingest_many((mail(n) for n in range(10)), channel=Channel.IMPORT, batch_size=10)
+    assert caplog.text.count("post-commit step acknowledge failed") == 1
+    stored = items()
+    assert all(i.classified_at is not None for i in stored)  # done on its own instead
+    assert all(i.ack_pending for i in stored) and count(OutboxMessage) == 0
+    monkeypatch.undo()
+    assert notifications.acknowledge_pending() == 10
+    assert count(OutboxMessage) == 10
+
+
 def test_failed_classification_is_logged_and_left_for_the_worker(app, model, monkeypatch, caplog):
-    def broken(rows):
+    def broken(rows, model, version):
         raise RuntimeError("classifier fell over")
 
-    monkeypatch.setattr(classify, "classify_batch", broken)
+    # Both the joint step and, after it fails, the classify step on its own predict here.
+    monkeypatch.setattr(classify, "plan_tags", broken)
     with caplog.at_level(logging.ERROR, logger="engage.mail.inbound"):
         summary = inbound.ingest_many(
             (mail(n) for n in range(30)), channel=Channel.IMPORT, batch_size=20
@@ -239,11 +272,11 @@ def test_other_post_commit_steps_still_run_for_every_item(app):
 def test_crash_between_store_commit_and_classification(app, model, monkeypatch):
     """The process dies just after the first batch is committed: nothing is lost."""
 
-    def crash(rows):
+    def crash(rows, model, version):
         raise KeyboardInterrupt  # not an Exception: nothing in the import catches it
 
     messages = [mail(n) for n in range(25)]
-    monkeypatch.setattr(classify, "classify_batch", crash)
+    monkeypatch.setattr(classify, "plan_tags", crash)
     with pytest.raises(KeyboardInterrupt):
         inbound.ingest_many(messages, channel=Channel.IMPORT, batch_size=10)
     monkeypatch.undo()

@@ -1,12 +1,12 @@
 """Small pieces of staff-page HTML built in Python: the inbox shows 25 of each per page,
 and a Jinja macro call costs several times more than a format string (issue #9).
 
-Every value that is not a fixed string of this module goes through ``escape()``.
+Every value is escaped by ``Markup``'s ``%`` operator.
 """
 
 from __future__ import annotations
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from engage.feedback.models import Status
 
@@ -20,12 +20,12 @@ STATUS_COLOURS = {
 }
 
 
+_TAG = Markup('<strong class="nhsuk-tag nhsuk-tag--%s%s">%s</strong>')
+
+
 def _tag(colour: str, text: str, extra_class: str = "") -> Markup:
-    # An f-string with escape(): Markup.format is several times slower. ``colour`` and
-    # ``extra_class`` are this module's constants.
-    return Markup(  # noqa: S704 (the one interpolated value is escaped)
-        f'<strong class="nhsuk-tag nhsuk-tag--{colour}{extra_class}">{escape(text)}</strong>'
-    )
+    # Markup's % escapes every value (Markup.format is twice as slow).
+    return _TAG % (colour, extra_class, text)
 
 
 def status_tag(status: Status) -> Markup:

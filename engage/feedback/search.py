@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import column, event, literal_column, select, table, text
+from sqlalchemy import column, event, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlalchemy.sql.expression import TableClause
@@ -134,14 +134,8 @@ def matching(q: str, dialect: str) -> ColumnElement[bool] | TextClause | None:
     if not terms:
         return None
     if dialect == "sqlite":
-        ids = (
-            select(literal_column("rowid"))
-            .select_from(text("feedback_fts"))
-            .where(
-                text("feedback_fts MATCH :fts_query").bindparams(fts_query=_fts_expression(terms))
-            )
-        )
-        return FeedbackItem.id.in_(ids)
+        fts, match = sqlite_matches(q)
+        return FeedbackItem.id.in_(select(fts.c.rowid).where(match))
     return text(
         "feedback_item.search_document @@ plainto_tsquery('english', :pg_query)"
     ).bindparams(pg_query=" ".join(terms))

@@ -439,12 +439,12 @@ def _with_themes(rows: list) -> list[InboxRow]:
         .order_by(ThemeTag.id)
     ):
         tags[tag.item_id].append(tag)
-    themes = {theme.id: theme for theme in db.session.scalars(select(Theme))}
+    # Session.get: the themes the page's filter list loaded come from the identity map.
     return [
         InboxRow(
             **row._asdict(),
             current_themes=tuple(
-                themes[t.theme_id]
+                db.session.get(Theme, t.theme_id)
                 for t in current_of(tags[row.id], reviewed=row.themes_reviewed_at)
             ),
         )

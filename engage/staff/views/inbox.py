@@ -30,6 +30,8 @@ def inbox():
     filters = triage.InboxFilters.from_args(request.args)
     for message in filters.errors:
         flash(message, "warning")
+    # Read first: the page's rows then find their themes in the session.
+    themes = db.session.scalars(db.select(Theme).order_by(Theme.position)).all()
     try:
         results = triage.inbox_page(filters, page_number(request.args.get("page")))
     except PageNotFound:
@@ -41,7 +43,7 @@ def inbox():
         facets=triage.facets(filters) if filters.counts else None,
         engagements=engagements.list_engagements(),
         areas=triage.areas(),
-        themes=db.session.scalars(db.select(Theme).order_by(Theme.position)).all(),
+        themes=themes,
         channels=list(Channel),
         statuses=list(Status),
         sorts=triage.SORTS,

@@ -238,9 +238,13 @@ def session_for_token(token: str | None) -> StaffSession | None:
     """The live session for a cookie's token, or None if revoked, expired or disabled."""
     if not token:
         return None
-    found = db.session.scalar(
-        select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
-    )
+    # The user in the same statement: every staff page asks for it.
+    row = db.session.execute(
+        select(StaffSession, StaffUser)
+        .join(StaffUser, StaffUser.id == StaffSession.user_id)
+        .where(StaffSession.token_hash == _token_hash(token))
+    ).first()
+    found = None if row is None else row[0]
     if found is None or found.revoked_at is not None or not found.user.active:
         return None
     now = utcnow()

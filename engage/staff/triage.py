@@ -12,7 +12,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, text, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -161,6 +175,76 @@ def _theme_ids() -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class ThemeChoice:
+    """A theme as the inbox shows it (a tag, an option)."""
+
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class InboxChoices:
+    """What the inbox's filter lists offer, read in one statement a page."""
+
+    engagements: tuple[tuple[str, str], ...]  # (slug, title), most recently opened first
+    themes: tuple[ThemeChoice, ...]  # in the labelling guide's order
+    areas: tuple[str, ...]  # every area named on an item, sorted
+    engagement_ids: dict[str, int] = field(compare=False)
+    theme_by_id: dict[int, ThemeChoice] = field(compare=False)
+
+    @property
+    def theme_ids(self) -> dict[str, int]:
+        return {t.slug: t.id for t in self.themes}
+
+
+# Engagements, themes and areas in one round trip: three statements cost the inbox more
+# Python than the SQL they run. Areas: one index seek per area, not a full scan.
+_CHOICES = text(
+    "WITH RECURSIVE a(area) AS ("
+    " SELECT min(area) FROM feedback_item WHERE area > ''"
+    " UNION ALL"
+    " SELECT (SELECT min(area) FROM feedback_item WHERE area > a.area)"
+    " FROM a WHERE a.area IS NOT NULL"
+    ")"
+    " SELECT 'e' AS kind, id, slug, title AS name, opens_on, NULL AS position FROM engagement"
+    " UNION ALL SELECT 't', id, slug, name, NULL, position FROM theme"
+    " UNION ALL SELECT 'a', NULL, area, area, NULL, NULL FROM a WHERE area IS NOT NULL"
+).columns(
+    column("kind", String),
+    column("id", Integer),
+    column("slug", String),
+    column("name", String),
+    column("opens_on", Date),
+    column("position", Integer),
+)
+
+
+def inbox_choices() -> InboxChoices:
+    """The engagements, themes and areas the inbox's filters offer."""
+    engagements, themes, areas = [], [], []
+    for row in db.session.execute(_CHOICES):
+        if row.kind == "e":
+            engagements.append(row)
+        elif row.kind == "t":
+            themes.append(row)
+        else:
+            areas.append(row.slug)
+    # As list_engagements(): the most recently opened first (ties: the older engagement).
+    engagements.sort(key=lambda r: r.id)
+    engagements.sort(key=lambda r: r.opens_on, reverse=True)
+    themes.sort(key=lambda r: (r.position, r.id))
+    theme_choices = tuple(ThemeChoice(t.id, t.slug, t.name) for t in themes)
+    return InboxChoices(
+        engagements=tuple((e.slug, e.name) for e in engagements),
+        themes=theme_choices,
+        areas=tuple(sorted(areas)),
+        engagement_ids={e.slug: e.id for e in engagements},
+        theme_by_id={t.id: t for t in theme_choices},
+    )
+
+
+@dataclass(frozen=True)
 class _Ids:
     """The ids the filters' slugs name (-1 for a slug that names nothing)."""
 
@@ -168,13 +252,19 @@ class _Ids:
     theme: int | None = None
 
 
-def _resolve(f: InboxFilters) -> _Ids:
-    """Look the engagement and theme slugs up once, in one statement, so the item query
-    compares plain ids (which an index can use) instead of running subqueries."""
+def _resolve(f: InboxFilters, choices: InboxChoices | None = None) -> _Ids:
+    """Look the engagement and theme slugs up once (in ``choices`` if given, else in one
+    statement), so the item query compares plain ids (which an index can use) instead of
+    running subqueries."""
     engagement = f.engagement if f.engagement and f.engagement != GENERAL else None
     theme = f.theme if f.theme and f.theme != UNCLASSIFIED else None
     if engagement is None and theme is None:
         return _Ids()
+    if choices is not None:
+        return _Ids(
+            engagement=None if engagement is None else choices.engagement_ids.get(engagement, -1),
+            theme=None if theme is None else choices.theme_ids.get(theme, -1),
+        )
     row = db.session.execute(
         select(
             select(Engagement.id).where(Engagement.slug == (engagement or "")).scalar_subquery(),
@@ -373,9 +463,9 @@ class InboxRow:
     engagement_title: str | None
     duplicate_group_id: int | None
     duplicate_group_size: int | None
-    current_themes: tuple[Theme, ...]
+    current_themes: tuple[ThemeChoice, ...]
 
-    def themes(self) -> list[Theme]:
+    def themes(self) -> list[ThemeChoice]:
         """The item's current themes, as FeedbackItem.themes() gives them."""
         return list(self.current_themes)
 
@@ -428,7 +518,7 @@ def _ranked_rows(where: list, offset: int, limit: int) -> Select:
     )
 
 
-def _with_themes(rows: list) -> list[InboxRow]:
+def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow]:
     """InboxRows for the rows, each with its current themes (one query for the page)."""
     if not rows:
         return []
@@ -439,12 +529,11 @@ def _with_themes(rows: list) -> list[InboxRow]:
         .order_by(ThemeTag.id)
     ):
         tags[tag.item_id].append(tag)
-    # Session.get: the themes the page's filter list loaded come from the identity map.
     return [
         InboxRow(
             **row._asdict(),
             current_themes=tuple(
-                db.session.get(Theme, t.theme_id)
+                themes[t.theme_id]
                 for t in current_of(tags[row.id], reviewed=row.themes_reviewed_at)
             ),
         )
@@ -452,8 +541,17 @@ def _with_themes(rows: list) -> list[InboxRow]:
     ]
 
 
-def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPage:
+def inbox_page(
+    f: InboxFilters,
+    page: int,
+    per_page: int = PER_PAGE,
+    *,
+    choices: InboxChoices | None = None,
+) -> InboxPage:
     """One page of the inbox (InboxRows, with engagement titles and current themes).
+
+    ``choices`` (from inbox_choices()) resolves the filters' slugs and names the themes;
+    the page reads it if not given.
 
     Reads ``per_page + 1`` rows to know whether there is a next page, and counts the
     matching items only up to COUNT_CAP. Raises PageNotFound for an empty page past the
@@ -462,23 +560,28 @@ def inbox_page(f: InboxFilters, page: int, per_page: int = PER_PAGE) -> InboxPag
     if page < 1:
         raise PageNotFound(page)
     offset = (page - 1) * per_page
+    if choices is None:
+        choices = inbox_choices()
+    ids = _resolve(f, choices)
     fts = search.sqlite_matches(f.q) if db.engine.dialect.name == "sqlite" else None
     count_from = None
     if fts is not None:
         # SQLite: join the full-text index rather than test ``id IN`` every match.
         fts_table, match = fts
-        where = [*_conditions(f, skip="q"), match]
+        where = [*_conditions(f, ids, skip="q"), match]
         order = [fts_table.c.rowid.desc()] if f.sort == "received" else _order(f)
         joined = (fts_table, fts_table.c.rowid == FeedbackItem.id)
         query = _rows_select().join(*joined).where(*where).order_by(*order)
         count_from = select(FeedbackItem.id).join(*joined)
     elif f.sort == "unclassified" and not f.theme and not f.q:
-        where = _conditions(f)
+        where = _conditions(f, ids)
         query = _ranked_rows(where, offset, per_page + 1)
     else:
-        where = _conditions(f)
+        where = _conditions(f, ids)
         query = _rows_select().where(*where).order_by(*_order(f))
-    rows = _with_themes(db.session.execute(query.limit(per_page + 1).offset(offset)).all())
+    rows = _with_themes(
+        db.session.execute(query.limit(per_page + 1).offset(offset)).all(), choices.theme_by_id
+    )
     if page > 1 and not rows:
         raise PageNotFound(page)
     cap = COUNT_CAP
@@ -506,21 +609,6 @@ class Facets:
     area: dict[str, int]
     channel: dict[str, int]
     status: dict[str, int]
-
-
-def areas() -> list[str]:
-    """Every area named on an item, sorted: one index seek per area, not a full scan."""
-    rows = db.session.execute(
-        text(
-            "WITH RECURSIVE a(area) AS ("
-            " SELECT min(area) FROM feedback_item WHERE area > ''"
-            " UNION ALL"
-            " SELECT (SELECT min(area) FROM feedback_item WHERE area > a.area)"
-            " FROM a WHERE a.area IS NOT NULL"
-            ") SELECT area FROM a WHERE area IS NOT NULL"
-        )
-    )
-    return [area for (area,) in rows]
 
 
 def _grouped(column, where: list[ColumnElement[bool]]) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -84,6 +84,26 @@ def test_filters_by_each_dimension(inbox):
     assert _refs(triage.inbox_page(_filters(area="Newham"), 1)) == [inbox["none"].reference]
     page = triage.inbox_page(_filters(**{"from": "2019-06-05", "to": "2019-07-01"}), 1)
     assert set(_refs(page)) == {inbox["both"].reference, inbox["none"].reference}
+
+
+def test_the_filter_lists_come_from_one_statement(inbox, make_engagement):
+    later = make_engagement(slug="opened-later", title="Opened later", opens_on=date(2020, 1, 6))
+    choices = triage.inbox_choices()
+    slugs = [slug for slug, _ in choices.engagements]
+    # The most recently opened first, then (same date) in the order they were made.
+    assert slugs[0] == later.slug
+    assert slugs.index("nw-case-for-change") < slugs.index("ne-ics")
+    assert dict(choices.engagements)["ne-ics"] == "North East"
+    themes = db.session.scalars(select(Theme).order_by(Theme.position)).all()
+    assert [t.slug for t in choices.themes] == [t.slug for t in themes]
+    assert choices.theme_by_id[themes[0].id].name == themes[0].name
+    # Areas named on items only (not every area an engagement lists), sorted, once each.
+    assert choices.areas == ("Brent", "Ealing", "Newham")
+    # The slugs resolve through the choices: an unknown one matches nothing.
+    assert triage.inbox_page(_filters(engagement="no-such-engagement"), 1).items == []
+    assert _refs(triage.inbox_page(_filters(engagement="ne-ics"), 1, choices=choices)) == [
+        inbox["none"].reference
+    ]
 
 
 def test_facet_counts_match_a_direct_count(inbox):

@@ -6,9 +6,8 @@ from flask import Response, flash, redirect, render_template, request, stream_wi
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import Channel, Status, Theme
+from engage.feedback.models import Channel, Status
 from engage.pagination import PageNotFound, page_number
 from engage.staff import audit, export, triage
 from engage.staff.auth import role_required
@@ -30,10 +29,9 @@ def inbox():
     filters = triage.InboxFilters.from_args(request.args)
     for message in filters.errors:
         flash(message, "warning")
-    # Read first: the page's rows then find their themes in the session.
-    themes = db.session.scalars(db.select(Theme).order_by(Theme.position)).all()
+    choices = triage.inbox_choices()
     try:
-        results = triage.inbox_page(filters, page_number(request.args.get("page")))
+        results = triage.inbox_page(filters, page_number(request.args.get("page")), choices=choices)
     except PageNotFound:
         return redirect(url_for("staff.inbox", **filters.as_args()))
     return render_template(
@@ -41,9 +39,7 @@ def inbox():
         filters=filters,
         results=results,
         facets=triage.facets(filters) if filters.counts else None,
-        engagements=engagements.list_engagements(),
-        areas=triage.areas(),
-        themes=themes,
+        choices=choices,
         channels=list(Channel),
         statuses=list(Status),
         sorts=triage.SORTS,

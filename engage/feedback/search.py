@@ -112,6 +112,21 @@ def _fts_expression(terms: list[str]) -> str:
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
+_SQLITE_MATCH = text("feedback_fts MATCH :fts_query")
+_PG_MATCH = text("feedback_item.search_document @@ plainto_tsquery('english', :pg_query)")
+
+
+def match_params(q: str, dialect: str) -> dict[str, str] | None:
+    """The values bound in the clauses below for ``q`` (None if ``q`` has no words): a
+    statement made for one search runs another with them."""
+    terms = words(q)
+    if not terms:
+        return None
+    if dialect == "sqlite":
+        return {"fts_query": _fts_expression(terms)}
+    return {"pg_query": " ".join(terms)}
+
+
 def sqlite_matches(q: str) -> tuple[TableClause, TextClause] | None:
     """SQLite: the full-text table and its MATCH condition for ``q``, to join on
     ``rowid`` (the item's id); None if ``q`` has no words.
@@ -119,10 +134,10 @@ def sqlite_matches(q: str) -> tuple[TableClause, TextClause] | None:
     Joined and ordered by its rowid, newest first, FTS5 reads the index backwards and
     stops at the LIMIT; ``id IN (...)`` would read every match first.
     """
-    terms = words(q)
-    if not terms:
+    params = match_params(q, "sqlite")
+    if params is None:
         return None
-    return _FTS, text("feedback_fts MATCH :fts_query").bindparams(fts_query=_fts_expression(terms))
+    return _FTS, _SQLITE_MATCH.bindparams(**params)
 
 
 _FTS = table("feedback_fts", column("rowid"))
@@ -130,12 +145,9 @@ _FTS = table("feedback_fts", column("rowid"))
 
 def matching(q: str, dialect: str) -> ColumnElement[bool] | TextClause | None:
     """A WHERE clause keeping items that contain every word of ``q``; None if no words."""
-    terms = words(q)
-    if not terms:
+    params = match_params(q, dialect)
+    if params is None:
         return None
     if dialect == "sqlite":
-        fts, match = sqlite_matches(q)
-        return FeedbackItem.id.in_(select(fts.c.rowid).where(match))
-    return text(
-        "feedback_item.search_document @@ plainto_tsquery('english', :pg_query)"
-    ).bindparams(pg_query=" ".join(terms))
+        return FeedbackItem.id.in_(select(_FTS.c.rowid).where(_SQLITE_MATCH.bindparams(**params)))
+    return _PG_MATCH.bindparams(**params)

@@ -8,9 +8,11 @@ redaction and bulk actions. Every change adds an audit entry; callers commit.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     Date,
@@ -18,7 +20,9 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
+    cast,
     column,
     func,
     literal,
@@ -28,8 +32,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import aliased, selectinload
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -348,41 +351,62 @@ def _classified() -> ColumnElement[bool]:
     return or_(FeedbackItem.themes_reviewed_at.is_not(None), _tagged())
 
 
-def _conditions(
-    f: InboxFilters, ids: _Ids | None = None, *, skip: str | None = None
-) -> list[ColumnElement[bool]]:
+class _Where(list):
+    """WHERE conditions, and what lets a statement made for one set of filters run
+    another set of the same shape: ``shape`` names the conditions (with any value the
+    clause itself holds), ``params`` the values they bind by name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shape: list[str] = []
+        self.params: dict[str, object] = {}
+
+    def add(self, form: str, clause: ColumnElement[bool] | TextClause, **params: object) -> None:
+        self.append(clause)
+        self.shape.append(form)
+        self.params.update(params)
+
+    def compare(self, name: str, column, op: Callable, value: object) -> None:
+        """``column op value``, the value bound as ``f_<name>``."""
+        key = f"f_{name}"
+        self.add(name, op(column, bindparam(key, value, type_=column.type)), **{key: value})
+
+
+def _conditions(f: InboxFilters, ids: _Ids | None = None, *, skip: str | None = None) -> _Where:
     """WHERE conditions for ``f``; ``skip`` leaves one dimension out (for its facet)."""
     if ids is None:
         ids = _resolve(f)
-    where: list = []
+    where = _Where()
     if f.engagement and skip != "engagement":
         if f.engagement == GENERAL:
-            where.append(FeedbackItem.engagement_id.is_(None))
+            where.add("general", FeedbackItem.engagement_id.is_(None))
         else:
-            where.append(FeedbackItem.engagement_id == ids.engagement)
+            where.compare("engagement", FeedbackItem.engagement_id, operator.eq, ids.engagement)
     if f.theme and skip != "theme":
         if f.theme == UNCLASSIFIED:
-            where.append(_unclassified())
+            where.add("unclassified", _unclassified())
         else:
-            where.append(_has_current_theme(ids.theme))
+            # One probe per theme, built once (see _has_current_theme): its id is its shape.
+            where.add(f"theme={ids.theme}", _has_current_theme(ids.theme))
     if f.area and skip != "area":
-        where.append(FeedbackItem.area == f.area)
+        where.compare("area", FeedbackItem.area, operator.eq, f.area)
     if f.channel and skip != "channel":
-        where.append(FeedbackItem.channel == Channel(f.channel))
+        where.compare("channel", FeedbackItem.channel, operator.eq, Channel(f.channel))
     if f.status and skip != "status":
-        where.append(FeedbackItem.status == Status(f.status))
+        where.compare("status", FeedbackItem.status, operator.eq, Status(f.status))
     if f.date_from:
-        where.append(FeedbackItem.submitted_at >= datetime.combine(f.date_from, time.min))
+        since = datetime.combine(f.date_from, time.min)
+        where.compare("since", FeedbackItem.submitted_at, operator.ge, since)
     if f.date_to:
-        where.append(
-            FeedbackItem.submitted_at < datetime.combine(f.date_to + timedelta(days=1), time.min)
-        )
+        before = datetime.combine(f.date_to + timedelta(days=1), time.min)
+        where.compare("before", FeedbackItem.submitted_at, operator.lt, before)
     if f.group:
-        where.append(FeedbackItem.duplicate_group_id == f.group)
+        where.compare("group", FeedbackItem.duplicate_group_id, operator.eq, f.group)
     if f.q and skip != "q":
-        clause = search.matching(f.q, db.engine.dialect.name)
+        dialect = db.engine.dialect.name
+        clause = search.matching(f.q, dialect)
         if clause is not None:
-            where.append(clause)
+            where.add("q", clause, **search.match_params(f.q, dialect))
     return where
 
 
@@ -414,13 +438,12 @@ def inbox_query(f: InboxFilters) -> Select:
     return select(FeedbackItem).where(*_conditions(f)).order_by(*_order(f))
 
 
-def _capped_count(
-    where: list[ColumnElement[bool]], cap: int, rows_from: Select | None = None
-) -> ScalarSelect:
-    """min(matching items, cap + 1): stops reading after cap + 1 matches."""
+def _capped_count(where: list[ColumnElement[bool]], rows_from: Select | None = None) -> Select:
+    """min(matching items, cap + 1), the cap + 1 bound as ``f_count_limit``: stops
+    reading after cap + 1 matches."""
     base = select(FeedbackItem.id) if rows_from is None else rows_from
-    rows = base.where(*where).limit(cap + 1).subquery()
-    return select(func.count()).select_from(rows).scalar_subquery()
+    rows = base.where(*where).limit(bindparam("f_count_limit", type_=Integer)).subquery()
+    return select(func.count()).select_from(rows)
 
 
 @dataclass(frozen=True)
@@ -446,7 +469,7 @@ class InboxPage:
         return None if self.total_capped else max(1, -(-self.total // self.per_page))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InboxRow:
     """What the inbox shows of one item, read with plain SQL rather than loaded as an
     ORM object (a page of objects and their relationships costs several times more)."""
@@ -470,6 +493,45 @@ class InboxRow:
         return list(self.current_themes)
 
 
+class _Tag(NamedTuple):
+    id: int
+    theme_id: int
+    source: TagSource
+
+
+_SOURCE_CODES = {TagSource.STAFF: "s", TagSource.MODEL: "m"}
+_SOURCES = {code: source for source, code in _SOURCE_CODES.items()}
+
+
+def _tags_column():
+    """The item's tags as one string, "tag id:theme id:s|m,..." (any order): read with
+    the row instead of by a second statement for the page."""
+    tag = aliased(ThemeTag)
+    code = case(*((tag.source == source, code) for source, code in _SOURCE_CODES.items()), else_="")
+    one = cast(tag.id, String) + ":" + cast(tag.theme_id, String) + ":" + code
+    return (
+        select(func.aggregate_strings(one, ","))
+        .where(tag.item_id == FeedbackItem.id)
+        .correlate(FeedbackItem)
+        .scalar_subquery()
+        .label("tags")
+    )
+
+
+def _parse_tags(value: str | None) -> list[_Tag]:
+    """The tags of _tags_column(), in the order they were made (as FeedbackItem.tags)."""
+    if not value:
+        return []
+    tags = []
+    for part in value.split(","):
+        tag_id, theme_id, code = part.split(":")
+        if code in _SOURCES:
+            tags.append(_Tag(int(tag_id), int(theme_id), _SOURCES[code]))
+    tags.sort()
+    return tags
+
+
+# InboxRow's fields in order (but its themes), then the tags they are worked out from.
 _ROW_COLUMNS = (
     FeedbackItem.id,
     FeedbackItem.reference,
@@ -483,6 +545,7 @@ _ROW_COLUMNS = (
     Engagement.title.label("engagement_title"),
     FeedbackItem.duplicate_group_id,
     DuplicateGroup.size.label("duplicate_group_size"),
+    _tags_column(),
 )
 
 
@@ -495,10 +558,11 @@ def _rows_select() -> Select:
     )
 
 
-def _ranked_rows(where: list, offset: int, limit: int) -> Select:
+def _ranked_rows(where: list) -> Select:
     """The default order without sorting every matching row on a CASE: the newest
-    unclassified items, then the newest classified ones, each read in index order."""
-    cutoff = offset + limit
+    unclassified items, then the newest classified ones, each read in index order (each
+    part up to ``f_cutoff`` rows: the page's offset plus its limit)."""
+    cutoff = bindparam("f_cutoff", type_=Integer)
 
     def part(condition: ColumnElement[bool], rank: int):
         return (
@@ -518,23 +582,37 @@ def _ranked_rows(where: list, offset: int, limit: int) -> Select:
     )
 
 
+# A page's two statements by shape (_page_statements): building them costs more Python
+# than running them, and a statement made once keeps its SQLAlchemy cache key too.
+_STATEMENTS: dict[tuple, tuple[Select, Select]] = {}
+MAX_STATEMENTS = 256
+
+
+def _paged(query: Select) -> Select:
+    """One page of ``query``: ``f_limit`` rows after the first ``f_offset``."""
+    return query.limit(bindparam("f_limit", type_=Integer)).offset(
+        bindparam("f_offset", type_=Integer)
+    )
+
+
+def _page_statements(key: tuple, build: Callable[[], tuple[Select, Select]]):
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = build()
+        if len(_STATEMENTS) >= MAX_STATEMENTS:
+            _STATEMENTS.clear()  # start again rather than keep shapes nobody uses
+        _STATEMENTS[key] = found
+    return found
+
+
 def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow]:
-    """InboxRows for the rows, each with its current themes (one query for the page)."""
-    if not rows:
-        return []
-    tags: dict[int, list] = {row.id: [] for row in rows}
-    for tag in db.session.execute(
-        select(ThemeTag.item_id, ThemeTag.theme_id, ThemeTag.source)
-        .where(ThemeTag.item_id.in_(list(tags)))
-        .order_by(ThemeTag.id)
-    ):
-        tags[tag.item_id].append(tag)
+    """InboxRows for the rows, each with its current themes."""
     return [
         InboxRow(
-            **row._asdict(),
+            *row[:-1],
             current_themes=tuple(
                 themes[t.theme_id]
-                for t in current_of(tags[row.id], reviewed=row.themes_reviewed_at)
+                for t in current_of(_parse_tags(row.tags), reviewed=row.themes_reviewed_at)
             ),
         )
         for row in rows
@@ -563,34 +641,53 @@ def inbox_page(
     if choices is None:
         choices = inbox_choices()
     ids = _resolve(f, choices)
-    fts = search.sqlite_matches(f.q) if db.engine.dialect.name == "sqlite" else None
-    count_from = None
+    dialect = db.engine.dialect.name
+    fts = search.sqlite_matches(f.q) if dialect == "sqlite" else None
     if fts is not None:
         # SQLite: join the full-text index rather than test ``id IN`` every match.
         fts_table, match = fts
-        where = [*_conditions(f, ids, skip="q"), match]
+        where = _conditions(f, ids, skip="q")
+        where.add("fts", match, **search.match_params(f.q, dialect))
         order = [fts_table.c.rowid.desc()] if f.sort == "received" else _order(f)
         joined = (fts_table, fts_table.c.rowid == FeedbackItem.id)
-        query = _rows_select().join(*joined).where(*where).order_by(*order)
-        count_from = select(FeedbackItem.id).join(*joined)
+
+        def build():
+            rows = _rows_select().join(*joined).where(*where).order_by(*order)
+            return _paged(rows), _capped_count(where, select(FeedbackItem.id).join(*joined))
+
     elif f.sort == "unclassified" and not f.theme and not f.q:
         where = _conditions(f, ids)
-        query = _ranked_rows(where, offset, per_page + 1)
+
+        def build():
+            return _paged(_ranked_rows(where)), _capped_count(where)
+
     else:
         where = _conditions(f, ids)
-        query = _rows_select().where(*where).order_by(*_order(f))
-    rows = _with_themes(
-        db.session.execute(query.limit(per_page + 1).offset(offset)).all(), choices.theme_by_id
+
+        def build():
+            rows = _rows_select().where(*where).order_by(*_order(f))
+            return _paged(rows), _capped_count(where)
+
+    cap = COUNT_CAP
+    rows_query, count_query = _page_statements(
+        (dialect, fts is not None, f.sort, *where.shape), build
     )
+    params = {
+        **where.params,
+        "f_limit": per_page + 1,
+        "f_offset": offset,
+        "f_cutoff": offset + per_page + 1,
+        "f_count_limit": cap + 1,
+    }
+    rows = _with_themes(db.session.execute(rows_query, params).all(), choices.theme_by_id)
     if page > 1 and not rows:
         raise PageNotFound(page)
-    cap = COUNT_CAP
     if len(rows) <= per_page:
         total = offset + len(rows)  # the last page: the total is known without counting
     elif offset + len(rows) > cap:
         total = cap + 1  # already past the cap
     else:
-        total = db.session.scalar(select(_capped_count(where, cap, count_from))) or 0
+        total = db.session.scalar(count_query, params) or 0
     has_next = len(rows) > per_page
     return InboxPage(rows[:per_page], page, per_page, total, has_next=has_next, cap=cap)
 

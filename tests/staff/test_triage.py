@@ -106,6 +106,35 @@ def test_the_filter_lists_come_from_one_statement(inbox, make_engagement):
     ]
 
 
+def test_a_statement_made_for_one_filter_runs_another_of_its_shape(inbox, monkeypatch):
+    monkeypatch.setattr(triage, "_STATEMENTS", {})
+    pairs = [
+        ({"engagement": "nw-case-for-change"}, {"engagement": "ne-ics"}),
+        ({"area": "Brent"}, {"area": "Newham"}),
+        ({"area": "Brent", "theme": "money"}, {"area": "Ealing", "theme": "money"}),
+        ({"channel": "web"}, {"channel": "email"}),
+        ({"from": "2019-06-04"}, {"from": "2019-07-02"}),
+        ({"to": "2019-06-04"}, {"to": "2019-06-30"}),
+        ({"q": "deficit"}, {"q": "walk-in centre"}),
+        ({"q": "jobs", "sort": "oldest"}, {"q": "meeting", "sort": "oldest"}),
+    ]
+    for first, second in pairs:
+        made = len(triage._STATEMENTS)
+        triage.inbox_page(_filters(**first), 1)
+        assert len(triage._STATEMENTS) == made + 1, first
+        # The second reuses the first's statements with its own values...
+        page = triage.inbox_page(_filters(**second), 1)
+        assert len(triage._STATEMENTS) == made + 1, second
+        # ...and finds what a query made for it alone finds.
+        expected = db.session.scalars(triage.inbox_query(_filters(**second))).all()
+        assert _refs(page) == [i.reference for i in expected], second
+        assert page.total == len(expected)
+    # Another theme is another statement: the theme's probe is built per theme.
+    made = len(triage._STATEMENTS)
+    assert _refs(triage.inbox_page(_filters(theme="jobs"), 1)) == [inbox["both"].reference]
+    assert len(triage._STATEMENTS) == made + 1
+
+
 def test_facet_counts_match_a_direct_count(inbox):
     f = _filters(engagement="nw-case-for-change")
     facets = triage.facets(f)

@@ -127,6 +127,19 @@ def classify_table(report: dict) -> list[str]:
     ]
 
 
+def _server(report: dict) -> str:
+    """How gunicorn ran, as the run recorded it."""
+    for run in report.get("web", {}).values():
+        server = run.get("server") if isinstance(run, dict) else None
+        if server:
+            threads = f" × {server['threads']} threads" if server.get("threads") else ""
+            return (
+                f"{server['clients']} clients, gunicorn {server['workers']} "
+                f"{server['worker_class']} workers{threads}"
+            )
+    return "gunicorn"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     path = Path(args[0]) if args else Path(__file__).parent / "out" / "latest.json"
@@ -136,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{report['load_average_end']} at the end; {report['seconds']} s in all.\n"
     )
     for title, table in (
-        ("Web (8 clients, gunicorn 2 workers × 4 threads)", web_table(report)),
+        (f"Web ({_server(report)})", web_table(report)),
         ("engage import-mail", import_table(report)),
         ("Classification (bench/bench_classify.py)", classify_table(report)),
     ):

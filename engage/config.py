@@ -158,4 +158,6 @@ def from_environment() -> dict:
         # How long a process trusts the version it read (another process's change shows
         # within this time; its own at once). 0: read it on every request.
         "ENGAGE_PAGE_VERSION_MAX_AGE": _env_float("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0),
+        # How long each process keeps the inbox's list of areas named on feedback.
+        "ENGAGE_INBOX_AREAS_MAX_AGE": _env_float("ENGAGE_INBOX_AREAS_MAX_AGE", 60.0),
     }

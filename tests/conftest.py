@@ -87,6 +87,7 @@ def app(_app):
     from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
     from engage.public import cache
+    from engage.staff import triage
 
     with _app.app_context():
         # Flask-Limiter is one object: a test that built another app may have switched it
@@ -95,6 +96,7 @@ def app(_app):
         limiter.reset()
         _empty_all_tables()
         cache.store().clear()  # pages of the previous test's data
+        triage.forget_areas()  # and the inbox's list of areas
         ensure_default_themes()
         yield _app
         _db.session.remove()

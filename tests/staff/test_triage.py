@@ -106,6 +106,22 @@ def test_the_filter_lists_come_from_one_statement(inbox, make_engagement):
     ]
 
 
+def test_the_list_of_areas_is_kept_for_its_max_age(app, inbox, make_item, make_engagement):
+    assert triage.inbox_choices().areas == ("Brent", "Ealing", "Newham")
+    make_item("Parking at the hospital", engagement_slug="ne-ics", area="Hackney")
+    # Kept: the new area joins the list when the kept one is ENGAGE_INBOX_AREAS_MAX_AGE old.
+    assert triage.inbox_choices().areas == ("Brent", "Ealing", "Newham")
+    app.config["ENGAGE_INBOX_AREAS_MAX_AGE"] = 0
+    try:
+        triage.forget_areas()
+        assert triage.inbox_choices().areas == ("Brent", "Ealing", "Hackney", "Newham")
+        east = make_engagement(areas=["Barking", "Havering"])
+        make_item("And the buses", engagement_slug=east.slug, area="Barking")
+        assert triage.inbox_choices().areas[0] == "Barking"  # 0: read on every page
+    finally:
+        app.config["ENGAGE_INBOX_AREAS_MAX_AGE"] = 60.0
+
+
 def test_a_statement_made_for_one_filter_runs_another_of_its_shape(inbox, monkeypatch):
     monkeypatch.setattr(triage, "_STATEMENTS", {})
     pairs = [

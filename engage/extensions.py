@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -55,6 +57,60 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def end_reads_with_commit(app: Flask) -> None:
+    """PostgreSQL: end a context's read-only transaction with COMMIT, not ROLLBACK.
+
+    psycopg prepares a statement once it has run a few times on a connection, so
+    PostgreSQL parses and plans it once, not on every run; but it forgets every prepared
+    statement when it sees a ROLLBACK, and a request that only read ends with one when
+    its session is removed. Without this no statement is ever prepared, and the inbox's
+    larger queries are planned afresh on every page (issue #9). A transaction that wrote
+    anything, has changes pending or failed is left to be rolled back as before.
+
+    Register after db.init_app(): teardown functions run last-registered first, so this
+    runs before Flask-SQLAlchemy removes the session.
+    """
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.info["engage_wrote"] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not conn.info.get("engage_wrote") and not _reads_only(statement):
+            conn.info["engage_wrote"] = True
+
+    @app.teardown_appcontext
+    def _commit_reads(error: BaseException | None) -> None:
+        session = db.session()  # this context's Session, not the scoped proxy
+        if error is not None or not session.in_transaction():
+            return
+        if session.new or session.dirty or session.deleted:
+            return
+        if session.connection().info.get("engage_wrote", True):
+            return
+        try:
+            session.commit()
+        except Exception:  # nothing was written: let the session's removal roll back
+            session.rollback()
+
+
+_WRITE_WORDS = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)
+
+
+def _reads_only(statement: str) -> bool:
+    """True for a SELECT, or a WITH ... SELECT that changes nothing (anything else might
+    write, and is left to be rolled back)."""
+    head = statement.lstrip()[:6].upper()
+    if head == "SELECT":
+        return True
+    return head.startswith("WITH") and _WRITE_WORDS.search(statement) is None
 
 
 @contextmanager

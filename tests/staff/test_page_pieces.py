@@ -80,3 +80,64 @@ def test_kept_fragments_are_bounded(app, client, monkeypatch):
         # the page still has both.
         assert len(fragments) == 1
         assert "<header" in page and "<footer" in page
+
+
+def _row(**changes):
+    from engage.feedback.models import Channel
+    from engage.staff.triage import InboxRow, ThemeChoice
+
+    values = dict(
+        id=42,
+        reference="YS-2026-000042",
+        submitted_at=datetime(2026, 3, 4, 10, 30),
+        channel=Channel.EMAIL,
+        area="Brent <b>",
+        text="<script>alert('x')</script> " + "word " * 100,
+        status=Status.TRIAGED,
+        certainty=0.123,
+        themes_reviewed_at=None,
+        engagement_title="Case & <i>change</i>",
+        duplicate_group_id=7,
+        duplicate_group_size=1234,
+        current_themes=(ThemeChoice(1, "money", "Money <&>"),),
+    )
+    values.update(changes)
+    return InboxRow(**values)
+
+
+def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
+    from flask import url_for
+
+    with app.test_request_context("/staff/inbox"):
+        row = str(html.inbox_row(_row(), can_triage=True))
+        assert f'href="{url_for("staff.item", item_id=42)}"' in row
+        assert f'href="{url_for("staff.inbox", group=7)}"' in row
+        assert "One of 1,234 similar texts" in row
+        assert 'id="item-42"' in row and "Select YS-2026-000042" in row
+        assert "04 Mar 2026 · email · Brent &lt;b&gt; · Case &amp; &lt;i&gt;change&lt;/i&gt;" in row
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in row and "<script>" not in row
+        assert row.count("word") < 60 and "word...<" in row  # cut near 280 characters
+        assert ">Money &lt;&amp;&gt;<" in row and "certainty 0.12" in row
+        viewer = str(
+            html.inbox_row(
+                _row(
+                    duplicate_group_id=None,
+                    engagement_title=None,
+                    area=None,
+                    themes_reviewed_at=datetime(2026, 1, 1),
+                ),
+                can_triage=False,
+            )
+        )
+        assert 'type="checkbox"' not in viewer and "similar texts" not in viewer
+        assert "04 Mar 2026 · email · General<" in viewer
+        assert "certainty" not in viewer  # reviewed: the model's certainty no longer matters
+
+
+def test_numbered_urls_match_url_for(app):
+    from flask import url_for
+
+    with app.test_request_context("/staff/inbox"):
+        for n in (1, 99, 123456789):
+            assert html.numbered_url("staff.item", "item_id", n) == url_for("staff.item", item_id=n)
+            assert html.numbered_url("staff.inbox", "group", n) == url_for("staff.inbox", group=n)

@@ -11,6 +11,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 bp.add_app_template_global(html.status_tag, "status_tag")
 bp.add_app_template_global(html.theme_tags, "theme_tags")
+bp.add_app_template_global(html.inbox_row, "inbox_row")
 
 
 @bp.after_request

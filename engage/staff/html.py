@@ -13,7 +13,7 @@ from flask import current_app, g, url_for
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
-from engage.feedback.models import Status
+from engage.feedback.models import Channel, Status
 
 STATUS_COLOURS = {
     Status.NEW: "yellow",
@@ -135,3 +135,52 @@ def inbox_row(item, can_triage: bool) -> Markup:
         "</tr>\n"
     )
     return Markup(row)  # noqa: S704  # nosec B704 (every text value escaped above)
+
+
+def inbox_filter_options(choices) -> dict[str, tuple[tuple[str, str], ...]]:
+    """(value, text) options for each of the inbox's filter lists, from InboxChoices."""
+    return {
+        "engagement": (*choices.engagements, ("general", "General feedback")),
+        "theme": (("unclassified", "Unclassified"), *((t.slug, t.name) for t in choices.themes)),
+        "area": tuple((area, area) for area in choices.areas),
+        "channel": tuple((c.value, c.value.capitalize()) for c in Channel),
+        "status": tuple((s.value, s.value.capitalize()) for s in Status),
+    }
+
+
+def facet_select(
+    name: str,
+    label: str,
+    options: tuple[tuple[str, str], ...],
+    selected: str,
+    counts: dict[str, int] | None,
+    any_label: str,
+) -> Markup:
+    """A filter's labelled <select>, the chosen value selected and, when ``counts`` is
+    given, how many items each value would give. Without counts the same list with the
+    same choice is made once and kept (an inbox page has five; each is the same for
+    every page until the lists change)."""
+    if counts is None:
+        return _kept_select(name, label, tuple(options), selected, any_label)
+    return _select(name, label, options, selected, any_label, counts)
+
+
+@functools.lru_cache(maxsize=256)
+def _kept_select(name, label, options, selected, any_label) -> Markup:
+    return _select(name, label, options, selected, any_label, None)
+
+
+def _select(name, label, options, selected, any_label, counts) -> Markup:
+    name = escape(name)
+    lines = [
+        '<div class="nhsuk-form-group">',
+        f'  <label class="nhsuk-label" for="f-{name}">{escape(label)}</label>',
+        f'  <select class="nhsuk-select" id="f-{name}" name="{name}">',
+        f'    <option value="">{escape(any_label)}</option>',
+    ]
+    for value, text in options:
+        chosen = "selected" if value == selected else ""
+        count = "" if counts is None else f" ({counts.get(value, 0):,})"
+        lines.append(f'    <option value="{escape(value)}" {chosen}>{escape(text)}{count}</option>')
+    lines += ["  </select>", "</div>"]
+    return Markup("\n".join(lines))  # noqa: S704  # nosec B704 (every text value escaped above)

@@ -141,3 +141,19 @@ def test_numbered_urls_match_url_for(app):
         for n in (1, 99, 123456789):
             assert html.numbered_url("staff.item", "item_id", n) == url_for("staff.item", item_id=n)
             assert html.numbered_url("staff.inbox", "group", n) == url_for("staff.inbox", group=n)
+
+
+def test_a_filter_list_escapes_marks_the_choice_and_shows_counts():
+    options = (("brent", "Brent <b>"), ("ealing", "Ealing"))
+    plain = str(html.facet_select("area", "Area", options, "ealing", None, "All <areas>"))
+    assert '<select class="nhsuk-select" id="f-area" name="area">' in plain
+    assert '<option value="">All &lt;areas&gt;</option>' in plain
+    assert '<option value="brent" >Brent &lt;b&gt;</option>' in plain
+    assert '<option value="ealing" selected>Ealing</option>' in plain
+    # The same list and choice again is the kept one; counts are never kept.
+    assert html.facet_select("area", "Area", options, "ealing", None, "All <areas>") is (
+        html.facet_select("area", "Area", list(options), "ealing", None, "All <areas>")
+    )
+    counted = str(html.facet_select("area", "Area", options, "", {"brent": 1234}, "All"))
+    assert ">Brent &lt;b&gt; (1,234)<" in counted and ">Ealing (0)<" in counted
+    assert "selected" not in counted

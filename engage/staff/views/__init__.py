@@ -12,6 +12,8 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 bp.add_app_template_global(html.status_tag, "status_tag")
 bp.add_app_template_global(html.theme_tags, "theme_tags")
 bp.add_app_template_global(html.inbox_row, "inbox_row")
+bp.add_app_template_global(html.facet_select, "facet_select")
+bp.add_app_template_global(html.inbox_filter_options, "inbox_filter_options")
 
 
 @bp.after_request

@@ -7,7 +7,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from engage.extensions import db
-from engage.feedback.models import Channel, Status
 from engage.pagination import PageNotFound, page_number
 from engage.staff import audit, export, triage
 from engage.staff.auth import role_required
@@ -40,8 +39,6 @@ def inbox():
         results=results,
         facets=triage.facets(filters) if filters.counts else None,
         choices=choices,
-        channels=list(Channel),
-        statuses=list(Status),
         sorts=triage.SORTS,
         bulk_actions=triage.BULK_ACTIONS,
         form=FlaskForm(),

@@ -2,7 +2,8 @@
 rendering them in Jinja (a call, an attribute lookup and an escape per value) cost more
 than reading the page (issue #9).
 
-Every value is escaped by ``Markup``'s ``%`` operator.
+Every text value is escaped: the small tags by ``Markup``'s ``%`` operator, the inbox's
+rows and filter lists (larger, and on every page) by ``escape()`` inside one f-string.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """extensions.writer_queue(): SQLite writers wait in line; elsewhere it does nothing."""
 
+import select
 import subprocess
 import sys
 import threading
@@ -49,6 +50,9 @@ def test_a_second_writer_waits_for_the_first(tmp_path):
 
 def test_writers_in_another_process_queue_too(tmp_path):
     lock = str(tmp_path / "db-writer.lock")
+    # The holder says "letting go" before it unlocks, so that line is in the pipe by the
+    # time anyone else can get in. (Its exit is no marker: the kernel lets go of the
+    # lock while closing the process's files, a moment before poll() sees it end.)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -57,21 +61,23 @@ def test_writers_in_another_process_queue_too(tmp_path):
             f"fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "print('held', flush=True)\n"
-            f"time.sleep({HOLD})\n",
+            f"time.sleep({HOLD})\n"
+            "print('letting go', flush=True)\n"
+            "fcntl.flock(fd, fcntl.LOCK_UN)\n",
         ],
         stdout=subprocess.PIPE,
-        text=True,
     )
     try:
-        assert holder.stdout.readline().strip() == "held"
+        assert holder.stdout.readline().strip() == b"held"
         started = time.monotonic()
         with queue_on(lock):
             waited = time.monotonic() - started
-            exited = holder.poll() is not None
+            # Without waiting: has the holder already said it let go?
+            let_go = select.select([holder.stdout], [], [], 0)[0] != []
     finally:
         holder.wait(5)
         holder.stdout.close()
-    assert exited  # the other process had let go before this one got in
+    assert let_go  # the other process had let go before this one got in
     assert waited >= HOLD / 2
 
 

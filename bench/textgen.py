@@ -2,7 +2,7 @@
 """Seeded text for the benchmark data: feedback, responses and emails.
 
 Every function takes a ``random.Random`` so the same seed gives the same data. Texts are
-built from sentence templates per theme (THEMES.md) filled from a vocabulary of
+built from sentence templates per theme (docs/themes.md) filled from a vocabulary of
 boroughs, hospitals, services and people, so they vary in words and length while
 their themes are known.
 """

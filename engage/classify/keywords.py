@@ -11,7 +11,7 @@ import numpy as np
 
 from engage.classify.text import normalise
 
-# Word stems (matched at a word start, case-insensitive) written from THEMES.md.
+# Word stems (matched at a word start, case-insensitive) written from docs/themes.md.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "money": (
         "money",

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 02:53:43.429689
 from alembic import op
 import sqlalchemy as sa
 
-# Pure data (no app imports): the five themes of THEMES.md, created with the schema.
+# Pure data (no app imports): the five themes of the labelling guide (docs/themes.md), created with the schema.
 from engage.feedback.themes import DEFAULT_THEMES
 
 

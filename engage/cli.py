@@ -151,6 +151,7 @@ def evaluate_command(path: str, as_json: bool) -> None:
 def classify_command(text: str, as_json: bool) -> None:
     """Tag one piece of text with the active model."""
     from engage.classify import service
+    from engage.feedback.themes import percent
 
     try:
         model, row = service.load_active()
@@ -158,7 +159,7 @@ def classify_command(text: str, as_json: bool) -> None:
         raise click.ClickException(str(error)) from error
     proba = model.predict_proba([text])[0]
     themes = [
-        {"theme": slug, "confidence": round(float(p), 4)}
+        {"theme": slug, "confidence": round(float(p), 4), "percent": percent(float(p))}
         for slug, p, threshold in zip(model.themes, proba, model.thresholds, strict=True)
         if p >= threshold
     ]
@@ -173,9 +174,11 @@ def classify_command(text: str, as_json: bool) -> None:
         _echo_json(result)
         return
     if not themes:
-        click.echo(f"unclassified (model {row.version})")
+        likeliest = sorted(result["probabilities"].items(), key=lambda sp: -sp[1])[:2]
+        guesses = ", ".join(f"{slug} {percent(p)}%" for slug, p in likeliest)
+        click.echo(f"unclassified (model {row.version}); likeliest: {guesses}")
     for theme in themes:
-        click.echo(f"{theme['theme']}\t{theme['confidence']:.2f}")
+        click.echo(f"{theme['theme']}\t{theme['percent']}%")
 
 
 @cli.group("models")

@@ -242,6 +242,26 @@ def ensure_model() -> TrainResult | None:
     return None
 
 
+# Below this probability a theme is not worth offering as a suggestion.
+SUGGESTION_FLOOR = 0.15
+
+
+def suggest_themes(
+    text: str, n: int = 2, *, floor: float = SUGGESTION_FLOOR
+) -> list[tuple[str, float]]:
+    """The ``n`` likeliest themes of ``text`` by the active model, as (slug,
+    probability), likeliest first, each at or above ``floor``, whether or not it is
+    over its threshold. Empty without a usable model: suggestions are never worth an
+    error."""
+    try:
+        model, _ = load_active()
+    except NoModelError:
+        return []
+    proba = model.predict_proba([text])[0]
+    ranked = sorted(zip(model.themes, proba, strict=True), key=lambda pair: -pair[1])
+    return [(slug, float(p)) for slug, p in ranked[: max(n, 0)] if p >= floor]
+
+
 def _themes_by_slug() -> dict[str, Theme]:
     return {t.slug: t for t in db.session.scalars(select(Theme))}
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback.themes import percent
 from engage.util import db_enum, utcnow
 
 _Tag = TypeVar("_Tag")
@@ -59,7 +60,7 @@ class TagSource(enum.StrEnum):
 
 
 class Theme(db.Model):
-    """A theme of the labelling guide (THEMES.md)."""
+    """A theme of the labelling guide (docs/themes.md)."""
 
     __tablename__ = "theme"
 
@@ -114,6 +115,7 @@ class FeedbackItem(db.Model):
     classified_at: Mapped[datetime | None] = mapped_column(index=True)
     model_version: Mapped[str | None] = mapped_column(String(40))
     # Lowest margin between a theme's probability and its threshold: small = uncertain.
+    # It orders the inbox's "least certain first" and is never shown (staff see percents).
     certainty: Mapped[float | None] = mapped_column(Float)
     # Emailed feedback: the Message-ID (or a stable hash) makes imports idempotent.
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
@@ -150,6 +152,14 @@ class FeedbackItem(db.Model):
         """The item's current themes: staff tags once staff have tagged or reviewed it,
         else the model's."""
         return [t.theme for t in current_of(self.tags, reviewed=self.themes_reviewed_at)]
+
+    def theme_labels(self) -> tuple[tuple[str, int | None], ...]:
+        """(name, percent) of each current theme: the model's probability as a whole
+        percent for a theme the model set, None for one staff set."""
+        return tuple(
+            (t.theme.name, percent(t.confidence) if t.source == TagSource.MODEL else None)
+            for t in current_of(self.tags, reviewed=self.themes_reviewed_at)
+        )
 
     def __repr__(self) -> str:
         return f"<FeedbackItem {self.reference}>"

@@ -1,4 +1,5 @@
-"""The five default themes of the labelling guide (THEMES.md)."""
+"""The five default themes of the labelling guide (docs/themes.md), and the one scale a
+theme's probability is shown to staff on (``percent``)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,26 @@ DEFAULT_THEMES: tuple[tuple[str, str, str], ...] = (
         "Staff and workforce: redundancies, restructuring, recruitment, morale, pay and TUPE.",
     ),
 )
+
+
+def percent(probability: float | None) -> int | None:
+    """The model's probability for a theme as a whole percent, 0 to 100: the one scale
+    staff see it on (inbox, item page, exports). ``None`` stays ``None``.
+
+    Halves round up (0.815 is 82), whatever representation the probability was read
+    from: a float, or the text SQL made of one (15 significant digits on SQLite).
+    """
+    if probability is None:
+        return None
+    value = probability * 100.0
+    if 0.0 <= value <= 100.0:  # the usual case, and cheap: the inbox calls this per tag
+        return int(round(value, 6) + 0.5)  # int() is floor() for a value >= 0
+    if value != value:  # NaN
+        return None
+    return 0 if value < 0 else 100
+
+
+def percent_text(probability: float | None) -> str:
+    """``percent()`` as staff read it, "81%"; "" for no probability."""
+    value = percent(probability)
+    return "" if value is None else f"{value}%"

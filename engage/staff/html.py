@@ -42,22 +42,39 @@ def status_tag(status: Status) -> Markup:
     return _STATUS_TAGS[status]
 
 
-@functools.lru_cache(maxsize=512)
-def _theme_tags(names: tuple[str, ...], colour: str) -> Markup:
-    return Markup(" ").join(_tag(colour, name, " engage-theme-tag") for name in names)
+def theme_label(name: str, percent: int | None) -> str:
+    """A theme as staff read it: "Money 81%" when the model set it (its probability as
+    a whole percent, engage.feedback.themes.percent), "Money" when staff did."""
+    return name if percent is None else f"{name} {percent}%"
+
+
+@functools.lru_cache(maxsize=4096)
+def _theme_tag(name: str, share: int | None, colour: str) -> Markup:
+    # Kept per tag, not per set of tags: a theme's percent changes from item to item,
+    # so sets rarely repeat, while a theme at a percent does (5 x 101 of them).
+    return _tag(colour, theme_label(name, share), " engage-theme-tag")
+
+
+def _theme_tags(labels: tuple[tuple[str, int | None], ...], colour: str) -> Markup:
+    if len(labels) == 1:
+        return _theme_tag(*labels[0], colour)
+    # Each piece is Markup already (escaped by _tag): joined as text, not escaped again.
+    tags = " ".join([_theme_tag(name, share, colour) for name, share in labels])
+    return Markup(tags)  # noqa: S704  # nosec B704 (every piece escaped by _tag)
 
 
 def theme_tags(item) -> Markup:
-    """An item's current themes as tags (blue once staff have reviewed them), else
-    "No theme" (reviewed as having none) or "Unclassified".
+    """An item's current themes as tags (blue once staff have reviewed them; the
+    model's with their percent, "Money 81%"), else "No theme" (reviewed as having
+    none) or "Unclassified".
 
-    ``item`` is anything with ``themes()`` and ``themes_reviewed_at``: a FeedbackItem
-    or a row of the inbox.
+    ``item`` is anything with ``theme_labels()`` and ``themes_reviewed_at``: a
+    FeedbackItem or a row of the inbox.
     """
-    current = item.themes()
+    current = item.theme_labels()
     if current:
         colour = "blue" if item.themes_reviewed_at else "white"
-        return _theme_tags(tuple(theme.name for theme in current), colour)
+        return _theme_tags(current, colour)
     if item.themes_reviewed_at:
         return _NO_THEME
     return _UNCLASSIFIED
@@ -79,12 +96,10 @@ def numbered_url(endpoint: str, key: str, number: int) -> str:
     return f"{stem[0]}{int(number)}{stem[1]}"
 
 
-_CERTAINTY_TITLE = "How far the model was from changing its mind: near 0 means unsure"
-
-
 def inbox_row(item, can_triage: bool) -> Markup:
     """One row of the inbox's table for an InboxRow: a tick box (for triagers), the
-    reference, when and how it came, a snippet, its campaign group, themes and status.
+    reference, when and how it came, a snippet, its campaign group, themes (the model's
+    with their percent) and status.
 
     One f-string with each text value passed through ``escape`` (ids are ints, tags are
     Markup already): a tenth of what the same row cost as Jinja.
@@ -114,12 +129,6 @@ def inbox_row(item, can_triage: bool) -> Markup:
             f'  <p class="nhsuk-body-s nhsuk-u-margin-bottom-0"><a href="{escape(group_url)}">'
             f"One of {int(item.duplicate_group_size or 0):,} similar texts</a></p>\n"
         )
-    certainty = ""
-    if item.certainty is not None and not item.themes_reviewed_at:
-        certainty = (
-            f'<br><span class="nhsuk-body-s" title="{_CERTAINTY_TITLE}">'
-            f"certainty {float(item.certainty):.2f}</span>"
-        )
     url = escape(numbered_url("staff.item", "item_id", item_id))
     snippet = escape(do_truncate(current_app.jinja_env, item.text, 280))
     row = (
@@ -131,7 +140,7 @@ def inbox_row(item, can_triage: bool) -> Markup:
         f'  <p class="nhsuk-body-s nhsuk-u-margin-bottom-0 engage-snippet">{snippet}</p>\n'
         f"{group}"
         "</td>\n"
-        f'<td class="nhsuk-table__cell">{theme_tags(item)}{certainty}</td>\n'
+        f'<td class="nhsuk-table__cell">{theme_tags(item)}</td>\n'
         f'<td class="nhsuk-table__cell">{status_tag(item.status)}</td>\n'
         "</tr>\n"
     )

@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import search
+from engage.feedback import retention, search
 from engage.feedback.models import (
     Channel,
     DuplicateGroup,
@@ -49,6 +49,7 @@ from engage.feedback.models import (
     ThemeTag,
     current_of,
 )
+from engage.feedback.themes import percent
 from engage.pagination import PageNotFound
 from engage.publish.queries import clean_param
 from engage.staff import audit
@@ -515,22 +516,32 @@ class InboxRow:
     area: str | None
     text: str
     status: Status
-    certainty: float | None
+    certainty: float | None  # orders "least certain first"; never shown
     themes_reviewed_at: datetime | None
     engagement_title: str | None
     duplicate_group_id: int | None
     duplicate_group_size: int | None
     current_themes: tuple[ThemeChoice, ...]
+    # The model's probability of each current theme as a whole percent (None: staff set it).
+    current_percents: tuple[int | None, ...] = ()
 
     def themes(self) -> list[ThemeChoice]:
         """The item's current themes, as FeedbackItem.themes() gives them."""
         return list(self.current_themes)
+
+    def theme_labels(self) -> tuple[tuple[str, int | None], ...]:
+        """(name, percent) of each current theme, as FeedbackItem.theme_labels() gives them."""
+        percents = self.current_percents or (None,) * len(self.current_themes)
+        return tuple(
+            (theme.name, p) for theme, p in zip(self.current_themes, percents, strict=True)
+        )
 
 
 class _Tag(NamedTuple):
     id: int
     theme_id: int
     source: TagSource
+    confidence: float | None
 
 
 _SOURCE_CODES = {TagSource.STAFF: "s", TagSource.MODEL: "m"}
@@ -538,11 +549,12 @@ _SOURCES = {code: source for source, code in _SOURCE_CODES.items()}
 
 
 def _tags_column():
-    """The item's tags as one string, "tag id:theme id:s|m,..." (any order): read with
-    the row instead of by a second statement for the page."""
+    """The item's tags as one string, "tag id:theme id:s|m:confidence,..." (any order):
+    read with the row instead of by a second statement for the page."""
     tag = aliased(ThemeTag)
     code = case(*((tag.source == source, code) for source, code in _SOURCE_CODES.items()), else_="")
-    one = cast(tag.id, String) + ":" + cast(tag.theme_id, String) + ":" + code
+    confidence = func.coalesce(cast(tag.confidence, String), "")
+    one = cast(tag.id, String) + ":" + cast(tag.theme_id, String) + ":" + code + ":" + confidence
     return (
         select(func.aggregate_strings(one, ","))
         .where(tag.item_id == FeedbackItem.id)
@@ -558,9 +570,10 @@ def _parse_tags(value: str | None) -> list[_Tag]:
         return []
     tags = []
     for part in value.split(","):
-        tag_id, theme_id, code = part.split(":")
+        tag_id, theme_id, code, confidence = part.split(":")
         if code in _SOURCES:
-            tags.append(_Tag(int(tag_id), int(theme_id), _SOURCES[code]))
+            score = float(confidence) if confidence else None
+            tags.append(_Tag(int(tag_id), int(theme_id), _SOURCES[code], score))
     tags.sort()
     return tags
 
@@ -640,17 +653,20 @@ def _page_statements(key: tuple, build: Callable[[], tuple[Select, Select]]):
 
 
 def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow]:
-    """InboxRows for the rows, each with its current themes."""
-    return [
-        InboxRow(
-            *row[:-1],
-            current_themes=tuple(
-                themes[t.theme_id]
-                for t in current_of(_parse_tags(row.tags), reviewed=row.themes_reviewed_at)
-            ),
+    """InboxRows for the rows, each with its current themes and their percents."""
+    out = []
+    for row in rows:
+        current = current_of(_parse_tags(row.tags), reviewed=row.themes_reviewed_at)
+        out.append(
+            InboxRow(
+                *row[:-1],
+                current_themes=tuple(themes[t.theme_id] for t in current),
+                current_percents=tuple(
+                    percent(t.confidence) if t.source == TagSource.MODEL else None for t in current
+                ),
+            )
         )
-        for row in rows
-    ]
+    return out
 
 
 def inbox_page(
@@ -942,6 +958,28 @@ def bulk(action: str, item_ids: Iterable[int], *, by: StaffUser, theme: str = ""
         "item.bulk", actor=by, detail={"action": action, "theme": theme, "count": len(ids)}
     )
     return changed
+
+
+def suggestions(item: FeedbackItem, themes: Iterable[Theme], n: int = 2) -> list[tuple[Theme, int]]:
+    """An unclassified item's likeliest themes by the active model, as (theme, percent),
+    likeliest first, for staff to apply with one click.
+
+    Only for an item the model has classified without any theme over its threshold and
+    staff have not reviewed; only themes at or above the suggestion floor; none without
+    a usable model, or once the text has been removed under the retention policy.
+    """
+    from engage.classify import service as classify
+
+    if item.classified_at is None or item.themes_reviewed_at is not None or item.themes():
+        return []
+    if item.text == retention.PLACEHOLDER:
+        return []
+    by_slug = {theme.slug: theme for theme in themes}
+    return [
+        (by_slug[slug], percent(p))
+        for slug, p in classify.suggest_themes(item.text, n=n)
+        if slug in by_slug
+    ]
 
 
 def explanation(item: FeedbackItem, limit: int = 6) -> dict[str, list[tuple[str, float]]]:

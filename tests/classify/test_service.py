@@ -13,6 +13,7 @@ from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem, TagSource, Theme, ThemeTag
 from engage.feedback.service import Submission, submit
+from engage.feedback.themes import percent
 from tests.classify.corpus import ITEMS
 
 
@@ -107,6 +108,21 @@ def test_cli_classify_and_evaluate_json(app, trained, corpus):
     data = json.loads(out.output)
     assert set(data) == {"themes", "unclassified", "probabilities", "model_version"}
     assert data["model_version"] == trained.version
+    for theme in data["themes"]:
+        assert theme["percent"] == percent(theme["confidence"])
+        assert theme["percent"] == percent(data["probabilities"][theme["theme"]])
+    text = runner.invoke(cli, ["classify", "The deficit means cuts to the budget"])
+    for theme in data["themes"]:  # the text output is on the same percent scale
+        assert f"{theme['theme']}\t{theme['percent']}%" in text.output
+    for text in ("zzz", "hello", "The deficit means cuts to the budget"):
+        data = json.loads(runner.invoke(cli, ["classify", text, "--json"]).output)
+        out = runner.invoke(cli, ["classify", text])
+        assert out.exit_code == 0
+        if data["unclassified"]:  # the two likeliest, on the same percent scale
+            top = sorted(data["probabilities"].items(), key=lambda sp: -sp[1])[:2]
+            assert ", ".join(f"{s} {percent(p)}%" for s, p in top) in out.output
+        else:
+            assert "likeliest" not in out.output
     out = runner.invoke(cli, ["evaluate", str(corpus), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)

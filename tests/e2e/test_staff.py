@@ -532,3 +532,46 @@ def test_bulk_theme_on_an_inbox_filtered_by_theme(live_server, page):
     page.get_by_role("button", name="Apply", exact=True).click()
     expect(flash(page)).to_have_text("Changed 1 of 1 selected items")
     assert "theme=unclassified" in page.url
+
+
+# ------------------------------------------------------------------ suggested themes
+
+
+def test_applying_a_suggested_theme_to_an_unclassified_item(live_server, page, monkeypatch):
+    """An item the model classified without a theme offers its likeliest themes as
+    buttons; one click applies it as a staff correction (CSRF on, as in production)."""
+    from engage.classify import service as classify
+    from engage.feedback.models import Channel
+    from engage.feedback.service import Submission, submit
+
+    base, app = live_server
+    # The live server has no model: its suggestions are fixed here (same process).
+    monkeypatch.setattr(
+        classify, "suggest_themes", lambda text, n=2: [("services", 0.514), ("money", 0.3)]
+    )
+    with app.app_context():
+        text = "GP access in Redbridge is the worst I have known it."
+        item = submit(Submission(text=text, channel=Channel.WEB))
+        item.classified_at, item.model_version = utcnow(), "v-e2e"
+        db.session.commit()
+        item_url = f"{base}/staff/items/{item.id}"
+
+    sign_in(page, live_server, make_account(app, Role.VIEWER))
+    page.goto(item_url)
+    side = page.locator(".nhsuk-grid-column-one-third")
+    expect(side.locator(".engage-likeliest")).to_have_text(
+        "Likeliest: Impact on services 51%, Money 30%"
+    )
+    expect(side.get_by_role("button", name=re.compile("^Tag as"))).to_have_count(0)
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, make_account(app, Role.TRIAGER))
+    page.goto(item_url)
+    check_page(page, "staff-20-item-suggestions")
+    side.get_by_role("button", name="Tag as Impact on services").click()
+    expect(flash(page)).to_have_text("Themes saved")
+    assert page.url == item_url
+    expect(side.locator(".engage-theme-tag")).to_have_text(["Impact on services"])
+    expect(side).to_contain_text("Set by staff on")
+    expect(side.locator(".engage-likeliest")).to_have_count(0)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Triaged")

@@ -105,7 +105,8 @@ def items(app, make_engagement):
             ThemeTag(item=first, theme=t["money"], source=TagSource.MODEL),
             ThemeTag(item=first, theme=t["jobs"], source=TagSource.STAFF),
             ThemeTag(item=first, theme=t["decision-making"], source=TagSource.STAFF),
-            ThemeTag(item=second, theme=t["services"], source=TagSource.MODEL),
+            ThemeTag(item=second, theme=t["services"], source=TagSource.MODEL, confidence=0.814),
+            ThemeTag(item=third, theme=t["jobs"], source=TagSource.MODEL),  # no confidence
         ]
     )
     db.session.commit()
@@ -129,6 +130,7 @@ def expected_records(first, second, third) -> list[dict]:
             "consent_to_quote": True,
             "duplicate_group_id": first.duplicate_group_id,
             "redacted_text": "He said no; [name removed]",
+            "theme_percent": {},  # staff set the themes
         },
         {
             "reference": "NWL-0002",
@@ -144,6 +146,7 @@ def expected_records(first, second, third) -> list[dict]:
             "consent_to_quote": False,
             "duplicate_group_id": None,
             "redacted_text": None,
+            "theme_percent": {"services": 81},  # the model's 0.814, as staff see it
         },
         {
             "reference": "GEN-0003",
@@ -151,7 +154,7 @@ def expected_records(first, second, third) -> list[dict]:
             "engagement": None,
             "submitted_at": "2019-06-05T12:00:00Z",
             "text": "-1 for the merger. =SUM(A1:A9)",
-            "themes": [],
+            "themes": ["jobs"],
             "status": "spam",
             "author_email": None,
             "author_name": None,
@@ -159,6 +162,7 @@ def expected_records(first, second, third) -> list[dict]:
             "consent_to_quote": False,
             "duplicate_group_id": None,
             "redacted_text": None,
+            "theme_percent": {},
         },
     ]
 
@@ -177,6 +181,7 @@ def test_csv_round_trip(items):
         got = dict(zip(header, row, strict=True))
         want = {k: csv_safe(v) for k, v in record.items()}
         want["themes"] = ";".join(record["themes"])
+        want["theme_percent"] = ";".join(f"{k} {v}%" for k, v in record["theme_percent"].items())
         assert got == want
     first, second, third = (dict(zip(header, r, strict=True)) for r in rows)
     # Text a spreadsheet would run is defused; everything else comes back exactly.
@@ -189,7 +194,9 @@ def test_csv_round_trip(items):
     assert second["text"] == UNICODE and second["author_name"] == "Zoë Ñúñez"
     assert second["area"] == "" and second["duplicate_group_id"] == ""
     assert third["text"] == "'-1 for the merger. =SUM(A1:A9)"
-    assert third["engagement"] == "" and third["themes"] == ""
+    assert third["engagement"] == "" and third["themes"] == "jobs"
+    assert first["theme_percent"] == "" and second["theme_percent"] == "services 81%"
+    assert third["theme_percent"] == ""
 
 
 def test_csv_encodes_as_utf8_with_optional_bom(items):

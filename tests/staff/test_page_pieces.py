@@ -7,18 +7,15 @@ from engage.staff import html
 from engage.staff.models import Role
 
 
-class _Theme:
-    def __init__(self, name: str):
-        self.name = name
-
-
 class _Item:
-    def __init__(self, names: list[str], reviewed: datetime | None = None):
-        self._themes = [_Theme(n) for n in names]
+    def __init__(
+        self, names: list[str], reviewed: datetime | None = None, percents: list | None = None
+    ):
+        self._labels = tuple(zip(names, percents or [None] * len(names), strict=True))
         self.themes_reviewed_at = reviewed
 
-    def themes(self):
-        return self._themes
+    def theme_labels(self):
+        return self._labels
 
 
 def test_status_tag_colours_each_status():
@@ -36,6 +33,14 @@ def test_theme_tags_say_what_staff_and_the_model_decided():
     assert "nhsuk-tag--blue engage-theme-tag" in reviewed
     assert ">No theme<" in html.theme_tags(_Item([], reviewed=datetime(2026, 1, 1)))
     assert ">Unclassified<" in html.theme_tags(_Item([]))
+
+
+def test_the_models_themes_carry_their_percent_and_staff_themes_none():
+    model = html.theme_tags(_Item(["Money", "Impact on jobs"], percents=[81, 62]))
+    assert ">Money 81%<" in model and ">Impact on jobs 62%<" in model
+    staff = html.theme_tags(_Item(["Money"], reviewed=datetime(2026, 1, 1), percents=[None]))
+    assert ">Money<" in staff and "%" not in staff
+    assert html.theme_label("Money", 0) == "Money 0%"
 
 
 def test_theme_names_are_escaped():
@@ -100,6 +105,7 @@ def _row(**changes):
         duplicate_group_id=7,
         duplicate_group_size=1234,
         current_themes=(ThemeChoice(1, "money", "Money <&>"),),
+        current_percents=(81,),
     )
     values.update(changes)
     return InboxRow(**values)
@@ -117,7 +123,10 @@ def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
         assert "04 Mar 2026 · email · Brent &lt;b&gt; · Case &amp; &lt;i&gt;change&lt;/i&gt;" in row
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in row and "<script>" not in row
         assert row.count("word") < 60 and "word...<" in row  # cut near 280 characters
-        assert ">Money &lt;&amp;&gt;<" in row and "certainty 0.12" in row
+        # The model's theme with its percent; never the margin the "least certain"
+        # order uses.
+        assert ">Money &lt;&amp;&gt; 81%<" in row
+        assert "certainty" not in row and "0.12" not in row
         viewer = str(
             html.inbox_row(
                 _row(
@@ -125,13 +134,14 @@ def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
                     engagement_title=None,
                     area=None,
                     themes_reviewed_at=datetime(2026, 1, 1),
+                    current_percents=(None,),
                 ),
                 can_triage=False,
             )
         )
         assert 'type="checkbox"' not in viewer and "similar texts" not in viewer
         assert "04 Mar 2026 · email · General<" in viewer
-        assert "certainty" not in viewer  # reviewed: the model's certainty no longer matters
+        assert ">Money &lt;&amp;&gt;<" in viewer and "%" not in viewer  # set by staff
 
 
 def test_numbered_urls_match_url_for(app):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, datetime
 
 import pytest
@@ -481,3 +482,135 @@ def test_totals_are_counted_up_to_the_cap(signed_in, inbox, make_item, monkeypat
     body = client.get("/staff/inbox?page=2").get_data(as_text=True)
     assert f"{triage.PER_PAGE + 2} items · page 2 of 2" in body and "page=3" not in body
     assert "2 items match" in client.get("/staff/inbox?theme=money").get_data(as_text=True)
+
+
+# ------------------------------------------------------- one scale; suggested themes
+
+
+def test_one_item_shows_the_same_percent_everywhere(signed_in, make_item, runner):
+    """The model's 0.814 for Money is "81%" in the inbox, on the item page and in both
+    exports; the inbox's margin (certainty) is never shown."""
+    item = make_item("The budget for Brent is cut again this year", area="Brent")
+    _tag(item, "money", confidence=0.814)
+    item.certainty = 0.194  # the margin: orders "least certain first", never shown
+    db.session.commit()
+    client = signed_in(Role.TRIAGER)
+
+    inbox = client.get("/staff/inbox?sort=uncertain").get_data(as_text=True)
+    assert ">Money 81%<" in inbox
+    item_page = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert ">Money 81%<" in item_page  # the theme tag
+    assert "<strong>Money</strong> 81%" in item_page  # what the model suggested
+    csv_rows = _export_rows(client.get("/staff/inbox.csv").get_data(as_text=True))
+    assert [r["theme_percent"] for r in csv_rows] == ["money 81%"]
+    out = runner.invoke(cli, ["export-feedback", "--format", "jsonl"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["theme_percent"] == {"money": 81}
+    out = runner.invoke(cli, ["export-feedback", "--format", "csv"])
+    assert _export_rows(out.stdout)[0]["theme_percent"] == "money 81%"
+    # The JSON API publishes no per-item themes, so no confidence on another scale.
+    for url in ("/api/v1/openapi.json", "/api/v1/statistics", "/api/v1/themes"):
+        assert "confidence" not in client.get(url).get_data(as_text=True)
+    for page in (inbox, item_page):
+        for other_scale in ("0.81", "0.19", "certainty", "% sure"):
+            assert other_scale not in page
+
+    # Once staff have set the themes, they carry no percent anywhere.
+    client.post(f"/staff/items/{item.id}/themes", data={"theme": ["money"]})
+    assert ">Money<" in client.get("/staff/inbox").get_data(as_text=True)
+    assert (
+        _export_rows(client.get("/staff/inbox.csv").get_data(as_text=True))[0]["theme_percent"]
+        == ""
+    )
+
+
+@pytest.fixture
+def unclassified(trained, make_item):
+    """An item the active model classified without any theme over its threshold."""
+    item = make_item("The budget is cut again and the deficit grows: who pays for the savings?")
+    for tag in [t for t in item.tags if t.source == TagSource.MODEL]:
+        item.tags.remove(tag)
+    db.session.commit()
+    assert item.classified_at is not None and item.themes() == []
+    return item
+
+
+def _suggestion_forms(body: str) -> dict[str, str]:
+    """theme slug -> the CSRF token of each suggestion's form on an item page."""
+    forms = re.findall(r'<form class="engage-suggestion".*?</form>', body, re.S)
+    found = {}
+    for form in forms:
+        slug = re.search(r'name="theme" value="([^"]+)"', form).group(1)
+        found[slug] = re.search(r'name="csrf_token" value="([^"]*)"', form).group(1)
+    return found
+
+
+def test_an_unclassified_item_offers_its_likeliest_themes_to_triagers(
+    app, signed_in, unclassified, monkeypatch
+):
+    from engage.classify import service as classify
+    from engage.feedback.themes import percent
+
+    expected = classify.suggest_themes(unclassified.text)
+    assert expected and expected[0][0] == "money"
+    client = signed_in(Role.TRIAGER)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    body = client.get(f"/staff/items/{unclassified.id}").get_data(as_text=True)
+    names = {t.slug: t.name for t in db.session.scalars(select(Theme))}
+    likeliest = ", ".join(f"{names[slug]} {percent(p)}%" for slug, p in expected)
+    assert f"Likeliest: {likeliest}</p>" in body
+    forms = _suggestion_forms(body)
+    assert list(forms) == [slug for slug, _ in expected]
+    assert f">Tag as {names['money']}</button>" in body
+    # Without the form's CSRF token nothing changes.
+    url = f"/staff/items/{unclassified.id}/themes"
+    assert client.post(url, data={"theme": "money"}).status_code == 400
+    db.session.refresh(unclassified)
+    assert unclassified.themes() == []
+
+    response = client.post(url, data={"theme": "money", "csrf_token": forms["money"]})
+    assert response.status_code == 302
+    db.session.refresh(unclassified)
+    assert [t.slug for t in unclassified.themes()] == ["money"]
+    assert [t.source for t in unclassified.tags] == [TagSource.STAFF]
+    assert unclassified.themes_reviewed_by_id == client.user.id
+    assert unclassified.status == Status.TRIAGED
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "item.themes")).one()
+    assert event.detail == {"before": [], "after": ["money"]}
+    texts, labels = classify.staff_labels()  # the next model learns from it
+    assert labels[texts.index(unclassified.text)].tolist() == [1, 0, 0, 0, 0]
+    # Now set by staff: no more suggestions.
+    body = client.get(f"/staff/items/{unclassified.id}").get_data(as_text=True)
+    assert "Likeliest" not in body and not _suggestion_forms(body)
+    assert ">Money<" in body
+
+
+def test_viewers_see_the_suggestions_without_buttons(signed_in, unclassified):
+    body = signed_in(Role.VIEWER).get(f"/staff/items/{unclassified.id}").get_data(as_text=True)
+    assert "Likeliest: Money " in body
+    assert not _suggestion_forms(body) and "Tag as" not in body
+
+
+def test_suggestions_only_for_an_unclassified_item(signed_in, trained, make_item):
+    client = signed_in(Role.TRIAGER)
+    tagged = make_item("The budget is cut again and the deficit grows: who pays for the savings?")
+    assert tagged.themes()  # the model tagged it: its themes, no suggestions
+    waiting = make_item("Who decides for Harrow?")
+    waiting.classified_at, waiting.tags = None, []  # not classified yet
+    db.session.commit()
+    for item in (tagged, waiting):
+        body = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+        assert "Likeliest" not in body and "Tag as" not in body
+
+
+def test_no_suggestions_and_no_error_without_a_model(signed_in, make_item, model_dir):
+    from engage.util import utcnow
+
+    item = make_item("The budget is cut again and the deficit grows: who pays for the savings?")
+    item.classified_at, item.model_version = utcnow(), "v1-gone"
+    db.session.commit()
+    response = signed_in(Role.TRIAGER).get(f"/staff/items/{item.id}")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The model found no theme likely enough to tag" in body
+    assert "Likeliest" not in body and "Tag as" not in body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from engage.feedback.themes import percent_text
 from engage.staff import html
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -14,6 +15,9 @@ bp.add_app_template_global(html.theme_tags, "theme_tags")
 bp.add_app_template_global(html.inbox_row, "inbox_row")
 bp.add_app_template_global(html.facet_select, "facet_select")
 bp.add_app_template_global(html.inbox_filter_options, "inbox_filter_options")
+bp.add_app_template_global(html.theme_label, "theme_label")
+# A theme's probability as staff see it everywhere: {{ tag.confidence | percent }} is "81%".
+bp.add_app_template_filter(percent_text, "percent")
 
 
 @bp.after_request

@@ -53,6 +53,7 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
     model_tags = sorted(
         (t for t in item.tags if t.source == TagSource.MODEL), key=lambda t: -(t.confidence or 0)
     )
+    themes = db.session.scalars(select(Theme).order_by(Theme.position)).all()
     return (
         render_template(
             "staff/item.html",
@@ -60,7 +61,8 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
             current=[t.slug for t in item.themes()],
             model_tags=model_tags,
             explanation=triage.explanation(item),
-            themes=db.session.scalars(select(Theme).order_by(Theme.position)).all(),
+            suggestions=triage.suggestions(item, themes),
+            themes=themes,
             statuses=SETTABLE_STATUSES,
             notes=triage.notes_for(item),
             note_form=note_form or NoteForm(),

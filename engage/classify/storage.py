@@ -4,8 +4,9 @@ skops refuses unknown types by default but trusts every scikit-learn estimator a
 many numpy/scipy callables. A model file is data an attacker might replace, so
 ``load`` goes further: it lists every type and function named anywhere in the file
 and refuses the file unless all of them are in ALLOWED_TYPES, the exact set a saved
-theme model needs. Nothing from this project is in the saved graph (text
-normalisation happens outside the pipeline), so no custom code is ever trusted.
+theme model needs. One class of this project's is in the saved graph, the lexicon
+features (lexicon.LexiconFeatures, whose saved state is a list of phrases that it escapes
+before matching); text normalisation happens outside the pipeline.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn.naive_bayes.ComplementNB",
+        # The theme lexicon's features: phrases are stored as strings and escaped when
+        # compiled (lexicon.compile_phrase), so the file holds data, never a pattern.
+        "engage.classify.lexicon.LexiconFeatures",
     }
 )
 

@@ -1,6 +1,6 @@
 """Reduce a feedback message to the sender's own words before it is classified.
 
-Only what the sender wrote counts (THEMES.md): quoted earlier messages, reply
+Only what the sender wrote counts (docs/themes.md): quoted earlier messages, reply
 headers, signatures, sign-offs, phone footers and legal disclaimers are removed.
 The rules are deliberately conservative: a line is treated as a sign-off only when
 it is nothing *but* a sign-off phrase (optionally followed by a comma and a short
@@ -61,6 +61,59 @@ _GREETING = re.compile(
     r"|(?:hi|hello|hiya|good (?:morning|afternoon|evening))(?:\s+[\w.'&/-]+){0,4}\s*[,:!])\s*$",
     re.IGNORECASE,
 )
+# The same greeting at the start of a line that goes on with the message itself:
+# "Dear engagement team, the Long Term Plan money ...". Only a comma or colon ends it,
+# and at most five words, so "Hi there is no bus" keeps its words.
+_INLINE_GREETING = re.compile(
+    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,5}|(?:hi|hello|hiya|good (?:morning|afternoon|evening))"
+    r"(?:\s+[\w.'&/-]+){0,3})\s*[,:]\s+(?=\S)",
+    re.IGNORECASE,
+)
+# Courtesy sentences that end a message and say nothing about it.
+_CLOSING_SENTENCE = re.compile(
+    r"(?:(?<=[.!?])|^)\s*(?:"
+    r"i (?:look|am looking) forward to (?:your|a|hearing|receiving)\b[^.!?\n]{0,60}"
+    r"|(?:many )?thanks?(?: you)?(?: very much| so much)? (?:for|in advance)\b[^.!?\n]{0,60}"
+    r"|please (?:acknowledge|confirm|let me know)\b[^.!?\n]{0,60}"
+    r"\b(?:received?|receipt)\b[^.!?\n]{0,20}"
+    r"|i (?:would be|am) grateful for (?:a|your) (?:reply|response)\b[^.!?\n]{0,40}"
+    r"|i hope (?:you will|this will be) (?:take|taken|consider)\w*\b[^.!?\n]{0,40}"
+    r")[.!]*\s*$",
+    re.IGNORECASE,
+)
+# Words that mark a short last sentence as a courtesy ("I await your reply with
+# interest.") rather than feedback; used only when the sentence has no theme phrase.
+_COURTESY = re.compile(
+    r"\b(?:repl(?:y|ies)|response|respond|hear(?:ing)? (?:back )?from you|acknowledg\w*"
+    r"|receipt|received|your time|consideration|considering|await\w*|look(?:ing)? forward"
+    r"|grateful|thank\w*|thanks)\b",
+    re.IGNORECASE,
+)
+# Where a courtesy starts inside a sentence that has no full stop before it.
+_RUN_ON_COURTESY = re.compile(
+    r"(?<=\S)\s+(?=(?:i (?:await|look forward|am looking forward|would be grateful"
+    r"|hope to hear)|(?:many )?thank(?:s| you) (?:for|in advance)"
+    r"|please (?:acknowledge|confirm|reply|respond))\b)",
+    re.IGNORECASE,
+)
+_LAST_SENTENCE = re.compile(r"(?:(?<=[.!?])|^)\s*([^.!?\n]+)[.!]*\s*$")
+# Organisations' long names, shortened to the acronym people also use, so that the
+# "clinical" of "Clinical Commissioning Group" or the "care" of "Integrated Care
+# Board" does not read as clinical leadership or services: a name is not a concern.
+_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), short)
+    for pattern, short in (
+        (r"\bclinical\s+commissioning\s+groups?\b", "CCG"),
+        (r"\bprimary\s+care\s+trusts?\b", "PCT"),
+        (r"\bintegrated\s+care\s+boards?\b", "ICB"),
+        (r"\bintegrated\s+care\s+systems?\b", "ICS"),
+        (r"\bintegrated\s+care\s+partnerships?\b", "ICP"),
+        (r"\bsustainability\s+and\s+transformation\s+(?:plans?|partnerships?)\b", "STP"),
+        (r"\bhealth\s+and\s+wellbeing\s+boards?\b", "HWB"),
+        (r"\b(?:joint\s+)?health\s+overview\s+and\s+scrutiny\s+committees?\b", "HOSC"),
+        (r"\baccident\s+(?:and|&)\s+emergency\b", "A&E"),
+    )
+)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -120,6 +173,44 @@ def _strip_greeting(text: str) -> str:
     return text
 
 
+def _strip_courtesies(text: str) -> str:
+    """Drop an inline greeting at the start and courtesy sentences at the end."""
+    stripped = _INLINE_GREETING.sub("", text, count=1)
+    if stripped.strip():
+        text = stripped
+    for _ in range(3):  # "Thank you for your time. I look forward to your reply."
+        body = text.rstrip()
+        cut = _strip_courtesy_sentence(body)
+        if cut == body or not cut.strip():
+            break
+        text = cut
+    return text
+
+
+def _strip_courtesy_sentence(body: str) -> str:
+    """*body* without its last sentence if that is a short courtesy with no theme in it."""
+    from engage.classify.lexicon import theme_phrases
+
+    last = _LAST_SENTENCE.search(body)
+    if last is None:
+        return body
+    if last.start() == 0:
+        # One sentence, perhaps run on into its courtesy without a full stop:
+        # "what about mental health Thank you for reading my comments."
+        run_on = _RUN_ON_COURTESY.search(body)
+        if run_on is None:
+            return body
+        start, sentence = run_on.start(), body[run_on.start() :]
+    else:
+        start, sentence = last.start(), last.group(1)
+    courtesy = _CLOSING_SENTENCE.fullmatch(body[start:]) or (
+        len(sentence.split()) <= 16 and _COURTESY.search(sentence)
+    )
+    if not courtesy or theme_phrases(sentence):
+        return body
+    return body[:start]
+
+
 def normalise(text: str | None) -> str:
     """Return the sender's own words from a feedback message, whitespace tidied."""
     if not text:
@@ -127,6 +218,9 @@ def normalise(text: str | None) -> str:
     text = strip_quoted(text)
     text = strip_signature(text)
     text = _strip_greeting(text)
+    text = _strip_courtesies(text)
+    for pattern, short in _NAMES:
+        text = pattern.sub(short, text)
     text = _URL.sub(" ", text)
     text = _EMAIL.sub(" ", text)
     text = _SPACES.sub(" ", text)

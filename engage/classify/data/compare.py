@@ -3,13 +3,21 @@
     python -m engage.classify.data.compare            # or: python engage/classify/data/compare.py
     python -m engage.classify.data.compare --json     # machine-readable results
     python -m engage.classify.data.compare --stats    # corpus statistics only
+    python -m engage.classify.data.compare --real a=/path/set_a.csv --real b=/path/b.csv
+
+The real-comment sets (``--real NAME=PATH``, CSV with ``text`` and ``themes``
+columns) are kept outside the repository: they are public comments copied for
+scoring, not ours to ship. Each is scored transiently with the holdout model, and
+the figures, not the texts, go into docs/data-card.md.
 
 Two numbers per candidate:
 - CV: 5-fold MultilabelStratifiedKFold over the corpus parts. Each outer fold runs the
   full ``train()`` on its training part (inner CV picks the thresholds), so no fold's
   test items ever influence its thresholds.
 - Holdout: ``train()`` on all parts, scored on holdout.csv (different voices, never
-  trained on). This is the number the design is chosen by.
+  trained on).
+- Real: the same model scored on each real-comment set given with ``--real``. The
+  design is chosen by the real sets together with CV, not by the holdout alone.
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ from engage.classify.text import normalise  # noqa: E402
 CANDIDATES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("keyword baseline", None, {}),
     ("lr_word_char", "lr_word_char", {}),
+    ("lr_word_char + augment", "lr_word_char", {"augment": 1}),
+    ("lr_word_char + lexicon", "lr_word_char", {"lexicon": 1.0}),
+    ("lr_lexicon", "lr_lexicon", {}),
+    ("lr_lexicon C=8", "lr_lexicon", {"C": 8.0}),
+    ("lr_lexicon C=0.5", "lr_lexicon", {"C": 0.5}),
     ("svc_word_char", "svc_word_char", {}),
+    ("svc_lexicon", "svc_lexicon", {}),
     ("sgd_word", "sgd_word", {}),
     ("nb_word", "nb_word", {}),
 ]
@@ -100,10 +114,16 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def markdown(results: list[dict[str, Any]]) -> str:
-    """Two tables: CV and holdout, a row per candidate."""
+def markdown(results: list[dict[str, Any]], real_names: list[str] = ()) -> str:
+    """A table per measure (CV, holdout, each real set, real sets pooled), a row per candidate."""
     lines = []
-    for key, title in (("cv", "5-fold CV on the corpus parts"), ("holdout", "Holdout")):
+    tables = [("cv", "5-fold CV on the corpus parts"), ("holdout", "Holdout")]
+    tables += [(f"real:{n}", f"Real comments: {n}") for n in real_names]
+    if len(real_names) > 1:
+        tables.append(("real:all", "Real comments: all sets together"))
+    for key, title in tables:
+        if not any(key in r for r in results):
+            continue
         lines += [
             f"**{title}**",
             "",
@@ -111,6 +131,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             "| --- | ---: | ---: | " + " | ".join("---:" for _ in P.THEMES) + " |",
         ]
         for r in results:
+            if key not in r:
+                continue
             s = r[key]
             per = " | ".join(_fmt(s["per_theme"][t]["f1"]) for t in P.THEMES)
             lines.append(
@@ -125,7 +147,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     parser.add_argument("--stats", action="store_true", help="corpus statistics only")
     parser.add_argument("--only", nargs="*", help="candidate labels to run")
+    parser.add_argument(
+        "--real",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a labelled set of real comments (CSV text,themes) to score; repeatable",
+    )
+    parser.add_argument("--no-cv", action="store_true", help="skip the 5-fold CV (slow)")
     args = parser.parse_args(argv)
+    real: dict[str, tuple[list[str], np.ndarray]] = {}
+    for spec in args.real:
+        name, _, path = spec.partition("=")
+        if not path:
+            parser.error(f"--real takes NAME=PATH, not {spec!r}")
+        real[name] = P.load_corpus(path)
+    if len(real) > 1:
+        real["all"] = (
+            [t for n in list(real) for t in real[n][0]],
+            np.concatenate([real[n][1] for n in list(real)]),
+        )
 
     parts = P.default_corpus_paths()
     if not parts:
@@ -148,24 +189,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and label not in args.only:
             continue
         t0 = time.perf_counter()
-        cv = cross_validate(texts, Y, design, params)
-        ho, model = holdout(texts, Y, ho_texts, ho_Y, design, params)
-        results.append(
-            {
-                "label": label,
-                "design": design,
-                "params": params,
-                "cv": cv,
-                "holdout": ho,
-                "thresholds": model.metadata["thresholds"] if model else None,
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
+        row: dict[str, Any] = {"label": label, "design": design, "params": params}
+        if not args.no_cv:
+            row["cv"] = cross_validate(texts, Y, design, params)
+        row["holdout"], model = holdout(texts, Y, ho_texts, ho_Y, design, params)
+        for name, (r_texts, r_Y) in real.items():
+            row[f"real:{name}"] = (
+                P.evaluate(model, r_texts, r_Y) if model else _keyword_scores(r_texts, r_Y)
+            )
+        row["thresholds"] = model.metadata["thresholds"] if model else None
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        results.append(row)
+        summary = " ".join(
+            f"{k} {v['macro_f1']:.3f}"
+            for k, v in row.items()
+            if isinstance(v, dict) and "macro_f1" in v
         )
-        print(f"{label}: cv {cv['macro_f1']:.3f} holdout {ho['macro_f1']:.3f}", file=sys.stderr)
+        print(f"{label}: {summary}", file=sys.stderr)
     if args.json:
         print(json.dumps({"stats": stats, "results": results}, indent=2))
     else:
-        print(markdown(results))
+        print(markdown(results, [n for n in real if n != "all"]))
         for r in results:
             if r["thresholds"]:
                 print(f"- {r['label']} thresholds: {r['thresholds']} ({r['seconds']} s)")

@@ -1,0 +1,269 @@
+"""A theme lexicon written from the labelling guide (docs/themes.md), as model features.
+
+The n-gram features learn only the words the corpus happens to use. Real comments say
+the same things in other words ("pots of money", "shut the unit", "who signs this
+off"), so each theme also gets a list of phrases and their variants, written from the
+guide and from what real public comments were seen to say (docs/data-card.md). The
+lexicon does not decide anything: :class:`LexiconFeatures` turns it into five extra
+numbers per text (how many different phrases of each theme occur), which sit next to
+the n-grams and get their weights from training like any other feature. A phrase the
+corpus never uses still counts towards its theme, which is where it helps.
+
+Phrase syntax, kept deliberately small so that a saved model holds data, never code:
+a phrase is cut into words the way a text is (``tokens()``: hyphens and punctuation
+separate words, "&" and "£" are kept), and matches that run of words, whole words
+only, in any case; a phrase ending in ``*`` lets its last word match any word starting
+with it (``redundanc*``). Matching looks words up in dictionaries, not regular
+expressions, so a model file cannot smuggle in a pattern, and a text is read once for
+all five themes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+__all__ = ["LEXICON", "LexiconFeatures", "compile_phrase", "matches"]
+
+# Per theme, its phrases separated by commas (see the syntax above).
+_PHRASES: dict[str, str] = {
+    # Money as the NHS's money. Not bare "cuts" (most often service cuts), "pay" or
+    # "contract" (staff), or "cost" in "cost lives".
+    "money": (
+        "money, moneys, funding, fund, funds, funded, underfund*, budget*, allocation*, "
+        "allocate*, deficit*, overspend*, overspent, saving*, save money, costs, costing*, "
+        "costly, cost of, cost the, cost more, cost less, cost effective, cost-effective, "
+        "cheap*, expens*, financ*, spend*, spent, cash, invest*, disinvest*, afford*, value for "
+        "money, pooled, pooling, pot, pots, £, million*, billion*, bn, funding cuts, budget "
+        "cuts, spending cuts, financial cuts, cuts to funding, cuts in funding, cut back*, "
+        "cutback*, cost-cutting, cost cutting, efficienc*, qipp, fair share*, fairer share*, "
+        "share of the, resourc*, running costs, management costs, overhead*, price, who pays, "
+        "taxpayer*, council tax, austerity, bail out, bailout, private sector, privatis*, "
+        "privatiz*, outsourc*, profit*, pfi, debt*, tariff*, payment by results, capped, cap "
+        "on, economic*, wasted, waste of, consultants' fees, management consultant*, recharg*, "
+        "subsid*, grant*, income, revenue, capital, books, balance the, financial recovery, in "
+        "the red, bankrupt*, broke, purse strings, follow the money, top-slic*, top slic*, "
+        "salaries, big salaries, six-figure, fat cat*"
+    ),
+    "decision-making": (
+        "decision*, decide*, decided, governance, govern*, accountab*, unaccountab*, "
+        "transparen*, opaque, secret*, behind closed doors, consultation*, consult*, "
+        "engagement, engage with, listen*, not heard, ignored, ignore*, have a say, have our "
+        "say, say in, a voice, local voice*, no voice, vote*, voting, voted, ballot*, scrutin*, "
+        "overview and scrutiny, osc, jhosc, hosc, democra*, undemocratic, constitution*, in "
+        "public, meetings in public, board meeting*, governing body, board, boards, elected, "
+        "unelected, councillor*, mp, mps, secretary of state, referral to the, judicial review, "
+        "rubber stamp*, done deal, already been decided, foregone conclusion, tick box*, "
+        "tick-box*, sham, pretend*, deadline*, extension, extend the consultation, "
+        "questionnaire*, survey*, leading question*, who decides, who will decide, signs off, "
+        "sign off, signed off, power*, control, centralis*, centraliz*, remote, top-down, top "
+        "down, local accountability, local control, representation, represent*, lay member*, "
+        "healthwatch, patient participation, freedom of information, foi, minutes, agenda, "
+        "papers, plans were, stp, stps, ics, icb, icbs, integrated care board*, merger, merge*, "
+        "one ccg, single ccg, footprint, structure*, reorganis*, reorganiz*, top-down "
+        "reorganisation, who is responsible, answerable, trust us, told us, keep us informed, "
+        "kept in the dark, informed, communicat*, farce, spin, misleading, unfit for purpose, "
+        "made up their mind*, minds made up, fait accompli, no choice, options, public opinion, "
+        "answer*, unanswered, evidence, drop-in, listening exercise, refer it, four tests, "
+        "mandate, democratic deficit, they don't care, nobody asked, no one asked, wasn't "
+        "asked, weren't asked, not consulted, not asked"
+    ),
+    # Who leads and decides, not clinicians as such: "doctors", "nurses" and "GPs" on
+    # their own are everywhere in real comments about services and staffing.
+    # Who leads and decides, not clinicians as such: "doctors", "nurses" and "GPs" on
+    # their own are everywhere in real comments about services and staffing, and
+    # "Clinical Commissioning Group" is only a name (text.py shortens it to CCG).
+    "clinical-leadership": (
+        "clinical lead*, clinically led, clinically-led, clinician-led, clinician led, clinical "
+        "chair*, clinical director*, clinical input, clinical voice*, clinical view*, clinical "
+        "advice, clinical evidence, clinical senate, clinical engagement, clinical support, "
+        "clinical case, clinical involvement, clinical ownership, clinical leadership, "
+        "clinicians' views, clinicians' voice*, views of clinicians, gp lead*, gp-led, led by "
+        "gps, led by doctors, led by clinicians, gp commissioning, gp commissioners, gp "
+        "members, gp membership, member practices, commissioning gps, governing body gps, gps "
+        "on the board, doctors on the board, nurses on the board, clinicians on the board, gps "
+        "decide, gps deciding, doctors decide, listen to doctors, listen to clinicians, listen "
+        "to gps, listen to nurses, listen to the doctors, listen to the nurses, listen to the "
+        "consultants, listen to the midwives, listening to clinicians, ignored the doctors, "
+        "ignored clinicians, medical voice, nurse member, nurse director, royal college*, bma, "
+        "lmc, lmcs, local medical committee, clinical reference group, pcn clinical director*, "
+        "seat at the table, practices had a say, professional voice, professional advice, "
+        "managers instead of, run by managers, bureaucrats, pen pushers, grey suits, "
+        "accountants, non-clinical, non clinical, lay-led, management-led"
+    ),
+    "services": (
+        "service*, hospital*, a&e, a & e, a and e, accident and emergency, emergency "
+        "department, urgent care, urgent treatment, walk-in*, walk in centre*, minor injur*, "
+        "appointment*, waiting list*, waiting time*, wait*, queue*, mental health, camhs, "
+        "maternity, midwi*, birth*, labour ward, baby, babies, ambulance*, paramedic*, 999, "
+        "111, out of hours, out-of-hours, gp surgery, surgery, surgeries, practice*, see a gp, "
+        "see my gp, see a doctor, get an appointment, phone at 8, 8am, 8 am, receptionist*, "
+        "patient*, care, carer*, care home*, social care, community care, district nurs*, "
+        "health visitor*, children's, childrens, paediatric*, stroke, cancer, cardiac, heart, "
+        "dementia, elderly, older people, disabled, disabilit*, treatment*, treated, "
+        "operation*, surger*, bed*, ward*, clinic*, pharmac*, dentist*, dental, prescription*, "
+        "referral*, diagnos*, scan*, x-ray*, blood test*, physio*, close*, closing, closure*, "
+        "shut*, downgrad*, relocat*, move services, moving services, travel*, journey*, miles, "
+        "bus*, parking, transport, drive, distance, access, accessib*, nearest, local hospital, "
+        "on our doorstep, closer to home, quality of care, safe, unsafe, safety, lives at risk, "
+        "die, died, death*, overstretched, over-stretched, stretched, pressure, capacity, "
+        "discharge*, pathway*, provision, provide*, lose our, losing our, keep our, save our, "
+        "a+e, a/e, one site, single site, two sites, on site, unit, units, department, lives, "
+        "life or death, blue light, golden hour, consultant-led, consultant led, midwife-led, "
+        "midwife led, special care baby, scbu, nicu, urgent, emergency, cottage hospital*, "
+        "community hospital*, health centre*, hub, taxi, round trip, roads, go private, private "
+        "health care, private healthcare, further to travel, too far, for miles"
+    ),
+    "jobs": (
+        "job, jobs, staff, staffing, staffed, understaff*, workforce, employ*, redundan*, laid "
+        "off, lay off*, layoff*, made redundant, lose their job*, losing their job*, recruit*, "
+        "retain*, retention, vacanc*, morale, burnout, burn out, burnt out, exhausted staff, "
+        "career*, training, trainee*, apprentice*, pay, pay rise, wage*, salar*, pension*, "
+        "terms and conditions, t&cs, tupe, agency staff, agency nurse*, locum*, bank staff, "
+        "posts, post holder*, roles, restructur*, re-structur*, staff consultation, union*, "
+        "unison, unite, rcn, gmb, strike*, industrial action, colleagues, workers, worker, "
+        "employees, headcount, head count, shortage*, short-staffed, short staffed, leaving the "
+        "nhs, leave the nhs, quit, relocate staff, commute, redeploy*, secondment*, new job "
+        "titles, management posts, managers, hr, skills, experienced staff, familiar faces, "
+        "people who work, nursing shortage*, nurse recruitment, supply of nurses, haemorrhag*, "
+        "exodus, workload*, shift*, rota*, overtime, staff side, band 5, band 6, employer*, "
+        "wholly owned, subsidiary, subsidiaries, last to know, new contract*, contracts of "
+        "employment"
+    ),
+}
+LEXICON: dict[str, tuple[str, ...]] = {
+    theme: tuple(p.strip() for p in phrases.split(",") if p.strip())
+    for theme, phrases in _PHRASES.items()
+}
+
+# Texts and phrases are cut into the same tokens: "£" alone, else runs of letters,
+# digits, "&" and inner apostrophes ("a&e", "children's"); hyphens and other
+# punctuation separate, so "cost-cutting" is two tokens in both.
+_TOKEN = re.compile(r"£|[^\W_](?:[\w&']*[\w&])?|&")
+
+Phrase = tuple[tuple[str, bool], ...]  # (word, is a prefix) for each word
+
+
+def tokens(text: str) -> list[str]:
+    """The lower-cased tokens lexicon phrases are matched against."""
+    return _TOKEN.findall(text.lower())
+
+
+def compile_phrase(phrase: str) -> Phrase:
+    """One lexicon *phrase* as (word, is_prefix) pairs; raises ValueError if it is empty."""
+    out: list[tuple[str, bool]] = []
+    for chunk in phrase.lower().split():
+        prefix = chunk.endswith("*") and len(chunk) > 1
+        words = tokens(chunk[:-1] if prefix else chunk)
+        out.extend((w, prefix and i == len(words) - 1) for i, w in enumerate(words))
+    if not out:
+        raise ValueError(f"empty lexicon phrase {phrase!r}")
+    return tuple(out)
+
+
+class _Matcher:
+    """All phrases of all themes, indexed by their first word, matched in one pass."""
+
+    def __init__(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> None:
+        self.n_themes = len(pairs)
+        self.exact: dict[str, list[tuple[Phrase, int]]] = {}
+        self.prefix: dict[str, list[tuple[Phrase, int]]] = {}
+        for k, (_, phrases) in enumerate(pairs):
+            for phrase in phrases:
+                compiled = compile_phrase(phrase)
+                word, is_prefix = compiled[0]
+                (self.prefix if is_prefix else self.exact).setdefault(word, []).append(
+                    (compiled, k)
+                )
+        self.prefix_lengths = sorted({len(w) for w in self.prefix})
+
+    def find(self, toks: Sequence[str]) -> list[set[str]]:
+        """Per theme, the distinct phrases (as matched text) found in *toks*."""
+        found: list[set[str]] = [set() for _ in range(self.n_themes)]
+        n = len(toks)
+        for i, tok in enumerate(toks):
+            candidates = list(self.exact.get(tok, ()))
+            for length in self.prefix_lengths:
+                if length > len(tok):
+                    break
+                candidates.extend(self.prefix.get(tok[:length], ()))
+            for phrase, k in candidates:
+                end = i + len(phrase)
+                if end > n:
+                    continue
+                if all(
+                    toks[i + j].startswith(w) if pre else toks[i + j] == w
+                    for j, (w, pre) in enumerate(phrase)
+                ):
+                    found[k].add(" ".join(toks[i:end]))
+        return found
+
+
+_ALL: list[_Matcher] = []
+
+
+def theme_phrases(text: str) -> bool:
+    """Whether *text* holds any phrase of any theme in LEXICON."""
+    if not _ALL:
+        _ALL.append(_Matcher(default_lexicon()))
+    return any(_ALL[0].find(tokens(text)))
+
+
+def matches(text: str, phrases: Sequence[str]) -> list[str]:
+    """The distinct matches of *phrases* in *text*, lower-cased, in order of appearance."""
+    hits = _Matcher([("", phrases)]).find(tokens(text))[0]
+    order = " ".join(tokens(text))
+    return sorted(hits, key=lambda h: (order.find(h), h))
+
+
+class LexiconFeatures(TransformerMixin, BaseEstimator):
+    """Per theme, a count of the distinct lexicon phrases a text contains, dampened.
+
+    ``lexicon`` is a list of ``[theme, [phrase, ...]]`` pairs (plain data, so that a
+    model saved with skops holds strings and lists only). Each feature is
+    ``weight * log1p(distinct matches)``, so one mention counts and the tenth adds
+    little. Stateless: ``fit`` learns nothing.
+    """
+
+    def __init__(self, lexicon: list | None = None, weight: float = 1.0) -> None:
+        self.lexicon = lexicon
+        self.weight = weight
+
+    def fit(self, X: Any, y: Any = None) -> LexiconFeatures:  # noqa: ARG002 - stateless
+        self.n_features_in_ = 1
+        return self
+
+    def _matcher(self) -> _Matcher:
+        cached = self.__dict__.get("_compiled")
+        if cached is None:
+            pairs = self.lexicon if self.lexicon is not None else default_lexicon()
+            cached = _Matcher(pairs)
+            self.__dict__["_compiled"] = cached
+        return cached
+
+    def transform(self, X: Iterable[str]) -> sp.csr_matrix:
+        matcher = self._matcher()
+        rows = [[len(hits) for hits in matcher.find(tokens(text))] for text in X]
+        counts = np.asarray(rows, dtype=np.float32).reshape(-1, matcher.n_themes)
+        return sp.csr_matrix(np.log1p(counts) * np.float32(self.weight))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:  # noqa: ARG002
+        pairs = self.lexicon if self.lexicon is not None else default_lexicon()
+        return np.asarray([f"lexicon:{theme}" for theme, _ in pairs], dtype=object)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled patterns are rebuilt on first use; only the data is saved.
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)
+        return state
+
+
+def default_lexicon(themes: Sequence[str] | None = None) -> list:
+    """LEXICON as the plain ``[[theme, [phrases]]]`` data a model stores."""
+    order = themes or tuple(LEXICON)
+    return [[t, list(LEXICON[t])] for t in order]

@@ -1,0 +1,75 @@
+"""Put a mistyped word back to the word the model knows, before it is classified.
+
+Real feedback is typed on phones in a hurry: "sesion", "hosptial", "fundign". To a
+word n-gram model a mistyped word is a different word, with no weight, so one slip in a
+key word can change an item's themes. :class:`Speller` knows the model's own word list
+(its unigram vocabulary, most common first by document frequency) and replaces a word
+that is not in it with the most common known word one slip away: a letter dropped,
+added, changed, or two letters swapped. That is the symmetric-delete idea of SymSpell:
+two words are one slip apart when deleting at most one letter from each makes them
+equal, so a dictionary of every known word's one-letter deletions finds the candidates
+with a handful of lookups.
+
+Only words of five or more letters are corrected (short words are too easily one slip
+from another real word); a five-letter word may go back to a four-letter one by losing
+a doubled letter ("cuuts"). A word the model knows is never changed. Plain functions
+and dictionaries: nothing here is saved in a model file; a model builds its speller
+from its own vocabulary when it is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["MIN_LENGTH", "Speller"]
+
+MIN_LENGTH = 5
+_WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+class Speller:
+    """Corrects single slips against a ranked word list (the first word is the commonest)."""
+
+    def __init__(self, ranked_words: Iterable[str]) -> None:
+        self.rank: dict[str, int] = {}
+        for word in ranked_words:
+            if word.isalpha() and word not in self.rank:
+                self.rank[word] = len(self.rank)
+        # one-letter deletion -> the known words it comes from
+        self._deleted: dict[str, list[str]] = {}
+        for word in self.rank:
+            if len(word) >= MIN_LENGTH:
+                for d in _deletes(word):
+                    self._deleted.setdefault(d, []).append(word)
+        self._cache: dict[str, str | None] = {}
+
+    def correct(self, word: str) -> str | None:
+        """The known word *word* (lower case) is one slip from, or None."""
+        if word in self.rank or len(word) < MIN_LENGTH:
+            return None
+        if word in self._cache:
+            return self._cache[word]
+        candidates = list(self._deleted.get(word, ()))  # a letter was dropped
+        for d in _deletes(word):
+            if d in self.rank:  # a letter was added ("staaff", "cuuts")
+                candidates.append(d)
+            candidates.extend(self._deleted.get(d, ()))  # changed, or two swapped
+        best = min(candidates, key=self.rank.__getitem__) if candidates else None
+        if len(self._cache) > 50_000:  # bounded: a long import meets ever rarer words
+            self._cache.clear()
+        self._cache[word] = best
+        return best
+
+    def fix(self, text: str) -> str:
+        """*text* with each mistyped word of five or more letters replaced."""
+
+        def replace(match: re.Match[str]) -> str:
+            found = self.correct(match.group(0).lower())
+            return found if found is not None else match.group(0)
+
+        return _WORD.sub(replace, text)

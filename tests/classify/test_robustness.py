@@ -1,0 +1,178 @@
+"""Metamorphic tests: changes that do not change what an item is about must not change
+the themes the shipped model gives it.
+
+The model is the one `engage train` makes (the shipped corpus, the default design),
+trained once per test session; the items are the holdout, which it never saw. The
+wrappers here are written for these tests and are not the ones training uses
+(engage/classify/augment.py), so the tests measure generalisation, not recall of the
+augmentation.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from engage.classify import pipeline as P
+
+GREETINGS = (
+    "Dear Engagement Officer,",
+    "Hello NHS team,",
+    "Dear Sirs,",
+    "Good evening,",
+    "Hi there,",
+    "Dear Dr Ahmed,",
+    "Dear colleagues at the ICB,",
+)
+CLOSINGS = (
+    "I await your reply with interest.",
+    "I look forward to a full response.",
+    "Thank you for taking the time to read my comments.",
+    "Please confirm you have received this email.",
+    "I would be grateful for a prompt reply.",
+)
+SIGNATURES = (
+    "Best regards,\nHelen Brookes",
+    "Yours sincerely\nP. Nakamura (Mr)",
+    "Kind regards\nGeorge\n01632 960 111",
+    "Warm regards,\nFiona Kaur\nChair, Friends of the Health Centre",
+    "Thanks,\nLiam",
+)
+FOOTERS = ("Sent from my iPhone", "Sent from my iPad", "Sent from Outlook for iOS")
+PLACES = (
+    "Harrow",
+    "Brent",
+    "Ealing",
+    "Hounslow",
+    "Hillingdon",
+    "Newham",
+    "Redbridge",
+    "Havering",
+    "Hackney",
+    "Camden",
+    "Croydon",
+    "Sutton",
+    "Merton",
+    "Bexley",
+    "Luton",
+    "Bedford",
+    "Leeds",
+    "Bradford",
+    "Wakefield",
+    "Doncaster",
+    "Stockport",
+    "Wigan",
+    "Bolton",
+    "Shropshire",
+    "Telford",
+    "Dudley",
+    "Walsall",
+    "Cornwall",
+    "Devon",
+    "Kent",
+)
+PLACE_RE = re.compile(r"\b(" + "|".join(PLACES) + r")\b")
+
+
+def theme_sets(model: P.ThemeModel, texts: list[str]) -> list[frozenset[str]]:
+    return [frozenset(t for t, _ in row) for row in model.predict(texts)]
+
+
+@pytest.fixture(scope="module")
+def holdout() -> list[str]:
+    texts, _ = P.load_corpus(P.HOLDOUT_PATH)
+    return texts
+
+
+def changed_share(model, before: list[str], after: list[str]) -> float:
+    a, b = theme_sets(model, before), theme_sets(model, after)
+    return sum(x != y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    ["greeting", "closing", "signature", "footer", "greeting+closing", "everything"],
+)
+def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wrapper):
+    rng = random.Random(7)
+
+    def wrap(text: str) -> str:
+        parts = {
+            "greeting": f"{rng.choice(GREETINGS)}{rng.choice((' ', chr(10)))}{text}",
+            "closing": f"{text} {rng.choice(CLOSINGS)}",
+            "signature": f"{text}\n\n{rng.choice(SIGNATURES)}",
+            "footer": f"{text}\n\n{rng.choice(FOOTERS)}",
+            "greeting+closing": f"{rng.choice(GREETINGS)} {text} {rng.choice(CLOSINGS)}",
+            "everything": (
+                f"{rng.choice(GREETINGS)}\n\n{text}\n\n{rng.choice(CLOSINGS)}\n\n"
+                f"{rng.choice(SIGNATURES)}\n\n{rng.choice(FOOTERS)}"
+            ),
+        }
+        return parts[wrapper]
+
+    wrapped = [wrap(t) for t in holdout]
+    assert wrapped != holdout
+    assert changed_share(shipped_model, holdout, wrapped) < 0.02
+
+
+def test_the_issue_example_keeps_its_theme_inside_an_email(shipped_model):
+    bare = "The Long Term Plan money must reach Barking and Dagenham, which has the greatest need."
+    email = f"Dear engagement team, {bare} I look forward to your response."
+    assert "money" in theme_sets(shipped_model, [bare])[0]
+    assert theme_sets(shipped_model, [email]) == theme_sets(shipped_model, [bare])
+
+
+@pytest.mark.parametrize("change", [str.lower, str.upper, str.title])
+def test_changing_case_keeps_at_least_95_percent(shipped_model, holdout, change):
+    assert changed_share(shipped_model, holdout, [change(t) for t in holdout]) <= 0.05
+
+
+def test_swapping_a_place_keeps_at_least_95_percent(shipped_model):
+    texts, _ = P.load_corpus(P.default_corpus_paths())
+    with_place = [t for t in texts if PLACE_RE.search(t)]
+    assert len(with_place) >= 100  # enough items for 5% to mean something
+    rng = random.Random(3)
+
+    def swap(text: str) -> str:
+        return PLACE_RE.sub(
+            lambda m: rng.choice([p for p in PLACES if p != m.group(0)]), text, count=1
+        )
+
+    swapped = [swap(t) for t in with_place]
+    assert all(a != b for a, b in zip(with_place, swapped, strict=True))
+    assert changed_share(shipped_model, with_place, swapped) <= 0.05
+
+
+def typo(word: str, rng: random.Random) -> str:
+    """One slip of the keyboard: two inner letters swapped, one dropped or doubled."""
+    i = rng.randrange(1, len(word) - 2)
+    kind = rng.choice(("swap", "drop", "double"))
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
+
+
+def test_a_typo_in_one_word_of_ten_keeps_at_least_95_percent(shipped_model, holdout):
+    rng = random.Random(11)
+
+    def misspell(text: str) -> str:
+        words = text.split(" ")
+        long_ones = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+        for i in rng.sample(long_ones, k=min(len(long_ones), max(1, len(words) // 10))):
+            words[i] = typo(words[i], rng)
+        return " ".join(words)
+
+    misspelt = [misspell(t) for t in holdout]
+    assert sum(a != b for a, b in zip(holdout, misspelt, strict=True)) > 0.8 * len(holdout)
+    assert changed_share(shipped_model, holdout, misspelt) <= 0.05
+
+
+def test_the_measure_can_fail(shipped_model, holdout):
+    # The same measure sees a real change: each item's text swapped for another's.
+    shuffled = list(np.random.default_rng(0).permutation(holdout))
+    assert changed_share(shipped_model, holdout, shuffled) > 0.3

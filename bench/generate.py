@@ -126,6 +126,7 @@ def make_model(out_dir: Path) -> dict:
     P.save(model, path)
     return {
         "file": str(path),
+        "design": P.BEST_DESIGN,
         "n_train": len(texts),
         "training_sha256": metadata["training_sha256"],
         "seconds": round(time.perf_counter() - started, 2),
@@ -438,7 +439,7 @@ def load_data(args: argparse.Namespace) -> dict:
         db.session.add(
             ModelVersion(
                 version=MODEL_VERSION,
-                design="lr_word_char",
+                design=model_meta["design"],
                 file_name=MODEL_FILE,
                 n_train=model_meta["n_train"],
                 training_sha256=model_meta["training_sha256"],

@@ -28,6 +28,10 @@ MIN_LENGTH = 5
 _WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
 
 
+# Nothing but space and opening punctuation since the text began or a sentence ended.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:\n])[\s\"'(\[*-]*\Z")
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -66,10 +70,18 @@ class Speller:
         return best
 
     def fix(self, text: str) -> str:
-        """*text* with each mistyped word of five or more letters replaced."""
+        """*text* with each mistyped word of five or more letters replaced.
+
+        A capitalised word inside a sentence is taken for a name ("Notting Hill") and
+        left alone; at the start of a sentence it is checked like any other.
+        """
 
         def replace(match: re.Match[str]) -> str:
-            found = self.correct(match.group(0).lower())
-            return found if found is not None else match.group(0)
+            word = match.group(0)
+            start = match.start()
+            if word[0].isupper() and not _SENTENCE_START.search(text, max(0, start - 20), start):
+                return word
+            found = self.correct(word.lower())
+            return found if found is not None else word
 
         return _WORD.sub(replace, text)

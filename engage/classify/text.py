@@ -217,8 +217,11 @@ def normalise(text: str | None) -> str:
         return ""
     text = strip_quoted(text)
     text = strip_signature(text)
-    text = _strip_greeting(text)
-    text = _strip_courtesies(text)
+    for _ in range(3):  # "Dear Dr Ahmed, Dear colleagues," or "Hi,\n\nDear team,"
+        before = text
+        text = _strip_courtesies(_strip_greeting(text))
+        if text == before:
+            break
     for pattern, short in _NAMES:
         text = pattern.sub(short, text)
     text = _URL.sub(" ", text)

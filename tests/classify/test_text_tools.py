@@ -1,0 +1,165 @@
+"""The pieces around the model: lexicon, speller, augmentation, courtesies and names."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from engage.classify import augment, lexicon
+from engage.classify import pipeline as P
+from engage.classify.spelling import Speller
+from engage.classify.text import normalise
+
+# ------------------------------------------------------------------------- lexicon
+
+
+def test_phrases_match_whole_words_prefixes_and_symbols():
+    phrases = ["a&e", "£", "redundanc*", "cost-cutting", "listen to the doctors", "pot"]
+    text = "A&E gone, £5m of cost cutting, REDUNDANCIES. Listen to the doctors! Potholes."
+    assert lexicon.matches(text, phrases) == [
+        "a&e",
+        "£",
+        "cost cutting",
+        "redundancies",
+        "listen to the doctors",
+    ]
+    assert lexicon.matches("a & e and the potter", ["a&e", "pot"]) == []
+
+
+def test_a_phrase_cannot_smuggle_in_a_pattern():
+    # Regular-expression syntax is literal text: nothing matches everything.
+    assert lexicon.matches("any text at all", [".*", "(a|b)+", "\\w+"]) == []
+    assert lexicon.matches("a b", ["(a|b)+"]) == ["a b"]  # its words, literally
+    with pytest.raises(ValueError):
+        lexicon.compile_phrase(".*")
+
+
+def test_lexicon_features_count_distinct_phrases_per_theme():
+    features = lexicon.LexiconFeatures([["m", ["money", "budget*"]], ["s", ["a&e"]]], 2.0)
+    X = features.fit([]).transform(["money money budgets", "nothing here", "A&E"]).toarray()
+    assert X.shape == (3, 2)
+    assert X[0, 0] == pytest.approx(2.0 * np.log1p(2))  # two distinct phrases, not three
+    assert X[1].tolist() == [0.0, 0.0]
+    assert X[2, 1] == pytest.approx(2.0 * np.log1p(1))
+    assert list(features.get_feature_names_out()) == ["lexicon:m", "lexicon:s"]
+    state = features.__getstate__()
+    assert "_compiled" not in state and state["lexicon"][0][1] == ["money", "budget*"]
+    again = pickle.loads(pickle.dumps(features))
+    assert np.array_equal(again.transform(["money money budgets"]).toarray(), X[:1])
+
+
+def test_every_theme_has_a_lexicon_and_no_phrase_is_empty():
+    assert tuple(lexicon.LEXICON) == P.THEMES
+    for phrases in lexicon.LEXICON.values():
+        assert len(phrases) > 50
+        for phrase in phrases:
+            assert lexicon.compile_phrase(phrase)
+
+
+# ------------------------------------------------------------------------- speller
+
+
+@pytest.fixture
+def speller():
+    return Speller(["people", "funding", "hospital", "staff", "cuts", "nothing", "closed"])
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("peolpe", "people"),  # two letters swapped
+        ("fundng", "funding"),  # a letter dropped
+        ("hosspital", "hospital"),  # a letter doubled
+        ("hospitol", "hospital"),  # a letter changed
+        ("staaff", "staff"),
+        ("cuuts", "cuts"),  # back to a four-letter word
+    ],
+)
+def test_one_slip_goes_back_to_the_known_word(speller, typed, meant):
+    assert speller.correct(typed) == meant
+
+
+def test_known_short_and_far_words_are_left_alone(speller):
+    assert speller.correct("people") is None  # known
+    assert speller.correct("cutz") is None  # under five letters
+    assert speller.correct("hsopitla") is None  # more than one slip
+    assert (
+        speller.fix("As a GP in Notting Hill I see peolpe.")
+        == "As a GP in Notting Hill I see people."
+    )
+    assert speller.fix("Fundng is short. Hosptal closed.") == "funding is short. hospital closed."
+
+
+def test_the_commonest_candidate_wins():
+    assert Speller(["cared", "cares"]).correct("carex") == "cared"
+    assert Speller(["cares", "cared"]).correct("carex") == "cares"
+
+
+# -------------------------------------------------------------------- augmentation
+
+
+def test_augment_adds_wrapped_copies_with_the_same_labels():
+    texts = ["Keep the A&E open.", "Where does the money go?"]
+    Y = np.array([[0, 0, 0, 1, 0], [1, 0, 0, 0, 0]])
+    out, Y_out = augment.augment(texts, Y, copies=2, seed=1)
+    assert len(out) == 6 and Y_out.shape == (6, 5)
+    assert out[:2] == texts
+    for i, text in enumerate(out[2:]):
+        original = texts[i % 2]
+        assert original in text and text != original
+        assert (Y_out[2 + i] == Y[i % 2]).all()
+        assert normalise(text) == original  # what training sees is the item itself
+    assert augment.augment(texts, Y, copies=2, seed=1)[0] == out  # reproducible
+    assert augment.augment(texts, Y, copies=0)[0] == texts
+
+
+# ---------------------------------------------------------------- courtesies, names
+
+
+@pytest.mark.parametrize(
+    ("text", "own_words"),
+    [
+        (
+            "Dear engagement team, Keep the A&E open. I look forward to your response.",
+            "Keep the A&E open.",
+        ),
+        ("Keep the A&E open. I await your reply with interest.", "Keep the A&E open."),
+        ("what about mental health Thank you for reading my comments.", "what about mental health"),
+        ("Dear Dr Ahmed, Dear colleagues,\n\nThe budget is short.", "The budget is short."),
+    ],
+)
+def test_courtesies_are_cut(text, own_words):
+    assert normalise(text) == own_words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Keep it. I look forward to hearing how you will fund the hospital.",
+        "Keep the A&E open. Thanks for closing our clinic.",  # sarcasm is feedback
+        "Thank you for your time.",  # nothing would be left
+        "Hi there is no bus to the hospital.",
+    ],
+)
+def test_a_sentence_with_a_theme_in_it_is_kept(text):
+    assert normalise(text) == text
+
+
+def test_long_names_of_bodies_are_shortened():
+    text = "The Clinical Commissioning Groups and the integrated care board; Accident & Emergency"
+    assert normalise(text) == "The CCG and the ICB; A&E"
+
+
+# ------------------------------------------------------------------------- explain
+
+
+def test_explanations_hold_no_filler_words(shipped_model):
+    text = "And that is more of the same: the budget deficit means more cuts to funding."
+    words = [w for w, _ in shipped_model.explain(text, "money", top=10)]
+    assert words, "money must have reasons here"
+    for phrase in words:
+        assert phrase not in P.FILLER
+        assert not all(w in P.FILLER for w in phrase.split())
+    assert any(w in words for w in ("budget", "deficit", "funding", "budget deficit"))

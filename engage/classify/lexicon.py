@@ -28,7 +28,15 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["LEXICON", "LexiconFeatures", "compile_phrase", "matches"]
+__all__ = [
+    "CONTEXTS",
+    "LEXICON",
+    "LexiconFeatures",
+    "compile_phrase",
+    "default_contexts",
+    "default_lexicon",
+    "matches",
+]
 
 # Per theme, its phrases separated by commas (see the syntax above).
 _PHRASES: dict[str, str] = {
@@ -223,18 +231,65 @@ def matches(text: str, phrases: Sequence[str]) -> list[str]:
     return sorted(hits, key=lambda h: (order.find(h), h))
 
 
-class LexiconFeatures(TransformerMixin, BaseEstimator):
-    """Per theme, a count of the distinct lexicon phrases a text contains, dampened.
+# Two kinds of word that mean something together in one sentence and little apart.
+# The guide's clinical leadership is clinicians *deciding* ("GPs on the board",
+# "consultants were never asked"), not clinicians named in passing; and staff named
+# with praise ("the nurses were wonderful") is not a workforce concern.
+# fmt: off
+CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "clinicians deciding": (
+        (
+            "gp", "gps", "doctor*", "clinician*", "consultants", "consultant", "nurse*",
+            "midwi*", "paramedic*", "pharmacist*", "medic*", "physician*", "surgeon*",
+            "royal college*", "bma", "lmc*", "rcn", "professional*", "practices", "partners",
+        ),
+        (
+            "board*", "decid*", "decision*", "say", "voice*", "lead*", "led", "commission*",
+            "consult*", "asked", "ask", "listen*", "involv*", "vote*", "voting", "seat*",
+            "represent*", "chair*", "overrul*", "ignor*", "input", "views", "view",
+            "support*", "oppos*", "engag*", "power*", "control*", "influence*", "member*",
+            "governing", "sign*", "approv*", "agree*", "heard", "committee*",
+        ),
+    ),
+    "staff praised": (
+        (
+            "staff", "nurse*", "doctor*", "team", "receptionist*", "paramedic*", "porter*",
+            "worker*", "employee*", "colleague*", "gp", "gps", "midwi*", "people who work",
+        ),
+        (
+            "lovely", "amazing", "wonderful", "brilliant", "praise", "kind", "kindness",
+            "caring", "thank*", "fantastic", "excellent", "superb", "great", "fab*",
+            "angels", "heroes", "professional", "cannot fault", "can't fault",
+            "outstanding", "helpful", "friendly", "best",
+        ),
+    ),
+}
+# fmt: on
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 
-    ``lexicon`` is a list of ``[theme, [phrase, ...]]`` pairs (plain data, so that a
-    model saved with skops holds strings and lists only). Each feature is
-    ``weight * log1p(distinct matches)``, so one mention counts and the tenth adds
-    little. Stateless: ``fit`` learns nothing.
+
+def default_contexts() -> list:
+    """CONTEXTS as the plain ``[[name, [phrases], [phrases]]]`` data a model stores."""
+    return [[name, list(left), list(right)] for name, (left, right) in CONTEXTS.items()]
+
+
+class LexiconFeatures(TransformerMixin, BaseEstimator):
+    """Per theme, a count of the distinct lexicon phrases a text contains, dampened;
+    per context, a count of the sentences holding a phrase of both its sides.
+
+    ``lexicon`` is a list of ``[theme, [phrase, ...]]`` pairs and ``contexts`` a list
+    of ``[name, [phrase, ...], [phrase, ...]]`` (plain data, so that a model saved
+    with skops holds strings and lists only). Each feature is ``weight *
+    log1p(count)``, so one mention counts and the tenth adds little. Stateless:
+    ``fit`` learns nothing.
     """
 
-    def __init__(self, lexicon: list | None = None, weight: float = 1.0) -> None:
+    def __init__(
+        self, lexicon: list | None = None, weight: float = 1.0, contexts: list | None = None
+    ) -> None:
         self.lexicon = lexicon
         self.weight = weight
+        self.contexts = contexts
 
     def fit(self, X: Any, y: Any = None) -> LexiconFeatures:  # noqa: ARG002 - stateless
         self.n_features_in_ = 1
@@ -248,20 +303,56 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
             self.__dict__["_compiled"] = cached
         return cached
 
+    def _context_matcher(self) -> _Matcher | None:
+        if not self.contexts:
+            return None
+        cached = self.__dict__.get("_context_compiled")
+        if cached is None:
+            sides = [
+                (f"{name}:{i}", side)
+                for name, *both in self.contexts
+                for i, side in enumerate(both)
+            ]
+            cached = _Matcher(sides)
+            self.__dict__["_context_compiled"] = cached
+        return cached
+
+    def context_sentences(self, text: str) -> list[list[str]]:
+        """Per context, the sentences of *text* that hold a phrase of both its sides."""
+        matcher = self._context_matcher()
+        if matcher is None:
+            return []
+        found: list[list[str]] = [[] for _ in self.contexts]
+        for sentence in _SENTENCES.split(text):
+            hits = matcher.find(tokens(sentence))
+            for c in range(len(self.contexts)):
+                if hits[2 * c] and hits[2 * c + 1]:
+                    found[c].append(sentence)
+        return found
+
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         matcher = self._matcher()
-        rows = [[len(hits) for hits in matcher.find(tokens(text))] for text in X]
-        counts = np.asarray(rows, dtype=np.float32).reshape(-1, matcher.n_themes)
+        n_contexts = len(self.contexts or ())
+        rows = []
+        for text in X:
+            row = [len(hits) for hits in matcher.find(tokens(text))]
+            if n_contexts:
+                row.extend(len(s) for s in self.context_sentences(text))
+            rows.append(row)
+        counts = np.asarray(rows, dtype=np.float32).reshape(-1, matcher.n_themes + n_contexts)
         return sp.csr_matrix(np.log1p(counts) * np.float32(self.weight))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:  # noqa: ARG002
         pairs = self.lexicon if self.lexicon is not None else default_lexicon()
-        return np.asarray([f"lexicon:{theme}" for theme, _ in pairs], dtype=object)
+        names = [f"lexicon:{theme}" for theme, _ in pairs]
+        names += [f"context:{name}" for name, *_ in self.contexts or ()]
+        return np.asarray(names, dtype=object)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The compiled patterns are rebuilt on first use; only the data is saved.
+        # The compiled matchers are rebuilt on first use; only the data is saved.
         state = dict(self.__dict__)
         state.pop("_compiled", None)
+        state.pop("_context_compiled", None)
         return state
 
 

@@ -50,7 +50,7 @@ from sklearn.svm import LinearSVC
 
 from engage.classify import storage
 from engage.classify.augment import augment
-from engage.classify.lexicon import LexiconFeatures, default_lexicon
+from engage.classify.lexicon import LexiconFeatures, default_contexts, default_lexicon
 from engage.classify.lexicon import matches as lexicon_matches
 from engage.classify.spelling import Speller
 from engage.classify.storage import UntrustedModelError
@@ -94,8 +94,9 @@ _WORD_REGEX = r"(?u)\b\w[\w&]*\w\b|\b\w&\w\b"
 
 # design -> default parameters; build_pipeline(design, **overrides). Every design takes
 # "lexicon" (weight of the theme-lexicon features, 0 for none; see lexicon.py) and
-# "augment" (wrapped copies of each training item; see augment.py; used by train()).
-_PLAIN = {"lexicon": 0.0, "augment": 0}
+# "augment" (wrapped copies of each training item; see augment.py; used by train())
+# and "contexts" (with the lexicon, its two-sided sentence contexts; see lexicon.py).
+_PLAIN = {"lexicon": 0.0, "augment": 0, "contexts": False}
 DESIGNS: dict[str, dict[str, Any]] = {
     # (a) word 1-2 grams + char_wb 2-5 grams -> one-vs-rest logistic regression
     "lr_word_char": {"C": 8.0, "min_df": 2, "char": (2, 5), **_PLAIN},
@@ -114,6 +115,7 @@ DESIGNS: dict[str, dict[str, Any]] = {
         "lexicon": 1.0,
         "augment": 1,
         "balanced": True,
+        "contexts": True,
         # liblinear's stopping tolerance: 1e-2 rather than its 1e-4 fits twice as fast
         # and moves no probability by more than 0.0002 on the real comments.
         "tol": 1e-2,
@@ -126,6 +128,7 @@ DESIGNS: dict[str, dict[str, Any]] = {
         "lexicon": 1.0,
         "augment": 1,
         "balanced": True,
+        "contexts": True,
     },
 }
 BEST_DESIGN = "lr_lexicon"
@@ -229,7 +232,9 @@ def build_pipeline(design: str = BEST_DESIGN, **params: Any) -> Pipeline:
             )
         )
     if p["lexicon"]:
-        parts.append(("lexicon", LexiconFeatures(default_lexicon(THEMES), float(p["lexicon"]))))
+        contexts = default_contexts() if p.get("contexts") else None
+        lexicon = LexiconFeatures(default_lexicon(THEMES), float(p["lexicon"]), contexts)
+        parts.append(("lexicon", lexicon))
     if design in ("lr_word_char", "lr_lexicon"):
         # The dual problem: the same model, about five times faster to fit when there
         # are far more n-gram features than texts, as here.
@@ -451,6 +456,10 @@ class ThemeModel:
                 phrases = lexicon_matches(cleaned, vec.lexicon[k][1]) if k in local else []
                 for phrase in phrases:
                     credit[phrase] += local[k] / len(phrases)
+                n_themes = len(vec.lexicon)
+                for i, c in local.items():  # a context, credited by its name
+                    if i >= n_themes:
+                        credit[vec.contexts[i - n_themes][0]] += c
             else:
                 self._credit_chars(vec, cleaned, local, credit)
         ranked = sorted(

@@ -32,6 +32,22 @@ _WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n])[\s\"'(\[*-]*\Z")
 
 
+def _one_slip(a: str, b: str) -> bool:
+    """Whether *a* becomes *b* by one inserted, deleted or changed letter, or one swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):  # one letter inserted at i
+        return a[i:] == b[i + 1 :]
+    if a[i + 1 :] == b[i + 1 :]:  # one letter changed at i
+        return True
+    return a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]  # a swap
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -63,7 +79,10 @@ class Speller:
             if d in self.rank:  # a letter was added ("staaff", "cuuts")
                 candidates.append(d)
             candidates.extend(self._deleted.get(d, ()))  # changed, or two swapped
-        best = min(candidates, key=self.rank.__getitem__) if candidates else None
+        # The deletion trick finds every word one slip away, and some two slips away
+        # ("funed" and "found" share "fund"); keep those truly one slip away.
+        close = [c for c in set(candidates) if _one_slip(word, c)]
+        best = min(close, key=self.rank.__getitem__) if close else None
         if len(self._cache) > 50_000:  # bounded: a long import meets ever rarer words
             self._cache.clear()
         self._cache[word] = best

@@ -96,7 +96,7 @@ _RUN_ON_COURTESY = re.compile(
     r"|please (?:acknowledge|confirm|reply|respond))\b)",
     re.IGNORECASE,
 )
-_LAST_SENTENCE = re.compile(r"(?:(?<=[.!?])|^)\s*([^.!?\n]+)[.!]*\s*$")
+_LAST_SENTENCE = re.compile(r"(?:(?<=[.!?\n])|^)\s*([^.!?\n]+)[.!]*\s*$")
 # Organisations' long names, shortened to the acronym people also use, so that the
 # "clinical" of "Clinical Commissioning Group" or the "care" of "Integrated Care
 # Board" does not read as clinical leadership or services: a name is not a concern.

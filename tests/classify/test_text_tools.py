@@ -163,3 +163,37 @@ def test_explanations_hold_no_filler_words(shipped_model):
         assert phrase not in P.FILLER
         assert not all(w in P.FILLER for w in phrase.split())
     assert any(w in words for w in ("budget", "deficit", "funding", "budget deficit"))
+
+
+# ------------------------------------------------------------------------ contexts
+
+
+def test_contexts_count_sentences_holding_both_sides():
+    features = lexicon.LexiconFeatures(
+        [["m", ["money"]]], 1.0, [["deciding", ["gps"], ["board", "asked"]]]
+    )
+    text = "GPs were never asked. The board met. GPs sit on the board and were asked twice."
+    assert features.context_sentences(text) == [
+        ["GPs were never asked.", "GPs sit on the board and were asked twice."]
+    ]
+    X = features.fit([]).transform([text, "The board asked. GPs agreed."]).toarray()
+    assert X[:, 1].tolist() == pytest.approx([np.log1p(2), 0.0])  # apart, they count nothing
+    assert list(features.get_feature_names_out()) == ["lexicon:m", "context:deciding"]
+    assert "_context_compiled" not in features.__getstate__()
+
+
+def test_shipped_contexts_read_clinicians_deciding_and_staff_praised():
+    features = lexicon.LexiconFeatures(None, 1.0, lexicon.default_contexts())
+    names = [name for name, *_ in lexicon.default_contexts()]
+    found = dict(
+        zip(names, features.context_sentences("The consultants were overruled by the board."))
+    )
+    assert found["clinicians deciding"] and not found["staff praised"]
+    found = dict(zip(names, features.context_sentences("The nurses were wonderful to my dad.")))
+    assert found["staff praised"] and not found["clinicians deciding"]
+
+
+def test_clinicians_deciding_is_a_reason_staff_can_read(shipped_model):
+    text = "The GPs were never asked by the board whether they supported the merger."
+    reasons = [w for w, _ in shipped_model.explain(text, "clinical-leadership", top=10)]
+    assert "clinicians deciding" in reasons

@@ -47,6 +47,7 @@ CANDIDATES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("lr_word_char", "lr_word_char", {}),
     ("lr_word_char + augment", "lr_word_char", {"augment": 1}),
     ("lr_word_char + lexicon", "lr_word_char", {"lexicon": 1.0}),
+    ("lr_lexicon without contexts", "lr_lexicon", {"contexts": False}),
     ("lr_lexicon", "lr_lexicon", {}),
     ("lr_lexicon C=8", "lr_lexicon", {"C": 8.0}),
     ("lr_lexicon C=0.5", "lr_lexicon", {"C": 0.5}),

@@ -355,6 +355,10 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         state.pop("_context_compiled", None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A model saved before contexts existed has none.
+        self.__dict__.update({"contexts": None, **state})
+
 
 def default_lexicon(themes: Sequence[str] | None = None) -> list:
     """LEXICON as the plain ``[[theme, [phrases]]]`` data a model stores."""

@@ -197,3 +197,12 @@ def test_clinicians_deciding_is_a_reason_staff_can_read(shipped_model):
     text = "The GPs were never asked by the board whether they supported the merger."
     reasons = [w for w, _ in shipped_model.explain(text, "clinical-leadership", top=10)]
     assert "clinicians deciding" in reasons
+
+
+def test_a_lexicon_saved_before_contexts_still_loads():
+    old = lexicon.LexiconFeatures([["m", ["money"]]], 1.0)
+    state = old.__getstate__()
+    del state["contexts"]  # as a model file written before contexts existed holds it
+    loaded = lexicon.LexiconFeatures.__new__(lexicon.LexiconFeatures)
+    loaded.__setstate__(state)
+    assert loaded.transform(["money"]).toarray().tolist() == [[pytest.approx(np.log1p(1))]]

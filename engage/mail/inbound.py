@@ -9,8 +9,11 @@ for the batch) and acknowledged (queued in the outbox) and committed again. A cr
 between the two commits leaves stored items that are unclassified and owed an
 acknowledgement: the worker's sweeps finish them, as they do for submit().
 
-One bad message never stops a batch: it is counted as rejected with its reason logged,
-and a batch the database refuses is stored again message by message.
+One bad message never stops a batch: it is counted as rejected, with a reason worded
+for an email, and a batch the database refuses is stored again message by message.
+Every message that is rejected or ignored (an automatic reply, a bounce, the
+platform's own mail) is kept in the Summary with where it came from and why, so that
+`engage import-mail` can report each one.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 
 IMPORTED, DUPLICATE, AUTO_REPLY, REJECTED = "imported", "duplicates", "auto_replies", "rejected"
 _TRUNCATED = "\n\n[The rest of this message was longer than we can store.]"
+# Added to the text of a message over a MIME limit (too many parts, nested too deeply).
+_UNREAD = "\n\n[Part of this email was not read: {reason}.]"
 # Messages stored per transaction by ingest_many(): large enough that commits and the
 # classifier's fixed cost per call are spread thin, small enough to hold in memory.
 BATCH_SIZE = 200
@@ -46,24 +51,49 @@ BATCH_SIZE = 200
 
 @dataclass
 class Outcome:
-    """What happened to one message."""
+    """What happened to one message, and which message it was."""
 
     result: str
     reference: str | None = None
     reason: str | None = None
+    source: str = ""  # where it was read: "mbox:PATH#N", "eml:PATH", "imap:FOLDER/UID" …
+    message_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The outcome of a dropped message as `engage import-mail --json` lists it."""
+        return {
+            "source": self.source or None,
+            "message_id": self.message_id,
+            "result": self.result,
+            "reason": self.reason,
+        }
 
 
 @dataclass
 class Summary:
-    """Counts for a batch, in the shape `engage import-mail --json` prints."""
+    """Counts for a batch, in the shape `engage import-mail --json` prints, and every
+    message that was rejected or ignored (``dropped``), in the order they were read.
+
+    ``on_dropped``, when set, is called with each of those as it is counted.
+    """
 
     counts: Counter = field(default_factory=Counter)
+    dropped: list[Outcome] = field(default_factory=list)
+    on_dropped: Callable[[Outcome], None] | None = None
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.result] += 1
+        if outcome.result in (REJECTED, AUTO_REPLY):
+            self.dropped.append(outcome)
+            if self.on_dropped is not None:
+                self.on_dropped(outcome)
 
     def as_dict(self) -> dict[str, int]:
         return {key: self.counts[key] for key in (IMPORTED, DUPLICATE, AUTO_REPLY, REJECTED)}
+
+    def report(self) -> dict:
+        """The counts and the list of dropped messages (`--json`)."""
+        return {**self.as_dict(), "dropped": [outcome.as_dict() for outcome in self.dropped]}
 
 
 def _limits() -> parsing.ParseLimits:
@@ -106,6 +136,40 @@ class _Engagements:
         return None
 
 
+def _text(message: parsing.ParsedMessage) -> str:
+    """The item's text: the sender's words (with the subject when they are very short),
+    marked where a limit cut them; RejectedMessage, worded for an email, when there is
+    too little to record."""
+    text = message.text or ""
+    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
+        text = f"{message.subject}\n\n{text}".strip()
+    length = len(feedback.clean_text(text))
+    if length < feedback.MIN_TEXT:
+        if message.attachment_names and not (message.text or "").strip():
+            names = ", ".join(message.attachment_names[:5])
+            raise parsing.RejectedMessage(
+                f"the email has no text to record, only attachments ({names}), which are not kept"
+            )
+        if not length:
+            raise parsing.RejectedMessage("the email has no text to record (no body or subject)")
+        raise parsing.RejectedMessage(
+            f"the email's text is too short to record ({length} characters with the subject; "
+            f"at least {feedback.MIN_TEXT} are needed)"
+        )
+    note = _UNREAD.format(reason=message.truncated) if message.truncated else ""
+    if len(text) + len(note) > feedback.MAX_TEXT:
+        text = text[: feedback.MAX_TEXT - len(_TRUNCATED) - len(note)] + _TRUNCATED
+    return text + note
+
+
+def _email_reason(errors: dict[str, str]) -> str:
+    """A validation failure worded for an email rather than for the web form."""
+    if "text" in errors:
+        return f"the email's text cannot be stored: {errors['text'][:200]}"
+    fields = ", ".join(name.replace("_", " ") for name in errors)
+    return f"the email cannot be stored ({fields}: {'; '.join(errors.values())[:200]})"
+
+
 def _submission(
     message: parsing.ParsedMessage,
     channel: Channel,
@@ -113,16 +177,12 @@ def _submission(
     *,
     check_email: bool = True,
 ) -> feedback.Submission:
-    """What submit() needs from a parsed message.
+    """What submit() needs from a parsed message (RejectedMessage if it has no text).
 
     A sender address that is not valid is left out (the message is kept), checked here
     unless ``check_email`` is false and the caller drops it when validate() objects.
     """
-    text = message.text or ""
-    if len(text) > feedback.MAX_TEXT:
-        text = text[: feedback.MAX_TEXT - len(_TRUNCATED)] + _TRUNCATED
-    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
-        text = f"{message.subject}\n\n{text}".strip()
+    text = _text(message)
     email = message.sender_email or None
     try:
         feedback.clean_line(email, limit=254)
@@ -142,13 +202,23 @@ def _submission(
         author_email=email,
         subject=message.subject,
         submitted_at=submitted_at,
-        # Never acknowledge bulk mail: it would answer a mailing list.
-        acknowledge=message.kind == "genuine",
+        # Never acknowledge bulk mail (it would answer a mailing list), nor a mail
+        # system's own address, which no one reads.
+        acknowledge=message.kind == "genuine" and not _mail_system(email),
         extra={
             "message_id": message.message_id,
             "attachment_names": list(message.attachment_names) or None,
         },
     )
+
+
+def _mail_system(address: str | None) -> bool:
+    return bool(address) and address.partition("@")[0].lower() == "mailer-daemon"
+
+
+def _identities(message: parsing.ParsedMessage) -> tuple[str, ...]:
+    """Every identity the message may be stored under: its own and any legacy ones."""
+    return (message.message_id, *message.legacy_ids)
 
 
 def _known(message_ids: Iterable[str]) -> dict[str, str]:
@@ -170,8 +240,12 @@ def _known(message_ids: Iterable[str]) -> dict[str, str]:
     return {message_id: reference for message_id, reference in rows}
 
 
-def _reference_of(message_id: str, known: dict[str, str]) -> str | None:
-    return known.get(message_id) or known.get(retention.hashed_message_id(message_id))
+def _reference_of(message_ids: Iterable[str], known: dict[str, str]) -> str | None:
+    for message_id in message_ids:
+        found = known.get(message_id) or known.get(retention.hashed_message_id(message_id))
+        if found:
+            return found
+    return None
 
 
 # One message --------------------------------------------------------------------------
@@ -179,22 +253,32 @@ def _reference_of(message_id: str, known: dict[str, str]) -> str | None:
 
 def ingest(raw: bytes, *, channel: Channel = Channel.EMAIL, source: str = "") -> Outcome:
     """Store one raw RFC 822 message as feedback, or say why not. Never raises."""
+    seen: dict[str, str] = {}
     try:
-        return _ingest(raw, channel)
+        outcome = _ingest(raw, channel, seen)
     except parsing.RejectedMessage as rejected:
         log.warning("rejected %s: %s", source or "message", rejected.reason)
-        return Outcome(REJECTED, reason=rejected.reason)
+        outcome = Outcome(REJECTED, reason=rejected.reason)
     except Exception as error:  # one bad message must never stop a batch
         db.session.rollback()
         log.exception("could not import %s", source or "message")
-        return Outcome(REJECTED, reason=f"{type(error).__name__}: {error}"[:300])
+        outcome = Outcome(REJECTED, reason=_unexpected(error))
+    outcome.source = source
+    outcome.message_id = seen.get("message_id")
+    return outcome
 
 
-def _ingest(raw: bytes, channel: Channel) -> Outcome:
+def _unexpected(error: Exception) -> str:
+    return f"the email could not be stored ({type(error).__name__}: {error})"[:300]
+
+
+def _ingest(raw: bytes, channel: Channel, seen: dict[str, str]) -> Outcome:
     message = parsing.parse_message(raw, limits=_limits(), own_addresses=_own_addresses())
+    seen["message_id"] = message.message_id
     if message.kind in ("auto_reply", "bounce", "own"):
-        return Outcome(AUTO_REPLY, reason=message.kind)
-    existing = _reference_of(message.message_id, _known([message.message_id]))
+        return Outcome(AUTO_REPLY, reason=message.kind_reason)
+    identities = _identities(message)
+    existing = _reference_of(identities, _known(identities))
     if existing:
         return Outcome(DUPLICATE, reference=existing)
     submission = _submission(message, channel, _Engagements())
@@ -207,7 +291,7 @@ def _ingest(raw: bytes, channel: Channel) -> Outcome:
             # A display name we cannot keep is no reason to lose the message.
             item = feedback.submit(replace(submission, author_name=None))
     except feedback.InvalidSubmission as invalid:
-        return Outcome(REJECTED, reason="; ".join(invalid.errors.values()))
+        return Outcome(REJECTED, reason=_email_reason(invalid.errors))
     except IntegrityError:  # the same Message-ID committed by a concurrent import
         db.session.rollback()
         return Outcome(DUPLICATE)
@@ -223,6 +307,7 @@ class _Valid:
 
     source: str
     message_id: str
+    identities: tuple[str, ...]
     submission: feedback.Submission
     cleaned: dict
     engagement_id: int | None
@@ -329,10 +414,16 @@ def _validated(
     engagements: _Engagements,
 ) -> Outcome | _Valid:
     """Parse and validate one message without touching the database. Never raises."""
+    message = None
     try:
         message = parsing.parse_message(raw, limits=limits, own_addresses=own)
         if message.kind in ("auto_reply", "bounce", "own"):
-            return Outcome(AUTO_REPLY, reason=message.kind)
+            return Outcome(
+                AUTO_REPLY,
+                reason=message.kind_reason,
+                source=source,
+                message_id=message.message_id,
+            )
         submission = _submission(message, channel, engagements, check_email=False)
         slug = submission.engagement_slug
         # The engagement comes from the batch's table, not a query per message; only
@@ -347,20 +438,25 @@ def _validated(
             submission = replace(submission, **dict.fromkeys(invalid.errors))
             cleaned = feedback.validate(replace(submission, engagement_slug=None))
     except parsing.RejectedMessage as rejected:
-        log.warning("rejected %s: %s", source or "message", rejected.reason)
-        return Outcome(REJECTED, reason=rejected.reason)
+        # Reported by the caller (the Summary lists it): only a debug line here.
+        log.debug("rejected %s: %s", source or "message", rejected.reason)
+        reason = rejected.reason
     except feedback.InvalidSubmission as invalid:
-        return Outcome(REJECTED, reason="; ".join(invalid.errors.values()))
+        reason = _email_reason(invalid.errors)
     except Exception as error:  # one bad message must never stop a batch
         log.exception("could not import %s", source or "message")
-        return Outcome(REJECTED, reason=f"{type(error).__name__}: {error}"[:300])
-    return _Valid(
-        source=source,
-        message_id=message.message_id,
-        submission=submission,
-        cleaned=cleaned,
-        engagement_id=engagements.ids.get(slug) if slug else None,
-    )
+        reason = _unexpected(error)
+    else:
+        return _Valid(
+            source=source,
+            message_id=message.message_id,
+            identities=_identities(message),
+            submission=submission,
+            cleaned=cleaned,
+            engagement_id=engagements.ids.get(slug) if slug else None,
+        )
+    message_id = message.message_id if message is not None else None
+    return Outcome(REJECTED, reason=reason, source=source, message_id=message_id)
 
 
 @dataclass(frozen=True)
@@ -387,14 +483,14 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
     the database refuses the batch, each message is stored in its own transaction, so
     one bad row costs only itself.
     """
-    known = _known(valid.message_id for valid in batch)
+    known = _known(identity for valid in batch for identity in valid.identities)
     outcomes: list[Outcome] = []
     fresh: list[_Valid] = []
     taken: set[str] = set()
     for valid in batch:
-        existing = _reference_of(valid.message_id, known)
+        existing = _reference_of(valid.identities, known)
         if existing or valid.message_id in taken:
-            outcomes.append(Outcome(DUPLICATE, reference=existing))
+            outcomes.append(_outcome(valid, DUPLICATE, reference=existing))
             continue
         taken.add(valid.message_id)
         taken.add(retention.hashed_message_id(valid.message_id))
@@ -411,7 +507,10 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
             f"{type(error).__name__}: {error}"[:300],
         )
     else:
-        outcomes.extend(Outcome(IMPORTED, reference=item.reference) for item in stored)
+        outcomes.extend(
+            _outcome(valid, IMPORTED, reference=item.reference)
+            for valid, item in zip(fresh, stored, strict=True)
+        )
         return outcomes, stored
     stored = []
     for valid in fresh:
@@ -419,14 +518,18 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
             stored.extend(_insert([valid]))
         except IntegrityError:  # the same Message-ID committed by a concurrent import
             db.session.rollback()
-            outcomes.append(Outcome(DUPLICATE))
+            outcomes.append(_outcome(valid, DUPLICATE))
         except Exception as error:
             db.session.rollback()
             log.exception("could not import %s", valid.source or "message")
-            outcomes.append(Outcome(REJECTED, reason=f"{type(error).__name__}: {error}"[:300]))
+            outcomes.append(_outcome(valid, REJECTED, reason=_unexpected(error)))
         else:
-            outcomes.append(Outcome(IMPORTED, reference=stored[-1].reference))
+            outcomes.append(_outcome(valid, IMPORTED, reference=stored[-1].reference))
     return outcomes, stored
+
+
+def _outcome(valid: _Valid, result: str, **details) -> Outcome:
+    return Outcome(result, source=valid.source, message_id=valid.message_id, **details)
 
 
 def _insert(batch: list[_Valid]) -> list[Stored]:

@@ -37,10 +37,18 @@ def receive():
         return response, 401
     limit = current_app.config.get("INBOUND_MAX_BYTES", 10 * 1024 * 1024)
     if request.content_length is not None and request.content_length > limit:
-        return jsonify({"status": 413, "title": "The message is too large"}), 413
+        # Worded as import-mail and the rest of this endpoint word a rejected email.
+        reason = f"the email is larger than the limit of {limit:,} bytes (INBOUND_MAX_BYTES)"
+        body = {"status": 413, "title": "The message is too large", "reason": reason}
+        return jsonify(body), 413
     raw = request.get_data(cache=False)
     if not raw:
-        return jsonify({"status": 400, "title": "The body must be a raw RFC 822 message"}), 400
+        body = {
+            "status": 400,
+            "title": "The body must be a raw RFC 822 message",
+            "reason": "the email is empty",
+        }
+        return jsonify(body), 400
     outcome = inbound.ingest(raw, source="webhook")
     body = {"result": outcome.result, "reference": outcome.reference, "reason": outcome.reason}
     return jsonify(body), _STATUS[outcome.result]

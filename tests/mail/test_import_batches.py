@@ -133,7 +133,7 @@ def test_duplicate_of_a_purged_item_found_by_its_hashed_message_id(app):
     assert count() == 2
 
 
-def test_a_malformed_message_does_not_lose_its_neighbours(app, model, caplog):
+def test_a_malformed_message_does_not_lose_its_neighbours(app, model):
     huge = message(body="x" * (11 * 1024 * 1024), message_id="<huge@x>")
     parts = EmailMessage()
     parts["From"], parts["Message-ID"] = "Many Parts <parts@example.org>", "<parts@x>"
@@ -142,7 +142,7 @@ def test_a_malformed_message_does_not_lose_its_neighbours(app, model, caplog):
         parts.add_attachment(b"x", maintype="application", subtype="octet-stream", filename=f"{n}")
     batch = [
         mail(0),
-        ("parts", parts.as_bytes()),
+        ("parts", parts.as_bytes()),  # over the part limit: kept as far as it was read
         mail(1),
         ("empty", b"   \r\n"),
         mail(2, body="Hi"),  # too short, but kept with its subject in front
@@ -152,21 +152,35 @@ def test_a_malformed_message_does_not_lose_its_neighbours(app, model, caplog):
         mail(5, headers={"Auto-Submitted": "auto-replied"}),
         mail(6),
     ]
-    with caplog.at_level(logging.WARNING, logger="engage.mail.inbound"):
-        summary = inbound.ingest_many(batch, channel=Channel.IMPORT, batch_size=100)
+    summary = inbound.ingest_many(batch, channel=Channel.IMPORT, batch_size=100)
     counts = summary.as_dict()
-    assert counts["auto_replies"] == 1
-    assert counts["imported"] + counts["rejected"] == 9
     stored = {i.message_id: i for i in items()}
     for n in (0, 1, 2, 4, 6):
         assert f"m{n}@example.org" in stored
-    assert not {"m3@example.org", "huge@x", "parts@x"} & set(stored)
-    assert counts == {"imported": 5, "duplicates": 0, "auto_replies": 1, "rejected": 4}
+    assert not {"m3@example.org", "huge@x"} & set(stored)
+    assert counts == {"imported": 6, "duplicates": 0, "auto_replies": 1, "rejected": 3}
+    assert stored["parts@x"].text.startswith("The walk-in centre matters to us.")
+    assert "[Part of this email was not read: it has more than 100 MIME parts" in (
+        stored["parts@x"].text
+    )
     assert stored["m4@example.org"].author_email is None
     assert all(i.classified_at is not None for i in stored.values())
-    assert count(OutboxMessage) == 4  # everyone with an address we can write to
-    assert "rejected huge: too large" in caplog.text
-    assert "rejected parts: too many MIME parts" in caplog.text
+    assert count(OutboxMessage) == 5  # everyone with an address we can write to
+    # Every message that was not stored is listed, where it came from and why.
+    dropped = {(o.source, o.result): o for o in summary.dropped}
+    assert list(dropped) == [
+        ("empty", "rejected"),
+        ("huge", "rejected"),
+        ("test#3", "rejected"),
+        ("test#5", "auto_replies"),
+    ]
+    assert dropped["empty", "rejected"].reason == "the email is empty"
+    assert "larger than the limit" in dropped["huge", "rejected"].reason
+    assert dropped["huge", "rejected"].message_id is None  # never parsed
+    assert dropped["test#3", "rejected"].message_id == "m3@example.org"
+    assert "too short to record" in dropped["test#3", "rejected"].reason
+    assert "Enter your feedback" not in dropped["test#3", "rejected"].reason
+    assert "Auto-Submitted: auto-replied" in dropped["test#5", "auto_replies"].reason
 
 
 def test_a_batch_the_database_refuses_is_stored_message_by_message(app, model, monkeypatch, caplog):
@@ -348,6 +362,7 @@ def test_sigkill_mid_import_loses_nothing_and_stores_nothing_twice(app, model, t
         "duplicates": len(stored),
         "auto_replies": 0,
         "rejected": 0,
+        "dropped": [],
     }
     # Whatever the killed run left unclassified or unacknowledged, the worker's sweeps
     # finish.

@@ -147,14 +147,30 @@ def test_import_mail_twice_imports_nothing_new(app, tmp_path):
     runner = app.test_cli_runner()
     first = runner.invoke(cli, ["import-mail", str(path), "--json"])
     assert first.exit_code == 0, first.output
-    assert json.loads(first.output) == {
+    ignored = {
+        "source": f"mbox:{path}#3",
+        "message_id": "3@x",
+        "result": "auto_replies",
+        "reason": "an automatic reply (Auto-Submitted: auto-replied)",
+    }
+    assert json.loads(first.stdout) == {
         "imported": 2,
         "duplicates": 1,
         "auto_replies": 1,
         "rejected": 0,
+        "dropped": [ignored],
     }
-    second = json.loads(runner.invoke(cli, ["import-mail", str(path), "--json"]).output)
-    assert second == {"imported": 0, "duplicates": 3, "auto_replies": 1, "rejected": 0}
+    assert first.stderr == (
+        f"mbox:{path}#3 <3@x>: ignored: an automatic reply (Auto-Submitted: auto-replied)\n"
+    )
+    second = json.loads(runner.invoke(cli, ["import-mail", str(path), "--json"]).stdout)
+    assert second == {
+        "imported": 0,
+        "duplicates": 3,
+        "auto_replies": 1,
+        "rejected": 0,
+        "dropped": [ignored],
+    }
     assert {i.channel for i in db.session.scalars(select(FeedbackItem))} == {Channel.IMPORT}
 
 
@@ -267,18 +283,34 @@ def test_fetch_mail_from_dovecot(app, dovecot):
     runner = app.test_cli_runner()
     result = runner.invoke(cli, ["fetch-mail", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {
+    fetched = json.loads(result.stdout)
+    assert fetched == {
         "imported": 2,
         "duplicates": 0,
         "auto_replies": 1,
         "rejected": 0,
+        "dropped": [
+            {
+                "source": "imap:Feedback/2",
+                "message_id": "i2@x",
+                "result": "auto_replies",
+                "reason": "an automatic reply (Auto-Submitted: auto-replied)",
+            }
+        ],
     }
+    assert result.stderr.startswith("imap:Feedback/2 <i2@x>: ignored: an automatic reply")
     client = _imap(dovecot)
     client.select("Feedback")
     assert client.uid("SEARCH", None, "UNSEEN")[1] == [b""]
     client.logout()
-    again = json.loads(runner.invoke(cli, ["fetch-mail", "--json"]).output)
-    assert again == {"imported": 0, "duplicates": 0, "auto_replies": 0, "rejected": 0}
+    again = json.loads(runner.invoke(cli, ["fetch-mail", "--json"]).stdout)
+    assert again == {
+        "imported": 0,
+        "duplicates": 0,
+        "auto_replies": 0,
+        "rejected": 0,
+        "dropped": [],
+    }
 
     # The folder is recreated: a new UIDVALIDITY, the same messages plus one new one.
     client = _imap(dovecot)
@@ -292,8 +324,14 @@ def test_fetch_mail_from_dovecot(app, dovecot):
             message(message_id="<i4@x>", body="Please keep the GP surgery on the high street."),
         ],
     )
-    after = json.loads(runner.invoke(cli, ["fetch-mail", "--json"]).output)
-    assert after == {"imported": 1, "duplicates": 1, "auto_replies": 0, "rejected": 0}
+    after = json.loads(runner.invoke(cli, ["fetch-mail", "--json"]).stdout)
+    assert after == {
+        "imported": 1,
+        "duplicates": 1,
+        "auto_replies": 0,
+        "rejected": 0,
+        "dropped": [],
+    }
     assert count() == 3
 
 

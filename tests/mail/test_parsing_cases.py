@@ -137,17 +137,20 @@ def test_message_id_or_stable_hash():
 def test_limits_checked_before_parsing():
     huge = HEAD + b"\r\n" + b"x" * (20 * 1024 * 1024)
     started = time.perf_counter()
-    with pytest.raises(RejectedMessage, match="too large"):
+    with pytest.raises(RejectedMessage, match="larger than the limit"):
         parse_message(huge)
     assert time.perf_counter() - started < 0.5
-    nested = (
+    many = (
         HEAD
         + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-        + b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart\r\n" for _ in range(30))
+        + b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % n for n in range(30))
         + b"--b--\r\n"
     )
-    with pytest.raises(RejectedMessage, match="too many"):
-        parse_message(nested, limits=ParseLimits(max_parts=10))
+    # Over the part limit: the parts read within it are kept, and the message says so.
+    parsed = parse_message(many, limits=ParseLimits(max_parts=10))
+    assert parsed.full_text.split("\n\n") == [f"part {n}" for n in range(9)]
+    assert "more than 10 MIME parts" in parsed.truncated
+    assert parse_message(many).truncated is None
 
 
 def test_plus_addressing():
@@ -201,9 +204,16 @@ def test_maildir_and_eml_folder(tmp_path):
     assert [s for s, _ in mailboxes.iter_messages(folder)] == [f"eml:{folder / 'a.eml'}"]
     with pytest.raises(FileNotFoundError):
         mailboxes.iter_messages(tmp_path / "missing")
+    # Any other file is one message: the parser says why it is not an email.
     (tmp_path / "notes.txt").write_text("hello")
+    notes = list(mailboxes.iter_messages(tmp_path / "notes.txt"))
+    assert notes == [(f"file:{tmp_path / 'notes.txt'}", b"hello")]
+    assert mailboxes.count_messages(tmp_path / "notes.txt") == 1
+    with pytest.raises(RejectedMessage, match="not an email"):
+        parse_message(notes[0][1])
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError):
-        mailboxes.iter_messages(tmp_path / "notes.txt")
+        mailboxes.iter_messages(tmp_path / "empty")
 
 
 def test_forwarded_message_keeps_the_forwarded_words():

@@ -23,6 +23,7 @@ latency from when each post was due, so waiting for a free client counts).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -456,9 +457,14 @@ def run(args: argparse.Namespace) -> dict:
             for client in clients:
                 client.get_csrf(csrf_page)
             forms = _form_texts(500)
+            # Every post's text is its own: the form stores a repeat of the same text
+            # from the same session once, and this measures storing, not answering
+            # repeats.
+            serial = itertools.count(1)
 
             def post(client: loadgen.Client, n: int) -> int:
                 form = {**forms[n % len(forms)], "csrf_token": client.csrf or ""}
+                form["text"] = f"{form['text']} (post {next(serial)})"
                 path = f"/engagements/{OPEN_ENGAGEMENT}/feedback"
                 return client.request("POST", path, form)[0]
 

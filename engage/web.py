@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +30,7 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from engage.extensions import db
 
@@ -78,11 +81,76 @@ def _error_page(status: int, title: str | None = None, detail: str | None = None
     )
 
 
+def is_api_request() -> bool:
+    """True for a request to the JSON API (/api/...), whose errors are problem details."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: list[dict] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem details response (``application/problem+json``).
+
+    ``type`` is ``about:blank``: the status code says what kind of problem it is, the
+    ``title`` is its HTTP name unless given, ``detail`` says what happened this time and
+    ``errors`` (validation problems) lists ``{"field", "pointer", "detail"}`` entries.
+    """
+    body: dict = {
+        "type": "about:blank",
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    response = current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _retry_after() -> str | None:
+    """Seconds until the rate limit that refused this request lets it through again."""
+    from engage.extensions import limiter
+
+    try:
+        current = limiter.current_limit
+    except Exception:  # no limit was evaluated for this request
+        return None
+    if current is None:
+        return None
+    return str(max(1, math.ceil(current.reset_at - time.time())))
+
+
+def _api_http_problem(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    if status == 429 and (retry := _retry_after()):
+        headers["Retry-After"] = retry
+    detail = {
+        413: "The request body is larger than this server accepts "
+        f"({current_app.config.get('MAX_CONTENT_LENGTH') or 0:,} bytes at most).",
+        429: f"Too many requests ({error.description}); wait and try again.",
+    }.get(status, error.description)
+    return problem(status, detail, headers=headers)
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Render NHS.UK-styled error pages instead of Werkzeug's defaults."""
+    """Render NHS.UK-styled error pages instead of Werkzeug's defaults, and problem
+    details (application/problem+json) for every error under /api/."""
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        if is_api_request():
+            return problem(400, f"The request was refused by the CSRF check: {error.description}")
         return _error_page(
             400,
             "Your form has expired",
@@ -92,12 +160,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if is_api_request():
+            return _api_http_problem(error)
         return _error_page(error.code or 500)
 
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError):
         db.session.rollback()
         log.error("database unavailable: %s", error.orig)
+        if is_api_request():
+            return problem(
+                503,
+                "The database cannot be reached. Try again in a few minutes.",
+                headers={"Retry-After": "60"},
+            )
         # Render the page as for a visitor: looking up the signed-in account needs the DB.
         from engage.extensions import login
 
@@ -114,6 +190,12 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, DataError) or isinstance(error.orig, ValueError | OverflowError):
             db.session.rollback()
             log.warning("refused a value the database cannot hold: %s", error.orig)
+            if is_api_request():
+                return problem(
+                    400,
+                    "Part of the request holds something that cannot be stored, such as a NUL "
+                    "character or a number that is far too large.",
+                )
             return _error_page(
                 400,
                 "We could not use what was sent",
@@ -126,6 +208,8 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(error: Exception):
         db.session.rollback()
         log.exception("unhandled error")
+        if is_api_request():
+            return problem(500, "Something went wrong on our side. It has been logged.")
         return _error_page(500)
 
 

@@ -411,3 +411,13 @@ def test_purged_texts_are_not_training_labels(app, world):
     texts, labels = classify.staff_labels()
     assert retention.PLACEHOLDER not in texts
     assert "A family worried about GP access." in texts  # a redacted copy still teaches
+
+
+def test_purge_clears_the_forms_double_submit_key(app, world):
+    old = db.session.get(FeedbackItem, world["nora"])
+    old.submission_key = "a-hash-of-the-session-and-the-text"
+    db.session.commit()
+    assert retention.purge(730).items == 3
+    db.session.expire_all()
+    assert db.session.get(FeedbackItem, world["nora"]).submission_key is None
+    assert retention.purge(730).items == 0  # nothing left to remove: not counted again

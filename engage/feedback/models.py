@@ -93,6 +93,8 @@ class FeedbackItem(db.Model):
         Index("ix_feedback_item_inbox_status", "status", "submitted_at", "themes_reviewed_at"),
         # The inbox's list of areas: one index seek per area.
         Index("ix_feedback_item_area", "area"),
+        # The web form's double-submit check: one index seek (see service.submit()).
+        Index("ix_feedback_item_submission_key", "submission_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -121,6 +123,9 @@ class FeedbackItem(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
     # Names of attachments we did not keep.
     attachment_names: Mapped[list[str] | None] = mapped_column(JSON)
+    # Web form: a hash of the browser session and what was sent, so a post sent twice
+    # within DOUBLE_SUBMIT_WINDOW is stored once (service.form_submission_key()).
+    submission_key: Mapped[str | None] = mapped_column(String(64))
     # Set when staff have confirmed the item's themes (perhaps as "none of these"):
     # from then on its staff tags are its themes and a training label.
     themes_reviewed_at: Mapped[datetime | None]
@@ -227,3 +232,22 @@ class ApiPartner(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(db.Model):
+    """A partner's ``Idempotency-Key`` and the references its request stored.
+
+    Written in the same transaction as the feedback, so the key exists exactly when the
+    feedback does; a retry with the same key and body is answered from here.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("partner_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("api_partner.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the request body (canonical JSON): the same key with another body is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    item_references: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

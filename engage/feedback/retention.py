@@ -205,6 +205,7 @@ def _holds_personal_data(item: FeedbackItem, boroughs: frozenset[str]) -> bool:
         or item.attachment_names
         or item.contact_me
         or item.ack_pending
+        or item.submission_key is not None
         or item.text != _new_text(item)
         or (item.message_id is not None and hashed_message_id(item.message_id) != item.message_id)
         or (item.area is not None and item.area not in boroughs)
@@ -219,6 +220,7 @@ def _scrub(item: FeedbackItem, boroughs: frozenset[str]) -> None:
     item.attachment_names = None
     item.contact_me = False
     item.ack_pending = False
+    item.submission_key = None  # a hash of the text and the sender's session
     item.text = _new_text(item)
     if item.message_id is not None:
         item.message_id = hashed_message_id(item.message_id)

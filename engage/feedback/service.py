@@ -1,24 +1,32 @@
-"""Accepting feedback: the one path every channel goes through."""
+"""Accepting feedback: the one path every channel goes through.
+
+submit() stores one item; submit_many() stores a list in one transaction, all or none
+(the partner API's batches, with their Idempotency-Key). Both commit before anything
+else runs, then hand classification and acknowledgement to the worker.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
+import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import Insert, String, bindparam, func, insert, select, text, update
+from sqlalchemy import Insert, String, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
 from engage.engagements.models import Engagement
 from engage.extensions import db, writer_queue
-from engage.feedback.models import Channel, FeedbackItem, Status, Theme
+from engage.feedback.models import Channel, FeedbackItem, IdempotencyKey, Status, Theme
 from engage.feedback.themes import DEFAULT_THEMES
 from engage.util import utcnow
 
@@ -29,6 +37,19 @@ MAX_TEXT = 10_000
 # Control characters other than tab, newline and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\r\n]")
+# Characters no database column can hold: unpaired UTF-16 surrogates (JSON's "\ud800"
+# decodes to one; UTF-8 cannot encode it). NUL and the other control characters are
+# dropped from text by clean_text()/clean_line(); in a value used as it is (an
+# engagement's slug) they are refused too.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSTORABLE_NAME = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_NUL = re.compile("\x00")
+
+# The web form stores a post sent twice (a double click, a resend after a timeout) once
+# when the same browser session sends the same text within this time.
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
+# A partner's Idempotency-Key is remembered this long; after it the key may be reused.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 
 
 class InvalidSubmission(ValueError):
@@ -37,6 +58,46 @@ class InvalidSubmission(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class InvalidBatch(InvalidSubmission):
+    """Some submissions of a batch cannot be stored, so none was.
+
+    ``by_index`` maps each refused submission's position in the batch to its field
+    errors; ``errors`` has the same messages keyed ``"<position>.<field>"``.
+    """
+
+    def __init__(self, by_index: dict[int, dict[str, str]]):
+        super().__init__(
+            {
+                f"{index}.{name}": message
+                for index, errs in by_index.items()
+                for name, message in errs.items()
+            }
+        )
+        self.by_index = by_index
+
+
+class AlreadyStored(Exception):
+    """The Idempotency-Key was used before for the same request: nothing new was stored,
+    and ``references`` are what that request stored."""
+
+    def __init__(self, references: list[str]):
+        super().__init__(f"already stored as {', '.join(references[:3])}")
+        self.references = references
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was used before for a different request; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A partner's Idempotency-Key for one request, with the SHA-256 of its body."""
+
+    partner_id: int
+    key: str
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +116,10 @@ class Submission:
     submitted_at: datetime | None = None
     # False for bulk loads (demo data, staff back-fill): no acknowledgement email.
     acknowledge: bool = True
+    # The web form's double-submit key (form_submission_key()): submit() answers an
+    # earlier item with the same key, sent within DOUBLE_SUBMIT_WINDOW, instead of
+    # storing this one again.
+    submission_key: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -113,28 +178,56 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
     return value or None
 
 
-def validate(submission: Submission, *, engagement: Engagement | None = None) -> dict:
+def validate(
+    submission: Submission,
+    *,
+    engagement: Engagement | None = None,
+    engagements: Mapping[str, Engagement | None] | None = None,
+    refuse_nul: bool = False,
+) -> dict:
     """Check a submission and return the cleaned values (and its engagement).
 
     ``engagement``, when given, is the already loaded engagement the submission's slug
-    names. Stores nothing; raises InvalidSubmission with a message per field.
+    names; ``engagements`` maps slugs already looked up to their engagement (None: no
+    such engagement). ``refuse_nul`` refuses a NUL in any field (a program sent it;
+    PostgreSQL cannot store one) instead of dropping it as for a person's typing.
+    Stores nothing; raises InvalidSubmission with a message per field.
     """
     errors: dict[str, str] = {}
+    if refuse_nul:
+        for field in ("text", "author_name", "author_email", "area"):
+            raw = getattr(submission, field)
+            if isinstance(raw, str) and (nul := _NUL.search(raw)):
+                label = "Feedback" if field == "text" else field.replace("_", " ").capitalize()
+                errors[field] = f"{label} {_describe(raw, nul)}"
+        if errors:
+            raise InvalidSubmission(errors)
     text = clean_text(submission.text)
-    if len(text) < MIN_TEXT:
+    if unstorable := _unstorable(text):
+        errors["text"] = f"Feedback {unstorable}"
+    elif len(text) < MIN_TEXT:
         errors["text"] = f"Enter your feedback (at least {MIN_TEXT} characters)"
     elif len(text) > MAX_TEXT:
         errors["text"] = f"Feedback must be {MAX_TEXT:,} characters or fewer"
     cleaned: dict = {"text": text}
     for name, limit in (("author_name", 200), ("author_email", 254), ("area", 120)):
+        label = name.replace("_", " ").capitalize()
         try:
             cleaned[name] = clean_line(getattr(submission, name), limit=limit)
         except ValueError as exc:
-            errors[name] = f"{name.replace('_', ' ').capitalize()} {exc}"
+            errors[name] = f"{label} {exc}"
+            continue
+        if unstorable := _unstorable(cleaned[name]):
+            errors[name] = f"{label} {unstorable}"
     try:
         cleaned["subject"] = clean_line(submission.subject, limit=500)
     except ValueError:
         cleaned["subject"] = clean_text(submission.subject).replace("\n", " ")[:500] or None
+    if cleaned["subject"]:  # a subject is kept, never the reason to refuse the feedback
+        cleaned["subject"] = _SURROGATE.sub("\ufffd", cleaned["subject"])
+    slug = submission.engagement_slug
+    if slug and (bad := _UNSTORABLE_NAME.search(slug)):
+        errors["engagement"] = f"Engagement {_describe(slug, bad)}"
     email = cleaned.get("author_email")
     if email and "author_email" not in errors:
         try:
@@ -145,8 +238,13 @@ def validate(submission: Submission, *, engagement: Engagement | None = None) ->
             )
     if not errors:
         try:
-            if engagement is not None and engagement.slug == submission.engagement_slug:
+            slug = submission.engagement_slug
+            if engagement is not None and engagement.slug == slug:
                 cleaned["engagement"] = engagement
+            elif slug and engagements is not None and slug in engagements:
+                cleaned["engagement"] = engagements[slug]
+                if cleaned["engagement"] is None:
+                    raise InvalidSubmission({"engagement": _no_engagement(slug)})
             else:
                 cleaned["engagement"] = _find_engagement(submission.engagement_slug)
         except InvalidSubmission as invalid:
@@ -158,6 +256,27 @@ def validate(submission: Submission, *, engagement: Engagement | None = None) ->
     if errors:
         raise InvalidSubmission(errors)
     return cleaned
+
+
+def _unstorable(value: str | None) -> str | None:
+    """Why ``value`` cannot be stored (the rest of a sentence naming it), or None."""
+    if value and (bad := _SURROGATE.search(value)):
+        return _describe(value, bad)
+    return None
+
+
+def _describe(value: str, bad: re.Match) -> str:
+    char = bad.group()
+    if char == "\x00":
+        kind = "a NUL character"
+    elif "\ud800" <= char <= "\udfff":
+        kind = "an unpaired surrogate"
+    else:
+        kind = "a control character"
+    return (
+        f"contains a character that cannot be stored: {kind}, U+{ord(char):04X}, "
+        f"at position {bad.start() + 1}"
+    )
 
 
 def validate_email_address(email: str) -> str:
@@ -173,8 +292,12 @@ def _find_engagement(slug: str | None) -> Engagement | None:
         return None
     engagement = db.session.scalar(select(Engagement).where(Engagement.slug == slug))
     if engagement is None:
-        raise InvalidSubmission({"engagement": f"There is no engagement called {slug!r}"})
+        raise InvalidSubmission({"engagement": _no_engagement(slug)})
     return engagement
+
+
+def _no_engagement(slug: str) -> str:
+    return f"There is no engagement called {slug!r}"
 
 
 def make_reference(item_id: int, when: datetime) -> str:
@@ -205,6 +328,7 @@ def item_row(submission: Submission, cleaned: dict, engagement_id: int | None) -
         "contact_me": bool(submission.contact_me and cleaned["author_email"]),
         "status": Status.NEW,
         "ack_pending": bool(submission.acknowledge and cleaned["author_email"]),
+        "submission_key": submission.submission_key,
         **submission.extra,
     }
 
@@ -297,27 +421,196 @@ def submit(submission: Submission, *, engagement: Engagement | None = None) -> F
     ``engagement`` is the engagement named by ``submission.engagement_slug`` when the
     caller has already loaded it (saves looking it up again).
 
+    With a ``submission_key`` (the web form), an item stored with the same key within
+    DOUBLE_SUBMIT_WINDOW is returned instead and nothing is stored: one index seek
+    before anything else. The key's unique index settles two posts racing each other.
+
     Raises InvalidSubmission (nothing stored) when the input is not acceptable.
     """
+    key = submission.submission_key
+    earlier = None
+    if key:
+        earlier = db.session.scalar(select(FeedbackItem).where(FeedbackItem.submission_key == key))
+        if earlier is not None and earlier.submitted_at >= utcnow() - DOUBLE_SUBMIT_WINDOW:
+            log.info("a post sent again within the window: answered with %s", earlier.reference)
+            return earlier
     cleaned = validate(submission, engagement=engagement)
     engagement = cleaned["engagement"]
     row = item_row(submission, cleaned, engagement.id if engagement else None)
     try:
         with writer_queue():
+            if earlier is not None:  # sent again after the window: a new item takes the key
+                db.session.execute(
+                    update(FeedbackItem)
+                    .where(FeedbackItem.id == earlier.id)
+                    .values(submission_key=None)
+                    .execution_options(synchronize_session=False)
+                )
             insert_items([row])
             db.session.commit()
-    except Exception:
+    except IntegrityError:
+        db.session.rollback()
+        if key:  # the same post, sent at the same moment, was stored first
+            first = db.session.scalar(
+                select(FeedbackItem).where(FeedbackItem.submission_key == key)
+            )
+            if first is not None:
+                return first
+        raise
+    except BaseException:
         db.session.rollback()
         raise
     item = _loaded_item(row)
+    _after_commit([item])
+    return item
+
+
+def submit_many(
+    submissions: Iterable[Submission], *, idempotency: Idempotency | None = None
+) -> list[str]:
+    """Store a list of submissions in one transaction, all or none; their references.
+
+    Every submission is validated first (engagements looked up in one query); if any is
+    not acceptable, InvalidBatch says which and why and nothing is stored. The rows are
+    then inserted and committed together, so a failure at any point before the commit
+    (an error, a lost connection, a killed process) leaves none of them. The post-commit
+    steps run after the commit, as for submit().
+
+    With ``idempotency`` (a partner's Idempotency-Key) the key is recorded with the
+    references in the same transaction. If the key was recorded before for the same
+    request, nothing is stored and AlreadyStored carries the earlier references; for a
+    different request, IdempotencyKeyReused. Either can also come from a concurrent
+    request with the same key that committed first.
+    """
+    submissions = list(submissions)
+    if idempotency is not None:
+        earlier = stored_under(idempotency)
+        if earlier is not None:
+            raise AlreadyStored(earlier)
+    if not submissions:
+        return []
+    known = _engagements_named(s.engagement_slug for s in submissions)
+    rows: list[dict] = []
+    refused: dict[int, dict[str, str]] = {}
+    for index, submission in enumerate(submissions):
+        try:
+            cleaned = validate(submission, engagements=known, refuse_nul=True)
+        except InvalidSubmission as invalid:
+            refused[index] = invalid.errors
+            continue
+        engagement = cleaned["engagement"]
+        rows.append(item_row(submission, cleaned, engagement.id if engagement else None))
+    if refused:
+        raise InvalidBatch(refused)
+    try:
+        with writer_queue():
+            references = [reference for _, reference in insert_items(rows)]
+            if idempotency is not None:
+                _record_key(idempotency, references)
+            db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if idempotency is not None:
+            earlier = stored_under(idempotency)  # raises IdempotencyKeyReused for another body
+            if earlier is not None:
+                raise AlreadyStored(earlier) from None
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    _after_commit([_loaded_item(row) for row in rows])
+    return references
+
+
+def stored_under(idempotency: Idempotency) -> list[str] | None:
+    """The references stored by the request that used this Idempotency-Key, or None when
+    the partner has not used the key (within IDEMPOTENCY_KEY_LIFETIME).
+
+    Raises IdempotencyKeyReused when the key was used for a request with another body.
+    """
+    row = db.session.execute(
+        select(IdempotencyKey.request_hash, IdempotencyKey.item_references).where(
+            IdempotencyKey.partner_id == idempotency.partner_id,
+            IdempotencyKey.key == idempotency.key,
+            IdempotencyKey.created_at >= utcnow() - IDEMPOTENCY_KEY_LIFETIME,
+        )
+    ).first()
+    if row is None:
+        return None
+    if not hmac.compare_digest(row.request_hash, idempotency.request_hash):
+        raise IdempotencyKeyReused(idempotency.key)
+    return list(row.item_references)
+
+
+def request_hash(payload: object) -> str:
+    """SHA-256 of a JSON request body, the same however its keys were ordered or spaced."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _record_key(idempotency: Idempotency, references: list[str]) -> None:
+    """Record the key in the caller's transaction; the partner's expired keys go first
+    (so an expired key can be used again)."""
+    db.session.execute(
+        delete(IdempotencyKey)
+        .where(
+            IdempotencyKey.partner_id == idempotency.partner_id,
+            IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_LIFETIME,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        insert(IdempotencyKey),
+        {
+            "partner_id": idempotency.partner_id,
+            "key": idempotency.key,
+            "request_hash": idempotency.request_hash,
+            "item_references": references,
+            "created_at": utcnow(),
+        },
+    )
+
+
+def form_submission_key(session_id: str, submission: Submission) -> str:
+    """The double-submit key of a web form post: the same browser session (``session_id``,
+    a secret of the session) sending the same text to the same place gets the same key."""
+    values = [
+        session_id,
+        submission.engagement_slug,
+        submission.subject,
+        clean_text(submission.text),
+    ]
+    canonical = json.dumps(values, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _engagements_named(slugs: Iterable[str | None]) -> dict[str, Engagement | None]:
+    """The engagements these slugs name, in one query (None for a slug naming none).
+
+    A slug that could not be stored is left out: validate() refuses it by itself.
+    """
+    wanted = {slug for slug in slugs if slug and not _UNSTORABLE_NAME.search(slug)}
+    if not wanted:
+        return {}
+    found = {
+        engagement.slug: engagement
+        for engagement in db.session.scalars(select(Engagement).where(Engagement.slug.in_(wanted)))
+    }
+    return {slug: found.get(slug) for slug in wanted}
+
+
+def _after_commit(items: list[FeedbackItem]) -> None:
+    """Hand the new items' post-commit work to the worker, or do it now (item by item)."""
     if current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER") and _hand_over is not None:
         try:
             _hand_over()
         except Exception:
-            log.exception("could not queue the work after %s; the sweep will do it", item.reference)
-    else:
+            log.exception(
+                "could not queue the work after %s; the sweep will do it", items[0].reference
+            )
+        return
+    for item in items:
         run_post_commit(item)
-    return item
 
 
 def _loaded_item(row: dict) -> FeedbackItem:

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from engage.engagements import service as engagements
 from engage.engagements.views import render_engagement_page
@@ -47,6 +57,11 @@ def send(slug: str):
         consent_to_quote=form.consent_to_quote.data,
         contact_me=form.contact_me.data,
     )
+    session_secret = _session_secret()
+    if session_secret:
+        key = service.form_submission_key(session_secret, submission)
+        submission = replace(submission, submission_key=key)
+    started = utcnow()
     try:
         item = service.submit(submission, engagement=engagement)
     except service.InvalidSubmission as invalid:
@@ -56,7 +71,18 @@ def send(slug: str):
         return render_engagement_page(engagement, form, status=400)
     session["sent_reference"] = item.reference
     session["sent_emailed"] = bool(item.author_email)
+    # An earlier item answered this post: it was sent twice (see service.submit()).
+    session["sent_again"] = item.submitted_at < started
     return redirect(url_for("feedback.sent"), code=303)
+
+
+def _session_secret() -> str | None:
+    """The browser session's CSRF secret, which every accepted form post's session has
+    (Flask-WTF keeps it in the signed session cookie); None with CSRF checks turned off,
+    and then posts sent twice are not recognised."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    return session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
 
 
 @bp.get("/feedback/sent")
@@ -66,7 +92,10 @@ def sent():
     if not reference:
         return redirect(url_for("engagements.index"))
     return render_template(
-        "feedback/sent.html", reference=reference, emailed=session.get("sent_emailed", False)
+        "feedback/sent.html",
+        reference=reference,
+        emailed=session.get("sent_emailed", False),
+        sent_again=session.get("sent_again", False),
     )
 
 

@@ -61,6 +61,134 @@ def _list_operation(
     }
 
 
+def _problem(description: str, headers: dict | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_STORED = {
+    "application/json": {"schema": {"oneOf": [_ref("FeedbackStored"), _ref("FeedbackBatchStored")]}}
+}
+
+
+def _submit_feedback() -> dict[str, Any]:
+    """POST /feedback: partners send feedback; every error is problem details."""
+    return {
+        "post": {
+            "operationId": "submitFeedback",
+            "summary": "Send feedback (partner organisations)",
+            "description": (
+                "One feedback object, or a list of 1 to 500 of them stored all or none: "
+                "if any item is not valid, or anything fails, none is stored. Send an "
+                "`Idempotency-Key` to retry safely: the same key with the same body is "
+                "answered `200` with the references the first request stored; the same "
+                "key with another body is `409`. Keys belong to the partner and are kept "
+                "for 24 hours. Text loses control characters (NUL included); a value with "
+                "a character that cannot be stored (an unpaired surrogate such as "
+                "`\\ud800`) is refused with `422` naming the field."
+            ),
+            "security": [{"partnerToken": []}],
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        "A key of your choosing, unique to this feedback (a UUID, say); "
+                        "send the same key when you retry the same request."
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "pattern": "^[!-~]([ -~]*[!-~])?$",
+                    },
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                _ref("FeedbackIn"),
+                                {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 500,
+                                    "items": _ref("FeedbackIn"),
+                                },
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": (
+                        "This Idempotency-Key was used before for the same body: nothing "
+                        "new was stored; the references the first request stored"
+                    ),
+                    "headers": {
+                        "Idempotent-Replayed": {
+                            "description": "Always true on this answer",
+                            "schema": {"type": "string", "enum": ["true"]},
+                        }
+                    },
+                    "content": _STORED,
+                },
+                "201": {
+                    "description": (
+                        "Stored: the reference of the object sent, or of each item of the "
+                        "list in order"
+                    ),
+                    "content": _STORED,
+                },
+                "400": _problem(
+                    "The body is not JSON, is empty, or holds more than 500 items; or the "
+                    "Idempotency-Key is not 1 to 255 printable ASCII characters"
+                ),
+                "401": _problem(
+                    "No valid partner token",
+                    {
+                        "WWW-Authenticate": {
+                            "description": "Bearer",
+                            "schema": {"type": "string"},
+                        }
+                    },
+                ),
+                "409": _problem(
+                    "This Idempotency-Key was used for a request with a different body; "
+                    "nothing was stored"
+                ),
+                "413": _problem("The body is larger than the server accepts"),
+                "415": _problem("The body is not sent as application/json"),
+                "422": {
+                    "description": (
+                        "Some feedback is not valid; nothing was stored. `errors` names each "
+                        "field refused"
+                    ),
+                    "content": {"application/problem+json": {"schema": _ref("ValidationProblem")}},
+                },
+                "429": _problem("Too many requests (120 a minute per partner)", _RETRY_AFTER),
+                "500": _problem("Something went wrong on the server; nothing was stored"),
+                "503": _problem("The database cannot be reached", _RETRY_AFTER),
+            },
+        }
+    }
+
+
 def document(*, server: str) -> dict[str, Any]:
     """The OpenAPI document; ``server`` is the API's base URL."""
     string = {"type": "string"}
@@ -76,7 +204,9 @@ def document(*, server: str) -> dict[str, Any]:
             "description": (
                 "Read-only open data: engagements, the public responses to what people "
                 "told us, themes and headline statistics. No personal data is published. "
-                "Published under the Open Government Licence v3.0."
+                "Published under the Open Government Licence v3.0. Partner organisations "
+                "send feedback with POST /feedback and their token. Every error is "
+                "problem details (RFC 9457, application/problem+json)."
             ),
             "license": {
                 "name": "Open Government Licence v3.0",
@@ -107,6 +237,7 @@ def document(*, server: str) -> dict[str, Any]:
                 "Statistics",
                 [_query("engagement", "Only this engagement (its slug)")],
             ),
+            "/feedback": _submit_feedback(),
             "/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -121,6 +252,13 @@ def document(*, server: str) -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {
+                "partnerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token `engage create-partner NAME` printed",
+                }
+            },
             "parameters": {
                 "page": {
                     "name": "page",
@@ -166,11 +304,92 @@ def document(*, server: str) -> dict[str, Any]:
                 },
                 "Problem": {
                     "type": "object",
+                    "description": "Problem details (RFC 9457)",
                     "required": ["status", "title"],
                     "properties": {
-                        "status": {"type": "integer"},
+                        "type": {
+                            "type": "string",
+                            "description": "about:blank: the status says what kind of problem",
+                        },
                         "title": string,
+                        "status": {"type": "integer"},
                         "detail": string,
+                    },
+                },
+                "ValidationProblem": {
+                    "allOf": [
+                        _ref("Problem"),
+                        {
+                            "type": "object",
+                            "required": ["errors"],
+                            "properties": {
+                                "errors": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["field", "detail"],
+                                        "properties": {
+                                            "field": {
+                                                "type": "string",
+                                                "description": (
+                                                    "The field refused: text, or items[2].text "
+                                                    "in a list (items[2] for the whole item)"
+                                                ),
+                                            },
+                                            "pointer": {
+                                                "type": "string",
+                                                "description": "JSON pointer, as #/2/text",
+                                            },
+                                            "detail": string,
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    ]
+                },
+                "FeedbackIn": {
+                    "type": "object",
+                    "required": ["text"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "text": {
+                            "type": "string",
+                            "minLength": 10,
+                            "maxLength": 10000,
+                            "description": "The feedback, 10 to 10,000 characters",
+                        },
+                        "engagement": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "The engagement's slug; none for general feedback",
+                        },
+                        "name": {"type": "string", "nullable": True, "maxLength": 200},
+                        "email": {
+                            "type": "string",
+                            "nullable": True,
+                            "maxLength": 254,
+                            "description": "Acknowledged by email with the reference",
+                        },
+                        "area": {"type": "string", "nullable": True, "maxLength": 120},
+                        "consent_to_quote": {"type": "boolean", "default": False},
+                        "contact_me": {"type": "boolean", "default": False},
+                    },
+                },
+                "FeedbackStored": {
+                    "type": "object",
+                    "required": ["reference", "status"],
+                    "properties": {
+                        "reference": {"type": "string", "example": "YS-2026-000042"},
+                        "status": string,
+                    },
+                },
+                "FeedbackBatchStored": {
+                    "type": "object",
+                    "required": ["items", "partner"],
+                    "properties": {
+                        "items": {"type": "array", "items": _ref("FeedbackStored")},
+                        "partner": string,
                     },
                 },
                 "Engagement": {

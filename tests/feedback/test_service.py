@@ -1,15 +1,18 @@
 """feedback.service.submit(): the one path every channel takes."""
 
 import re
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engage.extensions import db
 from engage.feedback import service
 from engage.feedback.models import Channel, FeedbackItem, Status
 from engage.feedback.service import InvalidSubmission, Submission, submit
 from engage.mail.models import OutboxMessage
+from engage.util import utcnow
 
 
 def count_items() -> int:
@@ -208,3 +211,202 @@ def test_engagement_given_for_another_slug_is_not_trusted(app, make_engagement):
         engagement=first,
     )
     assert item.engagement_id == second.id
+
+
+# submit_many(): a list stored in one transaction, all or none ------------------------------
+
+
+def _batch(n: int, **fields) -> list[Submission]:
+    return [
+        Submission(text=f"Comment number {i} about the merger.", channel=Channel.API, **fields)
+        for i in range(n)
+    ]
+
+
+def test_submit_many_stores_all_in_order_with_one_commit(app, make_engagement, monkeypatch):
+    from sqlalchemy import event
+
+    engagement = make_engagement()
+    # Post-commit work goes to the worker, as outside tests: only the batch's commit.
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(service, "_hand_over", lambda: None)
+    commits = []
+
+    def count_commit(conn):
+        commits.append(conn)
+
+    event.listen(db.engine, "commit", count_commit)
+    try:
+        references = service.submit_many(_batch(25, engagement_slug=engagement.slug))
+    finally:
+        event.remove(db.engine, "commit", count_commit)
+    assert len(commits) == 1
+    stored = db.session.execute(
+        select(FeedbackItem.reference, FeedbackItem.text).order_by(FeedbackItem.id)
+    ).all()
+    assert [r for r, _ in stored] == references
+    assert [t for _, t in stored] == [f"Comment number {i} about the merger." for i in range(25)]
+    assert len(set(references)) == 25 and all(
+        re.fullmatch(r"YS-\d{4}-\d{6}", r) for r in references
+    )
+
+
+def test_submit_many_looks_engagements_up_once(app, make_engagement):
+    from tests.databases import counting_statements
+
+    one, two = make_engagement(), make_engagement()
+    batch = _batch(10, engagement_slug=one.slug) + _batch(10, engagement_slug=two.slug)
+    with counting_statements() as statements:
+        service.submit_many(batch)
+    assert sum("FROM engagement" in s for s in statements) == 1
+
+
+def test_submit_many_refuses_the_whole_batch_naming_each_item(app, make_engagement):
+    engagement = make_engagement()
+    batch = _batch(5, engagement_slug=engagement.slug)
+    batch[1] = Submission(text="short", channel=Channel.API)
+    batch[3] = Submission(
+        text="Long enough but \ud800 unstorable.", channel=Channel.API, engagement_slug="nope"
+    )
+    with pytest.raises(service.InvalidBatch) as caught:
+        service.submit_many(batch)
+    assert set(caught.value.by_index) == {1, 3}
+    assert "text" in caught.value.by_index[1]
+    assert "cannot be stored" in caught.value.by_index[3]["text"]
+    assert "1.text" in caught.value.errors  # still an InvalidSubmission for older callers
+    assert count_items() == 0
+
+
+@pytest.mark.parametrize("fails_after", ["insert", "commit"])
+def test_submit_many_stores_nothing_when_the_transaction_fails(app, monkeypatch, fails_after):
+    real_insert = service.insert_items
+
+    def insert_then_fail(rows):
+        ids = real_insert(rows)
+        if fails_after == "insert":
+            raise RuntimeError("connection lost mid-batch")
+        monkeypatch.setattr(db.session, "commit", _raise)
+        return ids
+
+    def _raise():
+        raise RuntimeError("commit failed")
+
+    monkeypatch.setattr(service, "insert_items", insert_then_fail)
+    with pytest.raises(RuntimeError):
+        service.submit_many(_batch(40))
+    monkeypatch.undo()
+    assert count_items() == 0
+
+
+def test_submit_many_of_nothing_stores_nothing(app):
+    assert service.submit_many([]) == []
+    assert count_items() == 0
+
+
+def test_submit_many_runs_the_post_commit_steps_for_each_item(app):
+    seen = []
+    service.register_post_commit("test-seen", lambda item: seen.append(item.reference))
+    try:
+        references = service.submit_many(_batch(3))
+    finally:
+        service._post_commit_steps[:] = [
+            s for s in service._post_commit_steps if s[0] != "test-seen"
+        ]
+    assert seen == references
+
+
+def test_submit_many_hands_the_batch_to_the_worker_once(app, monkeypatch):
+    handed = []
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(service, "_hand_over", lambda: handed.append(1))
+    service.submit_many(_batch(30))
+    assert handed == [1]
+    assert count_items() == 30
+
+
+def test_unstorable_characters_refused_on_the_field(app, make_engagement):
+    engagement = make_engagement()
+    cases = {
+        "text": {"text": "A comment with \udc00 in it."},
+        "author_name": {"author_name": "Jo \ud800"},
+        "area": {"area": "Harrow\udfff"},
+        "engagement": {"engagement_slug": f"{engagement.slug}\x00"},
+    }
+    for field, values in cases.items():
+        fields = {"text": "A perfectly reasonable comment.", "channel": Channel.WEB, **values}
+        with pytest.raises(InvalidSubmission) as caught:
+            submit(Submission(**fields))
+        assert field in caught.value.errors, field
+        assert "cannot be stored" in caught.value.errors[field]
+    assert count_items() == 0
+
+
+def test_an_unstorable_subject_is_mended_not_refused(app):
+    item = submit(
+        Submission(
+            text="A comment sent by email.", channel=Channel.EMAIL, subject="Re: \ud800 plan"
+        )
+    )
+    assert item.subject == "Re: \ufffd plan"
+
+
+# The web form's double-submit key -----------------------------------------------------------
+
+
+def test_submission_key_answers_the_earlier_item_within_the_window(app):
+    submission = Submission(text="Please keep the walk-in centre open.", channel=Channel.WEB)
+    key = service.form_submission_key("session-secret", submission)
+    first = submit(replace(submission, submission_key=key))
+    again = submit(replace(submission, submission_key=key))
+    assert again.id == first.id and count_items() == 1
+    other_session = service.form_submission_key("another-secret", submission)
+    assert submit(replace(submission, submission_key=other_session)).id != first.id
+    assert count_items() == 2
+
+
+def test_submission_key_after_the_window_stores_again(app):
+    submission = Submission(text="Please keep the walk-in centre open.", channel=Channel.WEB)
+    key = service.form_submission_key("session-secret", submission)
+    first = submit(replace(submission, submission_key=key))
+    db.session.execute(
+        update(FeedbackItem)
+        .where(FeedbackItem.id == first.id)
+        .values(submitted_at=utcnow() - service.DOUBLE_SUBMIT_WINDOW - timedelta(seconds=1))
+    )
+    db.session.commit()
+    later = submit(replace(submission, submission_key=key))
+    assert later.id != first.id and count_items() == 2
+    db.session.expire_all()
+    keys = dict(db.session.execute(select(FeedbackItem.id, FeedbackItem.submission_key)).all())
+    assert keys == {first.id: None, later.id: key}  # the key moved to the new item
+
+
+def test_two_posts_at_the_same_moment_store_once(app, monkeypatch):
+    """Both posts pass the look-up before either stores (held at a barrier); the key's
+    unique index lets one commit and the other answers with that item."""
+    import threading
+
+    submission = Submission(text="Sent twice by a double click.", channel=Channel.WEB)
+    keyed = replace(submission, submission_key=service.form_submission_key("s", submission))
+    barrier = threading.Barrier(2, timeout=20)
+    real_validate = service.validate
+
+    def validate_together(sub, **kwargs):
+        barrier.wait()
+        return real_validate(sub, **kwargs)
+
+    monkeypatch.setattr(service, "validate", validate_together)
+    references = []
+
+    def post():
+        with app.app_context():
+            references.append(submit(keyed).reference)
+            db.session.remove()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(references) == 2 and references[0] == references[1]
+    assert count_items() == 1

@@ -248,3 +248,109 @@ def test_form_never_500_and_stores_whole_or_nothing(
         limiter.enabled = True
     assert response.status_code in (303, 400)
     assert count_items() == before + (1 if response.status_code == 303 else 0)
+
+
+# A post sent twice ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_on(app):
+    """Flask-WTF's CSRF check as in production: its session secret names the session."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def open_form(client, engagement) -> str:
+    """Load the engagement page as a browser would; the form's CSRF token."""
+    from flask import g
+
+    g.pop("csrf_token", None)  # the test's app context outlives requests: one per browser
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def sent_reference(client, response) -> tuple[str, str]:
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    [reference] = set(re.findall(r"YS-\d{4}-\d{6}", page))
+    return reference, page
+
+
+def test_a_post_sent_twice_is_stored_once_and_shows_the_first_reference(
+    client, make_engagement, csrf_on
+):
+    engagement = make_engagement()
+    token = open_form(client, engagement)
+    first = post_feedback(client, engagement, csrf_token=token, author_email="fay@example.org")
+    again = post_feedback(client, engagement, csrf_token=token, author_email="fay@example.org")
+    assert first.status_code == again.status_code == 303
+    assert count_items() == 1
+    reference, _ = sent_reference(client, first)
+    reference_again, page = sent_reference(client, again)
+    assert reference_again == reference
+    assert "You sent this feedback twice" in page
+    assert "sent a copy of your reference number" in page
+
+
+def test_a_first_post_does_not_say_it_was_sent_twice(client, make_engagement, csrf_on):
+    engagement = make_engagement()
+    response = post_feedback(client, engagement, csrf_token=open_form(client, engagement))
+    _, page = sent_reference(client, response)
+    assert "You sent this feedback twice" not in page
+
+
+def test_other_text_or_another_browser_is_stored(app, client, make_engagement, csrf_on):
+    engagement = make_engagement()
+    token = open_form(client, engagement)
+    assert post_feedback(client, engagement, csrf_token=token).status_code == 303
+    other_text = "A second, different point about the Harrow merger."
+    assert post_feedback(client, engagement, csrf_token=token, text=other_text).status_code == 303
+    browser = app.test_client()
+    assert (
+        post_feedback(browser, engagement, csrf_token=open_form(browser, engagement)).status_code
+        == 303
+    )
+    other_engagement = make_engagement()
+    token = open_form(client, other_engagement)
+    assert post_feedback(client, other_engagement, csrf_token=token).status_code == 303
+    assert count_items() == 4
+
+
+def test_the_same_text_after_ten_minutes_is_stored_again(client, make_engagement, csrf_on):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from engage.feedback.service import DOUBLE_SUBMIT_WINDOW
+    from engage.util import utcnow
+
+    engagement = make_engagement()
+    token = open_form(client, engagement)
+    first, _ = sent_reference(client, post_feedback(client, engagement, csrf_token=token))
+    db.session.execute(
+        update(FeedbackItem).values(submitted_at=utcnow() - DOUBLE_SUBMIT_WINDOW - timedelta(1))
+    )
+    db.session.commit()
+    later, page = sent_reference(client, post_feedback(client, engagement, csrf_token=token))
+    assert later != first and count_items() == 2
+    assert "You sent this feedback twice" not in page
+
+
+def test_the_double_submit_check_is_one_indexed_lookup(client, make_engagement, csrf_on):
+    from tests.databases import counting_statements
+
+    engagement = make_engagement()
+    token = open_form(client, engagement)
+    with counting_statements() as statements:
+        assert post_feedback(client, engagement, csrf_token=token).status_code == 303
+    lookups = [s for s in statements if "submission_key" in s and s.lstrip().startswith("SELECT")]
+    assert len(lookups) == 1
+    writes = [s for s in statements if s.lstrip().split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert len(writes) == 1 and "INSERT INTO feedback_item" in writes[0]
+    if db.engine.dialect.name == "sqlite":
+        connection = db.session.connection()
+        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + lookups[0], ("x",)).all()
+        assert "ix_feedback_item_submission_key" in " ".join(str(row) for row in plan)
+    with counting_statements() as statements:
+        assert post_feedback(client, engagement, csrf_token=token).status_code == 303
+    assert not [s for s in statements if s.lstrip().split()[0] in ("INSERT", "UPDATE")]

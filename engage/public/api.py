@@ -29,15 +29,15 @@ class BadParameter(ValueError):
     """A query parameter is not acceptable; the message says which and why."""
 
 
-def problem(status: int, title: str, detail: str | None = None):
-    """A JSON error body (shaped like RFC 9457 problem details)."""
-    body: dict[str, Any] = {"status": status, "title": title}
-    if detail:
-        body["detail"] = detail
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = "application/problem+json"
-    return response
+def problem(status: int, title: str, detail: str | None = None, error: HTTPException | None = None):
+    """RFC 9457 problem details (engage.web.problem), with an HTTP error's own headers
+    (a 405's Allow) when it is one."""
+    from engage.web import problem as problem_details
+
+    headers = {}
+    if error is not None:
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return problem_details(status, detail, title=title, headers=headers)
 
 
 @api.errorhandler(BadParameter)
@@ -47,7 +47,7 @@ def bad_parameter(error: BadParameter):
 
 @api.errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    return problem(error.code or 500, error.name, error.description)
+    return problem(error.code or 500, error.name, error.description, error)
 
 
 @api.after_request
@@ -67,7 +67,7 @@ def wants_json_errors() -> bool:
 def api_routing_error(error: HTTPException):
     """JSON for unknown API paths and methods; the site's HTML error page elsewhere."""
     if wants_json_errors():
-        return problem(error.code or 404, error.name, error.description)
+        return problem(error.code or 404, error.name, error.description, error)
     from engage.web import _error_page
 
     return _error_page(error.code or 404)

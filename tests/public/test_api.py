@@ -109,3 +109,14 @@ def test_themes_and_statistics(client, published):
     assert stats["published_responses"]["planned"] == 1
     assert stats["responsiveness"]["share_answered_percent"] == 100
     assert client.get("/api/v1/openapi.json").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_routing_errors_are_problem_details_with_their_headers(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    assert response.get_json()["type"] == "about:blank"
+    response = client.delete("/api/v1/responses")
+    assert response.status_code == 405 and response.mimetype == "application/problem+json"
+    assert {"GET", "HEAD"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+    response = client.put("/api/v1/feedback")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]

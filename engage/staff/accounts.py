@@ -1,9 +1,15 @@
 """Staff accounts: passwords, lock-out, two-factor codes and server-side sessions.
 
-Views call these functions; none of them reads the request. Passwords are hashed
-with Argon2id (argon2-cffi); codes are RFC 6238 TOTP (pyotp). A signed-in browser
+Views call these functions; none of them reads the request (the client's address is
+passed in). Passwords are hashed with Argon2id (argon2-cffi); codes are RFC 6238 TOTP
+(pyotp), with ten one-time recovery codes kept as Argon2 hashes. A signed-in browser
 holds a random token whose hash is a ``StaffSession`` row: revoking the row (sign
 out, account disabled) ends the session wherever the cookie is.
+
+Failed passwords and codes are counted per (email typed, client address) in
+``sign_in_throttle``: after five, that address is paused for that email for 15
+minutes, and each further failure doubles the pause (up to a day). Other addresses
+are not affected, so nobody can lock a staff member out from elsewhere.
 """
 
 from __future__ import annotations
@@ -17,24 +23,38 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.extensions import db
 from engage.staff import audit
-from engage.staff.models import Role, StaffSession, StaffUser
+from engage.staff.models import RecoveryCode, Role, SignInThrottle, StaffSession, StaffUser
 from engage.util import utcnow
 
 MIN_PASSWORD_LENGTH = 12
+# Failures (passwords or codes) from one address for one email before it is paused.
 MAX_FAILED_SIGN_INS = 5
+# The first pause; each failure after it doubles the pause, up to LOCK_OUT_AT_MOST.
 LOCK_OUT_FOR = timedelta(minutes=15)
+LOCK_OUT_AT_MOST = timedelta(hours=24)
+# A count whose last failure is older than this starts again from nothing.
+FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)
+RECOVERY_CODE_COUNT = 10
+# Letters only (no i, l, o): never mistaken for a 6-digit app code or each other.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz"
+RECOVERY_CODE_LENGTH = 10
 SESSION_IDLE_LIMIT = timedelta(hours=2)
 SESSION_MAX_AGE = timedelta(hours=12)
 FRESH_FOR = timedelta(minutes=10)
 ISSUER = "engage"
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so timing does not reveal accounts.
+# Verified against when the email is unknown or paused, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# Recovery codes are random (about 45 bits), so a lighter Argon2id is enough: checking a
+# code against ten hashes stays quick.
+_code_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
 class AccountError(ValueError):
@@ -107,38 +127,141 @@ class SignInResult:
     error: str | None = None
 
 
-GENERIC_FAILURE = "Enter a correct email address and password"
+# The one answer to every refused first step: unknown email, wrong password, disabled
+# account or an address paused for that email.
+GENERIC_FAILURE = (
+    "Enter a correct email address and password. After several wrong attempts, "
+    "signing in from this device pauses for a while"
+)
 
 
-def check_credentials(email: str, password: str) -> SignInResult:
-    """First step of signing in. Counts failures and locks the account after too many.
+# ------------------------------------------------------------------ throttle
 
-    Commits (the failure count must survive the request).
+
+def _pause_after(failures: int) -> timedelta | None:
+    """How long an address waits after its ``failures``-th failure (None: not at all)."""
+    if failures < MAX_FAILED_SIGN_INS:
+        return None
+    doublings = min(failures - MAX_FAILED_SIGN_INS, 16)
+    return min(LOCK_OUT_FOR * (2**doublings), LOCK_OUT_AT_MOST)
+
+
+def _throttle_row(email: str, ip: str) -> SignInThrottle | None:
+    return db.session.scalar(
+        select(SignInThrottle).where(SignInThrottle.email == email, SignInThrottle.ip == ip)
+    )
+
+
+def paused_until(email: str, ip: str | None) -> datetime | None:
+    """When this address may try this email again, or None if it may now."""
+    row = _throttle_row(normalise_email(email)[:254], _address(ip))
+    if row is None or row.blocked_until is None or row.blocked_until <= utcnow():
+        return None
+    return row.blocked_until
+
+
+def record_failure(email: str, ip: str | None) -> SignInThrottle:
+    """Count one failed password or code of ``ip`` for ``email`` (not committed).
+
+    The count is raised in the database (``failures + 1``), so two processes counting
+    at once both count; the row is made on the first failure.
     """
-    user = find_by_email(email)
+    email, ip = normalise_email(email)[:254], _address(ip)
     now = utcnow()
-    if user is None:
+    forgotten = now - FAILURES_FORGOTTEN_AFTER
+    # Old counts go (and with them the pauses they earned long ago).
+    db.session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.last_failure_at < forgotten,
+            (SignInThrottle.blocked_until.is_(None)) | (SignInThrottle.blocked_until < now),
+        )
+    )
+    # Made if missing; if another process makes it at the same moment, theirs is kept.
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(SignInThrottle)
+        .values(email=email, ip=ip, failures=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["email", "ip"])
+    )
+    db.session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.email == email, SignInThrottle.ip == ip)
+        .values(failures=SignInThrottle.failures + 1, last_failure_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = _throttle_row(email, ip)
+    db.session.refresh(row)
+    pause = _pause_after(row.failures)
+    if pause is not None:
+        row.blocked_until = now + pause
+    return row
+
+
+def clear_failures(email: str, ip: str | None) -> None:
+    """A success from this address: its count for this email starts again (not committed)."""
+    db.session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.email == normalise_email(email)[:254],
+            SignInThrottle.ip == _address(ip),
+        )
+    )
+
+
+def paused_addresses(user: StaffUser) -> int:
+    """How many addresses are paused from signing in to this account now (for admins)."""
+    return (
+        db.session.scalar(
+            select(func.count(SignInThrottle.id)).where(
+                SignInThrottle.email == user.email, SignInThrottle.blocked_until > utcnow()
+            )
+        )
+        or 0
+    )
+
+
+def _address(ip: str | None) -> str:
+    return (ip or "unknown")[:64]
+
+
+def _minutes_until(when: datetime) -> int:
+    return max(1, int((when - utcnow()).total_seconds() // 60) + 1)
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+def check_credentials(email: str, password: str, ip: str | None = None) -> SignInResult:
+    """First step of signing in, from client address ``ip``.
+
+    Every refusal gives the same words after the same work (one Argon2 verification):
+    an unknown email and a paused address are checked against a dummy hash. Failures
+    are counted per (email, address); commits (the count must survive the request).
+    """
+    typed = normalise_email(email)[:254]
+    user = find_by_email(email)
+    paused = paused_until(typed, ip)
+    if user is None or paused is not None:
         # Same work as a real check, so the answer's timing says nothing.
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        audit.record("sign_in.failed", detail={"email": normalise_email(email)[:254]})
+        if user is None:
+            if paused is None:
+                record_failure(typed, ip)
+            audit.record("sign_in.failed", detail={"email": typed})
+        else:
+            audit.record(
+                "sign_in.locked_out",
+                actor=user,
+                target=user,
+                detail={"until": paused.isoformat()},
+            )
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
-    if user.locked_until is not None and user.locked_until > now:
-        audit.record("sign_in.locked_out", actor=user, target=user)
-        db.session.commit()
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return SignInResult(
-            None,
-            error=f"This account is locked after too many attempts. Try again in {minutes} minutes",
-        )
     if not password_matches(user, password):
-        user.failed_sign_ins += 1
-        detail = {"failures": user.failed_sign_ins}
-        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
-            user.locked_until = now + LOCK_OUT_FOR
-            user.failed_sign_ins = 0
-            detail["locked_until"] = user.locked_until.isoformat()
+        row = record_failure(typed, ip)
+        detail = {"failures": row.failures}
+        if row.blocked_until is not None and row.blocked_until > utcnow():
+            detail["paused_until"] = row.blocked_until.isoformat()
         audit.record("sign_in.failed", actor=user, target=user, detail=detail)
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
@@ -146,8 +269,7 @@ def check_credentials(email: str, password: str) -> SignInResult:
         audit.record("sign_in.disabled_account", actor=user, target=user)
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
-    user.failed_sign_ins = 0
-    user.locked_until = None
+    clear_failures(typed, ip)
     db.session.commit()
     return SignInResult(user, needs_code=user.two_factor_enabled)
 
@@ -171,14 +293,78 @@ def verify_code(user: StaffUser, code: str, *, secret: str | None = None) -> boo
     return False
 
 
-def record_failed_code(user: StaffUser) -> None:
-    """A wrong code counts towards the lock-out like a wrong password."""
-    user.failed_sign_ins += 1
-    if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
-        user.locked_until = utcnow() + LOCK_OUT_FOR
-        user.failed_sign_ins = 0
-    audit.record("sign_in.bad_code", actor=user, target=user)
-    db.session.commit()
+def _normalise_recovery_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def use_recovery_code(user: StaffUser, code: str) -> bool:
+    """Accept one of the user's unused recovery codes, once (not committed)."""
+    code = _normalise_recovery_code(code)
+    if len(code) != RECOVERY_CODE_LENGTH:
+        return False
+    unused = db.session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ).all()
+    for stored in unused:
+        try:
+            _code_hasher.verify(stored.code_hash, code)
+        except (VerificationError, InvalidHashError):
+            continue
+        # Marked used only if nobody used it in the meantime (another process).
+        taken = db.session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            return False
+        audit.record(
+            "sign_in.recovery_code_used",
+            actor=user,
+            target=user,
+            detail={"left": len(unused) - 1},
+        )
+        return True
+    return False
+
+
+def check_second_factor(user: StaffUser, code: str) -> bool:
+    """A code from the app, or else one of the recovery codes (each works once)."""
+    if not user.two_factor_enabled:
+        return False
+    return verify_code(user, code) or use_recovery_code(user, code)
+
+
+def recovery_codes_left(user: StaffUser) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(RecoveryCode.id)).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def new_recovery_codes(user: StaffUser) -> list[str]:
+    """Replace the user's recovery codes with ten new ones; return them to show once.
+
+    Only their hashes are kept (not committed).
+    """
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [
+        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        for _ in range(RECOVERY_CODE_COUNT)
+    ]
+    now = utcnow()
+    for code in codes:
+        db.session.add(
+            RecoveryCode(user_id=user.id, code_hash=_code_hasher.hash(code), created_at=now)
+        )
+    audit.record("account.recovery_codes_made", actor=user, target=user)
+    half = RECOVERY_CODE_LENGTH // 2
+    return [f"{code[:half]}-{code[half:]}" for code in codes]
 
 
 def new_totp_secret() -> str:
@@ -189,14 +375,42 @@ def provisioning_uri(user: StaffUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def enable_two_factor(user: StaffUser, secret: str, code: str) -> bool:
-    """Turn on two-factor sign-in once the user proves their app has the secret."""
+def enable_two_factor(user: StaffUser, secret: str, code: str) -> list[str] | None:
+    """Turn on two-factor sign-in once the user proves their app has the secret.
+
+    Returns the new recovery codes (to show once), or None if the code was wrong.
+    Not committed.
+    """
+    replacing = user.two_factor_enabled
+    # The new app's codes start their own replay guard.
+    previous_step, user.totp_last_step = user.totp_last_step, None
     if not verify_code(user, code, secret=secret):
-        return False
+        user.totp_last_step = previous_step
+        return None
     user.totp_secret = secret
     user.totp_confirmed_at = utcnow()
-    audit.record("account.two_factor_enabled", actor=user, target=user)
-    return True
+    user.two_factor_must_enrol = False
+    audit.record(
+        "account.two_factor_replaced" if replacing else "account.two_factor_enabled",
+        actor=user,
+        target=user,
+    )
+    return new_recovery_codes(user)
+
+
+def remove_two_factor(user: StaffUser) -> None:
+    """Turn off one's own two-factor sign-in (only roles that do not need it; not committed)."""
+    if user.needs_two_factor:
+        raise AccountError("Your role needs two-factor sign-in: set up a new app instead")
+    _forget_two_factor(user)
+    audit.record("account.two_factor_removed", actor=user, target=user)
+
+
+def _forget_two_factor(user: StaffUser) -> None:
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
 # ------------------------------------------------------------------ sessions
@@ -277,18 +491,44 @@ def is_fresh(staff_session: StaffSession) -> bool:
     return utcnow() - staff_session.authenticated_at <= FRESH_FOR
 
 
-def reauthenticate(staff_session: StaffSession, password: str, code: str = "") -> bool:
-    """Confirm it is still the same person before a sensitive change."""
+def reauthenticate(
+    staff_session: StaffSession, password: str, code: str = "", *, ip: str | None = None
+) -> str | None:
+    """Confirm it is still the same person before a sensitive change.
+
+    Honours the same pause as signing in and counts failures the same way. Returns
+    None when confirmed, else the reason for people. Commits.
+    """
     user = staff_session.user
+    paused = paused_until(user.email, ip)
+    if paused is not None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        audit.record(
+            "reauthenticate.locked_out",
+            actor=user,
+            target=user,
+            detail={"until": paused.isoformat()},
+        )
+        db.session.commit()
+        return (
+            "There have been too many wrong attempts from this device. "
+            f"Try again in {_minutes_until(paused)} minutes"
+        )
     if not password_matches(user, password) or (
-        user.two_factor_enabled and not verify_code(user, code)
+        user.two_factor_enabled and not check_second_factor(user, code)
     ):
-        record_failed_code(user)
-        return False
+        row = record_failure(user.email, ip)
+        audit.record(
+            "reauthenticate.failed", actor=user, target=user, detail={"failures": row.failures}
+        )
+        db.session.commit()
+        return "The password or code is not right"
+    clear_failures(user.email, ip)
     staff_session.authenticated_at = utcnow()
     audit.record("reauthenticated", actor=user, target=user)
     db.session.commit()
-    return True
+    return None
 
 
 # ------------------------------------------------------------------ administration
@@ -329,10 +569,10 @@ def set_active(user: StaffUser, active: bool, *, by: StaffUser) -> None:
 
 
 def reset_two_factor(user: StaffUser, *, by: StaffUser) -> None:
-    """Forget a user's authenticator (lost phone); they set it up again at next sign-in."""
-    user.totp_secret = None
-    user.totp_confirmed_at = None
-    user.totp_last_step = None
+    """Forget a user's authenticator and recovery codes (lost phone); their sessions end
+    and they must set up a new app at their next sign-in, whatever their role."""
+    _forget_two_factor(user)
+    user.two_factor_must_enrol = True
     revoke_all_sessions(user)
     audit.record("account.two_factor_reset", actor=by, target=user)
 

@@ -14,8 +14,11 @@ from engage.extensions import login
 from engage.staff import accounts, audit
 from engage.staff.models import ROLE_LABELS, Role, StaffSession, StaffUser
 
-# Endpoints a signed-in admin or publisher may reach before setting up two-factor codes.
-TWO_FACTOR_SETUP_ENDPOINTS = {"staff.two_factor_setup", "staff.logout"}
+# Endpoints an account that needs two-factor sign-in may reach before setting it up
+# (confirming the password again is part of setting it up after a while).
+TWO_FACTOR_SETUP_ENDPOINTS = {"staff.two_factor_setup", "staff.logout", "staff.reauthenticate"}
+# The longest ``next`` followed after signing in.
+NEXT_MAX_LENGTH = 2000
 
 
 def init_app(app: Flask) -> None:
@@ -39,6 +42,7 @@ def init_app(app: Flask) -> None:
             "staff_endpoints": lambda: app.view_functions.keys(),
             "role_named": Role,
             "role_labels": ROLE_LABELS,
+            "staff_menu_shown": staff_menu_shown,
         }
 
     @login.user_loader
@@ -79,13 +83,43 @@ def sign_out() -> None:
     session.clear()
 
 
+def two_factor_pending() -> bool:
+    """True while the signed-in account must still set up (or pass) two-factor sign-in."""
+    if not current_user.is_authenticated:
+        return False
+    staff_session = g.get("staff_session")
+    return current_user.needs_two_factor and (
+        staff_session is None or not staff_session.two_factor_passed
+    )
+
+
+def staff_menu_shown() -> bool:
+    """The staff menu is for signed-in accounts that have done their two-factor set-up."""
+    return current_user.is_authenticated and not two_factor_pending()
+
+
+def clean_next(target: str | None) -> str | None:
+    """``target`` if it is a plain path inside the staff area, else None.
+
+    Refused: anything with a scheme or host, ``//`` or a backslash (which browsers read
+    as a host), control or other unprintable characters (CR/LF would split the Location
+    header), and anything very long.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH:
+        return None
+    if not target.startswith("/staff/") or "\\" in target or target.startswith("//"):
+        return None
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path inside the staff area: never an open redirect."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/staff/"):
-            return target
-    return url_for("staff.inbox")
+    """Only a path inside the staff area: never an open redirect, never a broken header."""
+    return clean_next(target) or url_for("staff.inbox")
 
 
 def role_required(role: Role) -> Callable:
@@ -98,7 +132,7 @@ def role_required(role: Role) -> Callable:
                 return login.unauthorized()
             staff_session = current_session()
             if (
-                current_user.role.needs_two_factor
+                current_user.needs_two_factor
                 and not staff_session.two_factor_passed
                 and request.endpoint not in TWO_FACTOR_SETUP_ENDPOINTS
             ):
@@ -120,7 +154,7 @@ def fresh_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any):
         if not accounts.is_fresh(current_session()):
-            return redirect(url_for("staff.reauthenticate", next=request.full_path))
+            return redirect(url_for("staff.reauthenticate", next=clean_next(request.full_path)))
         return view(*args, **kwargs)
 
     return wrapped

@@ -36,15 +36,30 @@ class CodeForm(FlaskForm):
     )
 
 
+class SignInCodeForm(FlaskForm):
+    """The code step of signing in: a code from the app, or a recovery code."""
+
+    code = StringField(
+        "Security code",
+        description="The 6-digit code shown in your authenticator app. "
+        "Lost your phone? Enter one of your recovery codes instead.",
+        validators=[DataRequired("Enter the 6-digit code from your app"), Length(max=32)],
+    )
+
+
 class ReauthenticateForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired("Enter your password"), Length(max=1024)]
     )
     code = StringField(
         "Security code",
-        description="Only if you use an authenticator app to sign in",
-        validators=[Optional(), Length(max=12)],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes",
+        validators=[Optional(), Length(max=32)],
     )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (the CSRF token is its only field)."""
 
 
 class PasswordForm(FlaskForm):
@@ -84,7 +99,11 @@ class NewStaffForm(FlaskForm):
 class EditStaffForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Account is active (untick to disable it and end its sessions)")
-    reset_two_factor = BooleanField("Reset two-factor sign-in (lost phone)")
+    reset_two_factor = BooleanField(
+        "Reset two-factor sign-in (lost phone)",
+        description="Forgets their app and recovery codes and signs them out; they set up "
+        "a new app at their next sign-in.",
+    )
 
 
 class NoteForm(FlaskForm):

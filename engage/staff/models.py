@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from engage.extensions import db
@@ -56,14 +56,18 @@ class StaffUser(db.Model):
     totp_confirmed_at: Mapped[datetime | None]
     # The last time-step accepted, so a code cannot be replayed.
     totp_last_step: Mapped[int | None]
+    # Set when an admin resets the account's two-factor sign-in: it must enrol again at
+    # its next sign-in, whatever its role; cleared once a new app is confirmed.
+    two_factor_must_enrol: Mapped[bool] = mapped_column(default=False, server_default=false())
     active: Mapped[bool] = mapped_column(default=True)
-    failed_sign_ins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
 
     sessions: Mapped[list[StaffSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
+    )
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
     # Flask-Login: the id kept in the cookie is the session's token, not the user id.
@@ -81,6 +85,11 @@ class StaffUser(db.Model):
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_secret is not None and self.totp_confirmed_at is not None
+
+    @property
+    def needs_two_factor(self) -> bool:
+        """True when the account may not use the staff area until an app is set up."""
+        return self.role.needs_two_factor or self.two_factor_must_enrol
 
     @property
     def display_name(self) -> str:
@@ -109,6 +118,44 @@ class StaffSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
     user: Mapped[StaffUser] = relationship(back_populates="sessions")
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app (lost phone).
+
+    Only an Argon2 hash is kept; the codes are shown once, when they are made.
+    """
+
+    __tablename__ = "staff_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[StaffUser] = relationship(back_populates="recovery_codes")
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins (passwords, codes, re-authentication) of one address for one account.
+
+    Keyed by the email typed (known or not) and the client's address together, so a
+    stranger elsewhere cannot lock a staff member out, and kept in the database so
+    every worker process sees the same count.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (UniqueConstraint("email", "ip"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    blocked_until: Mapped[datetime | None]
 
 
 class AuditEvent(db.Model):

@@ -23,6 +23,7 @@ def accounts_index():
         "staff/accounts/index.html",
         people=people,
         last_seen={p.id: accounts.last_seen(p) for p in people},
+        paused={p.id: accounts.paused_addresses(p) for p in people},
         now=utcnow(),
     )
 

@@ -10,10 +10,23 @@ from flask_login import current_user
 
 from engage.extensions import db, limiter
 from engage.staff import accounts, audit
-from engage.staff.auth import current_session, fresh_required, role_required, safe_next
+from engage.staff.auth import (
+    clean_next,
+    current_session,
+    fresh_required,
+    role_required,
+    safe_next,
+)
 from engage.staff.auth import sign_in as start_signed_in
 from engage.staff.auth import sign_out as end_signed_in
-from engage.staff.forms import CodeForm, PasswordForm, ReauthenticateForm, SignInForm
+from engage.staff.forms import (
+    CodeForm,
+    ConfirmForm,
+    PasswordForm,
+    ReauthenticateForm,
+    SignInCodeForm,
+    SignInForm,
+)
 from engage.staff.models import Role, StaffUser
 from engage.staff.views import bp
 from engage.util import utcnow
@@ -32,13 +45,17 @@ def sign_in():
     form = SignInForm()
     error = None
     if form.validate_on_submit():
-        result = accounts.check_credentials(form.email.data, form.password.data)
+        result = accounts.check_credentials(
+            form.email.data, form.password.data, ip=request.remote_addr
+        )
         if result.user is None:
             error = result.error
         elif result.needs_code:
             session.clear()
             session[PENDING_KEY] = {"user_id": result.user.id, "at": utcnow().isoformat()}
-            return redirect(url_for("staff.sign_in_code", next=request.args.get("next")))
+            return redirect(
+                url_for("staff.sign_in_code", next=clean_next(request.args.get("next")))
+            )
         else:
             start_signed_in(result.user, two_factor_passed=False)
             return redirect(safe_next(request.args.get("next")))
@@ -66,18 +83,24 @@ def sign_in_code():
     if user is None:
         flash("Sign in again: the code step timed out", "info")
         return redirect(url_for("staff.sign_in"))
-    form = CodeForm()
+    form = SignInCodeForm()
     error = None
     if form.validate_on_submit():
-        if user.locked_until is not None and user.locked_until > utcnow():
-            error = "This account is locked after too many attempts. Try again later"
-        elif accounts.verify_code(user, form.code.data):
-            user.failed_sign_ins = 0
-            start_signed_in(user, two_factor_passed=True)
+        ip = request.remote_addr
+        if accounts.paused_until(user.email, ip) is not None:
+            error = "There have been too many wrong attempts from this device. Try again later"
+        elif accounts.check_second_factor(user, form.code.data):
+            accounts.clear_failures(user.email, ip)
+            start_signed_in(user, two_factor_passed=True)  # commits
             return redirect(safe_next(request.args.get("next")))
         else:
-            accounts.record_failed_code(user)
-            error = "The code is not right, or it has already been used. Wait for a new code"
+            accounts.record_failure(user.email, ip)
+            audit.record("sign_in.bad_code", actor=user, target=user)
+            db.session.commit()
+            error = (
+                "The code is not right, or it has already been used. "
+                "Wait for a new code, or use one of your recovery codes"
+            )
     status = 200 if not (error or form.errors) else 400
     return render_template("staff/sign_in_code.html", form=form, error=error), status
 
@@ -97,8 +120,12 @@ def _qr_svg(uri: str) -> str:
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 @role_required(Role.VIEWER)
+@fresh_required
 def two_factor_setup():
-    """Set up an authenticator app; required for admins and publishers."""
+    """Set up (or replace) an authenticator app; required for admins and publishers.
+
+    Needs the password entered in the last few minutes, like every change to sign-in.
+    """
     user: StaffUser = current_user
     # The candidate secret stays in the (signed) cookie until a code proves it works.
     secret = session.get("staff_totp_candidate") or accounts.new_totp_secret()
@@ -106,12 +133,13 @@ def two_factor_setup():
     form = CodeForm()
     error = None
     if form.validate_on_submit():
-        if accounts.enable_two_factor(user, secret, form.code.data):
+        codes = accounts.enable_two_factor(user, secret, form.code.data)
+        if codes is not None:
             current_session().two_factor_passed = True
             db.session.commit()
             session.pop("staff_totp_candidate", None)
-            flash("Two-factor sign-in is on. You will need your app each time you sign in", "info")
-            return redirect(url_for("staff.inbox"))
+            # Shown in this answer only: never stored anywhere but as hashes.
+            return render_template("staff/recovery_codes.html", codes=codes, first=True)
         error = "The code is not right. Check the time on your phone and try the newest code"
     uri = accounts.provisioning_uri(user, secret)
     status = 200 if not (error or form.errors) else 400
@@ -122,22 +150,66 @@ def two_factor_setup():
             error=error,
             secret=secret,
             qr=_qr_svg(uri),
-            required=user.role.needs_two_factor,
+            required=user.needs_two_factor,
         ),
         status,
     )
 
 
+@bp.route("/account/recovery-codes", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+@fresh_required
+def recovery_codes():
+    """Make ten new recovery codes (the old ones stop working); shown once."""
+    user: StaffUser = current_user
+    if not user.two_factor_enabled:
+        return redirect(url_for("staff.account"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        codes = accounts.new_recovery_codes(user)
+        db.session.commit()
+        return render_template("staff/recovery_codes.html", codes=codes, first=False)
+    return render_template(
+        "staff/recovery_codes_new.html", form=form, left=accounts.recovery_codes_left(user)
+    )
+
+
+@bp.route("/account/two-factor/remove", methods=["GET", "POST"])
+@role_required(Role.VIEWER)
+@fresh_required
+def two_factor_remove():
+    """Turn off two-factor sign-in (only for roles that do not need it)."""
+    user: StaffUser = current_user
+    if not user.two_factor_enabled:
+        return redirect(url_for("staff.account"))
+    form = ConfirmForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            accounts.remove_two_factor(user)
+        except accounts.AccountError as exc:
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash("Two-factor sign-in is off", "info")
+            return redirect(url_for("staff.account"))
+    status = 200 if not error else 400
+    return render_template("staff/two_factor_remove.html", form=form, error=error), status
+
+
 @bp.route("/reauthenticate", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
 @role_required(Role.VIEWER)
 def reauthenticate():
     """Confirm the password (and code) before a sensitive change."""
     form = ReauthenticateForm()
     error = None
     if form.validate_on_submit():
-        if accounts.reauthenticate(current_session(), form.password.data, form.code.data or ""):
+        error = accounts.reauthenticate(
+            current_session(), form.password.data, form.code.data or "", ip=request.remote_addr
+        )
+        if error is None:
             return redirect(safe_next(request.args.get("next")))
-        error = "The password or code is not right"
     status = 200 if not (error or form.errors) else 400
     return (
         render_template(
@@ -167,7 +239,16 @@ def account():
             flash("Your password has changed. Other devices have been signed out", "info")
             return redirect(url_for("staff.account"))
     status = 200 if not (error or form.errors) else 400
-    return render_template("staff/account.html", form=form, error=error), status
+    user: StaffUser = current_user
+    return (
+        render_template(
+            "staff/account.html",
+            form=form,
+            error=error,
+            recovery_left=accounts.recovery_codes_left(user) if user.two_factor_enabled else 0,
+        ),
+        status,
+    )
 
 
 @bp.get("/audit")

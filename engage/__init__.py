@@ -87,10 +87,9 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from engage import public, tasks, web
-    from engage.classify import service as classify
+    from engage import followup, public, tasks, web
     from engage.engagements import views as engagement_views
-    from engage.feedback import api_views, notifications, service
+    from engage.feedback import api_views, service
     from engage.feedback import views as feedback_views
     from engage.mail import views as mail_views
     from engage.public import api as public_api
@@ -106,7 +105,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_api.api)
     app.register_blueprint(staff_views.bp)
     staff_auth.init_app(app)
-    # Work done after an item is committed; the worker retries whatever fails.
-    service.register_post_commit("classify", classify.classify_item)
-    service.register_post_commit("acknowledge", notifications.acknowledge)
-    service.hand_post_commit_to(tasks.hand_over_new_feedback)
+    # Work done after an item is committed, by one owner for every channel; the worker
+    # retries whatever fails.
+    post_commit = followup.install()
+    post_commit.hand_over_to(tasks.hand_over_new_feedback)
+    service.follow_up_with(post_commit)

@@ -1,9 +1,10 @@
 """Background jobs run by ``engage worker`` on a huey task queue.
 
 Storage is a SQLite file in the instance folder by default, or Redis when REDIS_URL
-is set. Each periodic job sweeps for work that is still owed (unsent mail, missing
-acknowledgements, unclassified items), so a job that fails is simply picked up by
-the next run: nothing depends on an in-memory queue surviving a crash.
+is set. Each periodic job sweeps for work that is still owed (unsent mail, and the
+post-commit owner's work: missing acknowledgements, unclassified items), so a job that
+fails is simply picked up by the next run: nothing depends on an in-memory queue
+surviving a crash.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ def _make_huey():
 
 huey = _make_huey()
 _app: Flask | None = None
-# Extra sweeps registered by other features (classification, IMAP polling).
-_sweeps: dict[str, Callable[[], object]] = {}
 
 
 def bind(app: Flask) -> None:
@@ -52,24 +51,17 @@ def _application() -> Flask:
     return _app
 
 
-def register_sweep(name: str, job: Callable[[], object]) -> None:
-    """Run ``job()`` every minute in the worker, inside the app context."""
-    _sweeps[name] = job
-
-
 def run_sweeps() -> dict[str, object]:
-    """Run every sweep once; one failing sweep does not stop the others."""
-    from engage.classify.service import classify_pending
-    from engage.feedback.notifications import acknowledge_pending
+    """Run every sweep once; one failing sweep does not stop the others.
+
+    The post-commit owner's owed work (classification, acknowledgement) comes first,
+    then the outbox sends what they queued (and fetching mail, with IMAP_HOST, before).
+    """
+    from engage.followup import post_commit
     from engage.mail.outbox import send_due
 
-    jobs: dict[str, Callable[[], object]] = {
-        "classify": classify_pending,
-        "acknowledge": acknowledge_pending,
-        **_sweeps,
-        "send_outbox": send_due,
-    }
     with _application().app_context():
+        jobs: dict[str, Callable[[], object]] = {**post_commit.owed_jobs(), "send_outbox": send_due}
         if _application().config.get("IMAP_HOST"):
             from engage.mail.imap import fetch
 
@@ -94,12 +86,12 @@ def _run_jobs(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
 
 @huey.task()
 def process_new_feedback() -> dict[str, object]:
-    """Classify and acknowledge every new item, in batches (web requests queue this)."""
-    from engage.classify.service import classify_pending
-    from engage.feedback.notifications import acknowledge_pending
+    """Classify and acknowledge every new item, in batches (a commit's hand-over queues
+    this): the post-commit owner's owed work."""
+    from engage.followup import post_commit
 
     with _application().app_context():
-        return _run_jobs({"classify": classify_pending, "acknowledge": acknowledge_pending})
+        return _run_jobs(post_commit.owed_jobs())
 
 
 # A process asks for at most one run per window; the run starts when the window ends,

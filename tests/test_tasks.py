@@ -9,6 +9,7 @@ from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.feedback.service import Submission, submit
+from engage.followup import post_commit
 from engage.mail.models import OutboxMessage, OutboxStatus
 
 
@@ -46,11 +47,11 @@ def test_one_failing_sweep_does_not_stop_the_others(app, smtp_server):
     def broken():
         raise RuntimeError("IMAP server on fire")
 
-    tasks.register_sweep("test-broken", broken)
+    post_commit.register("test-broken", lambda item: None, owed=broken)
     try:
         results = tasks.run_sweeps()
     finally:
-        tasks._sweeps.pop("test-broken")
+        post_commit.unregister("test-broken")
     assert results["test-broken"] == "failed"
     assert results["send_outbox"].sent == 1
     assert db.session.scalar(select(OutboxMessage.status)) == OutboxStatus.SENT

@@ -1,8 +1,12 @@
 """Accepting feedback: the one path every channel goes through.
 
-submit() stores one item; submit_many() stores a list in one transaction, all or none
-(the partner API's batches, with their Idempotency-Key). Both commit before anything
-else runs, then hand classification and acknowledgement to the worker.
+intake() stores a list of submissions in one transaction, all or none, and only then
+hands the new items to the one post-commit owner (engage.followup.post_commit:
+classification and acknowledgement, here or in the worker). Every channel uses it:
+submit() is intake() of one (the web form, with its double-submit key),
+submit_many() a partner batch refused whole if any item is invalid (with its
+Idempotency-Key), and email (the webhook, IMAP, `engage import-mail`) passes
+submissions it has already checked, dropping the invalid ones rather than the batch.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import Insert, String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -123,39 +127,47 @@ class Submission:
     extra: dict = field(default_factory=dict)
 
 
-# Work that runs after the item is committed (classification, acknowledgement).
-# Each step may fail; the item is already safe and the worker retries the step.
-PostCommitStep = Callable[[FeedbackItem], None]
-_post_commit_steps: list[tuple[str, PostCommitStep]] = []
+@dataclass(frozen=True)
+class Checked:
+    """A submission already validated (by validate()), with its cleaned values and its
+    engagement's id: what a channel that validates ahead (email import, in its parsing
+    thread) hands to intake(), which then stores it as it is."""
+
+    submission: Submission
+    cleaned: dict
+    engagement_id: int | None
 
 
-# How a web request hands its post-commit work to the worker (engage.tasks sets it).
-_hand_over: Callable[[], None] | None = None
+@dataclass
+class Intake:
+    """What intake() did with each submission, by position: ``items`` holds the stored
+    item (or, for a post sent twice, the earlier one) or None for a dropped one,
+    ``references`` their references (read before any work after the commit, which
+    expires the items), and ``refused`` the field errors of each dropped one
+    (``drop_invalid``)."""
+
+    items: list[FeedbackItem | None]
+    references: list[str | None]
+    refused: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def stored(self, item: FeedbackItem, index: int) -> None:
+        self.items[index] = item
+        self.references[index] = item.reference
 
 
-def hand_post_commit_to(hand_over: Callable[[], None] | None) -> None:
-    """With ENGAGE_POST_COMMIT_IN_WORKER, submit() calls ``hand_over()`` after its commit.
-
-    ``hand_over`` asks the worker to run every owed post-commit step, for all new items
-    in batches; when it fails (the queue is down) the worker's minute sweep still finds
-    the work, since unclassified and unacknowledged items are marked in the table.
-    """
-    global _hand_over
-    _hand_over = hand_over
+class PostCommitOwner(Protocol):
+    def after_commit(self, items: Sequence[FeedbackItem], *, here: bool = False) -> None: ...
 
 
-def register_post_commit(name: str, step: PostCommitStep) -> None:
-    """Run ``step(item)`` after every successful submit(); replaces a step of the same name."""
-    for index, (existing, _) in enumerate(_post_commit_steps):
-        if existing == name:
-            _post_commit_steps[index] = (name, step)
-            return
-    _post_commit_steps.append((name, step))
+# The one owner of the work after a commit (engage.followup.post_commit; create_app sets
+# it): classification and acknowledgement, here or in the worker.
+_post_commit: PostCommitOwner | None = None
 
 
-def post_commit_steps() -> list[tuple[str, PostCommitStep]]:
-    """The registered post-commit steps, in order (for batch paths that run them)."""
-    return list(_post_commit_steps)
+def follow_up_with(owner: PostCommitOwner | None) -> None:
+    """Hand every commit's new items to ``owner.after_commit()`` (create_app calls this)."""
+    global _post_commit
+    _post_commit = owner
 
 
 def clean_text(value: str | None) -> str:
@@ -181,15 +193,13 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
 def validate(
     submission: Submission,
     *,
-    engagement: Engagement | None = None,
     engagements: Mapping[str, Engagement | None] | None = None,
     refuse_nul: bool = False,
 ) -> dict:
     """Check a submission and return the cleaned values (and its engagement).
 
-    ``engagement``, when given, is the already loaded engagement the submission's slug
-    names; ``engagements`` maps slugs already looked up to their engagement (None: no
-    such engagement). ``refuse_nul`` refuses a NUL in any field (a program sent it;
+    ``engagements`` maps slugs already looked up to their engagement (None: no such
+    engagement). ``refuse_nul`` refuses a NUL in any field (a program sent it;
     PostgreSQL cannot store one) instead of dropping it as for a person's typing.
     Stores nothing; raises InvalidSubmission with a message per field.
     """
@@ -239,9 +249,7 @@ def validate(
     if not errors:
         try:
             slug = submission.engagement_slug
-            if engagement is not None and engagement.slug == slug:
-                cleaned["engagement"] = engagement
-            elif slug and engagements is not None and slug in engagements:
+            if slug and engagements is not None and slug in engagements:
                 cleaned["engagement"] = engagements[slug]
                 if cleaned["engagement"] is None:
                     raise InvalidSubmission({"engagement": _no_engagement(slug)})
@@ -414,67 +422,58 @@ def _insert_then_reference(rows: list[dict]) -> None:
 
 
 def submit(submission: Submission, *, engagement: Engagement | None = None) -> FeedbackItem:
-    """Validate, store and commit a feedback item, then run the post-commit steps.
+    """Validate, store and commit one feedback item (the web form): intake() of one.
 
-    The steps run here, or in the worker when ENGAGE_POST_COMMIT_IN_WORKER is on (the
-    default outside tests): a request then costs one insert and one commit.
     ``engagement`` is the engagement named by ``submission.engagement_slug`` when the
-    caller has already loaded it (saves looking it up again).
-
-    With a ``submission_key`` (the web form), an item stored with the same key within
-    DOUBLE_SUBMIT_WINDOW is returned instead and nothing is stored: one index seek
-    before anything else. The key's unique index settles two posts racing each other.
-
-    Raises InvalidSubmission (nothing stored) when the input is not acceptable.
+    caller has already loaded it (saves looking it up again). With a ``submission_key``
+    an item stored with the same key within DOUBLE_SUBMIT_WINDOW is returned instead
+    and nothing is stored. Raises InvalidSubmission (nothing stored) when the input is
+    not acceptable.
     """
-    key = submission.submission_key
-    earlier = None
-    if key:
-        earlier = db.session.scalar(select(FeedbackItem).where(FeedbackItem.submission_key == key))
-        if earlier is not None and earlier.submitted_at >= utcnow() - DOUBLE_SUBMIT_WINDOW:
-            log.info("a post sent again within the window: answered with %s", earlier.reference)
-            return earlier
-    cleaned = validate(submission, engagement=engagement)
-    engagement = cleaned["engagement"]
-    row = item_row(submission, cleaned, engagement.id if engagement else None)
+    known = {engagement.slug: engagement} if engagement is not None else None
     try:
-        with writer_queue():
-            if earlier is not None:  # sent again after the window: a new item takes the key
-                db.session.execute(
-                    update(FeedbackItem)
-                    .where(FeedbackItem.id == earlier.id)
-                    .values(submission_key=None)
-                    .execution_options(synchronize_session=False)
-                )
-            insert_items([row])
-            db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if key:  # the same post, sent at the same moment, was stored first
-            first = db.session.scalar(
-                select(FeedbackItem).where(FeedbackItem.submission_key == key)
-            )
-            if first is not None:
-                return first
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
-    item = _loaded_item(row)
-    _after_commit([item])
-    return item
+        result = intake([submission], engagements=known, refuse_nul=False)
+    except InvalidBatch as invalid:
+        raise InvalidSubmission(invalid.by_index[0]) from None
+    return result.items[0]
 
 
 def submit_many(
     submissions: Iterable[Submission], *, idempotency: Idempotency | None = None
 ) -> list[str]:
-    """Store a list of submissions in one transaction, all or none; their references.
+    """Store a list of submissions in one transaction, all or none; their references
+    (the partner API): intake() refusing the whole batch if any submission is invalid."""
+    return [r for r in intake(submissions, idempotency=idempotency).references if r]
 
-    Every submission is validated first (engagements looked up in one query); if any is
-    not acceptable, InvalidBatch says which and why and nothing is stored. The rows are
-    then inserted and committed together, so a failure at any point before the commit
-    (an error, a lost connection, a killed process) leaves none of them. The post-commit
-    steps run after the commit, as for submit().
+
+def intake(
+    submissions: Iterable[Submission | Checked],
+    *,
+    idempotency: Idempotency | None = None,
+    drop_invalid: bool = False,
+    refuse_nul: bool = True,
+    engagements: Mapping[str, Engagement | None] | None = None,
+    follow_up_here: bool = False,
+) -> Intake:
+    """Store submissions in one transaction, all or none, then hand them to the one
+    post-commit owner: the one way feedback is stored, whatever the channel.
+
+    Each Submission is validated first (the engagements named looked up in one query;
+    ``engagements`` maps slugs the caller has already loaded); a Checked one was
+    validated by its caller. If any is not acceptable, InvalidBatch says which and why
+    and nothing is stored, or with ``drop_invalid`` (email) those are left out and
+    listed in ``Intake.refused`` and the others stored. The rows are then inserted and
+    committed together, so a failure at any point before the commit (an error, a lost
+    connection, a killed process) leaves none of them. ``refuse_nul`` refuses a NUL
+    (a program sent it) rather than dropping it (a person's typing).
+
+    Only after the commit are the items handed to the post-commit owner (classification
+    and acknowledgement: now, or in the worker with ENGAGE_POST_COMMIT_IN_WORKER;
+    ``follow_up_here`` always now).
+
+    A Submission with a ``submission_key`` (the web form) that matches an item stored
+    within DOUBLE_SUBMIT_WINDOW is answered with that item and not stored again: one
+    index seek before anything else. The key's unique index settles two posts racing.
 
     With ``idempotency`` (a partner's Idempotency-Key) the key is recorded with the
     references in the same transaction. If the key was recorded before for the same
@@ -487,23 +486,55 @@ def submit_many(
         earlier = stored_under(idempotency)
         if earlier is not None:
             raise AlreadyStored(earlier)
+    result = Intake(items=[None] * len(submissions), references=[None] * len(submissions))
     if not submissions:
-        return []
-    known = _engagements_named(s.engagement_slug for s in submissions)
+        return result
+    keys = {
+        s.submission_key: index
+        for index, s in enumerate(submissions)
+        if isinstance(s, Submission) and s.submission_key
+    }
+    answered, stale = _sent_before(keys)
+    for index, item in answered.items():
+        result.stored(item, index)
+    wanted = [
+        s.engagement_slug
+        for s in submissions
+        if isinstance(s, Submission) and not (engagements and s.engagement_slug in engagements)
+    ]
+    known = {**_engagements_named(wanted), **(engagements or {})}
     rows: list[dict] = []
-    refused: dict[int, dict[str, str]] = {}
+    positions: list[int] = []
     for index, submission in enumerate(submissions):
+        if index in answered:
+            continue
+        if isinstance(submission, Checked):
+            rows.append(
+                item_row(submission.submission, submission.cleaned, submission.engagement_id)
+            )
+            positions.append(index)
+            continue
         try:
-            cleaned = validate(submission, engagements=known, refuse_nul=True)
+            cleaned = validate(submission, engagements=known, refuse_nul=refuse_nul)
         except InvalidSubmission as invalid:
-            refused[index] = invalid.errors
+            result.refused[index] = invalid.errors
             continue
         engagement = cleaned["engagement"]
         rows.append(item_row(submission, cleaned, engagement.id if engagement else None))
-    if refused:
-        raise InvalidBatch(refused)
+        positions.append(index)
+    if result.refused and not drop_invalid:
+        raise InvalidBatch(result.refused)
+    if not rows:
+        return result
     try:
         with writer_queue():
+            if stale:  # sent again after the window: the new item takes the key
+                db.session.execute(
+                    update(FeedbackItem)
+                    .where(FeedbackItem.id.in_(stale))
+                    .values(submission_key=None)
+                    .execution_options(synchronize_session=False)
+                )
             references = [reference for _, reference in insert_items(rows)]
             if idempotency is not None:
                 _record_key(idempotency, references)
@@ -514,12 +545,43 @@ def submit_many(
             earlier = stored_under(idempotency)  # raises IdempotencyKeyReused for another body
             if earlier is not None:
                 raise AlreadyStored(earlier) from None
+        if keys and len(keys) == len(rows):  # the same posts, sent at the same moment
+            first, _ = _sent_before(keys, window=None)
+            if len(first) == len(keys):
+                for index, item in first.items():
+                    result.stored(item, index)
+                return result
         raise
     except BaseException:
         db.session.rollback()
         raise
-    _after_commit([_loaded_item(row) for row in rows])
-    return references
+    stored = [_loaded_item(row) for row in rows]
+    for index, item in zip(positions, stored, strict=True):
+        result.stored(item, index)
+    if _post_commit is not None:
+        _post_commit.after_commit(stored, here=follow_up_here)
+    return result
+
+
+def _sent_before(
+    keys: Mapping[str, int], *, window: timedelta | None = DOUBLE_SUBMIT_WINDOW
+) -> tuple[dict[int, FeedbackItem], list[int]]:
+    """Items stored under these double-submit keys: those within ``window`` by the
+    position of the submission they answer, and the ids of the older ones."""
+    if not keys:
+        return {}, []
+    column = FeedbackItem.submission_key
+    # The form's case, one key, is one index seek.
+    where = column == next(iter(keys)) if len(keys) == 1 else column.in_(list(keys))
+    answered: dict[int, FeedbackItem] = {}
+    stale: list[int] = []
+    for earlier in db.session.scalars(select(FeedbackItem).where(where)):
+        if window is None or earlier.submitted_at >= utcnow() - window:
+            log.info("a post sent again within the window: answered with %s", earlier.reference)
+            answered[keys[earlier.submission_key]] = earlier
+        else:
+            stale.append(earlier.id)
+    return answered, stale
 
 
 def stored_under(idempotency: Idempotency) -> list[str] | None:
@@ -599,20 +661,6 @@ def _engagements_named(slugs: Iterable[str | None]) -> dict[str, Engagement | No
     return {slug: found.get(slug) for slug in wanted}
 
 
-def _after_commit(items: list[FeedbackItem]) -> None:
-    """Hand the new items' post-commit work to the worker, or do it now (item by item)."""
-    if current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER") and _hand_over is not None:
-        try:
-            _hand_over()
-        except Exception:
-            log.exception(
-                "could not queue the work after %s; the sweep will do it", items[0].reference
-            )
-        return
-    for item in items:
-        run_post_commit(item)
-
-
 def _loaded_item(row: dict) -> FeedbackItem:
     """The committed row as a persistent FeedbackItem in the session, without a query.
 
@@ -622,18 +670,6 @@ def _loaded_item(row: dict) -> FeedbackItem:
     make_transient_to_detached(item)
     db.session.add(item)
     return item
-
-
-def run_post_commit(item: FeedbackItem) -> None:
-    """Run every registered post-commit step; a failing step is logged and left for retry."""
-    for name, step in list(_post_commit_steps):
-        try:
-            step(item)
-        except Exception:
-            db.session.rollback()
-            log.exception(
-                "post-commit step %s failed for %s; the worker will retry", name, item.reference
-            )
 
 
 def find_for_tracking(reference: str | None, email: str | None) -> FeedbackItem | None:

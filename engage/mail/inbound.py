@@ -1,13 +1,17 @@
-"""Turn inbound email into feedback items, one message or a whole mailbox at a time.
+"""Turn inbound email into feedback submissions, one message or a whole mailbox at a time.
 
-A single message (the webhook, IMAP polling) goes through ingest(), which ends in
-feedback.service.submit(). A mailbox import goes through ingest_many(), which stores
-messages in batches: every message is parsed and validated on its own, the batch's
-Message-IDs are checked against the database in one query, its new items are inserted
-in one transaction and committed, and only then are they classified (one prediction
-for the batch) and acknowledged (queued in the outbox) and committed again. A crash
-between the two commits leaves stored items that are unclassified and owed an
-acknowledgement: the worker's sweeps finish them, as they do for submit().
+This module parses and validates: each message becomes a checked submission
+(feedback.service.Checked) or an Outcome saying why it was rejected or ignored, and
+Message-IDs already stored are found (one query a batch). Storing is
+feedback.service.intake(), the one path every channel takes, and what runs after the
+commit (classification, acknowledgement) is engage.followup.post_commit's.
+
+A single message (the webhook, IMAP polling) goes through ingest(): a batch of one,
+whose follow-up runs as for the web form (in the worker by default). A mailbox import
+goes through ingest_many(): batches of BATCH_SIZE, each inserted in one transaction and
+committed, then classified (one prediction for the batch) and acknowledged (queued in
+the outbox) here and now. A crash between the two commits leaves stored items that
+are unclassified and owed an acknowledgement: the worker's sweeps finish them.
 
 One bad message never stops a batch: it is counted as rejected, with a reason worded
 for an email, and a batch the database refuses is stored again message by message.
@@ -29,14 +33,13 @@ from datetime import UTC
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
-from engage.extensions import db, writer_queue
+from engage.extensions import db
 from engage.feedback import retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
-from engage.mail import outbox, parsing
+from engage.mail import parsing
 
 log = logging.getLogger(__name__)
 
@@ -174,20 +177,16 @@ def _submission(
     message: parsing.ParsedMessage,
     channel: Channel,
     engagements: _Engagements,
-    *,
-    check_email: bool = True,
 ) -> feedback.Submission:
-    """What submit() needs from a parsed message (RejectedMessage if it has no text).
+    """The submission a parsed message becomes (RejectedMessage if it has no text).
 
-    A sender address that is not valid is left out (the message is kept), checked here
-    unless ``check_email`` is false and the caller drops it when validate() objects.
+    A sender address that is not valid is left out (the message is kept): by the
+    caller, when validate() objects to it.
     """
     text = _text(message)
     email = message.sender_email or None
     try:
         feedback.clean_line(email, limit=254)
-        if email and check_email:
-            feedback.validate_email_address(email)
     except ValueError:
         email = None
     submitted_at = None
@@ -253,49 +252,23 @@ def _reference_of(message_ids: Iterable[str], known: dict[str, str]) -> str | No
 
 def ingest(raw: bytes, *, channel: Channel = Channel.EMAIL, source: str = "") -> Outcome:
     """Store one raw RFC 822 message as feedback, or say why not. Never raises."""
-    seen: dict[str, str] = {}
     try:
-        outcome = _ingest(raw, channel, seen)
-    except parsing.RejectedMessage as rejected:
-        log.warning("rejected %s: %s", source or "message", rejected.reason)
-        outcome = Outcome(REJECTED, reason=rejected.reason)
+        checked = _validated(raw, source, channel, _limits(), _own_addresses(), _Engagements())
+        if isinstance(checked, Outcome):
+            outcome = checked
+        else:
+            [outcome] = _ingest_batch([checked], follow_up_here=False)
     except Exception as error:  # one bad message must never stop a batch
         db.session.rollback()
         log.exception("could not import %s", source or "message")
-        outcome = Outcome(REJECTED, reason=_unexpected(error))
-    outcome.source = source
-    outcome.message_id = seen.get("message_id")
+        outcome = Outcome(REJECTED, reason=_unexpected(error), source=source)
+    if outcome.result == REJECTED:
+        log.warning("rejected %s: %s", source or "message", outcome.reason)
     return outcome
 
 
 def _unexpected(error: Exception) -> str:
     return f"the email could not be stored ({type(error).__name__}: {error})"[:300]
-
-
-def _ingest(raw: bytes, channel: Channel, seen: dict[str, str]) -> Outcome:
-    message = parsing.parse_message(raw, limits=_limits(), own_addresses=_own_addresses())
-    seen["message_id"] = message.message_id
-    if message.kind in ("auto_reply", "bounce", "own"):
-        return Outcome(AUTO_REPLY, reason=message.kind_reason)
-    identities = _identities(message)
-    existing = _reference_of(identities, _known(identities))
-    if existing:
-        return Outcome(DUPLICATE, reference=existing)
-    submission = _submission(message, channel, _Engagements())
-    try:
-        try:
-            item = feedback.submit(submission)
-        except feedback.InvalidSubmission as invalid:
-            if set(invalid.errors) != {"author_name"}:
-                raise
-            # A display name we cannot keep is no reason to lose the message.
-            item = feedback.submit(replace(submission, author_name=None))
-    except feedback.InvalidSubmission as invalid:
-        return Outcome(REJECTED, reason=_email_reason(invalid.errors))
-    except IntegrityError:  # the same Message-ID committed by a concurrent import
-        db.session.rollback()
-        return Outcome(DUPLICATE)
-    return Outcome(IMPORTED, reference=item.reference)
 
 
 # Many messages ------------------------------------------------------------------------
@@ -308,9 +281,7 @@ class _Valid:
     source: str
     message_id: str
     identities: tuple[str, ...]
-    submission: feedback.Submission
-    cleaned: dict
-    engagement_id: int | None
+    checked: feedback.Checked
 
 
 def ingest_many(
@@ -325,8 +296,9 @@ def ingest_many(
     Reads ``messages`` lazily and keeps at most two batches of validated messages
     (never their raw bytes) in memory: while one batch is stored, classified and
     acknowledged, a second thread parses and validates the next (the database's waits
-    then overlap with parsing). Each batch is committed before it is classified and
-    acknowledged; a failure in either is logged and left for the worker to retry.
+    then overlap with parsing). Each batch is committed by feedback.service.intake()
+    before the post-commit owner classifies and acknowledges it, here and now; a
+    failure in either is logged and left for the worker to retry.
     """
     summary = summary if summary is not None else Summary()
     for batch, outcomes in _validated_batches(messages, channel, batch_size):
@@ -424,7 +396,7 @@ def _validated(
                 source=source,
                 message_id=message.message_id,
             )
-        submission = _submission(message, channel, engagements, check_email=False)
+        submission = _submission(message, channel, engagements)
         slug = submission.engagement_slug
         # The engagement comes from the batch's table, not a query per message; only
         # known slugs are ever chosen, so validate() has nothing to look up.
@@ -451,37 +423,22 @@ def _validated(
             source=source,
             message_id=message.message_id,
             identities=_identities(message),
-            submission=submission,
-            cleaned=cleaned,
-            engagement_id=engagements.ids.get(slug) if slug else None,
+            checked=feedback.Checked(
+                submission, cleaned, engagements.ids.get(slug) if slug else None
+            ),
         )
     message_id = message.message_id if message is not None else None
     return Outcome(REJECTED, reason=reason, source=source, message_id=message_id)
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A message a batch has committed as an item: what its post-commit steps need."""
+def _ingest_batch(batch: list[_Valid], *, follow_up_here: bool = True) -> list[Outcome]:
+    """Store a batch of validated messages through the intake; their outcomes.
 
-    id: int
-    reference: str
-    text: str
-
-
-def _ingest_batch(batch: list[_Valid]) -> list[Outcome]:
-    """Store a batch of validated messages, commit, then classify and acknowledge them."""
-    outcomes, stored = _store(batch)
-    if stored:
-        run_post_commit(stored)
-    return outcomes
-
-
-def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
-    """Insert the batch's new messages in one transaction; its outcomes and stored items.
-
-    Duplicates are found with one query for the batch, and within the batch itself. If
-    the database refuses the batch, each message is stored in its own transaction, so
-    one bad row costs only itself.
+    Duplicates are found with one query for the batch, and within the batch itself. The
+    new messages are stored by feedback.service.intake() in one transaction, which then
+    hands them to the post-commit owner (``follow_up_here``: classified and acknowledged
+    now, a batch at a time). If the database refuses the batch, each message is stored
+    in its own transaction, so one bad row costs only itself.
     """
     known = _known(identity for valid in batch for identity in valid.identities)
     outcomes: list[Outcome] = []
@@ -496,11 +453,14 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
         taken.add(retention.hashed_message_id(valid.message_id))
         fresh.append(valid)
     if not fresh:
-        return outcomes, []
+        return outcomes
     try:
-        stored = _insert(fresh)
+        references = _store(fresh, follow_up_here)
     except Exception as error:
         db.session.rollback()
+        if len(fresh) == 1:
+            outcomes.append(_failed(fresh[0], error))
+            return outcomes
         log.warning(
             "a batch of %s messages could not be stored together (%s); storing them one by one",
             len(fresh),
@@ -508,156 +468,36 @@ def _store(batch: list[_Valid]) -> tuple[list[Outcome], list[Stored]]:
         )
     else:
         outcomes.extend(
-            _outcome(valid, IMPORTED, reference=item.reference)
-            for valid, item in zip(fresh, stored, strict=True)
+            _outcome(valid, IMPORTED, reference=reference)
+            for valid, reference in zip(fresh, references, strict=True)
         )
-        return outcomes, stored
-    stored = []
+        return outcomes
     for valid in fresh:
         try:
-            stored.extend(_insert([valid]))
-        except IntegrityError:  # the same Message-ID committed by a concurrent import
-            db.session.rollback()
-            outcomes.append(_outcome(valid, DUPLICATE))
+            [reference] = _store([valid], follow_up_here)
         except Exception as error:
             db.session.rollback()
-            log.exception("could not import %s", valid.source or "message")
-            outcomes.append(_outcome(valid, REJECTED, reason=_unexpected(error)))
+            outcomes.append(_failed(valid, error))
         else:
-            outcomes.append(_outcome(valid, IMPORTED, reference=stored[-1].reference))
-    return outcomes, stored
+            outcomes.append(_outcome(valid, IMPORTED, reference=reference))
+    return outcomes
+
+
+def _failed(valid: _Valid, error: Exception) -> Outcome:
+    """The outcome of a message the database refused on its own."""
+    if isinstance(error, IntegrityError):  # the same Message-ID committed by another import
+        return _outcome(valid, DUPLICATE)
+    log.error("could not import %s", valid.source or "message", exc_info=error)
+    return _outcome(valid, REJECTED, reason=_unexpected(error))
 
 
 def _outcome(valid: _Valid, result: str, **details) -> Outcome:
     return Outcome(result, source=valid.source, message_id=valid.message_id, **details)
 
 
-def _insert(batch: list[_Valid]) -> list[Stored]:
-    """Insert and commit; each item has its final reference when the transaction commits."""
-    rows = [
-        feedback.item_row(valid.submission, valid.cleaned, valid.engagement_id) for valid in batch
-    ]
-    with writer_queue():
-        ids = feedback.insert_items(rows)
-        db.session.commit()
-    return [
-        Stored(item_id, reference, row["text"])
-        for (item_id, reference), row in zip(ids, rows, strict=True)
-    ]
-
-
-def _batch_forms() -> dict[Callable, Callable[[list[Stored]], object]]:
-    """The batch form of each post-commit step that has one."""
-    from engage.classify import service as classify
-    from engage.feedback import notifications
-
-    return {
-        classify.classify_item: lambda stored: classify.classify_batch(
-            [(item.id, item.text) for item in stored]
-        ),
-        notifications.acknowledge: lambda stored: acknowledge_batch([item.id for item in stored]),
-    }
-
-
-def run_post_commit(stored: list[Stored]) -> None:
-    """Run feedback.service's post-commit steps on committed items, a batch at a time.
-
-    Classification and acknowledgement, when both are registered, run together in one
-    transaction (_classify_and_acknowledge); if that fails they run one after the
-    other. Any other step with a batch form runs once for all the items, and a step
-    without one item by item, as submit() would run it. A failing step is logged and
-    rolled back, and the worker's sweep retries it; the next step still runs.
-    """
-    batch_forms = _batch_forms()
-    # The steps submit() runs (classification, acknowledgement) as create_app registered
-    # them; feedback.service keeps them in this list.
-    steps = feedback.post_commit_steps()
-    done = _classify_and_acknowledge(stored, {step for _, step in steps})
-    for name, step in steps:
-        if step in done:
-            continue
-        batch_step = batch_forms.get(step)
-        if batch_step is not None:
-            _run_step(name, batch_step, stored, stored)
-            continue
-        ids = [item.id for item in stored]
-        items = db.session.scalars(
-            select(FeedbackItem)
-            .where(FeedbackItem.id.in_(ids))
-            .order_by(FeedbackItem.id)
-            .execution_options(populate_existing=True)
-        ).all()
-        for item in items:
-            _run_step(name, step, item, [item])
-
-
-def _classify_and_acknowledge(stored: list[Stored], registered: set[Callable]) -> set[Callable]:
-    """Classify the batch and queue its acknowledgements in one transaction, with one
-    UPDATE marking the items both classified and acknowledged (on PostgreSQL each
-    UPDATE rewrites every row and its index entries). Returns the steps it did: both,
-    or none when either step is not registered, there is no model, or it failed.
-    """
-    from engage.classify import service as classify
-    from engage.feedback import notifications
-
-    steps = {classify.classify_item, notifications.acknowledge}
-    if not steps <= registered:
-        return set()
-    try:
-        model, row = classify.load_active()
-    except classify.NoModelError:
-        return set()  # the classify step says so and leaves them for the sweep
-    try:
-        plan = classify.plan_tags([(item.id, item.text) for item in stored], model, row.version)
-        owed = notifications.owed_acknowledgement(_items_for_acknowledgement(plan.ids))
-        outbox.queue_many(notifications.acknowledgement_rows(owed))
-        classify.apply_tag_plan(plan, acknowledged=[item.id for item in owed])
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        log.warning(
-            "classifying and acknowledging %s items together failed; one step at a time",
-            len(stored),
-            exc_info=True,
-        )
-        return set()
-    return steps
-
-
-def _run_step(name: str, step: Callable, argument: object, items: list) -> None:
-    """Run one post-commit step; on failure roll back, log and leave it to the worker."""
-    first = items[0].reference if items else "?"
-    try:
-        step(argument)
-    except Exception:
-        db.session.rollback()
-        log.exception(
-            "post-commit step %s failed for %s item(s) from %s; the worker will retry",
-            name,
-            len(items),
-            first,
-        )
-
-
-def acknowledge_batch(ids: list[int]) -> int:
-    """Batch form of notifications.acknowledge(): queue the emails these items are owed.
-
-    The same emails and bookkeeping (ack_pending cleared in the same transaction), with
-    one read, one outbox insert and one commit for the batch. Returns how many.
-    """
-    from engage.feedback import notifications
-
-    # feedback.notifications renders and queues them: one place says what the email is.
-    return notifications.queue_acknowledgements(_items_for_acknowledgement(ids))
-
-
-def _items_for_acknowledgement(ids: list[int]) -> list[FeedbackItem]:
-    """The items among ``ids`` still owed an acknowledgement, with what the email names."""
-    return list(
-        db.session.scalars(
-            select(FeedbackItem)
-            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
-            .options(selectinload(FeedbackItem.engagement))  # the email names it
-            .order_by(FeedbackItem.id)
-        )
+def _store(batch: list[_Valid], follow_up_here: bool) -> list[str]:
+    """Store checked messages through the one intake, all or none; their references."""
+    stored = feedback.intake(
+        [valid.checked for valid in batch], drop_invalid=True, follow_up_here=follow_up_here
     )
+    return [reference for reference in stored.references if reference]

@@ -11,6 +11,7 @@ from engage.extensions import db
 from engage.feedback import service
 from engage.feedback.models import Channel, FeedbackItem, Status
 from engage.feedback.service import InvalidSubmission, Submission, submit
+from engage.followup import post_commit
 from engage.mail.models import OutboxMessage
 from engage.util import utcnow
 
@@ -93,15 +94,13 @@ def test_failing_post_commit_step_keeps_item(app):
         calls.append(item.reference)
         raise RuntimeError("classifier exploded")
 
-    service.register_post_commit("test-broken", broken)
+    post_commit.register("test-broken", broken)
     try:
         item = submit(
             Submission(text="This must not be lost, whatever happens.", channel=Channel.WEB)
         )
     finally:
-        service._post_commit_steps[:] = [
-            s for s in service._post_commit_steps if s[0] != "test-broken"
-        ]
+        post_commit.unregister("test-broken")
     assert calls == [item.reference]
     db.session.expire_all()
     assert count_items() == 1
@@ -229,7 +228,7 @@ def test_submit_many_stores_all_in_order_with_one_commit(app, make_engagement, m
     engagement = make_engagement()
     # Post-commit work goes to the worker, as outside tests: only the batch's commit.
     monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
-    monkeypatch.setattr(service, "_hand_over", lambda: None)
+    monkeypatch.setattr(post_commit, "_hand_over", lambda: None)
     commits = []
 
     def count_commit(conn):
@@ -305,20 +304,18 @@ def test_submit_many_of_nothing_stores_nothing(app):
 
 def test_submit_many_runs_the_post_commit_steps_for_each_item(app):
     seen = []
-    service.register_post_commit("test-seen", lambda item: seen.append(item.reference))
+    post_commit.register("test-seen", lambda item: seen.append(item.reference))
     try:
         references = service.submit_many(_batch(3))
     finally:
-        service._post_commit_steps[:] = [
-            s for s in service._post_commit_steps if s[0] != "test-seen"
-        ]
+        post_commit.unregister("test-seen")
     assert seen == references
 
 
 def test_submit_many_hands_the_batch_to_the_worker_once(app, monkeypatch):
     handed = []
     monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
-    monkeypatch.setattr(service, "_hand_over", lambda: handed.append(1))
+    monkeypatch.setattr(post_commit, "_hand_over", lambda: handed.append(1))
     service.submit_many(_batch(30))
     assert handed == [1]
     assert count_items() == 30

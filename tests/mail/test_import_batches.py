@@ -28,6 +28,7 @@ from engage.extensions import db
 from engage.feedback import notifications, retention
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
+from engage.followup import post_commit
 from engage.mail import inbound
 from engage.mail.models import OutboxMessage
 from tests.databases import counting_statements
@@ -272,13 +273,11 @@ def test_failed_classification_is_logged_and_left_for_the_worker(app, model, mon
 
 def test_other_post_commit_steps_still_run_for_every_item(app):
     seen: list[str] = []
-    feedback.register_post_commit("test-audit", lambda item: seen.append(item.reference))
+    post_commit.register("test-audit", lambda item: seen.append(item.reference))
     try:
         inbound.ingest_many((mail(n) for n in range(7)), channel=Channel.IMPORT, batch_size=3)
     finally:
-        feedback._post_commit_steps[:] = [
-            s for s in feedback._post_commit_steps if s[0] != "test-audit"
-        ]
+        post_commit.unregister("test-audit")
     assert sorted(seen) == sorted(i.reference for i in items())
     assert len(seen) == 7
 

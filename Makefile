@@ -36,6 +36,9 @@ run: $(STAMP) ## migrate, train the default model if none, load demo data, serve
 	$(BIN)/engage train --if-missing
 	$(BIN)/engage demo
 	@# The worker sends queued email and retries failed work while the site runs.
+	@# FLASK_RUN_HOST/PORT: where `engage run` listens, and (unless ENGAGE_BASE_URL is
+	@# set) the address links in emails point to, for the server and the worker alike.
+	export FLASK_RUN_HOST=$(HOST) FLASK_RUN_PORT=$(PORT); \
 	$(BIN)/engage worker --workers 1 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/engage run --host $(HOST) --port $(PORT)

@@ -54,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
 
     from engage.web import (
+        configure_deployment,
         register_error_handlers,
         register_security_headers,
         register_template_helpers,
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_security_headers(app)
+    configure_deployment(app)  # trusted proxies, allowed hosts, __Host- cookies (#20)
     public_cache.init_app(app)
 
     @app.context_processor

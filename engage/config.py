@@ -101,19 +101,56 @@ def retention_days() -> int:
     return days
 
 
+def default_base_url() -> str:
+    """The address `engage run` serves on when ENGAGE_BASE_URL is not set.
+
+    `make run` passes its HOST and PORT as FLASK_RUN_HOST and FLASK_RUN_PORT (which
+    `engage run` listens on), so links in emails sent locally reach the local site.
+    """
+    host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
+    if host in {"0.0.0.0", "::", "[::]"}:  # noqa: S104 (listening everywhere: link here)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = os.environ.get("FLASK_RUN_PORT", "").strip() or "5000"
+    return f"http://{host}:{port}"
+
+
+def _env_list(name: str) -> list[str]:
+    """A comma-separated variable as a list of its non-empty, trimmed values."""
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
 def from_environment() -> dict:
     """Build the Flask config mapping from environment variables."""
     instance = instance_path()
     instance.mkdir(parents=True, exist_ok=True)
     production = os.environ.get("ENGAGE_ENV", "development").lower() == "production"
     mail_port = _env_int("MAIL_PORT", 25)
+    proxies = _env_int("ENGAGE_TRUSTED_PROXIES", 0)
+    if proxies < 0:
+        raise ConfigError(f"ENGAGE_TRUSTED_PROXIES must be 0 or more, got {proxies}")
+    if production and not os.environ.get("ENGAGE_BASE_URL", "").strip():
+        raise ConfigError(
+            "ENGAGE_BASE_URL must be set in production (e.g. https://engage.example.nhs.uk): "
+            "every link the site writes starts with it, and it names the host served"
+        )
     return {
         "ENGAGE_ENV": "production" if production else "development",
         "ENGAGE_INSTANCE_PATH": str(instance),
         "SECRET_KEY": secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "ENGAGE_BASE_URL": os.environ.get("ENGAGE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Every absolute URL the site writes starts with this, never with the request's
+        # Host (engage.web.public_url).
+        "ENGAGE_BASE_URL": (
+            os.environ.get("ENGAGE_BASE_URL", "").strip() or default_base_url()
+        ).rstrip("/"),
+        # Host names requests may be for (production: the host of ENGAGE_BASE_URL when
+        # empty); other hosts are refused with a 400. See engage.web.configure_deployment.
+        "ENGAGE_ALLOWED_HOSTS": _env_list("ENGAGE_ALLOWED_HOSTS"),
+        # How many proxies in front set X-Forwarded-For / X-Forwarded-Proto (ProxyFix).
+        "ENGAGE_TRUSTED_PROXIES": proxies,
         "ENGAGE_ORGANISATION": os.environ.get("ENGAGE_ORGANISATION", "NHS North West London"),
         "ENGAGE_FEEDBACK_ADDRESS": os.environ.get(
             "ENGAGE_FEEDBACK_ADDRESS", "engage@engage.example.org"
@@ -155,6 +192,8 @@ def from_environment() -> dict:
         "ENGAGE_PAGE_CACHE_MAX_AGE": _env_int("ENGAGE_PAGE_CACHE_MAX_AGE", 300),
         "ENGAGE_FIGURES_MAX_AGE": _env_int("ENGAGE_FIGURES_MAX_AGE", 60),
         "ENGAGE_PAGE_CACHE_ENTRIES": _env_int("ENGAGE_PAGE_CACHE_ENTRIES", 500),
+        # ... and how many bytes of pages in all (bodies and headers), per process.
+        "ENGAGE_PAGE_CACHE_MAX_BYTES": _env_int("ENGAGE_PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024),
         # How long a process trusts the version it read (another process's change shows
         # within this time; its own at once). 0: read it on every request.
         "ENGAGE_PAGE_VERSION_MAX_AGE": _env_float("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0),

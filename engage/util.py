@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Enum
 
 # The largest id a database integer column holds: a larger one names nothing.
 MAX_DB_ID = 2**31 - 1
+
+
+# Dates people enter (milestones, deadlines) must fall in this window: a typo such as
+# 0001-01-01 or 9999-12-31 is refused with a message, never stored (issue #20).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def date_in_window(value: date) -> bool:
+    """Is ``value`` between EARLIEST_DATE and LATEST_DATE (inclusive)?"""
+    if isinstance(value, datetime):
+        value = value.date()
+    return EARLIEST_DATE <= value <= LATEST_DATE
+
+
+def date_window_message(what: str = "The date") -> str:
+    """The error for a date outside the window, in plain words."""
+    return (
+        f"{what} must be between {EARLIEST_DATE.day} {EARLIEST_DATE:%B %Y} "
+        f"and {LATEST_DATE.day} {LATEST_DATE:%B %Y}"
+    )
 
 
 def utcnow() -> datetime:

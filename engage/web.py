@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import nhsuk_frontend_jinja
@@ -31,6 +32,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.sansio.utils import host_is_trusted
 
 from engage.extensions import db
 
@@ -238,9 +241,20 @@ def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
 
 
 def public_url(endpoint: str, **values) -> str:
-    """An absolute link to a page, built from ENGAGE_BASE_URL (works outside requests)."""
+    """An absolute link to a page, built from ENGAGE_BASE_URL, never from the request.
+
+    Every absolute URL the site writes (feeds, the API, open data, the printable
+    report, emails) comes from here, so a request's Host header cannot change what a
+    page says, nor what the page cache keeps (issue #20). Works outside requests.
+    Values that are not part of the route become the query string, as with url_for.
+    """
     adapter = current_app.url_map.bind("engage.invalid", url_scheme="https")
     return current_app.config["ENGAGE_BASE_URL"] + adapter.build(endpoint, values)
+
+
+def public_base_url() -> str:
+    """ENGAGE_BASE_URL, without a trailing slash."""
+    return current_app.config["ENGAGE_BASE_URL"]
 
 
 def long_date(value) -> str:
@@ -267,6 +281,8 @@ def register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(uk_time, "uk_time")
+    # Absolute links in pages: from ENGAGE_BASE_URL, never url_for(_external=True).
+    app.add_template_global(public_url, "public_url")
 
     @app.context_processor
     def site_helpers():
@@ -358,3 +374,77 @@ def register_security_headers(app: Flask) -> None:
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
         return response
+
+
+# Endpoints that answer whatever the Host: the health check, for a probe on the machine
+# (`curl http://127.0.0.1:8000/healthz`) or a load balancer that names no host. It
+# writes no URL and nothing host-dependent, and says only whether the database answers.
+ANY_HOST_ENDPOINTS = frozenset({"web.healthz"})
+
+# Production cookie names: the __Host- prefix makes browsers refuse the cookie unless it
+# is Secure, has Path=/ and no Domain, so no other host or path can set or shadow it.
+HOST_COOKIES = {
+    "SESSION_COOKIE_NAME": "__Host-session",
+    "REMEMBER_COOKIE_NAME": "__Host-remember_token",
+}
+
+
+def allowed_hosts(config: Mapping) -> list[str]:
+    """The host names requests may be for; empty means any (development)."""
+    listed = config.get("ENGAGE_ALLOWED_HOSTS") or []
+    if isinstance(listed, str):
+        listed = listed.split(",")
+    hosts = [h.strip().lower() for h in listed if h.strip()]
+    if not hosts and config.get("ENGAGE_ENV") == "production":
+        base_host = urlsplit(config["ENGAGE_BASE_URL"]).hostname
+        hosts = [base_host] if base_host else []
+    return hosts
+
+
+def configure_deployment(app: Flask) -> None:
+    """Proxies, allowed hosts and cookies, from the app's final config (issue #20).
+
+    - ENGAGE_TRUSTED_PROXIES=N: the last N proxies' X-Forwarded-For and
+      X-Forwarded-Proto are believed (werkzeug's ProxyFix), so rate limits, the audit
+      log and the sign-in throttle see the client's address. X-Forwarded-Host is never
+      believed: absolute URLs come from ENGAGE_BASE_URL anyway.
+    - Allowed hosts: a request for any other host is refused with a 400 before anything
+      else runs (except ANY_HOST_ENDPOINTS). In production the list defaults to the host
+      of ENGAGE_BASE_URL; in development there is no check unless ENGAGE_ALLOWED_HOSTS
+      is set.
+    - Production cookies carry the __Host- prefix and are Secure, Path=/, no Domain.
+    """
+    config = app.config
+    proxies = int(config.get("ENGAGE_TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0
+        )
+
+    hosts = allowed_hosts(config)
+    if hosts:
+
+        def refuse_other_hosts():
+            if request.endpoint in ANY_HOST_ENDPOINTS:
+                return None
+            if host_is_trusted(request.host, hosts):
+                return None
+            log.warning("refused a request for host %r", request.host[:200])
+            detail = "This site does not answer for that address. Check the web address."
+            if is_api_request():
+                return problem(400, detail)
+            # Rendered as for a visitor: no session or database is looked at.
+            from engage.extensions import login
+
+            g._login_user = login.anonymous_user()
+            return _error_page(400, "This site does not answer for that address", detail)
+
+        # First of all: before rate limits, sign-in or the view see the request.
+        app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_hosts)
+
+    if config.get("ENGAGE_ENV") == "production":
+        config.update(HOST_COOKIES)
+        for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+            config[f"{prefix}_SECURE"] = True
+            config[f"{prefix}_PATH"] = "/"
+            config[f"{prefix}_DOMAIN"] = None

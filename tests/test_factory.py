@@ -166,6 +166,7 @@ def test_hsts_in_production(app):
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "SECRET_KEY": "x",
             "ENGAGE_ENV": "production",
+            "ENGAGE_BASE_URL": "https://localhost",  # the test client's host
         }
     )
     with fresh.test_client() as client, client.get("/assets/images/favicon.svg") as response:

@@ -191,6 +191,7 @@ def test_production_sends_hsts_on_every_kind_of_response(app, site):
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "SECRET_KEY": "x",
             "ENGAGE_ENV": "production",
+            "ENGAGE_BASE_URL": "https://localhost",  # the test client's host
             "RATELIMIT_ENABLED": False,
         }
     )

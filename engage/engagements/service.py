@@ -11,7 +11,7 @@ from engage.engagements.models import Engagement, EngagementExtension
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
-from engage.util import utcnow
+from engage.util import date_in_window, date_window_message, utcnow
 
 
 def list_engagements() -> list[Engagement]:
@@ -29,8 +29,12 @@ def extend_deadline(
 ) -> EngagementExtension:
     """Move an engagement's closing date later, keeping the earlier date as history.
 
-    Raises ValueError when the new date is not after the current one.
+    Raises ValueError when the new date is not after the current one, or either date is
+    outside the window of engage.util.date_in_window.
     """
+    for value, what in ((new_closes_on, "The new closing date"), (announced_on, "The date")):
+        if not date_in_window(value):
+            raise ValueError(date_window_message(what))
     if new_closes_on <= engagement.closes_on:
         raise ValueError("An extension must move the closing date later")
     extension = EngagementExtension(

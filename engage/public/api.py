@@ -18,6 +18,7 @@ from engage.public.openapi import document
 from engage.public.serialize import LICENCE_NAME, LICENCE_URL, engagement_dict, response_dict
 from engage.publish import queries
 from engage.publish.models import Response, ResponseState, response_theme
+from engage.web import public_base_url
 
 api = Blueprint("public_api", __name__, url_prefix="/api/v1")
 
@@ -219,7 +220,7 @@ def statistics():
 @api.get("/openapi.json")
 def openapi():
     """Describe this API as an OpenAPI 3.0 document."""
-    return jsonify(document(server=request.host_url.rstrip("/") + "/api/v1"))
+    return jsonify(document(server=public_base_url() + "/api/v1"))
 
 
 @bp.get("/api")

@@ -19,8 +19,12 @@ expires after ``ENGAGE_PAGE_CACHE_MAX_AGE`` seconds too, a safety net for a chan
 made outside the ORM (code that writes with SQL calls ``public_changed()``).
 
 Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES``
-pages of at most ``MAX_BODY`` bytes each. Shareable pages carry an ETag and
-Last-Modified, so browsers and feed readers revalidate with a 304.
+pages of at most ``MAX_BODY`` bytes each and to ``ENGAGE_PAGE_CACHE_MAX_BYTES``
+bytes in all (bodies, headers and keys), least recently used dropped first: junk query
+strings can fill it but never grow it (issue #20). Nothing stored depends on the
+request's Host: absolute URLs come from ENGAGE_BASE_URL (engage.web.public_url).
+Shareable pages carry an ETag and Last-Modified, so browsers and feed readers
+revalidate with a 304.
 """
 
 from __future__ import annotations
@@ -162,13 +166,26 @@ class CachedPage:
     stored_at: float
     has_hole: bool
 
+    @property
+    def size(self) -> int:
+        """Roughly the bytes this page holds: its body and headers, plus overhead."""
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 256
+
+
+def _key_size(key: tuple) -> int:
+    return sum(len(part) if isinstance(part, str | bytes) else 16 for part in key) + 64
+
 
 class PageStore:
-    """A thread-safe, size-bounded store of pages, least recently used dropped first."""
+    """A thread-safe store of pages bounded by count and by total bytes, least
+    recently used dropped first."""
 
-    def __init__(self, entries: int):
+    def __init__(self, entries: int, max_bytes: int | None = None):
         self.entries = entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._pages: OrderedDict[tuple, CachedPage] = OrderedDict()
+        self._sizes: dict[tuple, int] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -196,20 +213,35 @@ class PageStore:
                 self.hits += 1
                 return page
             if page is not None:
-                del self._pages[key]
+                self._drop(key)
             self.misses += 1
             return None
 
     def put(self, key: tuple, page: CachedPage) -> None:
+        size = page.size + _key_size(key)
         with self._lock:
+            if self.max_bytes is not None and size > self.max_bytes:
+                return  # larger than the whole store: not worth emptying it for
+            if key in self._pages:
+                self._drop(key)
             self._pages[key] = page
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.entries:
-                self._pages.popitem(last=False)
+            self._sizes[key] = size
+            self.bytes += size
+            while len(self._pages) > self.entries or (
+                self.max_bytes is not None and self.bytes > self.max_bytes
+            ):
+                self._drop(next(iter(self._pages)))
+
+    def _drop(self, key: tuple) -> None:
+        """Forget one page (the caller holds the lock)."""
+        del self._pages[key]
+        self.bytes -= self._sizes.pop(key)
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._sizes.clear()
+            self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -307,8 +339,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_AGE", 300)
     app.config.setdefault("ENGAGE_FIGURES_MAX_AGE", 60)
     app.config.setdefault("ENGAGE_PAGE_CACHE_ENTRIES", 500)
+    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024)
     app.config.setdefault("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0)
-    app.extensions["engage.page_store"] = PageStore(app.config["ENGAGE_PAGE_CACHE_ENTRIES"])
+    app.extensions["engage.page_store"] = PageStore(
+        app.config["ENGAGE_PAGE_CACHE_ENTRIES"], app.config["ENGAGE_PAGE_CACHE_MAX_BYTES"]
+    )
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_transaction_end", _after_transaction_end)

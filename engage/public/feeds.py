@@ -6,7 +6,7 @@ from datetime import datetime
 from xml.etree import ElementTree as ET  # noqa: S405 (we only build XML, never parse it)
 
 from flask import Response as HttpResponse
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, request
 from sqlalchemy import select
 
 from engage.engagements import service as engagements
@@ -16,6 +16,7 @@ from engage.public import bp
 from engage.public.cache import cached_page
 from engage.public.serialize import iso
 from engage.publish import queries
+from engage.web import public_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
@@ -42,7 +43,7 @@ def build_feed(*, title: str, self_url: str, alternate_url: str, responses) -> b
     author = _add(feed, "author")
     _add(author, "name", current_app.config["ENGAGE_ORGANISATION"])
     for response in responses:
-        permalink = url_for("public.response", response_id=response.id, _external=True)
+        permalink = public_url("public.response", response_id=response.id)
         entry = _add(feed, "entry")
         _add(entry, "id", permalink)
         _add(entry, "title", f"You said: {_shorten(response.you_said)}")
@@ -91,8 +92,8 @@ def feed():
     responses = list(db.session.scalars(query))
     body = build_feed(
         title=f"{title} – {current_app.config['ENGAGE_ORGANISATION']}",
-        self_url=url_for("public.feed", _external=True, **args),
-        alternate_url=url_for("public.log", _external=True, **args),
+        self_url=public_url("public.feed", **args),
+        alternate_url=public_url("public.log", **args),
         responses=responses,
     )
     return HttpResponse(body, mimetype="application/atom+xml")

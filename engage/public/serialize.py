@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import url_for
-
 from engage.engagements.models import Engagement
 from engage.publish.models import Response
+from engage.web import public_url
 
 LICENCE_NAME = "Open Government Licence v3.0"
 LICENCE_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
@@ -33,7 +32,7 @@ def response_dict(
     """One published response for the API and the JSON export."""
     return {
         "id": response.id,
-        "url": url_for("public.response", response_id=response.id, _external=True),
+        "url": public_url("public.response", response_id=response.id),
         "engagement": response.engagement.slug,
         "engagement_title": response.engagement.title,
         "themes": [t.slug for t in response.themes],
@@ -59,7 +58,7 @@ def engagement_dict(engagement: Engagement, *, responses: int) -> dict[str, Any]
         "opens_on": iso(engagement.opens_on),
         "closes_on": iso(engagement.closes_on),
         "areas": list(engagement.areas or []),
-        "url": url_for("engagements.show", slug=engagement.slug, _external=True),
+        "url": public_url("engagements.show", slug=engagement.slug),
         "published_responses": responses,
     }
 

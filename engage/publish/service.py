@@ -38,7 +38,7 @@ from engage.publish.queries import (  # noqa: F401 (the service is the one entry
     published_for,
     responsiveness,
 )
-from engage.util import utcnow
+from engage.util import date_in_window, date_window_message, utcnow
 
 MAX_TEXT = 5_000
 MAX_COMMENT = 2_000
@@ -57,6 +57,27 @@ class InvalidResponse(ValueError):
 
 class WrongState(ValueError):
     """The response is not in a state that allows this change."""
+
+
+class DateOutOfRange(InvalidResponse, WrongState):
+    """A date outside EARLIEST_DATE … LATEST_DATE (engage.util).
+
+    Both an InvalidResponse (``errors`` names the field) and a WrongState, so every
+    caller that shows either to staff shows this too, as a message, instead of storing
+    the date or failing.
+    """
+
+    def __init__(self, field: str, message: str):
+        super().__init__({field: message})
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _check_date(value: date | None, field: str, what: str) -> None:
+    if value is not None and not date_in_window(value):
+        raise DateOutOfRange(field, date_window_message(what))
 
 
 def _clean(you_said: str | None, we_did: str | None) -> tuple[str, str]:
@@ -209,9 +230,11 @@ def change_status(
     """Move a response to a new status with a dated milestone; return emails queued.
 
     Followers are told only when the response is published. Raises WrongState when the
-    status does not change.
+    status does not change, DateOutOfRange (a WrongState) when ``on`` is outside the
+    window of engage.util.date_in_window.
     """
     status = ResponseStatus(status)
+    _check_date(on, "on", "The date of the change")
     if status == response.status:
         raise WrongState("The response already has this status")
     note = feedback.clean_text(note)[:MAX_TEXT]
@@ -235,6 +258,7 @@ def change_status(
 
 def add_milestone(response: Response, *, on: date, text: str) -> ResponseMilestone:
     """Record a dated step without changing the status. Raises InvalidResponse."""
+    _check_date(on, "on", "The date")
     text = feedback.clean_text(text)
     if not text:
         raise InvalidResponse({"text": "Enter what happened"})

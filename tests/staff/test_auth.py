@@ -292,6 +292,8 @@ def test_production_session_cookie_is_secure(app, make_staff, monkeypatch):
 
     monkeypatch.setenv("ENGAGE_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a-production-secret")
+    # Production answers only for the host of ENGAGE_BASE_URL (issue #20).
+    monkeypatch.setenv("ENGAGE_BASE_URL", "https://localhost")
     production = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],

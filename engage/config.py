@@ -108,7 +108,7 @@ def default_base_url() -> str:
     `engage run` listens on), so links in emails sent locally reach the local site.
     """
     host = os.environ.get("FLASK_RUN_HOST", "").strip() or "127.0.0.1"
-    if host in {"0.0.0.0", "::", "[::]"}:  # noqa: S104 (listening everywhere: link here)
+    if host in {"0.0.0.0", "::", "[::]"}:  # noqa: S104  # nosec B104 (compared, not bound)
         host = "127.0.0.1"
     elif ":" in host and not host.startswith("["):
         host = f"[{host}]"

@@ -21,6 +21,7 @@ from engage.feedback.models import Channel, FeedbackItem
 from engage.feedback.partners import create_partner
 from engage.followup import post_commit
 from engage.mail import inbound
+from tests.batchfail import fail_the_batch
 from tests.mail import test_inbound as mail_tests
 from tests.mail.test_import_batches import mail
 from tests.mail.test_inbound import _deliver, _mbox, message, post_raw
@@ -195,19 +196,7 @@ def test_without_drop_invalid_one_bad_email_refuses_the_batch(app):
 
 @pytest.mark.parametrize("fails_after", ["insert", "commit"])
 def test_an_email_batch_that_fails_stores_none_of_what_it_kept(app, monkeypatch, fails_after):
-    real_insert = service.insert_items
-
-    def insert_then_fail(rows):
-        ids = real_insert(rows)
-        if fails_after == "insert":
-            raise RuntimeError("connection lost mid-batch")
-        monkeypatch.setattr(db.session, "commit", _raise)
-        return ids
-
-    def _raise():
-        raise RuntimeError("commit failed")
-
-    monkeypatch.setattr(service, "insert_items", insert_then_fail)
+    fail_the_batch(monkeypatch, fails_after)
     with pytest.raises(RuntimeError):
         service.intake([_email(0), _email(1, "short"), _email(2)], drop_invalid=True)
     monkeypatch.undo()

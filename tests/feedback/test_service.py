@@ -14,6 +14,7 @@ from engage.feedback.service import InvalidSubmission, Submission, submit
 from engage.followup import post_commit
 from engage.mail.models import OutboxMessage
 from engage.util import utcnow
+from tests.batchfail import fail_the_batch
 
 
 def count_items() -> int:
@@ -278,19 +279,7 @@ def test_submit_many_refuses_the_whole_batch_naming_each_item(app, make_engageme
 
 @pytest.mark.parametrize("fails_after", ["insert", "commit"])
 def test_submit_many_stores_nothing_when_the_transaction_fails(app, monkeypatch, fails_after):
-    real_insert = service.insert_items
-
-    def insert_then_fail(rows):
-        ids = real_insert(rows)
-        if fails_after == "insert":
-            raise RuntimeError("connection lost mid-batch")
-        monkeypatch.setattr(db.session, "commit", _raise)
-        return ids
-
-    def _raise():
-        raise RuntimeError("commit failed")
-
-    monkeypatch.setattr(service, "insert_items", insert_then_fail)
+    fail_the_batch(monkeypatch, fails_after)
     with pytest.raises(RuntimeError):
         service.submit_many(_batch(40))
     monkeypatch.undo()

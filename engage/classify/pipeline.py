@@ -281,6 +281,7 @@ class ThemeModel:
         self._linear: tuple[np.ndarray, np.ndarray] | bool | None = None
         # char_wb vectorizer -> {word: its n-grams' vocabulary indices}; see _counts().
         self._word_features: dict[int, dict[str, list[int]]] = {}
+        self._feature_names: dict[int, np.ndarray] = {}  # see _names()
         self._logistic_weights()  # computed now, so a shared model is read-only afterwards
         self.speller = self._speller()
 
@@ -434,11 +435,14 @@ class ThemeModel:
         credit: dict[str, float] = defaultdict(float)
         offset = 0
         for name, vec in union.transformer_list:
-            size = len(vec.get_feature_names_out())
+            # A vectorizer's size from its vocabulary: get_feature_names_out() would build
+            # an array of ~50,000 names on every item page just to count them.
+            vocabulary = getattr(vec, "vocabulary_", None)
+            size = len(vocabulary) if vocabulary is not None else len(vec.get_feature_names_out())
             local = {i - offset: c for i, c in contrib.items() if offset <= i < offset + size}
             offset += size
             if name == "word":
-                names = vec.get_feature_names_out()
+                names = self._names(vec)
                 for i, c in local.items():
                     words = [w for w in str(names[i]).split() if w not in FILLER]
                     if words:
@@ -457,6 +461,14 @@ class ThemeModel:
             ((w, s) for w, s in credit.items() if s > 0 and w not in FILLER), key=lambda ws: -ws[1]
         )
         return [(w, float(s)) for w, s in ranked[:top]]
+
+    def _names(self, vec: Any) -> np.ndarray:
+        """A vectorizer's feature names, made once per model: sklearn builds and sorts
+        ~50,000 of them on every call (most of an explanation's time)."""
+        names = self._feature_names.get(id(vec))
+        if names is None:
+            names = self._feature_names[id(vec)] = vec.get_feature_names_out()
+        return names
 
     def _credit_chars(self, vec, cleaned, local, credit) -> None:
         """Share each char n-gram's contribution among the words it occurs in."""

@@ -72,11 +72,24 @@ class EngagementFigures:
 COUNTED_STATUSES = (Status.NEW, Status.TRIAGED, Status.RESPONDED, Status.ARCHIVED)
 
 
+def counted_comments():
+    """The clause that picks the feedback public figures count: a counted status, and
+    not a comment sent with a "No" to "Does this answer your concern?" (that is a reply
+    to a response, kept for the team to read, not another comment on the engagement)."""
+    from engage.publish.models import ResponseVote
+
+    reply = (
+        select(ResponseVote.id)
+        .where(ResponseVote.feedback_item_id == FeedbackItem.id)
+        .correlate(FeedbackItem)
+        .exists()
+    )
+    return FeedbackItem.status.in_(COUNTED_STATUSES) & ~reply
+
+
 def figures(engagement: Engagement) -> EngagementFigures:
     """Count an engagement's comments and the share carrying each theme."""
-    counted = (FeedbackItem.engagement_id == engagement.id) & FeedbackItem.status.in_(
-        COUNTED_STATUSES
-    )
+    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
     tags = current_tags(counted)
     rows = db.session.execute(

@@ -16,7 +16,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
-from engage.engagements.service import COUNTED_STATUSES
+from engage.engagements.service import counted_comments
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
@@ -251,9 +251,7 @@ def responsiveness(engagement: Engagement) -> Responsiveness:
     The wait is from an item's submission to the first publication of a response
     linked to it.
     """
-    counted = (FeedbackItem.engagement_id == engagement.id) & FeedbackItem.status.in_(
-        COUNTED_STATUSES
-    )
+    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
     # First publication per linked item, then the engagement's counted items among them:
     # grouping the links first keeps the planner from pairing every item with every
@@ -318,7 +316,7 @@ def feedback_counts() -> list[CountRow]:
     An item with several themes counts once under each; one with none (or an area
     not on the engagement's list) under "".
     """
-    counted = FeedbackItem.status.in_(COUNTED_STATUSES) & FeedbackItem.engagement_id.is_not(None)
+    counted = counted_comments() & FeedbackItem.engagement_id.is_not(None)
     tags = current_tags(counted)
     themes_of: dict[int, list[str]] = {}
     for item_id, slug in db.session.execute(

@@ -131,7 +131,14 @@ def track():
         item = service.find_for_tracking(form.reference.data, form.author_email.data)
         not_found = item is None
     status = 400 if form.errors or not_found else 200
-    return render_template("feedback/track.html", form=form, item=item, not_found=not_found), status
+    timeline = None
+    if item is not None:
+        from engage.publish import queries as publish_queries
+
+        timeline = publish_queries.tracking(item)
+    return render_template(
+        "feedback/track.html", form=form, item=item, not_found=not_found, timeline=timeline
+    ), status
 
 
 @bp.get("/unsubscribe/<token>")

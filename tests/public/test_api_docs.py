@@ -41,8 +41,8 @@ def test_every_operation_has_its_summary_and_filters(client):
     for request, operation in expected.items():
         assert rows[request].startswith(operation["summary"]), request
     for name in ("engagement", "theme", "status", "area", "q"):
-        assert f"{name} (" in rows["GET /api/v1/responses"]
-    assert "Filters: engagement (" in rows["GET /api/v1/statistics"]
+        assert f" {name} : " in rows["GET /api/v1/responses"], name
+    assert "Filters: engagement : only this engagement" in rows["GET /api/v1/statistics"]
     assert "Filters" not in rows["GET /api/v1/themes"]
-    assert "partner token" in rows["POST /api/v1/feedback"]
+    assert "Authorization: Bearer" in rows["POST /api/v1/feedback"]
     assert "Idempotency-Key" in rows["POST /api/v1/feedback"]

@@ -303,3 +303,15 @@ def test_desktop_table_uses_the_full_width(live_server, page):
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.locator("table.engage-ysyd thead").bounding_box()["height"] <= 1
     assert page.locator("table.engage-ysyd .nhsuk-table__heading").first.is_visible()
+
+
+def test_printed_report_keeps_the_table(live_server, page):
+    """A4 is narrower than the desktop breakpoint; on paper the responses stay a table."""
+    base, _ = live_server
+    page.set_viewport_size({"width": 703, "height": 1000})  # A4 less the report's margins
+    page.goto(base + "/engagements/nwl-commissioning-reform-case-for-change/report")
+    row = "getComputedStyle(document.querySelector('table.engage-ysyd tbody tr')).display"
+    assert page.evaluate(row) == "block"  # a card on a screen this narrow
+    page.emulate_media(media="print")
+    assert page.evaluate(row) == "table-row"
+    assert page.locator("table.engage-ysyd thead").bounding_box()["height"] > 10

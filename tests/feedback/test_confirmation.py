@@ -60,7 +60,7 @@ def test_confirmation_without_email_never_mentions_tracking_by_email(client, mak
     page = _sent_page(client, _post(client, make_engagement()))
     [reference] = re.findall(r"YS-\d{4}-\d{6}", page)
     assert db.session.scalar(select(FeedbackItem.author_email)) is None
-    main = page.split('<main', 1)[1].split("</main>", 1)[0]
+    main = page.split("<main", 1)[1].split("</main>", 1)[0]
     assert "email address you can" not in main and "track your feedback" not in main
     assert "sent a copy" not in main
     assert "You did not give an email address" in main
@@ -72,7 +72,10 @@ def test_closed_engagement_confirmation_says_general_feedback(client, make_engag
         title="Case for change", opens_on=date(2019, 5, 28), closes_on=date(2019, 8, 24)
     )
     page = _sent_page(client, _post(client, closed))
-    assert "Case for change had closed, so we have filed your comment as general feedback" in page
+    assert (
+        "The engagement you wrote to, Case for change, had closed, so we have filed your "
+        "comment as general feedback"
+    ) in page
     assert db.session.scalar(select(FeedbackItem.engagement_id)) is None
 
     open_page = _sent_page(client, _post(client, make_engagement(), text="Another comment here."))

@@ -82,8 +82,10 @@ def send(slug: str):
         return render_engagement_page(engagement, form, status=400)
     session["sent_reference"] = item.reference
     session["sent_emailed"] = bool(item.author_email)
-    # A closed engagement's form files the comment as general feedback: the page says so.
+    # A closed (or not yet open) engagement's form files the comment as general
+    # feedback: the page says so.
     session["sent_general_from"] = None if open_now else engagement.title
+    session["sent_not_yet_open"] = utcnow().date() < engagement.opens_on
     # An earlier item answered this post: it was sent twice (see service.submit()).
     session["sent_again"] = item.submitted_at < started
     return redirect(url_for("feedback.sent"), code=303)
@@ -117,6 +119,7 @@ def sent():
         emailed=session.get("sent_emailed", False),
         sent_again=session.get("sent_again", False),
         general_from=session.get("sent_general_from"),
+        not_yet_open=session.get("sent_not_yet_open", False),
     )
 
 

@@ -80,3 +80,14 @@ def test_closed_engagement_confirmation_says_general_feedback(client, make_engag
 
     open_page = _sent_page(client, _post(client, make_engagement(), text="Another comment here."))
     assert "general feedback" not in open_page
+
+
+def test_an_engagement_not_open_yet_takes_general_feedback_and_says_so(client, make_engagement):
+    later = make_engagement(
+        title="Next year", opens_on=date(2099, 1, 1), closes_on=date(2099, 3, 1)
+    )
+    form = client.get(f"/engagements/{later.slug}").get_data(as_text=True)
+    assert "This engagement opens on 1 January 2099" in form and "closed on" not in form
+    page = _sent_page(client, _post(client, later))
+    assert "The engagement you wrote to, Next year, is not open yet, so we have filed" in page
+    assert db.session.scalar(select(FeedbackItem.engagement_id)) is None

@@ -355,7 +355,7 @@ def register_security_headers(app: Flask) -> None:
     policy = (
         "default-src 'self'; "
         f"script-src 'self' {script_hashes}; "
-        "style-src 'self'; img-src 'self' data:; font-src 'self' https://assets.nhs.uk; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self'; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
         "base-uri 'self'; object-src 'none'"
     )

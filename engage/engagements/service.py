@@ -72,11 +72,22 @@ class EngagementFigures:
 COUNTED_STATUSES = (Status.NEW, Status.TRIAGED, Status.RESPONDED, Status.ARCHIVED)
 
 
+def counted_comments():
+    """The clause that picks the feedback public figures count: a counted status, and
+    not a comment sent with a "No" to "Does this answer your concern?" (that is a reply
+    to a response, kept for the team to read, not another comment on the engagement)."""
+    from engage.publish.models import ResponseVote
+
+    # NOT IN an uncorrelated list: the few replies are read once, not looked up per item.
+    replies = select(ResponseVote.feedback_item_id).where(
+        ResponseVote.feedback_item_id.is_not(None)
+    )
+    return FeedbackItem.status.in_(COUNTED_STATUSES) & FeedbackItem.id.not_in(replies)
+
+
 def figures(engagement: Engagement) -> EngagementFigures:
     """Count an engagement's comments and the share carrying each theme."""
-    counted = (FeedbackItem.engagement_id == engagement.id) & FeedbackItem.status.in_(
-        COUNTED_STATUSES
-    )
+    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
     tags = current_tags(counted)
     rows = db.session.execute(

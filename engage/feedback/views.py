@@ -28,6 +28,9 @@ bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
 
 FORM_LIMIT = "10 per minute;60 per hour"
+NO_EMAIL_FOR_CONTACT = (
+    "Enter your email address if you want us to email you when we publish a response"
+)
 
 
 @bp.post("/engagements/<slug>/feedback")
@@ -57,6 +60,16 @@ def send(slug: str):
         consent_to_quote=form.consent_to_quote.data,
         contact_me=form.contact_me.data,
     )
+    # Asked to be emailed but gave no address: say so instead of storing feedback
+    # nobody can be told about (every other problem is listed with it).
+    if submission.contact_me and not (submission.author_email or "").strip():
+        errors = {"author_email": NO_EMAIL_FOR_CONTACT}
+        try:
+            service.validate(submission)
+        except service.InvalidSubmission as invalid:
+            errors = {**invalid.errors, **errors}
+        _show_errors(form, errors)
+        return render_engagement_page(engagement, form, status=400)
     session_secret = _session_secret()
     if session_secret:
         key = service.form_submission_key(session_secret, submission)
@@ -65,15 +78,24 @@ def send(slug: str):
     try:
         item = service.submit(submission, engagement=engagement)
     except service.InvalidSubmission as invalid:
-        for name, message in invalid.errors.items():
-            field = getattr(form, name, form.text)
-            field.errors = [*field.errors, message]
+        _show_errors(form, invalid.errors)
         return render_engagement_page(engagement, form, status=400)
     session["sent_reference"] = item.reference
     session["sent_emailed"] = bool(item.author_email)
+    # A closed (or not yet open) engagement's form files the comment as general
+    # feedback: the page says so.
+    session["sent_general_from"] = None if open_now else engagement.title
+    session["sent_not_yet_open"] = utcnow().date() < engagement.opens_on
     # An earlier item answered this post: it was sent twice (see service.submit()).
     session["sent_again"] = item.submitted_at < started
     return redirect(url_for("feedback.sent"), code=303)
+
+
+def _show_errors(form: FeedbackForm, errors: dict[str, str]) -> None:
+    """Put the service's messages on the form's fields (the text box for any other)."""
+    for name, message in errors.items():
+        field = getattr(form, name, form.text)
+        field.errors = [*field.errors, message]
 
 
 def _session_secret() -> str | None:
@@ -96,6 +118,8 @@ def sent():
         reference=reference,
         emailed=session.get("sent_emailed", False),
         sent_again=session.get("sent_again", False),
+        general_from=session.get("sent_general_from"),
+        not_yet_open=session.get("sent_not_yet_open", False),
     )
 
 
@@ -110,7 +134,14 @@ def track():
         item = service.find_for_tracking(form.reference.data, form.author_email.data)
         not_found = item is None
     status = 400 if form.errors or not_found else 200
-    return render_template("feedback/track.html", form=form, item=item, not_found=not_found), status
+    timeline = None
+    if item is not None:
+        from engage.publish import queries as publish_queries
+
+        timeline = publish_queries.tracking(item)
+    return render_template(
+        "feedback/track.html", form=form, item=item, not_found=not_found, timeline=timeline
+    ), status
 
 
 @bp.get("/unsubscribe/<token>")

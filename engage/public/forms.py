@@ -19,7 +19,7 @@ class VoteForm(FlaskForm):
     )
     comment = TextAreaField(
         "What is still missing? (optional)",
-        description="If you answer no, tell us why. We will read it as new feedback. "
+        description="If you answer no, tell us why. The engagement team reads every answer. "
         "Do not include your name or contact details.",
         validators=[Length(max=MAX_COMMENT, message=f"Write {MAX_COMMENT:,} characters or fewer")],
     )

@@ -32,7 +32,7 @@ def _csv(filename: str, header: tuple[str, ...], rows) -> HttpResponse:
     for row in rows:
         writer.writerow([spreadsheet_safe(v) for v in row])
     return HttpResponse(
-        "\ufeff" + buffer.getvalue(),  # a BOM, so Excel reads UTF-8
+        "\ufeff" + buffer.getvalue(),  # a BOM, so Excel reads UTF-8 (explained on /open-data)
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -16,7 +16,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
-from engage.engagements.service import COUNTED_STATUSES
+from engage.engagements.service import counted_comments
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
@@ -251,9 +251,7 @@ def responsiveness(engagement: Engagement) -> Responsiveness:
     The wait is from an item's submission to the first publication of a response
     linked to it.
     """
-    counted = (FeedbackItem.engagement_id == engagement.id) & FeedbackItem.status.in_(
-        COUNTED_STATUSES
-    )
+    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
     # First publication per linked item, then the engagement's counted items among them:
     # grouping the links first keeps the planner from pairing every item with every
@@ -318,7 +316,7 @@ def feedback_counts() -> list[CountRow]:
     An item with several themes counts once under each; one with none (or an area
     not on the engagement's list) under "".
     """
-    counted = FeedbackItem.status.in_(COUNTED_STATUSES) & FeedbackItem.engagement_id.is_not(None)
+    counted = counted_comments() & FeedbackItem.engagement_id.is_not(None)
     tags = current_tags(counted)
     themes_of: dict[int, list[str]] = {}
     for item_id, slug in db.session.execute(
@@ -376,3 +374,85 @@ def vote_totals(response_ids: list[int]) -> dict[int, dict[str, int]]:
     ):
         totals[rid]["yes" if helpful else "no"] = count
     return totals
+
+
+@dataclass(frozen=True)
+class TrackEvent:
+    """One dated step in what happened to a resident's feedback (the /track page)."""
+
+    on: date
+    title: str
+    detail: str = ""
+    response: Response | None = None
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What a resident who tracks an item may see: their words, its steps, its answers."""
+
+    text: str
+    redacted: bool
+    events: list[TrackEvent]
+    responses: list[Response]
+
+
+def tracking(item: FeedbackItem) -> Tracking:
+    """The item's timeline: received, tagged by the team, answered, and the answers'
+    progress (milestones from the day it was sent), oldest first.
+
+    The text is the staff's redacted copy once there is one, so personal details they
+    removed are never shown again. Only published responses are listed.
+    """
+    from engage.feedback.models import TagSource
+
+    received = item.submitted_at.date()
+    about = item.engagement.title if item.engagement else "General feedback"
+    events = [TrackEvent(received, "We received your feedback", about)]
+    tagged = [t.created_at for t in item.tags if t.source == TagSource.STAFF and t.created_at]
+    if item.themes_reviewed_at is not None:
+        tagged.append(item.themes_reviewed_at)
+    if tagged:
+        names = [theme.name for theme in item.themes()]
+        events.append(
+            TrackEvent(
+                max(min(tagged).date(), received),
+                "The engagement team read it and tagged its themes",
+                ", ".join(names) if names else "No theme",
+            )
+        )
+    responses = sorted(
+        (r for r in _linked_responses(item) if r.is_public),
+        key=lambda r: (r.published_at or item.submitted_at, r.id),
+    )
+    for response in responses:
+        published = (response.published_at or item.submitted_at).date()
+        events.append(
+            TrackEvent(
+                max(published, received),
+                "We answered it in public",
+                f"You told us you are concerned that {response.you_said}",
+                response,
+            )
+        )
+        for milestone in response.milestones:
+            if milestone.on >= received:
+                events.append(TrackEvent(milestone.on, "Progress", milestone.text, response))
+    events.sort(key=lambda e: e.on)  # stable: same-day steps keep their order
+    redacted = (item.redacted_text or "").strip()
+    return Tracking(
+        text=redacted or item.text,
+        redacted=bool(redacted),
+        events=events,
+        responses=responses,
+    )
+
+
+def _linked_responses(item: FeedbackItem) -> list[Response]:
+    return list(
+        db.session.scalars(
+            select(Response)
+            .join(response_item, response_item.c.response_id == Response.id)
+            .where(response_item.c.item_id == item.id, Response.state == ResponseState.PUBLISHED)
+            .options(selectinload(Response.milestones))
+        )
+    )

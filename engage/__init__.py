@@ -79,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
     import engage.classify.models  # noqa: F401
+    import engage.concerns.models  # noqa: F401
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)

@@ -166,7 +166,7 @@ def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -
     unplaced = [item for item in items if item.id not in placed]
     kept = [c for c in concerns if not c.is_new_group]
     now = utcnow()
-    if unplaced and not kept:
+    if unplaced and (rediscover or not kept):
         found = discovery.discover(
             [discovery.Entry(i.id, i.text, i.duplicate_group_id) for i in unplaced]
         )

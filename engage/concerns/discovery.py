@@ -2,8 +2,9 @@
 
 The method, every step of which can be explained to the person reading the result:
 
-1. Each text becomes the stems of its content words (``text.stems``), then a TF-IDF
-   vector of word 1-2 grams (sublinear counts).
+1. Each text becomes the stems of its content words (``text.stems``) plus a token for
+   each idea of ``concepts`` it names ("redundancies", "lose their jobs" → one idea),
+   then a TF-IDF vector of word 1-2 grams (sublinear counts).
 2. The vectors are projected onto 100 latent dimensions (LSA, a truncated SVD) learnt
    from the classifier's seed corpus of ~4,000 pieces of feedback about NHS
    reorganisation. Short feedback about one worry shares few words; the projection
@@ -39,6 +40,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
+from engage.concerns import concepts
 from engage.concerns import text as textmod
 
 SEED = 20190528
@@ -88,20 +90,29 @@ class Discovery:
 class Space:
     """The fixed vector space: stems → TF-IDF → LSA, fitted on the seed corpus."""
 
-    def __init__(self, corpus: Sequence[str]) -> None:
+    def __init__(self, corpus: Sequence[str], *, with_ideas: bool = True) -> None:
+        self.with_ideas = with_ideas
         self.vectoriser = TfidfVectorizer(
             ngram_range=(1, 2),
             sublinear_tf=True,
             min_df=2,
             token_pattern=r"\S+",  # noqa: S106  (a regex, not a password) dtype=np.float32
         )
-        matrix = self.vectoriser.fit_transform([textmod.stems(t) for t in corpus])
+        matrix = self.vectoriser.fit_transform([self.words(t) for t in corpus])
         dims = min(DIMENSIONS, matrix.shape[1] - 1, matrix.shape[0] - 1)
         self.svd = TruncatedSVD(dims, random_state=SEED).fit(matrix)
 
+    def words(self, text: str) -> str:
+        """The stems of the text, then its idea tokens (concepts.ideas), twice each."""
+        stems = textmod.stems(text)
+        if not self.with_ideas:
+            return stems
+        found = concepts.ideas(text)
+        return " ".join([stems, *found, *found])
+
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors, one row per text (a row of zeros for a text of no known word)."""
-        matrix = self.vectoriser.transform([textmod.stems(t) for t in texts])
+        matrix = self.vectoriser.transform([self.words(t) for t in texts])
         return normalize(self.svd.transform(matrix)).astype(np.float32)
 
 

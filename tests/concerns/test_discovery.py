@@ -46,7 +46,9 @@ def test_a_campaign_is_one_unit_and_cannot_form_a_concern_of_its_own():
 
 def test_a_concern_lists_its_most_central_item_first():
     entries = [
-        discovery.Entry(1, "Staff will lose their jobs in the merger and redundancies will follow."),
+        discovery.Entry(
+            1, "Staff will lose their jobs in the merger and redundancies will follow."
+        ),
         discovery.Entry(2, "Redundancies of CCG staff: how many jobs will go?"),
         discovery.Entry(3, "Jobs will go. Staff redundancies are coming."),
     ]

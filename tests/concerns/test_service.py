@@ -182,9 +182,12 @@ def test_merge_split_and_a_response_linked_to_every_item(services_theme):
     assert {i.id for i in response.items} == {m.item_id for m in a.members}
     assert response.you_said == a.draft
     assert a.response_id == response.id
-    assert db.session.scalar(
-        select(func.count(AuditEvent.id)).where(AuditEvent.action.like("concern.%"))
-    ) >= 3
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.action.like("concern.%"))
+        )
+        >= 3
+    )
 
 
 def test_cli_prints_the_documented_json(services_theme, runner):

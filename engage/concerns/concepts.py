@@ -75,9 +75,10 @@ _IDEAS: dict[str, str] = {
     "xrecruit": r"recruit|retain|retention|vacanc|shortages?|agency staff|locums?|"
     r"training places|attract|not enough (?:gps|nurses|staff)",
 }
-_COMPILED = [(token, re.compile(pattern, re.IGNORECASE)) for token, pattern in _IDEAS.items()]
+_COMPILED = [(token, re.compile(pattern)) for token, pattern in _IDEAS.items()]
 
 
 def ideas(text: str) -> list[str]:
     """The idea tokens whose expression occurs in ``text``, in the list's order."""
+    text = text.lower()  # the patterns are in small letters: cheaper than IGNORECASE
     return [token for token, pattern in _COMPILED if pattern.search(text)]

@@ -153,7 +153,9 @@ def _units(entries: Sequence[Entry]) -> list[list[int]]:
 def choose_k(vectors: np.ndarray, *, k: int | None = None) -> tuple[np.ndarray, int, float | None]:
     """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette."""
     n = len(vectors)
-    if n < MIN_UNITS:
+    # Every concern needs MIN_CONCERN_UNITS units, so no more than n // that many.
+    most = min(MAX_K, n // MIN_CONCERN_UNITS)
+    if n < MIN_UNITS or most < MIN_K:
         return np.zeros(n, dtype=int), 1, None
     if k is not None:
         k = max(1, min(k, n))
@@ -170,7 +172,7 @@ def choose_k(vectors: np.ndarray, *, k: int | None = None) -> tuple[np.ndarray, 
     else:
         sample, rows = None, vectors
     best: tuple[float, int, np.ndarray] | None = None
-    for candidate in range(MIN_K, min(MAX_K, len(rows) - 1) + 1):
+    for candidate in range(MIN_K, min(most, len(rows) - 1) + 1):
         labels = _kmeans(rows, candidate)
         if len(set(labels.tolist())) < 2:
             continue
@@ -188,7 +190,9 @@ def _absorb_small(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     labels = labels.copy()
     sizes = Counter(labels.tolist())
     big = sorted(label for label, n in sizes.items() if n >= MIN_CONCERN_UNITS)
-    if not big or len(big) == len(sizes):
+    if not big:
+        return np.zeros_like(labels)
+    if len(big) == len(sizes):
         return labels
     centres = normalize(np.vstack([vectors[labels == label].mean(axis=0) for label in big]))
     small = np.isin(labels, big, invert=True)
@@ -221,11 +225,11 @@ def distinctive_phrases(
         size = max(1, len(docs))
         scored = []
         for phrase, n in c.items():
-            if n < 2 and size > 2:
-                continue  # a phrase one person used does not describe a group
+            if n < max(2, size // 20) and size > 2:
+                continue  # a phrase one person (or a few of many) used does not describe it
             length = phrase.count(" ") + 1
             # Longer phrases read better as labels: a small lift per extra word.
-            score = (n / size) * log(1 + average / totals[phrase]) * (1 + 0.25 * (length - 1))
+            score = (n / size) * log(1 + average / totals[phrase]) * (1 + 0.15 * (length - 1))
             scored.append((score, phrase))
         scored.sort(key=lambda s: (-s[0], s[1]))
         chosen: list[str] = []
@@ -243,6 +247,12 @@ def discover(
     entries: Sequence[Entry], *, k: int | None = None, the_space: Space | None = None
 ) -> Discovery:
     """Group entries into concerns, largest first (by people, campaigns at their size)."""
+    # One thread for every step (see _kmeans): steady on a shared 2-core machine.
+    with threadpool_limits(limits=1):
+        return _discover(entries, k=k, the_space=the_space)
+
+
+def _discover(entries: Sequence[Entry], *, k: int | None, the_space: Space | None) -> Discovery:
     if not entries:
         return Discovery(concerns=[], k=0, silhouette=None, units=0)
     the_space = the_space or space()

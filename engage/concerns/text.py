@@ -24,7 +24,7 @@ _STOP_TEXT = (
     "same other some any each every all both either neither one up down out over "
     "under again further here once s t don doesn isn ll ve re d please think worried "
     "worry concerned concern concerns fear feel like want need get got make sure "
-    "really dear thank thanks regards "
+    "really dear thank thanks regards look forward reply respond response "
 )
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _SUFFIXES = (
@@ -55,16 +55,26 @@ def stems(text: str) -> str:
     )
 
 
+# Phrases never run across these: "... a consultation? Will staff ..." is two phrases.
+_BREAKS = re.compile(r"[.!?;:,()\[\]\n\"“”]+")
+# The only small words a phrase may hold inside it ("cost of the merger").
+_INNER = frozenset({"of", "the", "and", "to", "in", "for", "on", "our", "a"})
+
+
 def phrases(text: str, *, longest: int = 3) -> list[str]:
-    """Readable phrases of 1 to ``longest`` words that neither start nor end with a stop word."""
+    """Readable phrases of 1 to ``longest`` words within one clause: no stop word at either
+    end, only a few small words inside, no numbers."""
     found = []
-    tokens = words(text)
-    for n in range(1, longest + 1):
-        for start in range(len(tokens) - n + 1):
-            gram = tokens[start : start + n]
-            if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
-                continue
-            if any(_DIGITS.search(word) for word in gram):
-                continue
-            found.append(" ".join(gram))
+    for clause in _BREAKS.split(text):
+        tokens = normalise_for_matching(clause).split()
+        for n in range(1, longest + 1):
+            for start in range(len(tokens) - n + 1):
+                gram = tokens[start : start + n]
+                if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
+                    continue
+                if any(w in STOP_WORDS and w not in _INNER for w in gram[1:-1]):
+                    continue
+                if any(_DIGITS.search(word) for word in gram):
+                    continue
+                found.append(" ".join(gram))
     return found

@@ -107,7 +107,7 @@ def concerns_of(engagement: Engagement, theme: Theme) -> list[Concern]:
         db.session.scalars(
             select(Concern)
             .where(Concern.engagement_id == engagement.id, Concern.theme_id == theme.id)
-            .options(selectinload(Concern.members))
+            .options(selectinload(Concern.members).selectinload(ConcernItem.item))
             .order_by(Concern.id)
         )
     )

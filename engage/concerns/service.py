@@ -305,7 +305,7 @@ def view(concern: Concern, *, weeks_from: date | None = None) -> ConcernView:
         weekly[day - timedelta(days=day.weekday())] += 1
     weeks = sorted(weekly.items())
     if weeks_from is not None and weeks:
-        start = weeks_from - timedelta(days=weeks_from.weekday())
+        start = min(weeks_from - timedelta(days=weeks_from.weekday()), weeks[0][0])
         filled, cursor = [], start
         while cursor <= weeks[-1][0]:
             filled.append((cursor, weekly.get(cursor, 0)))

@@ -209,3 +209,21 @@ def test_cli_prints_the_documented_json(services_theme, runner):
         assert concern["count"] == len(concern["items"])
     unknown = runner.invoke(cli, ["concerns", "--engagement", "nope", "--json"])
     assert unknown.exit_code != 0
+
+
+def test_weeks_run_from_the_opening_week_without_gaps_or_losses(services_theme, add_items):
+    engagement, theme, items = services_theme
+    # Sent before the engagement opened (a letter typed in later): still counted.
+    add_items(
+        engagement,
+        "services",
+        ["GP appointments are impossible to get."],
+        start=datetime(2019, 5, 1, 9),
+    )
+    service.refresh(engagement, theme)
+    db.session.commit()
+    for v in service.overview(engagement, theme):
+        weeks = [week for week, _n in v.weeks]
+        assert weeks[0].weekday() == 0
+        assert all((b - a).days == 7 for a, b in zip(weeks, weeks[1:], strict=False))
+        assert sum(n for _week, n in v.weeks) == v.count

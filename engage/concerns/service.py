@@ -189,7 +189,11 @@ def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -
     elif unplaced:
         _place(unplaced, concerns, placed, engagement, theme, result)
     db.session.flush()
-    _recompute(concerns, by_id)
+    changed = rediscover or unplaced or result.released
+    # Nothing new, nothing gone: centres, examples and labels are as stored (the
+    # steering functions keep the centres of what they touch up to date).
+    if changed or any(c.centroid is None for c in concerns):
+        _recompute(concerns, by_id)
     result.concerns = len(concerns)
     return result
 
@@ -238,6 +242,45 @@ def _place(unplaced, concerns, placed, engagement, theme, result: RefreshResult)
             of_group.setdefault(item.duplicate_group_id, target)
 
 
+def _unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[FeedbackItem]:
+    """The concern's items, one per campaign group (its first), in member order."""
+    seen: set[int] = set()
+    firsts = []
+    for member in concern.members:
+        item = by_id.get(member.item_id)
+        if item is None:
+            continue
+        group = item.duplicate_group_id
+        if group is not None:
+            if group in seen:
+                continue
+            seen.add(group)
+        firsts.append(item)
+    return firsts
+
+
+def _set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackItem]:
+    """Store the centre of ``firsts`` and its most central items; return those items."""
+    if not firsts:
+        concern.centroid, concern.central_ids = None, []
+        return []
+    vectors = discovery.space().vectors([item.text for item in firsts])
+    centre = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    centre = centre / norm if norm else centre
+    order = np.argsort(-(vectors @ centre), kind="stable")[:CENTRAL_KEPT]
+    central = [firsts[i] for i in order.tolist()]
+    concern.centroid = [round(float(x), 5) for x in centre]
+    concern.central_ids = [item.id for item in central]
+    return central
+
+
+def _refresh_centre(concern: Concern) -> None:
+    """After staff moved items: the concern's centre and examples from its items now."""
+    by_id = {m.item_id: m.item for m in concern.members if m.item is not None}
+    _set_centre(concern, _unit_items(concern, by_id))
+
+
 def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
     """Each concern's centre, central items, and (unless edited) label and draft."""
     live = [c for c in concerns if c.members]
@@ -247,37 +290,13 @@ def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
             db.session.delete(concern)
     if not live:
         return
-    unit_texts: list[list[str]] = []
-    unit_items: list[list[FeedbackItem]] = []
-    for concern in live:
-        seen: set[int] = set()
-        firsts = []
-        for member in concern.members:
-            item = by_id.get(member.item_id)
-            if item is None:
-                continue
-            group = item.duplicate_group_id
-            if group is not None:
-                if group in seen:
-                    continue
-                seen.add(group)
-            firsts.append(item)
-        unit_items.append(firsts)
-        unit_texts.append([item.text for item in firsts])
-    phrases = discovery.distinctive_phrases(unit_texts)
-    space = discovery.space()
+    unit_items = [_unit_items(concern, by_id) for concern in live]
+    phrases = discovery.distinctive_phrases([[i.text for i in firsts] for firsts in unit_items])
     now = utcnow()
     for concern, firsts, words in zip(live, unit_items, phrases, strict=True):
         if not firsts:
             continue
-        vectors = space.vectors([item.text for item in firsts])
-        centre = vectors.mean(axis=0)
-        norm = float(np.linalg.norm(centre))
-        centre = centre / norm if norm else centre
-        order = np.argsort(-(vectors @ centre), kind="stable")[:CENTRAL_KEPT]
-        central = [firsts[i] for i in order.tolist()]
-        concern.centroid = [round(float(x), 5) for x in centre]
-        concern.central_ids = [item.id for item in central]
+        central = _set_centre(concern, firsts)
         if concern.edited_at is None and not concern.is_new_group:
             concern.label = _label(words)
             texts = [t for t in (quotable(item) for item in central) if t]
@@ -372,6 +391,7 @@ def merge(target: Concern, sources: Sequence[Concern]) -> int:
         db.session.delete(source)
     target.updated_at = utcnow()
     db.session.flush()
+    _refresh_centre(target)
     return moved
 
 
@@ -399,6 +419,9 @@ def split(concern: Concern) -> Concern:
             member.placed_by = "staff"
             other.members.append(member)
     db.session.flush()
+    _refresh_centre(concern)
+    central = _set_centre(other, _unit_items(other, {m.item_id: m.item for m in other.members}))
+    other.draft = _draft(found.concerns[1].phrases, [t for t in map(quotable, central) if t])
     audit.record(
         "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}
     )
@@ -422,6 +445,8 @@ def move_item(item: FeedbackItem, *, to: Concern) -> None:
     member.placed_by = "staff"
     db.session.flush()
     db.session.expire_all()
+    for touched in {to.id, before} - {None}:
+        _refresh_centre(db.session.get(Concern, touched))
     audit.record(
         "concern.move_item",
         target=to,

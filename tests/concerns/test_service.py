@@ -176,6 +176,10 @@ def test_merge_split_and_a_response_linked_to_every_item(services_theme):
     other = service.split(a)
     db.session.commit()
     assert len(a.members) + len(other.members) == total and other.members and a.members
+    # Both halves have a centre and examples of their own, before any re-run.
+    for half in (a, other):
+        assert half.centroid is not None
+        assert half.central_ids and set(half.central_ids) <= {m.item_id for m in half.members}
 
     response = service.create_response(a, engagement=engagement, by="publisher@example.org")
     db.session.commit()

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("classify", "web", "import")
+PARTS = ("classify", "web", "import", "concerns")
 BACKENDS = ("sqlite", "postgresql")
 CLASSIFY_TARGETS = {
     "single_median_ms": ("<", 5.0),
@@ -136,6 +136,8 @@ def _summary(report: dict) -> dict[str, bool]:
     flat: dict[str, bool] = {}
     for key, check in report.get("classify", {}).get("targets", {}).items():
         flat[f"classify.{key}"] = check["pass"]
+    if "target" in report.get("concerns", {}):
+        flat["concerns.discover_seconds"] = report["concerns"]["target"]["pass"]
     for section in ("web", "import_mail"):
         for backend, figures in report.get(section, {}).items():
             for name, figure in figures.items():
@@ -168,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         common.log("classify: bench/bench_classify.py")
         report["classify"] = _step(_classify)
         failed |= "error" in report["classify"]
+    if "concerns" in parts:
+        common.log("concerns: bench/bench_concerns.py (10,000 items of one theme)")
+        report["concerns"] = _step(lambda: common.run_json(_script("bench_concerns.py")))
+        failed |= "error" in report["concerns"]
     work = Path(tempfile.mkdtemp(prefix="engage-bench-"))
     try:
         if parts & {"web", "import"}:

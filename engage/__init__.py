@@ -79,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
     import engage.classify.models  # noqa: F401
+    import engage.concerns.models  # noqa: F401
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
@@ -90,6 +91,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from engage import followup, public, tasks, web
+    from engage.concerns import public as concerns_public
     from engage.engagements import views as engagement_views
     from engage.feedback import api_views, service
     from engage.feedback import views as feedback_views
@@ -104,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_views.api)
     app.register_blueprint(mail_views.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(concerns_public.bp)
     app.register_blueprint(public_api.api)
     app.register_blueprint(staff_views.bp)
     staff_auth.init_app(app)

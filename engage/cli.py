@@ -526,3 +526,8 @@ def purge_command(days: int | None, dry_run: bool, as_json: bool) -> None:
     )
     if dry_run:
         click.echo("Dry run: nothing was changed.")
+
+
+from engage.concerns.cli import concerns_command  # noqa: E402
+
+cli.add_command(concerns_command)

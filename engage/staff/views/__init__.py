@@ -29,6 +29,7 @@ def never_cache(response):
 
 from engage.staff.views import (  # noqa: E402, F401  (modules register routes on bp)
     accounts,
+    concerns,
     inbox,
     insight,
     items,

@@ -1,0 +1,1 @@
+"""Concerns within a theme: what exactly people are worried about (issue #27)."""

@@ -1,0 +1,287 @@
+"""Find the concerns inside one theme's feedback: which items say the same worry.
+
+The method, every step of which can be explained to the person reading the result:
+
+1. Each text becomes the stems of its content words (``text.stems``) plus a token for
+   each idea of ``concepts`` it names ("redundancies", "lose their jobs" → one idea),
+   then a TF-IDF vector of word 1-2 grams (sublinear counts).
+2. The vectors are projected onto 100 latent dimensions (LSA, a truncated SVD) learnt
+   from the classifier's seed corpus of ~4,000 pieces of feedback about NHS
+   reorganisation. Short feedback about one worry shares few words; the projection
+   puts words that occur in the same kind of feedback ("redundant", "posts", "jobs")
+   close together. The space is fitted once and never on the items being grouped, so
+   an item's vector is the same on every run, and a new item can be compared with the
+   concerns found earlier.
+3. Campaign copies (a duplicate group) are one unit: grouped once with one vector,
+   counted with their size. A template letter sent 500 times cannot form or pull a
+   concern by weight.
+4. k-means on the unit vectors (normalised, so Euclidean distance follows cosine) for
+   each k from 2 to 12, seeded; the k with the best silhouette (cosine, on at most 2,000
+   units) is kept.
+5. Each concern is labelled from its most distinctive phrases (class-based TF-IDF:
+   frequent in this concern, rare in the theme's others) and its items are ordered by
+   closeness to its centre.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from math import log
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
+
+from engage.concerns import concepts
+from engage.concerns import text as textmod
+
+SEED = 20190528
+DIMENSIONS = 100
+MIN_K, MAX_K = 2, 12
+SILHOUETTE_SAMPLE = 2000
+# Fewer units than this are one concern: nothing worth splitting.
+MIN_UNITS = 6
+# A concern needs this many units (people or campaigns): one campaign alone, or one
+# person, is not a concern; its units join the nearest other concern.
+MIN_CONCERN_UNITS = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feedback item to group: its key (the item id), text and campaign group."""
+
+    key: int
+    text: str
+    group: int | None = None
+
+
+@dataclass
+class Found:
+    """One concern found: its items (keys), most central first, and its phrases."""
+
+    keys: list[int]
+    central: list[int]  # one key per unit, most central first
+    phrases: list[str]
+    centroid: np.ndarray = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.phrases[:3])
+
+
+@dataclass
+class Discovery:
+    """Every concern of one run, largest first, and how the number was chosen."""
+
+    concerns: list[Found]
+    k: int
+    silhouette: float | None
+    units: int
+
+
+class Space:
+    """The fixed vector space: stems → TF-IDF → LSA, fitted on the seed corpus."""
+
+    def __init__(self, corpus: Sequence[str], *, with_ideas: bool = True) -> None:
+        self.with_ideas = with_ideas
+        self.vectoriser = TfidfVectorizer(
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            min_df=2,
+            token_pattern=r"\S+",  # noqa: S106  (a regex, not a password) dtype=np.float32
+        )
+        matrix = self.vectoriser.fit_transform([self.words(t) for t in corpus])
+        dims = min(DIMENSIONS, matrix.shape[1] - 1, matrix.shape[0] - 1)
+        with threadpool_limits(limits=1):
+            self.svd = TruncatedSVD(dims, random_state=SEED).fit(matrix)
+
+    def words(self, text: str) -> str:
+        """The stems of the text, then its idea tokens (concepts.ideas), twice each."""
+        stems = textmod.stems(text)
+        if not self.with_ideas:
+            return stems
+        found = concepts.ideas(text)
+        return " ".join([stems, *found, *found])
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length vectors, one row per text (a row of zeros for a text of no known word)."""
+        matrix = self.vectoriser.transform([self.words(t) for t in texts])
+        return normalize(self.svd.transform(matrix)).astype(np.float32)
+
+
+def seed_corpus() -> list[str]:
+    """The classifier's seed corpus texts, in file order."""
+    folder = resources.files("engage.classify.data").joinpath("corpus")
+    texts: list[str] = []
+    for part in sorted(folder.iterdir(), key=lambda p: p.name):
+        if part.name.endswith(".csv"):
+            with part.open(encoding="utf-8", newline="") as handle:
+                texts += [row["text"] for row in csv.DictReader(handle) if row.get("text")]
+    return texts
+
+
+@lru_cache(maxsize=1)
+def space() -> Space:
+    """The space every run uses (fitted once per process, about a second)."""
+    return Space(seed_corpus())
+
+
+def _units(entries: Sequence[Entry]) -> list[list[int]]:
+    """Entry indexes by unit: a campaign group's entries together, others alone."""
+    units: list[list[int]] = []
+    of_group: dict[int, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.group is None:
+            units.append([index])
+        elif entry.group in of_group:
+            units[of_group[entry.group]].append(index)
+        else:
+            of_group[entry.group] = len(units)
+            units.append([index])
+    return units
+
+
+def choose_k(vectors: np.ndarray, *, k: int | None = None) -> tuple[np.ndarray, int, float | None]:
+    """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette."""
+    n = len(vectors)
+    # Every concern needs MIN_CONCERN_UNITS units, so no more than n // that many.
+    most = min(MAX_K, n // MIN_CONCERN_UNITS)
+    if n < MIN_UNITS or most < MIN_K:
+        return np.zeros(n, dtype=int), 1, None
+    if k is not None:
+        k = max(1, min(k, n))
+        if k == 1:
+            return np.zeros(n, dtype=int), 1, None
+        return _kmeans(vectors, k), k, None
+    # k is chosen on a seeded sample of at most SILHOUETTE_SAMPLE units (k-means and
+    # silhouette both), then the chosen k is fitted on every unit: 10,000 items in
+    # seconds rather than a minute, and the same choice on every run.
+    rng = np.random.default_rng(SEED)
+    if n > SILHOUETTE_SAMPLE:
+        sample = np.sort(rng.choice(n, SILHOUETTE_SAMPLE, replace=False))
+        rows = vectors[sample]
+    else:
+        sample, rows = None, vectors
+    best: tuple[float, int, np.ndarray] | None = None
+    for candidate in range(MIN_K, min(most, len(rows) - 1) + 1):
+        labels = _kmeans(rows, candidate)
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = float(silhouette_score(rows, labels, metric="cosine"))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, candidate, labels)
+    if best is None:
+        return np.zeros(n, dtype=int), 1, None
+    labels = best[2] if sample is None else _kmeans(vectors, best[1])
+    return labels, best[1], best[0]
+
+
+def _absorb_small(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Give the units of concerns under MIN_CONCERN_UNITS to the nearest larger concern."""
+    labels = labels.copy()
+    sizes = Counter(labels.tolist())
+    big = sorted(label for label, n in sizes.items() if n >= MIN_CONCERN_UNITS)
+    if not big:
+        return np.zeros_like(labels)
+    if len(big) == len(sizes):
+        return labels
+    centres = normalize(np.vstack([vectors[labels == label].mean(axis=0) for label in big]))
+    small = np.isin(labels, big, invert=True)
+    nearest = np.argmax(vectors[small] @ centres.T, axis=1)
+    labels[small] = np.asarray(big)[nearest]
+    return labels
+
+
+def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
+    # One thread: on a shared 2-core machine OpenMP's threads wait on each other (11
+    # fits on 2,000 units took 26 s with the default threads and 1.3 s with one).
+    with threadpool_limits(limits=1):
+        model = KMeans(n_clusters=k, n_init=3, random_state=SEED, max_iter=100)
+        return model.fit_predict(vectors)
+
+
+def distinctive_phrases(
+    docs_by_concern: Sequence[Sequence[str]], *, top: int = 5
+) -> list[list[str]]:
+    """Per concern, the phrases most frequent in it and rare in the others (c-TF-IDF)."""
+    counts = [
+        Counter(p for doc in docs for p in set(textmod.phrases(doc))) for docs in docs_by_concern
+    ]
+    totals: Counter[str] = Counter()
+    for c in counts:
+        totals.update(c)
+    average = sum(sum(c.values()) for c in counts) / max(1, len(counts))
+    out = []
+    for docs, c in zip(docs_by_concern, counts, strict=True):
+        size = max(1, len(docs))
+        scored = []
+        for phrase, n in c.items():
+            if n < max(2, size // 20) and size > 2:
+                continue  # a phrase one person (or a few of many) used does not describe it
+            length = phrase.count(" ") + 1
+            # Longer phrases read better as labels: a small lift per extra word.
+            score = (n / size) * log(1 + average / totals[phrase]) * (1 + 0.15 * (length - 1))
+            scored.append((score, phrase))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        chosen: list[str] = []
+        for _score, phrase in scored:
+            if any(phrase in other or other in phrase for other in chosen):
+                continue
+            chosen.append(phrase)
+            if len(chosen) == top:
+                break
+        out.append(chosen)
+    return out
+
+
+def discover(
+    entries: Sequence[Entry], *, k: int | None = None, the_space: Space | None = None
+) -> Discovery:
+    """Group entries into concerns, largest first (by people, campaigns at their size)."""
+    # One thread for every step (see _kmeans): steady on a shared 2-core machine.
+    with threadpool_limits(limits=1):
+        return _discover(entries, k=k, the_space=the_space)
+
+
+def _discover(entries: Sequence[Entry], *, k: int | None, the_space: Space | None) -> Discovery:
+    if not entries:
+        return Discovery(concerns=[], k=0, silhouette=None, units=0)
+    the_space = the_space or space()
+    units = _units(entries)
+    first = [unit[0] for unit in units]
+    vectors = the_space.vectors([entries[i].text for i in first])
+    labels, chosen_k, silhouette = choose_k(vectors, k=k)
+    if k is None:
+        labels = _absorb_small(vectors, labels)
+    groups: dict[int, list[int]] = {}
+    for unit_index, label in enumerate(labels.tolist()):
+        groups.setdefault(label, []).append(unit_index)
+    members = list(groups.values())
+    phrases = distinctive_phrases([[entries[first[u]].text for u in ms] for ms in members])
+    concerns = []
+    for unit_indexes, words in zip(members, phrases, strict=True):
+        centroid = vectors[unit_indexes].mean(axis=0)
+        norm = float(np.linalg.norm(centroid))
+        centroid = centroid / norm if norm else centroid
+        closeness = vectors[unit_indexes] @ centroid
+        order = [unit_indexes[i] for i in np.argsort(-closeness, kind="stable")]
+        keys = [entries[i].key for u in unit_indexes for i in units[u]]
+        concerns.append(
+            Found(
+                keys=keys,
+                central=[entries[first[u]].key for u in order],
+                phrases=words,
+                centroid=centroid,
+            )
+        )
+    concerns.sort(key=lambda c: (-len(c.keys), c.central[0] if c.central else 0))
+    return Discovery(concerns=concerns, k=chosen_k, silhouette=silhouette, units=len(units))

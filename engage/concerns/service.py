@@ -1,0 +1,505 @@
+"""Concerns of one engagement's theme: find them, keep staff's steering, draft lines.
+
+Rules worth knowing:
+
+- The first run groups every item of the theme (``discovery.discover``). Later runs keep
+  every concern and every item's place; only items not yet placed are placed: with the
+  other copies of their campaign if those are placed, else in the nearest concern whose
+  centre is at least ``JOIN_SIMILARITY`` away (cosine), else in the "New feedback" group.
+- A label or draft staff have edited is never rewritten; others follow their items.
+- Examples shown or drafted from are the redacted copies of items whose authors agreed
+  to be quoted; anything else is referred to by its reference only.
+- Functions flush and audit; the caller commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from engage.concerns import discovery
+from engage.concerns.models import Concern, ConcernItem
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Status, Theme, ThemeTag, current_of
+from engage.staff import audit
+from engage.util import utcnow
+
+JOIN_SIMILARITY = 0.35
+CENTRAL_KEPT = 20
+EXAMPLES = 5
+NEW_GROUP_LABEL = "New feedback, not yet near a concern"
+WE_DID_PLACEHOLDER = "To be written by the engagement team."
+_WORRY = re.compile(
+    r"\b(?:worried|concerned|worry|fear|afraid|scared|anxious)\b(?:\s+(?:is|about\s+it))?"
+    r"\s+that\s+([^.?!\n]{12,160})",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|I'm|I am)\b")
+
+
+class ConcernError(ValueError):
+    """A steering request that cannot be carried out (the message says why)."""
+
+
+@dataclass
+class RefreshResult:
+    """What a run did: concerns found (first run), items joined to kept ones, and so on."""
+
+    concerns: int = 0
+    found: int = 0
+    joined: int = 0
+    to_new_group: int = 0
+    released: int = 0
+
+
+@dataclass
+class ConcernView:
+    """What a page or the CLI shows of one concern."""
+
+    concern: Concern
+    count: int
+    references: list[str]
+    examples: list[str]
+    example_references: list[str]
+    weeks: list[tuple[date, int]] = field(default_factory=list)
+
+
+def quotable(item: FeedbackItem) -> str | None:
+    """The words of an item that may be shown: its redacted copy, if its author consented."""
+    if not item.consent_to_quote or item.status == Status.SPAM:
+        return None
+    text = (item.redacted_text or "").strip()
+    return text or None
+
+
+def theme_items(engagement: Engagement, theme: Theme) -> list[FeedbackItem]:
+    """Items of the engagement whose current themes include ``theme`` (not spam), oldest first."""
+    candidates = db.session.scalars(
+        select(FeedbackItem)
+        .join(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
+        .where(
+            FeedbackItem.engagement_id == engagement.id,
+            ThemeTag.theme_id == theme.id,
+            FeedbackItem.status != Status.SPAM,
+        )
+        .options(selectinload(FeedbackItem.tags))
+        .order_by(FeedbackItem.submitted_at, FeedbackItem.id)
+    ).unique()
+    return [
+        item
+        for item in candidates
+        if any(
+            t.theme_id == theme.id for t in current_of(item.tags, reviewed=item.themes_reviewed_at)
+        )
+    ]
+
+
+def concerns_of(engagement: Engagement, theme: Theme) -> list[Concern]:
+    return list(
+        db.session.scalars(
+            select(Concern)
+            .where(Concern.engagement_id == engagement.id, Concern.theme_id == theme.id)
+            .options(selectinload(Concern.members).selectinload(ConcernItem.item))
+            .order_by(Concern.id)
+        )
+    )
+
+
+def _draft(phrases: Sequence[str], texts: Sequence[str]) -> str:
+    """A clause to follow "You told us you are concerned that": said by someone, or a template."""
+    for text in texts:
+        match = _WORRY.search(text)
+        if match and not _FIRST_PERSON.search(match.group(1)):
+            return match.group(1).strip().rstrip(",;:") + "."
+    if not phrases:
+        return "the changes will affect you."
+    named = list(phrases[:3])
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return f"the changes will affect {listed}."
+
+
+def _label(phrases: Sequence[str]) -> str:
+    return (", ".join(phrases[:3]) or "Other feedback")[:200]
+
+
+def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -> RefreshResult:
+    """Bring a theme's concerns up to date with its items (see the module's rules).
+
+    ``rediscover`` groups again the items of every concern staff have not touched
+    (renamed, hidden, moved into, or answered with a response).
+    """
+    items = theme_items(engagement, theme)
+    by_id = {item.id: item for item in items}
+    concerns = concerns_of(engagement, theme)
+    result = RefreshResult()
+    placed: dict[int, ConcernItem] = {}
+    for concern in concerns:
+        for member in list(concern.members):
+            if member.item_id not in by_id:
+                concern.members.remove(member)
+                result.released += 1
+            else:
+                placed[member.item_id] = member
+    if rediscover:
+        for concern in list(concerns):
+            touched = (
+                concern.edited_at is not None
+                or concern.hidden
+                or concern.response_id is not None
+                or any(m.placed_by == "staff" for m in concern.members)
+            )
+            if not touched:
+                for member in concern.members:
+                    placed.pop(member.item_id, None)
+                concerns.remove(concern)
+                db.session.delete(concern)
+        db.session.flush()
+
+    unplaced = [item for item in items if item.id not in placed]
+    kept = [c for c in concerns if not c.is_new_group]
+    now = utcnow()
+    if unplaced and (rediscover or not kept):
+        found = discovery.discover(
+            [discovery.Entry(i.id, i.text, i.duplicate_group_id) for i in unplaced]
+        )
+        for part in found.concerns:
+            concern = Concern(
+                engagement_id=engagement.id,
+                theme_id=theme.id,
+                label=_label(part.phrases),
+                draft="",
+                created_at=now,
+                updated_at=now,
+            )
+            db.session.add(concern)
+            concerns.append(concern)
+            for key in part.keys:
+                member = ConcernItem(item_id=key, theme_id=theme.id, placed_by="model")
+                concern.members.append(member)
+                placed[key] = member
+        result.found = len(found.concerns)
+    elif unplaced:
+        _place(unplaced, concerns, placed, engagement, theme, result)
+    db.session.flush()
+    changed = rediscover or unplaced or result.released
+    # Nothing new, nothing gone: centres, examples and labels are as stored (the
+    # steering functions keep the centres of what they touch up to date).
+    if changed or any(c.centroid is None for c in concerns):
+        _recompute(concerns, by_id)
+    result.concerns = len(concerns)
+    return result
+
+
+def _place(unplaced, concerns, placed, engagement, theme, result: RefreshResult) -> None:
+    """Put each new item with its campaign, in the nearest kept concern, or in "new"."""
+    kept = [c for c in concerns if not c.is_new_group and c.centroid]
+    of_group: dict[int, Concern] = {}
+    for concern in concerns:
+        for member in concern.members:
+            group = member.item.duplicate_group_id if member.item is not None else None
+            if group is not None:
+                of_group.setdefault(group, concern)
+    centres = np.array([c.centroid for c in kept], dtype=np.float32) if kept else None
+    vectors = discovery.space().vectors([item.text for item in unplaced])
+    new_group = next((c for c in concerns if c.is_new_group), None)
+    for item, vector in zip(unplaced, vectors, strict=True):
+        target = of_group.get(item.duplicate_group_id) if item.duplicate_group_id else None
+        if target is None and centres is not None:
+            similarity = centres @ vector
+            best = int(np.argmax(similarity))
+            if similarity[best] >= JOIN_SIMILARITY:
+                target = kept[best]
+        if target is None:
+            if new_group is None:
+                now = utcnow()
+                new_group = Concern(
+                    engagement_id=engagement.id,
+                    theme_id=theme.id,
+                    label=NEW_GROUP_LABEL,
+                    draft="",
+                    is_new_group=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                db.session.add(new_group)
+                concerns.append(new_group)
+            target = new_group
+            result.to_new_group += 1
+        else:
+            result.joined += 1
+        member = ConcernItem(item_id=item.id, theme_id=theme.id, placed_by="model")
+        target.members.append(member)
+        placed[item.id] = member
+        if item.duplicate_group_id:
+            of_group.setdefault(item.duplicate_group_id, target)
+
+
+def _unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[FeedbackItem]:
+    """The concern's items, one per campaign group (its first), in member order."""
+    seen: set[int] = set()
+    firsts = []
+    for member in concern.members:
+        item = by_id.get(member.item_id)
+        if item is None:
+            continue
+        group = item.duplicate_group_id
+        if group is not None:
+            if group in seen:
+                continue
+            seen.add(group)
+        firsts.append(item)
+    return firsts
+
+
+def _set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackItem]:
+    """Store the centre of ``firsts`` and its most central items; return those items."""
+    if not firsts:
+        concern.centroid, concern.central_ids = None, []
+        return []
+    vectors = discovery.space().vectors([item.text for item in firsts])
+    centre = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    centre = centre / norm if norm else centre
+    order = np.argsort(-(vectors @ centre), kind="stable")[:CENTRAL_KEPT]
+    central = [firsts[i] for i in order.tolist()]
+    concern.centroid = [round(float(x), 5) for x in centre]
+    concern.central_ids = [item.id for item in central]
+    return central
+
+
+def _refresh_centre(concern: Concern) -> None:
+    """After staff moved items: the concern's centre and examples from its items now."""
+    by_id = {m.item_id: m.item for m in concern.members if m.item is not None}
+    _set_centre(concern, _unit_items(concern, by_id))
+
+
+def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
+    """Each concern's centre, central items, and (unless edited) label and draft."""
+    live = [c for c in concerns if c.members]
+    for concern in [c for c in concerns if not c.members]:
+        if concern.edited_at is None and concern.response_id is None:
+            concerns.remove(concern)
+            db.session.delete(concern)
+    if not live:
+        return
+    unit_items = [_unit_items(concern, by_id) for concern in live]
+    phrases = discovery.distinctive_phrases([[i.text for i in firsts] for firsts in unit_items])
+    now = utcnow()
+    for concern, firsts, words in zip(live, unit_items, phrases, strict=True):
+        if not firsts:
+            continue
+        central = _set_centre(concern, firsts)
+        if concern.edited_at is None and not concern.is_new_group:
+            concern.label = _label(words)
+            texts = [t for t in (quotable(item) for item in central) if t]
+            concern.draft = _draft(words, texts)
+        concern.updated_at = now
+    db.session.flush()
+
+
+def view(concern: Concern, *, weeks_from: date | None = None) -> ConcernView:
+    """Counts, references, quotable examples and weekly counts of one concern."""
+    items = [m.item for m in concern.members if m.item is not None]
+    by_id = {item.id: item for item in items}
+    examples, example_refs = [], []
+    for item_id in concern.central_ids or []:
+        item = by_id.get(item_id)
+        text = quotable(item) if item is not None else None
+        if text and text not in examples:
+            examples.append(text)
+            example_refs.append(item.reference)
+        if len(examples) == EXAMPLES:
+            break
+    weekly: Counter[date] = Counter()
+    for item in items:
+        day = item.submitted_at.date()
+        weekly[day - timedelta(days=day.weekday())] += 1
+    weeks = sorted(weekly.items())
+    if weeks_from is not None and weeks:
+        start = min(weeks_from - timedelta(days=weeks_from.weekday()), weeks[0][0])
+        filled, cursor = [], start
+        while cursor <= weeks[-1][0]:
+            filled.append((cursor, weekly.get(cursor, 0)))
+            cursor += timedelta(days=7)
+        weeks = filled
+    references = sorted(item.reference for item in items)
+    return ConcernView(concern, len(items), references, examples, example_refs, weeks)
+
+
+def overview(engagement: Engagement, theme: Theme, *, hidden: bool = False) -> list[ConcernView]:
+    """The theme's concerns, largest first, the "new" group last; hidden ones only if asked."""
+    views = [
+        view(c, weeks_from=engagement.opens_on)
+        for c in concerns_of(engagement, theme)
+        if hidden or not c.hidden
+    ]
+    views.sort(key=lambda v: (v.concern.is_new_group, -v.count, v.concern.id))
+    return views
+
+
+# --- staff steering: each change is audited; the caller commits ---------------------
+
+
+def rename(concern: Concern, *, label: str, draft: str | None = None) -> None:
+    """Give a concern staff's own label (and draft line), kept from then on."""
+    label = " ".join((label or "").split())[:200]
+    if not label:
+        raise ConcernError("Enter a name for the concern")
+    before = {"label": concern.label, "draft": concern.draft}
+    concern.label = label
+    if draft is not None and draft.strip():
+        concern.draft = draft.strip()[:2000]
+    concern.edited_at = utcnow()
+    audit.record(
+        "concern.rename", target=concern, detail={"before": before, "label": concern.label}
+    )
+
+
+def set_hidden(concern: Concern, *, hidden: bool) -> None:
+    """Hide a concern from the page (its items stay with it) or show it again."""
+    concern.hidden = hidden
+    audit.record("concern.hide" if hidden else "concern.show", target=concern)
+
+
+def merge(target: Concern, sources: Sequence[Concern]) -> int:
+    """Move every item of ``sources`` into ``target`` and delete them; return items moved."""
+    moved = 0
+    for source in sources:
+        if source.id == target.id:
+            continue
+        if (source.engagement_id, source.theme_id) != (target.engagement_id, target.theme_id):
+            raise ConcernError("Only concerns of the same engagement and theme can be merged")
+        for member in list(source.members):
+            source.members.remove(member)
+            member.placed_by = "staff"
+            target.members.append(member)
+            moved += 1
+        audit.record(
+            "concern.merge",
+            target=target,
+            detail={"merged": source.id, "label": source.label, "items": moved},
+        )
+        db.session.flush()
+        db.session.delete(source)
+    target.updated_at = utcnow()
+    db.session.flush()
+    _refresh_centre(target)
+    return moved
+
+
+def split(concern: Concern) -> Concern:
+    """Split a concern in two by grouping its items again; return the new one."""
+    members = [m for m in concern.members if m.item is not None]
+    entries = [discovery.Entry(m.item_id, m.item.text, m.item.duplicate_group_id) for m in members]
+    found = discovery.discover(entries, k=2)
+    if len(found.concerns) < 2:
+        raise ConcernError("This concern has too few items to split")
+    moving = set(found.concerns[1].keys)
+    now = utcnow()
+    other = Concern(
+        engagement_id=concern.engagement_id,
+        theme_id=concern.theme_id,
+        label=_label(found.concerns[1].phrases),
+        draft="",
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(other)
+    for member in members:
+        if member.item_id in moving:
+            concern.members.remove(member)
+            member.placed_by = "staff"
+            other.members.append(member)
+    db.session.flush()
+    _refresh_centre(concern)
+    central = _set_centre(other, _unit_items(other, {m.item_id: m.item for m in other.members}))
+    other.draft = _draft(found.concerns[1].phrases, [t for t in map(quotable, central) if t])
+    audit.record(
+        "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}
+    )
+    return other
+
+
+def move_item(item: FeedbackItem, *, to: Concern) -> None:
+    """Put one item in another concern of the same theme (kept there on every re-run)."""
+    if item.engagement_id != to.engagement_id:
+        raise ConcernError("The item is not about this engagement")
+    member = db.session.scalar(
+        select(ConcernItem).where(
+            ConcernItem.item_id == item.id, ConcernItem.theme_id == to.theme_id
+        )
+    )
+    before = member.concern_id if member is not None else None
+    if member is None:
+        member = ConcernItem(item_id=item.id, theme_id=to.theme_id)
+        db.session.add(member)
+    member.concern_id = to.id
+    member.placed_by = "staff"
+    db.session.flush()
+    db.session.expire_all()
+    for touched in {to.id, before} - {None}:
+        _refresh_centre(db.session.get(Concern, touched))
+    audit.record(
+        "concern.move_item",
+        target=to,
+        detail={"item": item.reference, "from": before, "to": to.id},
+    )
+
+
+def create_response(concern: Concern, *, engagement: Engagement, by: str | None = None):
+    """Start a draft response from a concern, linked to all its items (publish.service)."""
+    from engage.publish import service as publish
+
+    items = [m.item for m in concern.members if m.item is not None]
+    response = publish.create_draft(
+        engagement=engagement,
+        you_said=concern.draft or concern.label,
+        we_did=WE_DID_PLACEHOLDER,
+        themes=[concern.theme],
+        items=items,
+        by=by,
+    )
+    concern.response_id = response.id
+    audit.record(
+        "concern.response", target=concern, detail={"response": response.id, "items": len(items)}
+    )
+    return response
+
+
+def as_json(engagement: Engagement, theme: Theme) -> dict:
+    """The CLI's object: the slugs, and each concern's label, count, items and draft."""
+    return {
+        "engagement": engagement.slug,
+        "theme": theme.slug,
+        "concerns": [
+            {
+                "label": v.concern.label,
+                "count": v.count,
+                "items": v.references,
+                "draft": f"You told us you are concerned that {v.concern.draft}"
+                if v.concern.draft
+                else "",
+                "hidden": v.concern.hidden,
+                "new_group": v.concern.is_new_group,
+                "weeks": [[week.isoformat(), n] for week, n in v.weeks],
+            }
+            for v in overview(engagement, theme, hidden=True)
+        ],
+    }
+
+
+def split_group_counts(concern: Concern) -> dict[int, int]:
+    """How many items of each campaign group the concern holds (for the page's notes)."""
+    counts: dict[int, int] = defaultdict(int)
+    for member in concern.members:
+        if member.item is not None and member.item.duplicate_group_id:
+            counts[member.item.duplicate_group_id] += 1
+    return dict(counts)

@@ -1,0 +1,80 @@
+"""Words of feedback for grouping into concerns: cleaned, stop words out, endings cut.
+
+Short feedback about the same worry rarely repeats the same word forms ("redundant",
+"redundancies"), so words are cut to a rough stem before counting. The stemmer is a
+handful of suffix rules, not a linguistic one: it only has to map the forms of one word
+to the same key, never to produce a real word.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from engage.staff.duplicates import normalise_for_matching
+
+# Function words, and the words people use to say they are worried about anything:
+# "concerned", "worried" say nothing about *which* concern it is.
+_STOP_TEXT = (
+    "a an the and or but if of to in on at for from by with about as into than then "
+    "so that this these those there their they them it its is are was were be been "
+    "being am i im me my we us our you your he she his her who whom which what when "
+    "where why how will would shall should can could may might must do does did done "
+    "have has had not no nor only just also very too more most much many such own "
+    "same other some any each every all both either neither one up down out over "
+    "under again further here once s t don doesn isn ll ve re d please think worried "
+    "worry concerned concern concerns fear feel like want need get got make sure "
+    "really dear thank thanks regards look forward reply respond response "
+)
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+_SUFFIXES = (
+    "ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied",
+    "ers", "er", "ed", "es", "s", "ly",
+)  # fmt: skip
+_DIGITS = re.compile(r"\d")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A rough stem: the first matching suffix cut when at least four letters remain."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The text's words as matched for campaign copies (no greeting, sign-off or case)."""
+    return normalise_for_matching(text).split()
+
+
+def stems(text: str) -> str:
+    """The text as space-separated stems of its content words (no stop words, no numbers)."""
+    return " ".join(
+        stem(word) for word in words(text) if word not in STOP_WORDS and not _DIGITS.search(word)
+    )
+
+
+# Phrases never run across these: "... a consultation? Will staff ..." is two phrases.
+_BREAKS = re.compile(r"[.!?;:,()\[\]\n\"“”]+")
+# The only small words a phrase may hold inside it ("cost of the merger").
+_INNER = frozenset({"of", "the", "and", "to", "in", "for", "on", "our", "a"})
+
+
+def phrases(text: str, *, longest: int = 3) -> list[str]:
+    """Readable phrases of 1 to ``longest`` words within one clause: no stop word at either
+    end, only a few small words inside, no numbers."""
+    found = []
+    for clause in _BREAKS.split(text):
+        tokens = normalise_for_matching(clause).split()
+        for n in range(1, longest + 1):
+            for start in range(len(tokens) - n + 1):
+                gram = tokens[start : start + n]
+                if gram[0] in STOP_WORDS or gram[-1] in STOP_WORDS:
+                    continue
+                if any(w in STOP_WORDS and w not in _INNER for w in gram[1:-1]):
+                    continue
+                if any(_DIGITS.search(word) for word in gram):
+                    continue
+                found.append(" ".join(gram))
+    return found

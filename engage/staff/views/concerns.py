@@ -1,0 +1,208 @@
+"""Concerns inside a theme: what people are worried about, steered by staff (issue #27)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from engage.concerns import service
+from engage.concerns.models import Concern
+from engage.engagements import service as engagements
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Theme
+from engage.publish.service import InvalidResponse
+from engage.staff.auth import role_required
+from engage.staff.models import Role
+from engage.staff.views import bp
+
+
+def _themes() -> list[Theme]:
+    return list(db.session.scalars(select(Theme).order_by(Theme.position, Theme.id)))
+
+
+def _checked_form() -> None:
+    """Every change is a POST with a valid CSRF token; anything else is refused."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+
+
+def _concern(concern_id: int) -> Concern:
+    concern = db.session.get(Concern, concern_id)
+    if concern is None:
+        abort(404)
+    return concern
+
+
+def _back(concern: Concern):
+    engagement = db.session.get(Engagement, concern.engagement_id)
+    return redirect(
+        url_for("staff.concerns_page", engagement=engagement.slug, theme=concern.theme.slug)
+        + f"#concern-{concern.id}"
+    )
+
+
+@bp.get("/concerns")
+@role_required(Role.VIEWER)
+def concerns_page():
+    """One engagement's theme: its concerns with counts, trend, examples and drafts."""
+    everything = engagements.list_engagements()
+    themes = _themes()
+    slug = request.args.get("engagement", "")[:120]
+    engagement = engagements.get_by_slug(slug) if slug else (everything[0] if everything else None)
+    if slug and engagement is None:
+        abort(404)
+    theme_slug = request.args.get("theme", "")[:60]
+    theme = next((t for t in themes if t.slug == theme_slug), themes[0] if themes else None)
+    if theme_slug and (theme is None or theme.slug != theme_slug):
+        abort(404)
+    show_hidden = request.args.get("hidden") == "1"
+    views = service.overview(engagement, theme, hidden=show_hidden) if engagement and theme else []
+    return render_template(
+        "staff/concerns.html",
+        engagements=everything,
+        themes=themes,
+        engagement=engagement,
+        theme=theme,
+        views=views,
+        show_hidden=show_hidden,
+        form=FlaskForm(),
+        can_steer=current_user.role.can(Role.TRIAGER),
+        can_publish=current_user.role.can(Role.PUBLISHER),
+    )
+
+
+@bp.post("/concerns/refresh")
+@role_required(Role.TRIAGER)
+def concerns_refresh():
+    """Place new feedback in the kept concerns (or find concerns the first time)."""
+    _checked_form()
+    engagement = engagements.get_by_slug(request.form.get("engagement", "")[:120])
+    theme = db.session.scalar(select(Theme).where(Theme.slug == request.form.get("theme", "")))
+    if engagement is None or theme is None:
+        abort(404)
+    rediscover = request.form.get("rediscover") == "1"
+    result = service.refresh(engagement, theme, rediscover=rediscover)
+    service.audit.record(
+        "concern.refresh",
+        detail={
+            "engagement": engagement.slug,
+            "theme": theme.slug,
+            "rediscover": rediscover,
+            "found": result.found,
+            "joined": result.joined,
+            "new_group": result.to_new_group,
+        },
+    )
+    db.session.commit()
+    flash(
+        f"{result.concerns} concerns; {result.found} found, {result.joined} items joined "
+        f"kept concerns, {result.to_new_group} went to “new feedback”",
+        "info",
+    )
+    return redirect(url_for("staff.concerns_page", engagement=engagement.slug, theme=theme.slug))
+
+
+@bp.post("/concerns/<int:concern_id>/rename")
+@role_required(Role.TRIAGER)
+def concerns_rename(concern_id: int):
+    """Give a concern staff's own name and draft line."""
+    _checked_form()
+    concern = _concern(concern_id)
+    try:
+        service.rename(
+            concern,
+            label=request.form.get("label", ""),
+            draft=request.form.get("draft"),
+        )
+    except service.ConcernError as error:
+        flash(str(error), "warning")
+        return _back(concern)
+    db.session.commit()
+    flash("Concern renamed", "info")
+    return _back(concern)
+
+
+@bp.post("/concerns/<int:concern_id>/hide")
+@role_required(Role.TRIAGER)
+def concerns_hide(concern_id: int):
+    """Hide a concern, or show it again."""
+    _checked_form()
+    concern = _concern(concern_id)
+    service.set_hidden(concern, hidden=request.form.get("hidden") == "1")
+    db.session.commit()
+    return _back(concern)
+
+
+@bp.post("/concerns/<int:concern_id>/merge")
+@role_required(Role.TRIAGER)
+def concerns_merge(concern_id: int):
+    """Merge another concern into this one."""
+    _checked_form()
+    concern = _concern(concern_id)
+    other = _concern(request.form.get("other", type=int) or 0)
+    try:
+        moved = service.merge(concern, [other])
+    except service.ConcernError as error:
+        flash(str(error), "warning")
+        return _back(concern)
+    db.session.commit()
+    flash(f"Merged: {moved} items moved", "info")
+    return _back(concern)
+
+
+@bp.post("/concerns/<int:concern_id>/split")
+@role_required(Role.TRIAGER)
+def concerns_split(concern_id: int):
+    """Split a concern in two."""
+    _checked_form()
+    concern = _concern(concern_id)
+    try:
+        service.split(concern)
+    except service.ConcernError as error:
+        flash(str(error), "warning")
+        return _back(concern)
+    db.session.commit()
+    flash("Split in two", "info")
+    return _back(concern)
+
+
+@bp.post("/concerns/<int:concern_id>/move")
+@role_required(Role.TRIAGER)
+def concerns_move(concern_id: int):
+    """Move one item (by its reference) into this concern."""
+    _checked_form()
+    concern = _concern(concern_id)
+    reference = request.form.get("reference", "").strip()[:40]
+    item = db.session.scalar(select(FeedbackItem).where(FeedbackItem.reference == reference))
+    if item is None:
+        flash(f"No feedback with the reference {reference}", "warning")
+        return _back(concern)
+    try:
+        service.move_item(item, to=concern)
+    except service.ConcernError as error:
+        flash(str(error), "warning")
+        return _back(concern)
+    db.session.commit()
+    flash(f"{item.reference} moved", "info")
+    return _back(concern)
+
+
+@bp.post("/concerns/<int:concern_id>/respond")
+@role_required(Role.PUBLISHER)
+def concerns_respond(concern_id: int):
+    """Start a draft response from a concern, linked to all its items, and edit it."""
+    _checked_form()
+    concern = _concern(concern_id)
+    engagement = db.session.get(Engagement, concern.engagement_id)
+    try:
+        response = service.create_response(concern, engagement=engagement, by=current_user.email)
+    except InvalidResponse as error:
+        db.session.rollback()
+        flash(f"The response could not be started: {error}", "warning")
+        return _back(concern)
+    db.session.commit()
+    flash("Draft response started from the concern: write what we are doing", "info")
+    return redirect(url_for("staff.responses_edit", response_id=response.id))

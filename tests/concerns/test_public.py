@@ -1,0 +1,60 @@
+"""The public sees a concern once its response is published: on the page and as open data."""
+
+from __future__ import annotations
+
+from engage.concerns import service
+from engage.extensions import db
+from engage.publish import service as publish
+from tests.concerns.conftest import evaluation_rows
+
+
+def _answered(make_engagement, add_items, theme_named):
+    engagement = make_engagement()
+    theme = theme_named("services")
+    items = add_items(engagement, "services", [r["text"] for r in evaluation_rows("services")])
+    service.refresh(engagement, theme)
+    db.session.commit()
+    concern = service.concerns_of(engagement, theme)[0]
+    service.rename(concern, label="GP access", draft="you cannot get a GP appointment in time.")
+    response = service.create_response(concern, engagement=engagement)
+    db.session.commit()
+    return engagement, concern, response, items
+
+
+def test_a_concern_shows_on_the_engagement_page_only_once_answered_in_public(
+    client, make_engagement, add_items, theme_named
+):
+    engagement, concern, response, _items = _answered(make_engagement, add_items, theme_named)
+    draft = "you cannot get a GP appointment in time."
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    assert draft not in page, "a draft response is not public"
+    assert "Concerns we have answered" not in page
+    publish.update(response, we_did="We are adding evening appointments.")
+    publish.publish(response, notify=False)
+    db.session.commit()
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    assert draft in page and "Concerns we have answered" in page
+    assert f">{len(concern.members)}</td>" in page
+    service.set_hidden(concern, hidden=True)
+    db.session.commit()
+    page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
+    assert "Concerns we have answered" not in page, "a hidden concern is not shown"
+
+
+def test_open_data_lists_answered_concerns_without_any_feedback_text(
+    client, make_engagement, add_items, theme_named
+):
+    engagement, concern, response, items = _answered(make_engagement, add_items, theme_named)
+    assert client.get("/open-data/concerns.json").get_json()["concerns"] == []
+    publish.update(response, we_did="We are adding evening appointments.")
+    publish.publish(response, notify=False)
+    db.session.commit()
+    data = client.get("/open-data/concerns.json").get_json()
+    assert data["licence"]["name"]
+    (row,) = data["concerns"]
+    assert row["concern"] == "GP access" and row["people"] == len(concern.members)
+    assert row["response_url"].endswith(f"/you-said-we-did/{response.id}")
+    csv_text = client.get("/open-data/concerns.csv").get_data(as_text=True)
+    assert "GP access" in csv_text
+    for item in items:
+        assert item.text not in csv_text and item.text not in str(data)

@@ -34,7 +34,7 @@ def test_a_concern_shows_on_the_engagement_page_only_once_answered_in_public(
     db.session.commit()
     page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
     assert draft in page and "Concerns we have answered" in page
-    assert f">{len(concern.members)}</td>" in page
+    assert f"<span>{len(concern.members)}</span></td>" in page
     service.set_hidden(concern, hidden=True)
     db.session.commit()
     page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)

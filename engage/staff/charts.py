@@ -36,8 +36,8 @@ def _clean(rows: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     return [(str(label), max(int(value), 0)) for label, value in rows]
 
 
-def _summary(rows: list[tuple[str, int]], description: str) -> str:
-    figures = "; ".join(f"{label}: {_number(value)}" for label, value in rows)
+def _summary(rows: list[tuple[str, int]], description: str, suffix: str = "") -> str:
+    figures = "; ".join(f"{label}: {_number(value)}{suffix}" for label, value in rows)
     return " ".join(part for part in (description.strip(), figures + ".") if part)
 
 
@@ -61,10 +61,21 @@ def _empty(title: str, description: str) -> Markup:
     return _svg(WIDTH, 56, title, desc, [text])
 
 
-def bar_chart(rows: list[tuple[str, int]], *, title: str, description: str = "") -> Markup:
-    """Horizontal bars, one per (label, value) row, with the label above and value beside."""
+def bar_chart(
+    rows: list[tuple[str, int]],
+    *,
+    title: str,
+    description: str = "",
+    suffix: str = "",
+    top: int | None = None,
+) -> Markup:
+    """Horizontal bars, one per (label, value) row, with the label above and value beside.
+
+    ``suffix`` follows each value ("%"); ``top`` fixes the value of a full-width bar
+    (100 for percentages) instead of the largest value.
+    """
     rows = _clean(rows)
-    top = max((value for _, value in rows), default=0)
+    top = top or max((value for _, value in rows), default=0)
     if top == 0:
         return _empty(title, description)
     row_height, bar_height, value_space = 52, 22, 64
@@ -73,17 +84,17 @@ def bar_chart(rows: list[tuple[str, int]], *, title: str, description: str = "")
     for index, (label, value) in enumerate(rows):
         y = PAD + index * row_height
         width = max(value * scale, 2.0) if value else 0.0
-        tip = escape(f"{label}: {_number(value)}")
+        tip = escape(f"{label}: {_number(value)}{suffix}")
         body.append(
             f"<g><title>{tip}</title>"
             f'<text x="{PAD}" y="{y + 15:g}" font-size="15">{escape(_label(label))}</text>'
             f'<rect x="{PAD}" y="{y + 22:g}" width="{width:.1f}" height="{bar_height}"'
             f' fill="{BAR}"/>'
             f'<text x="{PAD + width + 6:.1f}" y="{y + 22 + bar_height / 2 + 5:g}"'
-            f' font-size="15" font-weight="bold">{_number(value)}</text></g>'
+            f' font-size="15" font-weight="bold">{_number(value)}{escape(suffix)}</text></g>'
         )
     height = 2 * PAD + len(rows) * row_height - (row_height - 22 - bar_height)
-    return _svg(WIDTH, height, title, _summary(rows, description), body)
+    return _svg(WIDTH, height, title, _summary(rows, description, suffix), body)
 
 
 def column_chart(rows: list[tuple[str, int]], *, title: str, description: str = "") -> Markup:
@@ -100,6 +111,7 @@ def column_chart(rows: list[tuple[str, int]], *, title: str, description: str = 
     longest = max(len(_label(label)) for label, _ in rows) * label_font * 0.6
     # Label every n-th column when labels are wider than a column.
     every = max(1, math.ceil((longest + 4) / slot))
+    drawn_to = -math.inf  # right edge of the last label drawn
     show_values = slot >= 28
     scale = plot_height / top
     body = [
@@ -121,10 +133,12 @@ def column_chart(rows: list[tuple[str, int]], *, title: str, description: str = 
                 f'<text x="{middle:.1f}" y="{baseline - height - 5:.1f}" text-anchor="middle"'
                 f' font-size="{label_font}" font-weight="bold">{_number(value)}</text>'
             )
-        if index % every == 0:
-            shown = _label(label)
-            half = len(shown) * label_font * 0.3  # keep the first and last inside the frame
-            centre = min(max(middle, PAD + half), width - PAD - half)
+        shown = _label(label)
+        half = len(shown) * label_font * 0.3  # keep the first and last inside the frame
+        centre = min(max(middle, PAD + half), width - PAD - half)
+        # Skipped when it would touch the label before (the first one is pushed inwards).
+        if index % every == 0 and centre - half >= drawn_to + 4:
+            drawn_to = centre + half
             parts.append(
                 f'<text x="{centre:.1f}" y="{baseline + 18}" text-anchor="middle"'
                 f' font-size="{label_font}">{escape(shown)}</text>'
@@ -132,3 +146,90 @@ def column_chart(rows: list[tuple[str, int]], *, title: str, description: str = 
         parts.append("</g>")
         body.append("".join(parts))
     return _svg(width, baseline + 28, title, _summary(rows, description), body)
+
+
+# Line colours for several series: NHS blue, dark pink, green, warm yellow's darker
+# neighbour, purple, dark grey, with a dash pattern each so colour is not the only cue.
+SERIES = [
+    ("#005eb8", ""),
+    ("#ae2573", "6 3"),
+    ("#007f3b", "2 3"),
+    ("#8a5a00", "8 3 2 3"),
+    ("#330072", "4 4"),
+    ("#425563", "1 2"),
+    ("#d5281b", "10 4"),
+]
+
+
+def line_chart(
+    labels: list[str],
+    series: list[tuple[str, list[int]]],
+    *,
+    title: str,
+    description: str = "",
+) -> Markup:
+    """Several series over the same buckets (such as each theme per month) as lines,
+    with a legend that pairs each name with its colour and dash pattern."""
+    series = [(str(name), [max(int(v), 0) for v in values]) for name, values in series]
+    top = max((v for _, values in series for v in values), default=0)
+    if top == 0 or not labels:
+        return _empty(title, description)
+    label_font, plot_top, plot_height = 12, 16, 180
+    baseline = plot_top + plot_height
+    left = PAD + 40  # room for the axis values
+    step = (WIDTH - left - PAD) / max(len(labels) - 1, 1)
+    scale = plot_height / top
+    body = [
+        f'<line x1="{left}" y1="{baseline}" x2="{WIDTH - PAD}" y2="{baseline}"'
+        f' stroke="{AXIS}" stroke-width="1"/>',
+        f'<text x="{left - 6}" y="{plot_top + 4}" text-anchor="end"'
+        f' font-size="{label_font}">{_number(top)}</text>',
+        f'<text x="{left - 6}" y="{baseline + 4}" text-anchor="end"'
+        f' font-size="{label_font}">0</text>',
+    ]
+    longest = max(len(_label(label)) for label in labels) * label_font * 0.6
+    every = max(1, math.ceil((longest + 8) / max(step, 1)))
+    drawn_to = -math.inf
+    for index, label in enumerate(labels):
+        if index % every:
+            continue
+        shown = _label(label)
+        half = len(shown) * label_font * 0.3
+        x = min(max(left + index * step, left + half), WIDTH - PAD - half)
+        if x - half < drawn_to + 6:
+            continue
+        drawn_to = x + half
+        body.append(
+            f'<text x="{x:.1f}" y="{baseline + 18}" text-anchor="middle"'
+            f' font-size="{label_font}">{escape(shown)}</text>'
+        )
+    legend_top = baseline + 40
+    for number, (name, values) in enumerate(series):
+        colour, dash = SERIES[number % len(SERIES)]
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        points = " ".join(
+            f"{left + i * step:.1f},{baseline - v * scale:.1f}" for i, v in enumerate(values)
+        )
+        tip = escape(f"{name}: {_number(sum(values))} in all")
+        body.append(
+            f"<g><title>{tip}</title>"
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5"'
+            f"{dashes}/></g>"
+        )
+        column, row = number % 3, number // 3
+        x, y = PAD + column * (WIDTH - 2 * PAD) / 3, legend_top + row * 22
+        body.append(
+            f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 28:.1f}" y2="{y - 4}" stroke="{colour}"'
+            f' stroke-width="3"{dashes}/>'
+            f'<text x="{x + 34:.1f}" y="{y}" font-size="13">{escape(_label(name)[:26])}</text>'
+        )
+    height = legend_top + 22 * math.ceil(len(series) / 3)
+    figures = "; ".join(
+        f"{name}: {', '.join(_number(v) for v in values)}" for name, values in series
+    )
+    desc = " ".join(
+        part
+        for part in (description.strip(), f"Buckets: {', '.join(labels)}.", figures + ".")
+        if part
+    )
+    return _svg(WIDTH, height, title, desc, body)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import csv
+import io
+from datetime import date
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,10 +17,14 @@ from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup
-from engage.staff import audit, charts, dashboard, duplicates
+from engage.publish.queries import clean_param
+from engage.staff import audit, charts, dashboard, duplicates, export
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
+from engage.util import utcnow
+
+ALL = "all"  # the engagement choice meaning every engagement and general feedback
 
 
 def _chosen_engagement():
@@ -31,53 +39,113 @@ def _chosen_engagement():
     return found, everything
 
 
+def _day(name: str) -> date | None:
+    value = clean_param(request.args.get(name), 20)
+    try:
+        day = date.fromisoformat(value) if value else None
+    except ValueError:
+        day = None
+    if value and day is None:
+        flash(f"“{value}” is not a date like 2025-06-01; the default period is shown", "warning")
+    if day is not None and not dashboard.EARLIEST <= day <= dashboard.LATEST:
+        return None
+    return day
+
+
+def _dashboard_scope():
+    """(engagement or None, every engagement, period) from the query string.
+
+    No engagement named: the engagement open today (the one opened last), else all
+    feedback. No dates: that engagement's open period, else the last 12 weeks.
+    """
+    everything = engagements.list_engagements()
+    today = utcnow().date()
+    slug = clean_param(request.args.get("engagement"), 120)
+    if slug == ALL:
+        engagement = None
+    elif slug:
+        engagement = next((e for e in everything if e.slug == slug), None)
+        if engagement is None:
+            abort(404)
+    else:
+        engagement = dashboard.current_engagement(everything, today)
+    default = dashboard.default_period(engagement, today)
+    start, end = _day("from"), _day("to")
+    period = dashboard.Period.of(start or default.start, end or default.end)
+    return engagement, everything, period
+
+
+def _dashboard_stats(engagement, period) -> dashboard.PeriodStats:
+    return dashboard.cached_period_stats(engagement.id if engagement else None, period)
+
+
 @bp.get("/dashboard")
 @role_required(Role.VIEWER)
 def dashboard_page():
-    """Per engagement: items by theme, area, channel and week, as charts and tables."""
-    engagement, everything = _chosen_engagement()
-    stats = dashboard.engagement_stats(engagement.id if engagement else None)
-    name = engagement.title if engagement else "all engagements"
-    weeks = stats.week_rows()
+    """Per engagement and period: items over time, by theme (with trends and the share
+    answered), area and channel, as charts with their tables, and a CSV of the figures."""
+    engagement, everything, period = _dashboard_scope()
+    stats = _dashboard_stats(engagement, period)
+    name = engagement.title if engagement else "all feedback"
+    unit = period.unit
     theme_note = "An item can raise several themes, so the bars can add up to more than the total."
-    sections = [
-        (
-            "theme",
-            "By theme",
-            "Theme",
-            stats.by_theme,
-            charts.bar_chart(
-                stats.by_theme, title=f"Feedback by theme: {name}", description=theme_note
-            ),
+    labels = stats.bucket_labels()
+    charts_ = {
+        "time": charts.column_chart(
+            stats.time_rows(), title=f"Feedback per {unit}: {name}, {period.describe()}"
         ),
-        (
-            "area",
-            "By area",
-            "Area",
-            stats.by_area,
-            charts.bar_chart(stats.by_area, title=f"Feedback by area: {name}"),
+        "trends": charts.line_chart(
+            labels,
+            stats.theme_trends,
+            title=f"Each theme per {unit}: {name}",
+            description=theme_note,
         ),
-        (
-            "channel",
-            "By channel",
-            "Channel",
-            stats.by_channel,
-            charts.bar_chart(stats.by_channel, title=f"Feedback by channel: {name}"),
+        "theme": charts.bar_chart(
+            stats.by_theme, title=f"Feedback by theme: {name}", description=theme_note
         ),
-        (
-            "week",
-            "By week",
-            "Week starting",
-            weeks,
-            charts.column_chart(weeks, title=f"Feedback per week: {name}"),
+        "answered": charts.bar_chart(
+            stats.answered_share(),
+            title=f"Share of each theme's items linked to a published response: {name}",
+            suffix="%",
+            top=100,
         ),
-    ]
+        "area": charts.bar_chart(stats.by_area, title=f"Feedback by area: {name}"),
+        "channel": charts.bar_chart(stats.by_channel, title=f"Feedback by channel: {name}"),
+    }
+    args = {
+        "engagement": engagement.slug if engagement else ALL,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+    }
     return render_template(
         "staff/dashboard.html",
         engagement=engagement,
         engagements=everything,
+        period=period,
         stats=stats,
-        sections=sections,
+        charts=charts_,
+        args=args,
+        all_value=ALL,
+    )
+
+
+@bp.get("/dashboard.csv")
+@role_required(Role.VIEWER)
+def dashboard_csv():
+    """The dashboard's figures (counts only, no personal data) for a spreadsheet."""
+    engagement, _everything, period = _dashboard_scope()
+    stats = _dashboard_stats(engagement, period)
+    scope = engagement.title if engagement else "All feedback"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in dashboard.csv_rows(stats, scope):
+        writer.writerow([export.csv_safe(cell) for cell in row])
+    slug = engagement.slug if engagement else ALL
+    filename = f"engage-dashboard-{slug}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -6,23 +6,27 @@ import csv
 import io
 from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response as HttpResponse
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from engage.classify import service as classify
 from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup
+from engage.feedback.models import Status, Theme
+from engage.pagination import PageNotFound, page_number
+from engage.publish import queries as publish_queries
+from engage.publish.models import Response
 from engage.publish.queries import clean_param
-from engage.staff import audit, charts, dashboard, duplicates, export
+from engage.publish.service import InvalidResponse
+from engage.staff import audit, campaigns, charts, dashboard, duplicates, export, triage
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
-from engage.util import utcnow
+from engage.util import MAX_DB_ID, utcnow
 
 ALL = "all"  # the engagement choice meaning every engagement and general feedback
 
@@ -142,27 +146,166 @@ def dashboard_csv():
         writer.writerow([export.csv_safe(cell) for cell in row])
     slug = engagement.slug if engagement else ALL
     filename = f"engage-dashboard-{slug}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    return Response(
+    return HttpResponse(
         out.getvalue(),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
+def _group_choices():
+    return engagements.list_engagements(), list(
+        db.session.scalars(select(Theme).order_by(Theme.position))
+    )
+
+
+def _group_actions(themes) -> list[tuple[str, str]]:
+    """(value, text) of the one list of things a triager can do to a whole group."""
+    return (
+        [(f"theme:{t.slug}", f"Set the theme to {t.name}") for t in themes]
+        + [(f"status:{s.value}", f"Set the status to {s.value}") for s in campaigns.GROUP_STATUSES]
+        + [
+            ("campaign", "Count once in public figures (a campaign)"),
+            ("uncampaign", "Count each copy separately again"),
+        ]
+    )
+
+
 @bp.get("/duplicates")
 @role_required(Role.VIEWER)
 def duplicates_page():
-    """Campaign texts and copy-paste letters, largest groups first."""
-    groups = db.session.scalars(
-        select(DuplicateGroup)
-        .options(selectinload(DuplicateGroup.engagement))
-        .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
-    ).all()
+    """Campaign groups, largest first, filtered by engagement, theme and size, a page at a
+    time; triagers act on a whole group or merge groups, publishers link or answer one."""
+    filters = campaigns.GroupFilters.from_args(request.args)
+    for message in filters.errors:
+        flash(message, "warning")
+    everything, themes = _group_choices()
+    try:
+        found, rows = campaigns.groups_page(
+            filters, page_number(request.args.get("page")), everything, themes
+        )
+    except PageNotFound:
+        return redirect(url_for("staff.duplicates_page", **filters.as_args()))
     return render_template(
         "staff/duplicates.html",
-        groups=groups,
+        filters=filters,
+        page=found,
+        rows=rows,
+        engagements=everything,
+        themes=themes,
+        sizes=campaigns.SIZES,
+        general=campaigns.GENERAL,
+        actions=_group_actions(themes),
         form=FlaskForm(),
         can_triage=current_user.role.can(Role.TRIAGER),
+        can_publish=current_user.role.can(Role.PUBLISHER),
+    )
+
+
+def _back_to_groups():
+    filters = campaigns.GroupFilters.from_args(request.form)
+    page = request.form.get("page", "")
+    extra = (
+        {"page": int(page)} if page.isascii() and page.isdigit() and 1 < int(page) < 10**6 else {}
+    )
+    return redirect(url_for("staff.duplicates_page", **filters.as_args(), **extra))
+
+
+@bp.post("/duplicates/<int:group_id>/act")
+@role_required(Role.TRIAGER)
+def duplicates_act(group_id: int):
+    """One change to every item of a group: a theme, a status, or how it is counted."""
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired. Try again", "warning")
+        return _back_to_groups()
+    group = campaigns.get_group(group_id)
+    if group is None:
+        abort(404)
+    kind, _, value = request.form.get("action", "").partition(":")
+    try:
+        if kind == "theme":
+            changed = campaigns.set_theme(group, value, by=current_user)
+        elif kind == "status" and value in {s.value for s in campaigns.GROUP_STATUSES}:
+            changed = campaigns.set_status(group, Status(value), by=current_user)
+        elif kind == "campaign":
+            changed = campaigns.count_once(group, by=current_user)
+        elif kind == "uncampaign":
+            changed = campaigns.count_each(group, by=current_user)
+        else:
+            raise campaigns.CampaignError("Choose what to do to the group")
+    except (campaigns.CampaignError, triage.TriageError) as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _back_to_groups()
+    db.session.commit()
+    flash(f"Done: {changed:,} of the group's {group.size:,} items changed", "info")
+    return _back_to_groups()
+
+
+@bp.post("/duplicates/merge")
+@role_required(Role.TRIAGER)
+def duplicates_merge():
+    """Join the ticked groups (of one engagement) into the largest of them."""
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired. Try again", "warning")
+        return _back_to_groups()
+    ids = [
+        int(v) for v in request.form.getlist("group") if v.isascii() and v.isdigit() and len(v) < 12
+    ]
+    try:
+        kept = campaigns.merge(ids, by=current_user)
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _back_to_groups()
+    db.session.commit()
+    flash(f"Merged {len(set(ids))} groups: one group of {kept.size:,} items", "info")
+    return _back_to_groups()
+
+
+@bp.route("/duplicates/<int:group_id>/link", methods=["GET", "POST"])
+@role_required(Role.PUBLISHER)
+def duplicates_link(group_id: int):
+    """Pick a response of the group's engagement (searchable, a page at a time) and link
+    every item of the group to it."""
+    group = campaigns.get_group(group_id)
+    if group is None:
+        abort(404)
+    form = FlaskForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("The form expired. Try again", "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        raw = request.form.get("response", "")
+        response = (
+            db.session.get(Response, int(raw))
+            if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_DB_ID
+            else None
+        )
+        if response is None:
+            flash("Choose a response", "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        try:
+            new = campaigns.link(group, response, by=current_user)
+        except (campaigns.CampaignError, InvalidResponse) as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        db.session.commit()
+        flash(f"Linked {new:,} more items of the group to the response", "info")
+        return redirect(url_for("staff.responses_edit", response_id=response.id))
+    q = clean_param(request.args.get("q"), 200)
+    try:
+        found = campaigns.response_choices(group, q, page_number(request.args.get("page")))
+    except PageNotFound:
+        return redirect(url_for("staff.duplicates_link", group_id=group.id, q=q or None))
+    return render_template(
+        "staff/duplicates_link.html",
+        group=group,
+        q=q,
+        page=found,
+        people=publish_queries.people_counts([r.id for r in found.items]),
+        form=form,
     )
 
 

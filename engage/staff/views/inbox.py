@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -49,6 +51,8 @@ def inbox():
         bulk_actions={**triage.BULK_ACTIONS, **GROUP_ACTIONS},
         form=FlaskForm(),
         can_triage=current_user.role.can(Role.TRIAGER),
+        trail=urlencode(filters.as_args(counts=False)),
+        first_at=(results.page - 1) * results.per_page,
     )
 
 
@@ -62,9 +66,13 @@ def inbox_bulk():
         flash("The form expired. Try again", "warning")
         return redirect(back)
     ids = [v for v in request.form.getlist("item") if v.isascii() and v.isdigit()]
+    if request.form.get("all_on_page"):
+        # "Every item on this page", ticked without JavaScript: the page's own ids.
+        ids = [v for v in request.form.getlist("on_page") if v.isascii() and v.isdigit()]
+    ids = [v for v in dict.fromkeys(ids) if len(v) < 12][: triage.MAX_BULK + 1]
     action = request.form.get("action", "")
     if action in GROUP_ACTIONS:
-        return _split(action, [int(v) for v in ids if len(v) < 12], back)
+        return _split(action, [int(v) for v in ids], back)
     try:
         changed = triage.bulk(
             request.form.get("action", ""),

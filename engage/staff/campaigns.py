@@ -106,14 +106,9 @@ def groups_query(f: GroupFilters, engagements: list[Engagement], themes: list[Th
         query = query.where(DuplicateGroup.size >= f.min_size)
     if f.theme:
         theme_id = next((t.id for t in themes if t.slug == f.theme), -1)
-        member = (
-            select(FeedbackItem.id)
-            .join(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
-            .where(
-                FeedbackItem.duplicate_group_id == DuplicateGroup.id,
-                ThemeTag.theme_id == theme_id,
-                _current_tag(ThemeTag),
-            )
+        member = select(FeedbackItem.id).where(
+            FeedbackItem.duplicate_group_id == DuplicateGroup.id,
+            triage._has_current_theme(theme_id),
         )
         query = query.where(exists(member))
     return query

@@ -24,9 +24,9 @@ from engage.staff import triage
 
 ITEMS_PER_PAGE = 20
 GROUPS_SHOWN = 10
-COUNT_CAP = 1000  # "more than 1,000 items": the exact number is not worth a full count
+COUNT_CAP = 200  # "more than 200 items": an exact count would read every match
 SUGGESTIONS = 8
-SUGGESTION_POOL = 300  # the newest unlinked items compared with the wording
+SUGGESTION_POOL = 150  # the newest unlinked single items compared with the wording
 MIN_SIMILARITY = 0.05
 
 
@@ -83,24 +83,29 @@ def picker_page(
     page: int = 1,
     wording: str = "",
 ) -> PickerPage:
-    """The groups, a page of single items and the suggestions for a response."""
+    """The groups, a page of single items and the suggestions for a response.
+
+    Three reads in the usual case (no search, first page): the matching groups' ids,
+    sizes and sample texts; the newest SUGGESTION_POOL single items (the first page is
+    their first ITEMS_PER_PAGE, the suggestions are ranked among them all); and, when
+    there is more than a page, a count capped at COUNT_CAP.
+    """
     out = PickerPage(q=q, page=max(page, 1))
     where = _where(engagement_id, themes, response_id)
 
-    # Groups of the engagement with at least one member about the themes (and not linked).
+    # Groups of the engagement with a member about the themes (and not yet linked): an
+    # engagement has tens of groups, so all are read and the largest loaded whole.
     member = select(FeedbackItem.id).where(
         FeedbackItem.duplicate_group_id == DuplicateGroup.id, *where
     )
-    # Every matching group's id and size in one read (an engagement has tens of groups,
-    # not thousands); the largest are then loaded whole.
     matching = db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.size)
+        select(DuplicateGroup.id, DuplicateGroup.size, DuplicateGroup.sample_text)
         .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
         .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
     ).all()
     out.groups_total = len(matching)
-    out.people_in_groups = sum(size for _, size in matching)
-    top = [gid for gid, _ in matching[:GROUPS_SHOWN]]
+    out.people_in_groups = sum(size for _, size, _ in matching)
+    top = [gid for gid, _, _ in matching[:GROUPS_SHOWN]]
     loaded = {
         g.id: g
         for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(top)))
@@ -108,20 +113,33 @@ def picker_page(
     out.groups = [loaded[gid] for gid in top if gid in loaded]
 
     single = [*where, FeedbackItem.duplicate_group_id.is_(None)]
+    newest = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
+    pool: list[FeedbackItem] = []
+    if wording.strip() or (out.page == 1 and not q):
+        pool = list(
+            db.session.scalars(
+                select(FeedbackItem)
+                .where(*single)
+                .order_by(*newest)
+                .limit(SUGGESTION_POOL if wording.strip() else ITEMS_PER_PAGE + 1)
+            )
+        )
     if q:
         clause = search.matching(q, db.engine.dialect.name)
         if clause is not None:
             single.append(clause)
-    offset = (out.page - 1) * ITEMS_PER_PAGE
-    rows = list(
-        db.session.scalars(
-            select(FeedbackItem)
-            .where(*single)
-            .order_by(FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
-            .limit(ITEMS_PER_PAGE + 1)
-            .offset(offset)
+    if out.page == 1 and not q:
+        rows = pool[: ITEMS_PER_PAGE + 1]
+    else:
+        rows = list(
+            db.session.scalars(
+                select(FeedbackItem)
+                .where(*single)
+                .order_by(*newest)
+                .limit(ITEMS_PER_PAGE + 1)
+                .offset((out.page - 1) * ITEMS_PER_PAGE)
+            )
         )
-    )
     out.has_next = len(rows) > ITEMS_PER_PAGE
     out.items = rows[:ITEMS_PER_PAGE]
     if out.has_next or out.page > 1:
@@ -130,7 +148,24 @@ def picker_page(
     else:
         out.items_total = len(out.items)
     if wording.strip():
-        out.suggestions = suggestions(engagement_id, themes, response_id, wording)
+        candidates = [("group", gid, text) for gid, _, text in matching] + [
+            ("item", item.id, item.text) for item in pool
+        ]
+        ranked = _ranked(engagement_id, themes, response_id, wording, candidates)
+        groups = {g.id: g for g in out.groups}
+        missing = [i for k, i, _ in ranked if k == "group" and i not in groups]
+        if missing:
+            groups.update(
+                (g.id, g)
+                for g in db.session.scalars(
+                    select(DuplicateGroup).where(DuplicateGroup.id.in_(missing))
+                )
+            )
+        items = {item.id: item for item in pool}
+        for kind, row_id, score in ranked:
+            row = groups.get(row_id) if kind == "group" else items.get(row_id)
+            if row is not None:
+                out.suggestions.append((kind, row, score))
     return out
 
 
@@ -147,68 +182,32 @@ def _rank(wording: str, texts: list[str]) -> list[float]:
     return linear_kernel(matrix[0:1], matrix[1:]).ravel().tolist()
 
 
-def suggestions(
-    engagement_id: int, themes: Sequence[Theme], response_id: int | None, wording: str
-) -> list[tuple[str, object, int]]:
-    """("group" | "item", row, similarity %) of the groups and newest unlinked items most
-    like the wording, best first; kept a minute per worker for the same question."""
+def _ranked(engagement_id, themes, response_id, wording, candidates) -> list[tuple[str, int, int]]:
+    """(kind, id, similarity %) of the candidates most like the wording, best first;
+    kept a minute per worker for the same response, themes and wording."""
     key = (engagement_id, tuple(t.id for t in themes), response_id, wording)
     store: dict = current_app.extensions.setdefault("engage_picker_suggestions", {})
     found = store.get(key)
     if found is not None and monotonic() - found[0] < 60:
-        ids = found[1]
-    else:
-        ids = _suggested_ids(engagement_id, themes, response_id, wording)
-        if len(store) > 128:
-            store.clear()
-        store[key] = (monotonic(), ids)
-    groups = {
-        g.id: g
-        for g in db.session.scalars(
-            select(DuplicateGroup).where(
-                DuplicateGroup.id.in_([i for k, i, _ in ids if k == "group"])
-            )
-        )
-    }
-    items = {
-        i.id: i
-        for i in db.session.scalars(
-            select(FeedbackItem).where(FeedbackItem.id.in_([i for k, i, _ in ids if k == "item"]))
-        )
-    }
-    found_rows = []
-    for kind, row_id, score in ids:
-        row = groups.get(row_id) if kind == "group" else items.get(row_id)
-        if row is not None:
-            found_rows.append((kind, row, score))
-    return found_rows
+        return found[1]
+    ranked: list[tuple[str, int, int]] = []
+    if candidates:
+        scores = _rank(wording, [text or "" for _, _, text in candidates])
+        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+        ranked = [
+            (candidates[i][0], candidates[i][1], round(100 * scores[i]))
+            for i in order[:SUGGESTIONS]
+            if scores[i] >= MIN_SIMILARITY
+        ]
+    if len(store) > 128:
+        store.clear()
+    store[key] = (monotonic(), ranked)
+    return ranked
 
 
-def _suggested_ids(engagement_id, themes, response_id, wording) -> list[tuple[str, int, int]]:
-    where = _where(engagement_id, themes, response_id)
-    member = select(FeedbackItem.id).where(
-        FeedbackItem.duplicate_group_id == DuplicateGroup.id, *where
-    )
-    groups = db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.sample_text).where(
-            DuplicateGroup.engagement_id == engagement_id, exists(member)
-        )
-    ).all()
-    items = db.session.execute(
-        select(FeedbackItem.id, FeedbackItem.text)
-        .where(*where, FeedbackItem.duplicate_group_id.is_(None))
-        .order_by(FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
-        .limit(SUGGESTION_POOL)
-    ).all()
-    pool = [("group", gid, text) for gid, text in groups] + [("item", i, t) for i, t in items]
-    if not pool:
-        return []
-    scores = _rank(wording, [text or "" for _, _, text in pool])
-    ranked = sorted(
-        zip(scores, range(len(pool)), strict=True), key=lambda pair: (-pair[0], pair[1])
-    )
-    return [
-        (pool[i][0], pool[i][1], round(100 * score))
-        for score, i in ranked[:SUGGESTIONS]
-        if score >= MIN_SIMILARITY
-    ]
+def suggestions(
+    engagement_id: int, themes: Sequence[Theme], response_id: int | None, wording: str
+) -> list[tuple[str, object, int]]:
+    """("group" | "item", row, similarity %) of the groups and newest unlinked single
+    items most like the wording, best first."""
+    return picker_page(engagement_id, themes, response_id=response_id, wording=wording).suggestions

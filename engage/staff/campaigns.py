@@ -20,13 +20,19 @@ from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme, ThemeTag
+from engage.feedback.models import (
+    DuplicateGroup,
+    FeedbackItem,
+    Status,
+    TagSource,
+    Theme,
+    ThemeTag,
+)
 from engage.pagination import Page, paginate
 from engage.publish import service as publishing
 from engage.publish.models import Response
 from engage.publish.queries import clean_param, like_pattern
 from engage.staff import audit, triage
-from engage.staff.dashboard import _current_tag
 from engage.staff.models import StaffUser
 from engage.util import MAX_DB_ID, utcnow
 
@@ -130,23 +136,33 @@ def groups_page(
     statuses: dict[int, dict[str, int]] = defaultdict(dict)
     theme_counts: dict[int, Counter[str]] = defaultdict(Counter)
     if ids:
-        in_page = FeedbackItem.duplicate_group_id.in_(ids)
-        for gid, status, n in db.session.execute(
-            select(FeedbackItem.duplicate_group_id, FeedbackItem.status, func.count())
-            .where(in_page)
-            .group_by(FeedbackItem.duplicate_group_id, FeedbackItem.status)
-        ):
-            statuses[gid][Status(status).value] = n
+        # One read of the page's items and their tags; each item's current themes by
+        # FeedbackItem.themes()' rule (staff tags once reviewed or staff-tagged, else
+        # the model's) in Python: in SQL that rule hashes every staff tag in the table.
         names = {t.id: t.name for t in themes}
-        for gid, theme_id, n in db.session.execute(
-            select(FeedbackItem.duplicate_group_id, ThemeTag.theme_id, func.count())
-            .select_from(ThemeTag)
-            .join(FeedbackItem, FeedbackItem.id == ThemeTag.item_id)
-            .where(in_page, _current_tag(ThemeTag))
-            .group_by(FeedbackItem.duplicate_group_id, ThemeTag.theme_id)
+        members: dict[int, tuple[int, Status, bool, list]] = {}
+        for item_id, gid, status, reviewed, theme_id, source in db.session.execute(
+            select(
+                FeedbackItem.id,
+                FeedbackItem.duplicate_group_id,
+                FeedbackItem.status,
+                FeedbackItem.themes_reviewed_at.is_not(None),
+                ThemeTag.theme_id,
+                ThemeTag.source,
+            )
+            .outerjoin(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
+            .where(FeedbackItem.duplicate_group_id.in_(ids))
         ):
-            if theme_id in names:
-                theme_counts[gid][names[theme_id]] = n
+            member = members.setdefault(item_id, (gid, Status(status), bool(reviewed), []))
+            if theme_id is not None:
+                member[3].append((theme_id, TagSource(source)))
+        for gid, status, reviewed, tags in members.values():
+            statuses[gid][status.value] = statuses[gid].get(status.value, 0) + 1
+            staff = [t for t, source in tags if source == TagSource.STAFF]
+            current = staff if (staff or reviewed) else [t for t, _ in tags]
+            for theme_id in set(current):
+                if theme_id in names:
+                    theme_counts[gid][names[theme_id]] += 1
     rows = []
     for group in found.items:
         counts = statuses.get(group.id, {})

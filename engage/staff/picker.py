@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from time import monotonic
 
 from flask import current_app
+
+# Imported with the app (gunicorn preloads it), not by each worker's first editor page.
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import linear_kernel
 from sqlalchemy import exists, func, or_, select
 
 from engage.extensions import db
@@ -95,8 +99,11 @@ def picker_page(
 
     # Groups of the engagement with a member about the themes (and not yet linked): an
     # engagement has tens of groups, so all are read and the largest loaded whole.
+    # (A group is offered while any member is about the themes, linked or not: it is
+    # linked whole, and linking again adds only the members not linked yet.)
     member = select(FeedbackItem.id).where(
-        FeedbackItem.duplicate_group_id == DuplicateGroup.id, *where
+        FeedbackItem.duplicate_group_id == DuplicateGroup.id,
+        *_where(engagement_id, themes, None),
     )
     matching = db.session.execute(
         select(DuplicateGroup.id, DuplicateGroup.size, DuplicateGroup.sample_text)
@@ -171,9 +178,6 @@ def picker_page(
 
 def _rank(wording: str, texts: list[str]) -> list[float]:
     """Cosine similarity of each text to the wording in tf-idf space fitted on them all."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import linear_kernel
-
     vectoriser = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1)
     try:
         matrix = vectoriser.fit_transform([wording, *texts])

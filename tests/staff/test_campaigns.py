@@ -119,6 +119,14 @@ def test_a_whole_group_gets_a_theme_and_a_status(groups, signed_in):
     ).all()
     assert {tuple(t.slug for t in i.themes()) for i in items} == {("services",)}
     assert _statuses(big.id) == {"triaged": 30}
+    # The listing counts current themes: the staff's, no longer the model's Money.
+    listing = client.get("/staff/duplicates?size=10").get_data(as_text=True)
+    card = listing.split(f'id="group-{big.id}"')[1].split("</section>")[0]
+    figures = re.search(r"\d+ triaged[^<]*", card).group(0)
+    assert "Impact on services (30)" in figures and "Money" not in figures
+    assert "30 triaged" in card
+    other = listing.split(f'id="group-{made["other"].id}"')[1].split("</section>")[0]
+    assert "Money (12)" in other and "12 new" in other
     # Other groups are untouched.
     assert _statuses(made["small"].id) == {"new": 4}
     client.post(f"/staff/duplicates/{big.id}/act", data={"action": "status:archived"})

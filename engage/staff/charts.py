@@ -10,6 +10,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
 BAR = "#005eb8"  # NHS blue
@@ -161,6 +162,29 @@ SERIES = [
 ]
 
 
+# The line chart is drawn by a Jinja template (autoescaped: every name and label is
+# escaped by Jinja, not by hand); Python only works out the geometry.
+_LINE_TEMPLATE = Environment(autoescape=True).from_string(
+    """<svg xmlns="http://www.w3.org/2000/svg" class="app-chart" role="img" \
+viewBox="0 0 {{ width }} {{ height }}" width="100%" preserveAspectRatio="xMinYMin meet" \
+aria-labelledby="{{ id }}-title {{ id }}-desc" font-family="{{ font }}" fill="{{ text }}">\
+<title id="{{ id }}-title">{{ title }}</title><desc id="{{ id }}-desc">{{ desc }}</desc>\
+<line x1="{{ left }}" y1="{{ baseline }}" x2="{{ right }}" y2="{{ baseline }}" \
+stroke="{{ axis }}" stroke-width="1"/>\
+<text x="{{ left - 6 }}" y="{{ top + 4 }}" text-anchor="end" font-size="12">{{ top_value }}</text>\
+<text x="{{ left - 6 }}" y="{{ baseline + 4 }}" text-anchor="end" font-size="12">0</text>\
+{% for x, label in ticks %}<text x="{{ x }}" y="{{ baseline + 18 }}" text-anchor="middle" \
+font-size="12">{{ label }}</text>{% endfor %}\
+{% for line in lines %}<g><title>{{ line.tip }}</title><polyline points="{{ line.points }}" \
+fill="none" stroke="{{ line.colour }}" stroke-width="2.5"\
+{% if line.dash %} stroke-dasharray="{{ line.dash }}"{% endif %}/></g>\
+<line x1="{{ line.kx }}" y1="{{ line.ky - 4 }}" x2="{{ line.kx + 28 }}" y2="{{ line.ky - 4 }}" \
+stroke="{{ line.colour }}" stroke-width="3"{% if line.dash %} stroke-dasharray="{{ line.dash }}"\
+{% endif %}/><text x="{{ line.kx + 34 }}" y="{{ line.ky }}" font-size="13">{{ line.name }}</text>\
+{% endfor %}</svg>"""
+)
+
+
 def line_chart(
     labels: list[str],
     series: list[tuple[str, list[int]]],
@@ -179,17 +203,9 @@ def line_chart(
     left = PAD + 40  # room for the axis values
     step = (WIDTH - left - PAD) / max(len(labels) - 1, 1)
     scale = plot_height / top
-    body = [
-        f'<line x1="{left}" y1="{baseline}" x2="{WIDTH - PAD}" y2="{baseline}"'
-        f' stroke="{AXIS}" stroke-width="1"/>',
-        f'<text x="{left - 6}" y="{plot_top + 4}" text-anchor="end"'
-        f' font-size="{label_font}">{_number(top)}</text>',
-        f'<text x="{left - 6}" y="{baseline + 4}" text-anchor="end"'
-        f' font-size="{label_font}">0</text>',
-    ]
     longest = max(len(_label(label)) for label in labels) * label_font * 0.6
     every = max(1, math.ceil((longest + 8) / max(step, 1)))
-    drawn_to = -math.inf
+    ticks, drawn_to = [], -math.inf
     for index, label in enumerate(labels):
         if index % every:
             continue
@@ -199,31 +215,25 @@ def line_chart(
         if x - half < drawn_to + 6:
             continue
         drawn_to = x + half
-        body.append(
-            f'<text x="{x:.1f}" y="{baseline + 18}" text-anchor="middle"'
-            f' font-size="{label_font}">{escape(shown)}</text>'
-        )
+        ticks.append((f"{x:.1f}", shown))
     legend_top = baseline + 40
+    lines = []
     for number, (name, values) in enumerate(series):
         colour, dash = SERIES[number % len(SERIES)]
-        dashes = f' stroke-dasharray="{dash}"' if dash else ""
-        points = " ".join(
-            f"{left + i * step:.1f},{baseline - v * scale:.1f}" for i, v in enumerate(values)
+        lines.append(
+            {
+                "name": _label(name)[:26],
+                "tip": f"{name}: {_number(sum(values))} in all",
+                "points": " ".join(
+                    f"{left + i * step:.1f},{baseline - v * scale:.1f}"
+                    for i, v in enumerate(values)
+                ),
+                "colour": colour,
+                "dash": dash,
+                "kx": round(PAD + (number % 3) * (WIDTH - 2 * PAD) / 3, 1),
+                "ky": legend_top + (number // 3) * 22,
+            }
         )
-        tip = escape(f"{name}: {_number(sum(values))} in all")
-        body.append(
-            f"<g><title>{tip}</title>"
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.5"'
-            f"{dashes}/></g>"
-        )
-        column, row = number % 3, number // 3
-        x, y = PAD + column * (WIDTH - 2 * PAD) / 3, legend_top + row * 22
-        body.append(
-            f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 28:.1f}" y2="{y - 4}" stroke="{colour}"'
-            f' stroke-width="3"{dashes}/>'
-            f'<text x="{x + 34:.1f}" y="{y}" font-size="13">{escape(_label(name)[:26])}</text>'
-        )
-    height = legend_top + 22 * math.ceil(len(series) / 3)
     figures = "; ".join(
         f"{name}: {', '.join(_number(v) for v in values)}" for name, values in series
     )
@@ -232,4 +242,22 @@ def line_chart(
         for part in (description.strip(), f"Buckets: {', '.join(labels)}.", figures + ".")
         if part
     )
-    return _svg(WIDTH, height, title, desc, body)
+    return Markup(  # noqa: S704  # nosec B704 (rendered by an autoescaping Jinja template)
+        _LINE_TEMPLATE.render(
+            id=f"chart-{next(_ids)}",
+            width=WIDTH,
+            height=legend_top + 22 * math.ceil(len(series) / 3),
+            font=FONT,
+            text=TEXT,
+            axis=AXIS,
+            title=title,
+            desc=desc,
+            left=left,
+            right=WIDTH - PAD,
+            top=plot_top,
+            baseline=baseline,
+            top_value=_number(top),
+            ticks=ticks,
+            lines=lines,
+        )
+    )

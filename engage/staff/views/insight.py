@@ -31,18 +31,6 @@ from engage.util import MAX_DB_ID, utcnow
 ALL = "all"  # the engagement choice meaning every engagement and general feedback
 
 
-def _chosen_engagement():
-    """The engagement named by ?engagement=slug (None: all feedback); 404 if unknown."""
-    slug = request.args.get("engagement", "")
-    everything = engagements.list_engagements()
-    if not slug:
-        return None, everything
-    found = engagements.get_by_slug(slug[:120])
-    if found is None:
-        abort(404)
-    return found, everything
-
-
 def _day(name: str) -> date | None:
     value = clean_param(request.args.get(name), 20)
     try:

@@ -180,6 +180,82 @@ def _signed_in_clients(port: int) -> list[loadgen.Client]:
     return clients
 
 
+def _publisher_clients(port: int) -> list[loadgen.Client]:
+    """One publisher session per client, each its own account (a two-factor code is good
+    once per account): password, then the code from the account's known secret."""
+    import pyotp
+
+    from bench.generate import PUBLISHER_PASSWORD, PUBLISHERS, publisher_email, publisher_secret
+
+    clients = _clients(port)
+    for n, client in enumerate(clients):
+        account = n % PUBLISHERS
+        client.get_csrf("/staff/sign-in")
+        status, headers, _ = client.request(
+            "POST",
+            "/staff/sign-in",
+            {
+                "csrf_token": client.csrf or "",
+                "email": publisher_email(account),
+                "password": PUBLISHER_PASSWORD,
+            },
+        )
+        if status != 302 or "/code" not in headers.get("Location", ""):
+            raise RuntimeError(f"publisher sign-in answered {status}")
+        client.get_csrf("/staff/sign-in/code")
+        code = pyotp.TOTP(publisher_secret(account)).now()
+        status = client.request(
+            "POST", "/staff/sign-in/code", {"csrf_token": client.csrf or "", "code": code}
+        )[0]
+        if status != 302:
+            raise RuntimeError(f"publisher sign-in code answered {status}")
+    return clients
+
+
+def _response_ids(database_url: str, slug: str, count: int = 4) -> list[int]:
+    """Responses of an engagement that have themes, for the response editor's pages."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT DISTINCT r.id FROM response r"
+                        " JOIN engagement e ON e.id = r.engagement_id"
+                        " JOIN response_theme t ON t.response_id = r.id"
+                        " WHERE e.slug = :slug ORDER BY r.id LIMIT :count"
+                    ),
+                    {"slug": slug, "count": count},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def _measure_pages(app, env, logs, args, pages, make_clients, out) -> Gunicorn:
+    """Load-test signed-in pages one after another against INBOX_TARGET (as the inbox)."""
+    pages = {k: v for k, v in pages.items() if not args.only or k in args.only}
+    if not pages:
+        return app
+    clients = make_clients(app.port)
+    for name, path_for in pages.items():
+        probe_ms, _ = _probe_signed_in(clients[0], path_for, args)
+        if probe_ms is None:
+            common.log(f"web: {name}: one request took over {args.probe_timeout} s; skipped")
+            out[name] = _check(_timed_out(args), INBOX_TARGET)
+            _close(clients)
+            app = _restart(app, env, logs)
+            clients = make_clients(app.port)
+            continue
+        figure = _measure(name, app, clients, _get(path_for), args)
+        figure["single_request_ms"] = round(probe_ms, 1)
+        out[name] = _check(figure, INBOX_TARGET)
+    _close(clients)
+    return app
+
+
 def _close(clients: list[loadgen.Client]) -> None:
     for client in clients:
         client.close()
@@ -434,6 +510,43 @@ def run(args: argparse.Namespace) -> dict:
             "inbox_search": [f"q={w}" for w in textgen.SEARCH_WORDS],
         }
         _close(staff)
+
+        # The rest of the staff area at the same target (issue #22): the dashboard, the
+        # campaigns page and the response editor. The dashboard's figures are kept a
+        # minute per worker, so single_request_ms (the first, uncounted request) is what
+        # the first person to open it waits.
+        dashboards = [
+            "",  # the default: the engagement open today, over its open period
+            f"?engagement={BIG_ENGAGEMENT}",
+            "?engagement=all&from=2019-01-01&to=2026-12-31",
+        ]
+        campaign_filters = [
+            "",
+            f"?engagement={BIG_ENGAGEMENT}",
+            "?theme=money",
+            f"?engagement={OPEN_ENGAGEMENT}&size=100",
+        ]
+        staff_pages = {
+            "dashboard": lambda n: f"/staff/dashboard{dashboards[n % len(dashboards)]}",
+            "campaigns": lambda n: (
+                f"/staff/duplicates{campaign_filters[n % len(campaign_filters)]}"
+            ),
+        }
+        app = _measure_pages(app, env, logs, args, staff_pages, _signed_in_clients, out)
+        responses = _response_ids(args.database_url, BIG_ENGAGEMENT)
+        editor_pages = {
+            "response_editor": lambda n: f"/staff/responses/{responses[n % len(responses)]}",
+            "response_new": lambda n: (
+                f"/staff/responses/new?engagement={BIG_ENGAGEMENT}"
+                f"&theme={('money', 'services', 'jobs')[n % 3]}"
+            ),
+        }
+        app = _measure_pages(app, env, logs, args, editor_pages, _publisher_clients, out)
+        out["staff_variants"] = {
+            "dashboard": dashboards,
+            "campaigns": campaign_filters,
+            "response_editor": [f"/staff/responses/{i}" for i in responses],
+        }
         _close(clients)  # gunicorn may have been restarted: the form's clients start afresh
         clients = _clients(app.port)
 

@@ -49,6 +49,21 @@ N_CAMPAIGNS = 20
 CAMPAIGN_SIZE = 100
 STAFF_EMAIL = "triager@bench.example.org"
 STAFF_PASSWORD = "bench-triager-password-9"
+# Publishers (the response editor), one per load-test client: a sign-in code is good
+# once per account (the replay guard), so each client has its own authenticator secret.
+PUBLISHERS = 8
+PUBLISHER_PASSWORD = "bench-publisher-password-22"
+
+
+def publisher_email(n: int) -> str:
+    return f"publisher{n}@bench.example.org"
+
+
+def publisher_secret(n: int) -> str:
+    """A fixed base32 TOTP secret for bench publisher ``n``."""
+    return base64.b32encode(f"bench-publisher-{n:04d}".encode()).decode().rstrip("=")
+
+
 MODEL_FILE = "bench-model.skops"
 MODEL_VERSION = "bench-v1"
 OPEN_UNTIL = datetime(2025, 10, 31, 23, 59)  # fixed "now" for the always-open engagement
@@ -402,6 +417,24 @@ def _insert(connection, table, rows: list[dict]) -> None:
         connection.execute(table.insert(), rows[start : start + BATCH])
 
 
+def add_publishers() -> None:
+    """The bench's publisher accounts, two-factor sign-in set up with known secrets."""
+    from engage.extensions import db
+    from engage.staff.accounts import create_staff
+    from engage.staff.models import Role
+
+    for n in range(PUBLISHERS):
+        user = create_staff(
+            email=publisher_email(n),
+            role=Role.PUBLISHER,
+            password=PUBLISHER_PASSWORD,
+            name=f"Bench publisher {n}",
+        )
+        user.totp_secret = publisher_secret(n)
+        user.totp_confirmed_at = datetime(2019, 5, 1)
+    db.session.flush()
+
+
 def load_data(args: argparse.Namespace) -> dict:
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["ENGAGE_INSTANCE_PATH"] = args.instance
@@ -435,6 +468,7 @@ def load_data(args: argparse.Namespace) -> dict:
             db.session.flush()
             ids[key] = engagement.id
         create_staff(email=STAFF_EMAIL, role=Role.TRIAGER, password=STAFF_PASSWORD, name="Bench")
+        add_publishers()
         model_meta = json.loads(Path(args.model_dir, "bench-model.json").read_text())
         db.session.add(
             ModelVersion(

@@ -18,6 +18,10 @@ WEB = (
     "inbox",
     "inbox_filtered",
     "inbox_search",
+    "dashboard",
+    "campaigns",
+    "response_editor",
+    "response_new",
 )
 
 

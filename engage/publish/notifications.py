@@ -77,6 +77,14 @@ def _subscribers(response: Response) -> dict[str, AlertSubscription]:
     return chosen
 
 
+def followers(response: Response) -> tuple[dict[str, FeedbackItem], dict[str, AlertSubscription]]:
+    """Who notify_followers(response, change="published") would email, by address:
+    residents (with the item they sent) and, apart from those, alert subscribers."""
+    residents = _residents(response.items)
+    subscribers = {a: s for a, s in _subscribers(response).items() if a not in residents}
+    return residents, subscribers
+
+
 def notify_followers(
     response: Response,
     *,

@@ -7,14 +7,19 @@ count those once; see engage.engagements.service.COUNTED_STATUSES).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from time import monotonic
 
-from sqlalchemy import ColumnElement, Date, distinct, exists, func, select, type_coerce
+from flask import current_app
+from sqlalchemy import ColumnElement, Date, case, distinct, exists, func, select, type_coerce
+from sqlalchemy.orm import aliased
 
+from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import Channel, FeedbackItem, Status, Theme
+from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.feedback.queries import current_tags
 from engage.publish.queries import week_start
+from engage.util import utcnow
 
 UNCLASSIFIED = "Unclassified"
 NOT_GIVEN = "Not given"
@@ -128,3 +133,301 @@ def engagement_stats(engagement_id: int | None) -> DashboardStats:
         duplicate_groups=groups or 0,
         items_in_groups=grouped or 0,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# A dashboard for a period: buckets sized so a chart never has more than MAX_POINTS.
+
+MAX_POINTS = 60
+DEFAULT_WEEKS = 12
+UNITS = ("week", "month", "quarter", "year")
+UNIT_NAMES = {"week": "Week starting", "month": "Month", "quarter": "Quarter", "year": "Year"}
+MAX_AREAS = 10  # the largest areas by name; the rest are added up as "Other areas"
+OTHER_AREAS = "Other areas"
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def bucket_start(day: date, unit: str) -> date:
+    """The first day of the week (Monday), month, quarter or year ``day`` falls in."""
+    if unit == "week":
+        return week_start(day)
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def _next_bucket(start: date, unit: str) -> date:
+    if unit == "week":
+        return start + timedelta(weeks=1)
+    months = {"month": 1, "quarter": 3, "year": 12}[unit]
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def bucket_starts(first: date, last: date, unit: str) -> list[date]:
+    """Every bucket's first day from the one holding ``first`` to the one holding ``last``."""
+    starts, current = [], bucket_start(first, unit)
+    while current <= last:
+        starts.append(current)
+        current = _next_bucket(current, unit)
+    return starts
+
+
+def choose_unit(first: date, last: date, max_points: int = MAX_POINTS) -> str:
+    """The finest of week, month, quarter and year giving at most ``max_points`` buckets."""
+    for unit in UNITS[:-1]:
+        if len(bucket_starts(first, last, unit)) <= max_points:
+            return unit
+    return "year"
+
+
+def bucket_label(start: date, unit: str) -> str:
+    """How a bucket reads on a chart: "3 Jun 2019", "Jun 2019", "Q2 2019", "2019"."""
+    if unit == "week":
+        return f"{start.day} {start:%b %Y}"
+    if unit == "month":
+        return f"{start:%b %Y}"
+    if unit == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of days, and the bucket size its charts use."""
+
+    start: date
+    end: date
+    unit: str
+
+    @classmethod
+    def of(cls, start: date, end: date) -> Period:
+        start, end = sorted((start, end))
+        # Even by year no more than MAX_POINTS: a longer range keeps its last years.
+        start = max(start, date(end.year - MAX_POINTS + 1, 1, 1))
+        return cls(start, end, choose_unit(start, end))
+
+    def starts(self) -> list[date]:
+        return bucket_starts(self.start, self.end, self.unit)
+
+    @property
+    def unit_name(self) -> str:
+        return UNIT_NAMES[self.unit]
+
+    def describe(self) -> str:
+        return f"{self.start.day} {self.start:%B %Y} to {self.end.day} {self.end:%B %Y}"
+
+
+def default_period(engagement: Engagement | None, today: date) -> Period:
+    """An engagement's open period (to today while it is open), else the last 12 weeks."""
+    if engagement is not None:
+        return Period.of(
+            engagement.opens_on, max(engagement.opens_on, min(engagement.closes_on, today))
+        )
+    return Period.of(today - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1), today)
+
+
+def current_engagement(everything: list[Engagement], today: date) -> Engagement | None:
+    """The engagement open today that opened last (None if none is open)."""
+    open_now = [e for e in everything if e.is_open(today)]
+    return max(open_now, key=lambda e: (e.opens_on, e.id), default=None)
+
+
+@dataclass(frozen=True)
+class PeriodStats:
+    """The dashboard's figures for an engagement (or all feedback) over a period."""
+
+    period: Period
+    counted_at: datetime = field(default_factory=utcnow)
+    total: int = 0
+    answered: int = 0
+    duplicate_groups: int = 0
+    items_in_groups: int = 0
+    by_theme: list[tuple[str, int]] = field(default_factory=list)
+    answered_by_theme: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # name, all, answered
+    by_area: list[tuple[str, int]] = field(default_factory=list)
+    by_channel: list[tuple[str, int]] = field(default_factory=list)
+    over_time: list[tuple[date, int]] = field(default_factory=list)
+    theme_trends: list[tuple[str, list[int]]] = field(default_factory=list)  # per bucket
+
+    def time_rows(self) -> list[tuple[str, int]]:
+        return [(bucket_label(start, self.period.unit), n) for start, n in self.over_time]
+
+    def bucket_labels(self) -> list[str]:
+        return [bucket_label(start, self.period.unit) for start, _ in self.over_time]
+
+    def answered_share(self) -> list[tuple[str, int]]:
+        """(theme, whole percent answered) for themes with items."""
+        return [(name, round(100 * done / n)) for name, n, done in self.answered_by_theme if n]
+
+
+def _in_period(engagement_id: int | None, period: Period) -> ColumnElement[bool]:
+    # Bounds as datetimes so an index on submitted_at serves the range on both databases.
+    start = datetime.combine(period.start, time.min)
+    end = datetime.combine(period.end + timedelta(days=1), time.min)
+    return (
+        _counted(engagement_id)
+        & (FeedbackItem.submitted_at >= start)
+        & (FeedbackItem.submitted_at < end)
+    )
+
+
+_RESPONDED = case((FeedbackItem.status == Status.RESPONDED, 1), else_=0)
+
+
+def _current_tag(tag) -> ColumnElement[bool]:
+    """The tag is one of its item's current themes (current_tags' rule, as an anti-join)."""
+    staff = aliased(ThemeTag)
+    return (tag.source == TagSource.STAFF) | (
+        (tag.source == TagSource.MODEL)
+        & FeedbackItem.themes_reviewed_at.is_(None)
+        & ~exists().where(staff.item_id == tag.item_id, staff.source == TagSource.STAFF)
+    )
+
+
+def _has_current_theme() -> ColumnElement[bool]:
+    # Some tag is current when a staff tag exists, or a model tag and no review: since
+    # an item with a staff tag shows those, "any tag, staff or unreviewed" is the test.
+    tag = aliased(ThemeTag)
+    return exists().where(
+        tag.item_id == FeedbackItem.id,
+        (tag.source == TagSource.STAFF) | FeedbackItem.themes_reviewed_at.is_(None),
+    )
+
+
+def _areas(counted: ColumnElement[bool]) -> list[tuple[str, int]]:
+    rows = _by_area(counted)
+    named = [row for row in rows if row[0] != NOT_GIVEN]
+    rest = named[MAX_AREAS:]
+    shown = named[:MAX_AREAS]
+    if rest:
+        shown.append((f"{OTHER_AREAS} ({len(rest)})", sum(n for _, n in rest)))
+    return shown + [row for row in rows if row[0] == NOT_GIVEN]
+
+
+def _as_date(value) -> date:
+    # SQLite hands DATE() back as text; PostgreSQL as a date.
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def period_stats(engagement_id: int | None, period: Period) -> PeriodStats:
+    """Every figure of the dashboard for non-spam feedback sent in ``period``.
+
+    Four reads: per day (items, answered, without a theme), per day and theme (items,
+    answered), per area, per channel; days are folded into the period's buckets here.
+    """
+    counted = _in_period(engagement_id, period)
+    day = type_coerce(func.date(FeedbackItem.submitted_at), Date)
+    no_theme = case((_has_current_theme(), 0), else_=1)
+    daily = db.session.execute(
+        select(day, func.count(), func.sum(_RESPONDED), func.sum(no_theme))
+        .where(counted)
+        .group_by(day)
+    ).all()
+    themed = db.session.execute(
+        select(day, ThemeTag.theme_id, func.count(), func.sum(_RESPONDED))
+        .select_from(ThemeTag)
+        .join(FeedbackItem, FeedbackItem.id == ThemeTag.item_id)
+        .where(counted, _current_tag(ThemeTag))
+        .group_by(day, ThemeTag.theme_id)
+    ).all()
+    groups, grouped = db.session.execute(
+        select(func.count(distinct(FeedbackItem.duplicate_group_id)), func.count()).where(
+            counted, FeedbackItem.duplicate_group_id.is_not(None)
+        )
+    ).one()
+    themes = db.session.execute(
+        select(Theme.id, Theme.name).order_by(Theme.position, Theme.name)
+    ).all()
+
+    starts = period.starts()
+    index = {start: i for i, start in enumerate(starts)}
+    totals = [0] * len(starts)
+    total = answered = unclassified = 0
+    for when, n, done, none in daily:
+        total, answered, unclassified = (
+            total + n,
+            answered + int(done or 0),
+            unclassified + int(none or 0),
+        )
+        i = index.get(bucket_start(_as_date(when), period.unit))
+        if i is not None:
+            totals[i] += n
+    trends = {theme_id: [0] * len(starts) for theme_id, _ in themes}
+    per_theme = dict.fromkeys(trends, 0)
+    answered_per_theme = dict.fromkeys(trends, 0)
+    for when, theme_id, n, done in themed:
+        if theme_id not in trends:
+            continue
+        per_theme[theme_id] += n
+        answered_per_theme[theme_id] += int(done or 0)
+        i = index.get(bucket_start(_as_date(when), period.unit))
+        if i is not None:
+            trends[theme_id][i] += n
+
+    return PeriodStats(
+        period=period,
+        total=total,
+        answered=answered,
+        duplicate_groups=groups or 0,
+        items_in_groups=grouped or 0,
+        by_theme=[(name, per_theme[i]) for i, name in themes] + [(UNCLASSIFIED, unclassified)],
+        answered_by_theme=[(name, per_theme[i], answered_per_theme[i]) for i, name in themes],
+        by_area=_areas(counted),
+        by_channel=_by_channel(counted),
+        over_time=list(zip(starts, totals, strict=True)),
+        theme_trends=[(name, trends[i]) for i, name in themes],
+    )
+
+
+def csv_rows(stats: PeriodStats, scope: str) -> list[list[str | int]]:
+    """The dashboard's figures as rows for a CSV file: figure, bucket start, label, value."""
+    p = stats.period
+    rows: list[list[str | int]] = [["figure", "period_start", "label", "value"]]
+    rows.append(["scope", p.start.isoformat(), scope, stats.total])
+    rows.append(
+        ["answered", p.start.isoformat(), "Items linked to a published response", stats.answered]
+    )
+    rows += [["by_theme", p.start.isoformat(), label, n] for label, n in stats.by_theme]
+    rows += [
+        ["answered_percent_by_theme", p.start.isoformat(), label, pct]
+        for label, pct in stats.answered_share()
+    ]
+    rows += [["by_area", p.start.isoformat(), label, n] for label, n in stats.by_area]
+    rows += [["by_channel", p.start.isoformat(), label, n] for label, n in stats.by_channel]
+    rows += [
+        [f"per_{p.unit}", start.isoformat(), "All feedback", n] for start, n in stats.over_time
+    ]
+    for name, values in stats.theme_trends:
+        rows += [
+            [f"per_{p.unit}_by_theme", start.isoformat(), name, n]
+            for (start, _), n in zip(stats.over_time, values, strict=True)
+        ]
+    return rows
+
+
+def cached_period_stats(engagement_id: int | None, period: Period) -> PeriodStats:
+    """period_stats, kept for DASHBOARD_CACHE_SECONDS (60; none when testing) per worker.
+
+    The figures read every item of the period (100,000 in the benchmark); a minute's
+    delay is fine on a dashboard, and the page says when the figures were counted.
+    """
+    seconds = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0 if current_app.testing else 60)
+    if not seconds:
+        return period_stats(engagement_id, period)
+    store: dict = current_app.extensions.setdefault("engage_dashboard_cache", {})
+    key = (engagement_id, period)
+    now = monotonic()
+    found = store.get(key)
+    if found is not None and now - found[0] < seconds:
+        return found[1]
+    stats = period_stats(engagement_id, period)
+    if len(store) >= 64:  # a few engagements × a few periods; drop the oldest
+        for old in sorted(store, key=lambda k: store[k][0])[:16]:
+            store.pop(old, None)
+    store[key] = (now, stats)
+    return stats

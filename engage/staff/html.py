@@ -96,13 +96,17 @@ def numbered_url(endpoint: str, key: str, number: int) -> str:
     return f"{stem[0]}{int(number)}{stem[1]}"
 
 
-def inbox_row(item, can_triage: bool) -> Markup:
+def inbox_row(item, can_triage: bool, trail: str = "", at: int | None = None) -> Markup:
     """One row of the inbox's table for an InboxRow: a tick box (for triagers), the
     reference, when and how it came, a snippet, its campaign group, themes (the model's
     with their percent) and status.
 
     One f-string with each text value passed through ``escape`` (ids are ints, tags are
     Markup already): a tenth of what the same row cost as Jinja.
+
+    With ``at`` (the row's position in the whole filtered list) the item's link carries
+    the inbox's filters (``trail``, a URL-encoded query string) and the position, so
+    the item page can offer the previous and next items of the same list.
     """
     item_id = int(item.id)
     reference = escape(item.reference)
@@ -129,7 +133,10 @@ def inbox_row(item, can_triage: bool) -> Markup:
             f'  <p class="nhsuk-body-s nhsuk-u-margin-bottom-0"><a href="{escape(group_url)}">'
             f"One of {int(item.duplicate_group_size or 0):,} similar texts</a></p>\n"
         )
-    url = escape(numbered_url("staff.item", "item_id", item_id))
+    url = numbered_url("staff.item", "item_id", item_id)
+    if at is not None:
+        url = f"{url}?{trail}&at={int(at)}" if trail else f"{url}?at={int(at)}"
+    url = escape(url)
     snippet = escape(do_truncate(current_app.jinja_env, item.text, 280))
     row = (
         '<tr class="nhsuk-table__row">\n'

@@ -669,27 +669,9 @@ def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow
     return out
 
 
-def inbox_page(
-    f: InboxFilters,
-    page: int,
-    per_page: int = PER_PAGE,
-    *,
-    choices: InboxChoices | None = None,
-) -> InboxPage:
-    """One page of the inbox (InboxRows, with engagement titles and current themes).
-
-    ``choices`` (from inbox_choices()) resolves the filters' slugs and names the themes;
-    the page reads it if not given.
-
-    Reads ``per_page + 1`` rows to know whether there is a next page, and counts the
-    matching items only up to COUNT_CAP. Raises PageNotFound for an empty page past the
-    first.
-    """
-    if page < 1:
-        raise PageNotFound(page)
-    offset = (page - 1) * per_page
-    if choices is None:
-        choices = inbox_choices()
+def _statements_at(f: InboxFilters, offset: int, limit: int, choices: InboxChoices):
+    """The inbox's rows statement, its capped count and their parameters for ``limit``
+    rows after the first ``offset`` in the order of ``f``."""
     ids = _resolve(f, choices)
     dialect = db.engine.dialect.name
     fts = search.sqlite_matches(f.q) if dialect == "sqlite" else None
@@ -718,17 +700,100 @@ def inbox_page(
             rows = _rows_select().where(*where).order_by(*_order(f))
             return _paged(rows), _capped_count(where)
 
-    cap = COUNT_CAP
     rows_query, count_query = _page_statements(
         (dialect, fts is not None, f.sort, *where.shape), build
     )
     params = {
         **where.params,
-        "f_limit": per_page + 1,
+        "f_limit": limit,
         "f_offset": offset,
-        "f_cutoff": offset + per_page + 1,
-        "f_count_limit": cap + 1,
+        "f_cutoff": offset + limit,
+        "f_count_limit": COUNT_CAP + 1,
     }
+    return rows_query, count_query, params
+
+
+def queue_ids(f: InboxFilters, offset: int, limit: int, *, choices: InboxChoices | None = None):
+    """Ids of the items at positions offset .. offset + limit - 1 of the inbox for ``f``."""
+    if choices is None:
+        choices = inbox_choices()
+    rows_query, _count, params = _statements_at(f, max(offset, 0), limit, choices)
+    return [row[0] for row in db.session.execute(rows_query, params).all()]
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where to go from an item opened at position ``at`` of a filtered inbox."""
+
+    previous: int | None = None  # an item id
+    previous_at: int | None = None
+    next: int | None = None
+    next_at: int | None = None
+    unclassified: int | None = None  # the first unclassified item (not this one)
+
+
+def neighbours(
+    f: InboxFilters, at: int | None, item_id: int, *, choices: InboxChoices | None = None
+) -> Neighbours:
+    """The items before and after ``item_id`` in the inbox for ``f``, read at ``at``
+    (the position the item had when the inbox was shown), and the first unclassified
+    item of the same filters.
+
+    When the item has left the list (it was tagged while the list shows unclassified
+    items) the item now at ``at`` is the next one.
+    """
+    if choices is None:
+        choices = inbox_choices()
+    previous = previous_at = following = following_at = None
+    if at is not None:
+        start = max(at - 1, 0)
+        ids = queue_ids(f, start, 3, choices=choices)
+        if item_id in ids:
+            here = ids.index(item_id)
+            if here > 0:
+                previous, previous_at = ids[here - 1], start + here - 1
+            if here + 1 < len(ids):
+                following, following_at = ids[here + 1], start + here + 1
+        else:
+            here = at - start  # where the item was: the next one has moved up into it
+            if 0 <= here - 1 < len(ids):
+                previous, previous_at = ids[here - 1], at - 1
+            if here < len(ids):
+                following, following_at = ids[here], at
+    unclassified = next(
+        (
+            i
+            for i in queue_ids(replace(f, theme=UNCLASSIFIED), 0, 2, choices=choices)
+            if i != item_id
+        ),
+        None,
+    )
+    return Neighbours(previous, previous_at, following, following_at, unclassified)
+
+
+def inbox_page(
+    f: InboxFilters,
+    page: int,
+    per_page: int = PER_PAGE,
+    *,
+    choices: InboxChoices | None = None,
+) -> InboxPage:
+    """One page of the inbox (InboxRows, with engagement titles and current themes).
+
+    ``choices`` (from inbox_choices()) resolves the filters' slugs and names the themes;
+    the page reads it if not given.
+
+    Reads ``per_page + 1`` rows to know whether there is a next page, and counts the
+    matching items only up to COUNT_CAP. Raises PageNotFound for an empty page past the
+    first.
+    """
+    if page < 1:
+        raise PageNotFound(page)
+    offset = (page - 1) * per_page
+    if choices is None:
+        choices = inbox_choices()
+    rows_query, count_query, params = _statements_at(f, offset, per_page + 1, choices)
+    cap = COUNT_CAP
     rows = _with_themes(db.session.execute(rows_query, params).all(), choices.theme_by_id)
     if page > 1 and not rows:
         raise PageNotFound(page)

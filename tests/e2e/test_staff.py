@@ -145,7 +145,8 @@ def test_triager_triages_feedback(live_server, page):
     first = rows.first.get_by_role("link", name=re.compile(r"^YS-"))
     reference = first.inner_text().strip()
     first.click()
-    page.wait_for_url(re.compile(r"/staff/items/\d+$"))
+    # The item's address carries the inbox's filters and its place in the list.
+    page.wait_for_url(re.compile(r"/staff/items/\d+\?q=Southall(&sort=\w+)?&at=\d+$"))
     item_url = page.url
     expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
     expect(page.locator(".engage-original")).to_contain_text("Southall")
@@ -220,10 +221,11 @@ def test_triager_triages_feedback(live_server, page):
     page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Dashboard").click()
     page.wait_for_url(re.compile(r"/staff/dashboard"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
-    expect(page.locator(".engage-figure")).to_have_text(re.compile(r"^\d[\d,]*$"))
+    expect(page.locator(".engage-figure").first).to_have_text(re.compile(r"^\d[\d,]*$"))
+    page.get_by_text("By theme as a table").click()
     by_theme = page.get_by_role("table", name=re.compile("By theme"))
     expect(by_theme).to_contain_text("Impact on jobs")
-    assert page.locator(".engage-chart svg").count() == 4
+    assert page.locator(".engage-chart svg").count() == 6
     check_page(page, "staff-06-dashboard")
     page.get_by_label("Engagement", exact=True).select_option(NEL)
     page.get_by_role("button", name="Show").click()
@@ -232,7 +234,7 @@ def test_triager_triages_feedback(live_server, page):
     # Campaigns and duplicates.
     page.get_by_role("link", name="Campaigns and duplicates").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns and duplicates")
-    cards = page.locator(".nhsuk-card")
+    cards = page.locator("section.engage-group")
     expect(cards.first).to_contain_text(re.compile(r"\d+ people sent this text"))
     check_page(page, "staff-07-duplicates")
     cards.first.get_by_role("link", name=re.compile(r"See the \d+ items")).click()
@@ -287,11 +289,12 @@ def write_and_publish(page, live_server) -> dict[str, object]:
     expect(page.locator(".nhsuk-caption-l")).to_have_text(NEL_TITLE)
 
     form = page.locator("#response-form")
-    expect(form.get_by_label("Engagement")).to_have_value(NEL)
+    expect(page.get_by_label("Engagement", exact=True)).to_have_count(1)  # one choice
+    expect(form).to_contain_text(f"Engagement: {NEL_TITLE}")
     expect(form.get_by_label("Impact on services")).to_be_checked()
     form.get_by_label("You told us you are concerned that …").fill(YOU_SAID)
     form.get_by_label("What we are doing").fill(WE_DID)
-    candidates = page.get_by_role("group", name=re.compile("^Newest items"))
+    candidates = page.get_by_role("group", name=re.compile("^Single items"))
     boxes = candidates.get_by_role("checkbox")
     assert boxes.count() >= 2
     refs = []
@@ -324,11 +327,17 @@ def write_and_publish(page, live_server) -> dict[str, object]:
     check_page(page, "staff-13-response-preview")
 
     page.goto(f"{base}/staff/responses/{response_id}")
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Publish…").click()
+    page.wait_for_url(re.compile(rf"/staff/responses/{response_id}/publish$"))
+    expect(page.locator(".nhsuk-warning-callout")).to_contain_text(
+        re.compile(r"\d+ (person|people) will be emailed at once")
+    )
+    check_page(page, "staff-13b-publish-confirm")
+    page.get_by_role("button", name=re.compile(r"^Publish")).click()
     expect(flash(page)).to_have_text(re.compile(r"^Published\. \d+ people will be emailed$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Published")
     expect(page.get_by_role("link", name="Open the public page")).to_be_visible()
-    expect(page.get_by_role("button", name="Publish", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Publish…")).to_have_count(0)
 
     page.get_by_role("navigation", name="Staff area").get_by_role("link", name="Responses").click()
     row = page.locator("tbody tr").filter(has_text=DISTINCT)
@@ -480,7 +489,7 @@ def test_keyboard_only_theme_correction(live_server, page):
     _tab_to(page, "table.engage-inbox a[href*='/staff/items/']")
     reference = page.evaluate("document.activeElement.textContent.trim()")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/staff/items/\d+$"))
+    page.wait_for_url(re.compile(r"/staff/items/\d+\?theme=unclassified&sort=newest&at=0$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
     expect(page.locator(".nhsuk-grid-column-one-third")).to_contain_text("Unclassified")
 
@@ -576,3 +585,169 @@ def test_applying_a_suggested_theme_to_an_unclassified_item(live_server, page, m
     expect(side).to_contain_text("Set by staff on")
     expect(side.locator(".engage-likeliest")).to_have_count(0)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Triaged")
+
+
+# ------------------------------------------------------------------ issue #22: at scale
+
+
+def _campaign(app, size: int, text: str) -> int:
+    """A campaign group of ``size`` letters on the NEL engagement; 12 asked to hear back."""
+    from datetime import datetime, timedelta
+
+    from engage.engagements.models import Engagement
+    from engage.feedback.models import DuplicateGroup, FeedbackItem
+
+    with app.app_context():
+        engagement = db.session.scalar(db.select(Engagement).where(Engagement.slug == NEL))
+        group = DuplicateGroup(engagement_id=engagement.id, size=size, sample_text=text)
+        db.session.add(group)
+        db.session.flush()
+        tag = uuid.uuid4().hex[:6].upper()
+        for n in range(size):
+            db.session.add(
+                FeedbackItem(
+                    reference=f"YS-2020-{tag}{n:03d}",
+                    engagement_id=engagement.id,
+                    submitted_at=datetime(2020, 2, 1) + timedelta(minutes=n),
+                    channel="letter",
+                    text=f"{text}\n\nYours faithfully,\nResident {n}",
+                    duplicate_group_id=group.id,
+                    contact_me=n < 12,
+                    author_email=f"letter{n}-{tag.lower()}@example.org" if n < 12 else None,
+                )
+            )
+        db.session.commit()
+        return group.id
+
+
+class Counted:
+    """Counts what a person does: each click, fill, selection or key press."""
+
+    def __init__(self, page):
+        self.page, self.actions = page, 0
+
+    def click(self, locator):
+        self.actions += 1
+        locator.click()
+
+    def fill(self, locator, text):
+        self.actions += 1
+        locator.fill(text)
+
+
+def test_a_publisher_answers_a_300_letter_campaign_in_under_ten_actions(live_server, page):
+    base, app = live_server
+    letter = (
+        "I object to closing the Saturday X-ray service at Barking Community Hospital. "
+        "Patients from Dagenham cannot reach Romford on a weekend."
+    )
+    group_id = _campaign(app, 300, letter)
+    sign_in(page, live_server, make_account(app, Role.PUBLISHER))
+    you = Counted(page)
+
+    you.click(
+        page.get_by_role("navigation", name="Staff area").get_by_role(
+            "link", name="Campaigns and duplicates"
+        )
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns and duplicates")
+    largest = page.locator("section.engage-group").first
+    expect(largest).to_contain_text("300 people sent this text")
+    check_page(page, "staff-22-campaigns")
+    you.click(largest.get_by_role("link", name=re.compile("^Write a response to them")))
+    page.wait_for_url(re.compile(rf"/staff/responses/new\?engagement={NEL}&group={group_id}$"))
+    expect(page.locator(f"#group-{group_id}")).to_be_checked()
+    check_page(page, "staff-23-response-for-campaign")
+    form = page.locator("#response-form")
+    you.fill(
+        form.get_by_label("You told us you are concerned that …"),
+        "the Saturday X-ray service at Barking will close",
+    )
+    you.fill(
+        form.get_by_label("What we are doing"),
+        "Saturday X-ray stays at Barking until at least 2027.",
+    )
+    you.click(form.get_by_role("button", name="Save draft"))
+    page.wait_for_url(re.compile(r"/staff/responses/\d+$"))
+    expect(
+        page.get_by_role("heading", name=re.compile(r"Feedback this answers \(300 people\)"))
+    ).to_be_visible()
+    you.click(page.get_by_role("button", name="Publish…"))
+    callout = page.locator(".nhsuk-warning-callout")
+    expect(callout).to_contain_text("12 people will be emailed at once")
+    expect(page.locator(".engage-email-preview")).to_contain_text("Saturday X-ray stays at Barking")
+    you.click(page.get_by_role("button", name="Publish and email 12 people"))
+    expect(flash(page)).to_have_text("Published. 12 people will be emailed")
+    assert you.actions < 10, you.actions
+    assert you.actions == 7
+
+
+def test_campaign_group_actions_and_the_link_picker(live_server, page):
+    base, app = live_server
+    group_id = _campaign(app, 40, "Keep the Ilford walk-in centre open at weekends, please.")
+    sign_in(page, live_server, make_account(app, Role.PUBLISHER))
+    page.goto(f"{base}/staff/duplicates?engagement={NEL}&size=10")
+    group = page.locator("section.engage-group").filter(has_text="Ilford walk-in")
+    page.get_by_label(f"For all 40 items of group {group_id}").select_option("campaign")
+    group.get_by_role("button", name=re.compile("^Apply")).click()
+    expect(flash(page)).to_have_text("Done: 39 of the group's 40 items changed")
+    expect(page.locator("section.engage-group").filter(has_text="Ilford walk-in")).to_contain_text(
+        "Counted once"
+    )
+    check_page(page, "staff-24-campaigns-counted-once")
+    page.locator("section.engage-group").filter(has_text="Ilford walk-in").get_by_role(
+        "link", name=re.compile("^Link them to a response")
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Link 40 people to a response")
+    check_page(page, "staff-25-link-group")
+
+
+def test_triage_queue_by_keyboard_shortcuts_and_select_all(live_server, page):
+    base, app = live_server
+    sign_in(page, live_server, make_account(app, Role.TRIAGER))
+    page.goto(base + "/staff/inbox?sort=oldest")
+    header_box = page.get_by_label(re.compile(r"^Select all \d+ items on this page$"))
+    header_box.check()
+    boxes = page.locator("table.engage-inbox tbody input[type=checkbox]")
+    assert boxes.count() > 1
+    for i in range(boxes.count()):
+        expect(boxes.nth(i)).to_be_checked()
+    expect(page.locator("[data-announce]")).to_have_text(
+        re.compile(r"All \d+ items on this page ticked")
+    )
+    boxes.nth(0).uncheck()
+    expect(header_box).not_to_be_checked()
+    check_page(page, "staff-26-inbox-select-all")
+
+    inbox_rows(page).nth(0).get_by_role("link", name=re.compile(r"^YS-")).click()
+    page.wait_for_url(re.compile(r"/staff/items/\d+\?sort=oldest&at=0$"))
+    expect(page.get_by_role("link", name="Previous item")).to_have_count(0)
+    page.get_by_text("Keyboard shortcuts").click()
+    expect(page.locator(".engage-shortcuts")).to_contain_text("next item of the list")
+    check_page(page, "staff-27-item-in-queue")
+    page.locator("body").click(position={"x": 5, "y": 5})  # focus out of the summary
+    page.keyboard.press("j")
+    page.wait_for_url(re.compile(r"\?sort=oldest&at=1$"))
+    page.keyboard.press("k")
+    page.wait_for_url(re.compile(r"\?sort=oldest&at=0$"))
+    page.keyboard.press("t")
+    assert page.evaluate("document.activeElement.id") == "theme-money"
+    expect(page.locator("[data-announce]")).to_contain_text("Themes.")
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Save and go to the next item").click()
+    page.wait_for_url(re.compile(r"\?sort=oldest&at=1$"))
+    expect(flash(page)).to_have_text("Themes saved")
+
+
+def test_redaction_errors_are_at_the_top(live_server, page):
+    base, app = live_server
+    sign_in(page, live_server, make_account(app, Role.TRIAGER))
+    page.goto(base + "/staff/inbox")
+    inbox_rows(page).first.get_by_role("link", name=re.compile(r"^YS-")).click()
+    page.get_by_label("Text that may be quoted in public").fill("")
+    page.get_by_role("button", name="Save the redacted copy").click()
+    summary = page.locator(".nhsuk-error-summary")
+    expect(summary).to_be_visible()
+    top = summary.bounding_box()["y"]
+    assert top < page.get_by_role("heading", level=1).bounding_box()["y"]
+    check_page(page, "staff-28-redaction-error")

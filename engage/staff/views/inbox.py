@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from engage.extensions import db
 from engage.pagination import PageNotFound, page_number
-from engage.staff import audit, export, triage
+from engage.staff import audit, campaigns, export, triage
 from engage.staff.auth import role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import utcnow
+
+# Split a campaign group from the inbox (filtered by ?group=): engage.staff.campaigns.
+GROUP_ACTIONS = {
+    "ungroup": "Take out of its campaign group",
+    "new_group": "Make the ticked items a new campaign group",
+}
 
 
 @bp.get("/")
@@ -40,9 +48,11 @@ def inbox():
         facets=triage.facets(filters) if filters.counts else None,
         choices=choices,
         sorts=triage.SORTS,
-        bulk_actions=triage.BULK_ACTIONS,
+        bulk_actions={**triage.BULK_ACTIONS, **GROUP_ACTIONS},
         form=FlaskForm(),
         can_triage=current_user.role.can(Role.TRIAGER),
+        trail=urlencode(filters.as_args(counts=False)),
+        first_at=(results.page - 1) * results.per_page,
     )
 
 
@@ -56,6 +66,13 @@ def inbox_bulk():
         flash("The form expired. Try again", "warning")
         return redirect(back)
     ids = [v for v in request.form.getlist("item") if v.isascii() and v.isdigit()]
+    if request.form.get("all_on_page"):
+        # "Every item on this page", ticked without JavaScript: the page's own ids.
+        ids = [v for v in request.form.getlist("on_page") if v.isascii() and v.isdigit()]
+    ids = [v for v in dict.fromkeys(ids) if len(v) < 12][: triage.MAX_BULK + 1]
+    action = request.form.get("action", "")
+    if action in GROUP_ACTIONS:
+        return _split(action, [int(v) for v in ids], back)
     try:
         changed = triage.bulk(
             request.form.get("action", ""),
@@ -69,6 +86,25 @@ def inbox_bulk():
         return redirect(back)
     db.session.commit()
     flash(f"Changed {changed} of {len(ids)} selected items", "info")
+    return redirect(back)
+
+
+def _split(action: str, ids: list[int], back: str):
+    """Take the ticked items out of their campaign groups, alone or as a new group."""
+    if not ids or len(ids) > triage.MAX_BULK:
+        flash(f"Select between 1 and {triage.MAX_BULK} items", "warning")
+        return redirect(back)
+    try:
+        made = campaigns.split(ids, by=current_user, new_group=action == "new_group")
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(back)
+    db.session.commit()
+    if made is not None:
+        flash(f"The ticked items are now group {made.id} of {made.size} items", "info")
+        return redirect(url_for("staff.inbox", group=made.id))
+    flash("The ticked items are no longer in a campaign group", "info")
     return redirect(back)
 
 

@@ -2,99 +2,298 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import date
+
+from flask import Response as HttpResponse
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from engage.classify import service as classify
 from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup
-from engage.staff import audit, charts, dashboard, duplicates
+from engage.feedback.models import Status, Theme
+from engage.pagination import PageNotFound, page_number
+from engage.publish import queries as publish_queries
+from engage.publish.models import Response
+from engage.publish.queries import clean_param
+from engage.publish.service import InvalidResponse
+from engage.staff import audit, campaigns, charts, dashboard, duplicates, export, triage
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
+from engage.util import MAX_DB_ID, utcnow
+
+ALL = "all"  # the engagement choice meaning every engagement and general feedback
 
 
-def _chosen_engagement():
-    """The engagement named by ?engagement=slug (None: all feedback); 404 if unknown."""
-    slug = request.args.get("engagement", "")
+def _day(name: str) -> date | None:
+    value = clean_param(request.args.get(name), 20)
+    try:
+        day = date.fromisoformat(value) if value else None
+    except ValueError:
+        day = None
+    if value and day is None:
+        flash(f"“{value}” is not a date like 2025-06-01; the default period is shown", "warning")
+    if day is not None and not dashboard.EARLIEST <= day <= dashboard.LATEST:
+        return None
+    return day
+
+
+def _dashboard_scope():
+    """(engagement or None, every engagement, period) from the query string.
+
+    No engagement named: the engagement open today (the one opened last), else all
+    feedback. No dates: that engagement's open period, else the last 12 weeks.
+    """
     everything = engagements.list_engagements()
-    if not slug:
-        return None, everything
-    found = engagements.get_by_slug(slug[:120])
-    if found is None:
-        abort(404)
-    return found, everything
+    today = utcnow().date()
+    slug = clean_param(request.args.get("engagement"), 120)
+    if slug == ALL:
+        engagement = None
+    elif slug:
+        engagement = next((e for e in everything if e.slug == slug), None)
+        if engagement is None:
+            abort(404)
+    else:
+        engagement = dashboard.current_engagement(everything, today)
+    default = dashboard.default_period(engagement, today)
+    start, end = _day("from"), _day("to")
+    period = dashboard.Period.of(start or default.start, end or default.end)
+    return engagement, everything, period
+
+
+def _dashboard_stats(engagement, period) -> dashboard.PeriodStats:
+    return dashboard.cached_period_stats(engagement.id if engagement else None, period)
 
 
 @bp.get("/dashboard")
 @role_required(Role.VIEWER)
 def dashboard_page():
-    """Per engagement: items by theme, area, channel and week, as charts and tables."""
-    engagement, everything = _chosen_engagement()
-    stats = dashboard.engagement_stats(engagement.id if engagement else None)
-    name = engagement.title if engagement else "all engagements"
-    weeks = stats.week_rows()
+    """Per engagement and period: items over time, by theme (with trends and the share
+    answered), area and channel, as charts with their tables, and a CSV of the figures."""
+    engagement, everything, period = _dashboard_scope()
+    stats = _dashboard_stats(engagement, period)
+    name = engagement.title if engagement else "all feedback"
+    unit = period.unit
     theme_note = "An item can raise several themes, so the bars can add up to more than the total."
-    sections = [
-        (
-            "theme",
-            "By theme",
-            "Theme",
-            stats.by_theme,
-            charts.bar_chart(
-                stats.by_theme, title=f"Feedback by theme: {name}", description=theme_note
-            ),
+    labels = stats.bucket_labels()
+    charts_ = {
+        "time": charts.column_chart(
+            stats.time_rows(), title=f"Feedback per {unit}: {name}, {period.describe()}"
         ),
-        (
-            "area",
-            "By area",
-            "Area",
-            stats.by_area,
-            charts.bar_chart(stats.by_area, title=f"Feedback by area: {name}"),
+        "trends": charts.line_chart(
+            labels,
+            stats.theme_trends,
+            title=f"Each theme per {unit}: {name}",
+            description=theme_note,
         ),
-        (
-            "channel",
-            "By channel",
-            "Channel",
-            stats.by_channel,
-            charts.bar_chart(stats.by_channel, title=f"Feedback by channel: {name}"),
+        "theme": charts.bar_chart(
+            stats.by_theme, title=f"Feedback by theme: {name}", description=theme_note
         ),
-        (
-            "week",
-            "By week",
-            "Week starting",
-            weeks,
-            charts.column_chart(weeks, title=f"Feedback per week: {name}"),
+        "answered": charts.bar_chart(
+            stats.answered_share(),
+            title=f"Share of each theme's items linked to a published response: {name}",
+            suffix="%",
+            top=100,
         ),
-    ]
+        "area": charts.bar_chart(stats.by_area, title=f"Feedback by area: {name}"),
+        "channel": charts.bar_chart(stats.by_channel, title=f"Feedback by channel: {name}"),
+    }
+    args = {
+        "engagement": engagement.slug if engagement else ALL,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+    }
     return render_template(
         "staff/dashboard.html",
         engagement=engagement,
         engagements=everything,
+        period=period,
         stats=stats,
-        sections=sections,
+        charts=charts_,
+        args=args,
+        all_value=ALL,
+    )
+
+
+@bp.get("/dashboard.csv")
+@role_required(Role.VIEWER)
+def dashboard_csv():
+    """The dashboard's figures (counts only, no personal data) for a spreadsheet."""
+    engagement, _everything, period = _dashboard_scope()
+    stats = _dashboard_stats(engagement, period)
+    scope = engagement.title if engagement else "All feedback"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in dashboard.csv_rows(stats, scope):
+        writer.writerow([export.csv_safe(cell) for cell in row])
+    slug = engagement.slug if engagement else ALL
+    filename = f"engage-dashboard-{slug}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    return HttpResponse(
+        out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _group_choices():
+    return engagements.list_engagements(), list(
+        db.session.scalars(select(Theme).order_by(Theme.position))
+    )
+
+
+def _group_actions(themes) -> list[tuple[str, str]]:
+    """(value, text) of the one list of things a triager can do to a whole group."""
+    return (
+        [(f"theme:{t.slug}", f"Set the theme to {t.name}") for t in themes]
+        + [(f"status:{s.value}", f"Set the status to {s.value}") for s in campaigns.GROUP_STATUSES]
+        + [
+            ("campaign", "Count once in public figures (a campaign)"),
+            ("uncampaign", "Count each copy separately again"),
+        ]
     )
 
 
 @bp.get("/duplicates")
 @role_required(Role.VIEWER)
 def duplicates_page():
-    """Campaign texts and copy-paste letters, largest groups first."""
-    groups = db.session.scalars(
-        select(DuplicateGroup)
-        .options(selectinload(DuplicateGroup.engagement))
-        .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
-    ).all()
+    """Campaign groups, largest first, filtered by engagement, theme and size, a page at a
+    time; triagers act on a whole group or merge groups, publishers link or answer one."""
+    filters = campaigns.GroupFilters.from_args(request.args)
+    for message in filters.errors:
+        flash(message, "warning")
+    everything, themes = _group_choices()
+    try:
+        found, rows = campaigns.groups_page(
+            filters, page_number(request.args.get("page")), everything, themes
+        )
+    except PageNotFound:
+        return redirect(url_for("staff.duplicates_page", **filters.as_args()))
     return render_template(
         "staff/duplicates.html",
-        groups=groups,
+        filters=filters,
+        page=found,
+        rows=rows,
+        engagements=everything,
+        themes=themes,
+        sizes=campaigns.SIZES,
+        general=campaigns.GENERAL,
+        actions=_group_actions(themes),
         form=FlaskForm(),
         can_triage=current_user.role.can(Role.TRIAGER),
+        can_publish=current_user.role.can(Role.PUBLISHER),
+    )
+
+
+def _back_to_groups():
+    filters = campaigns.GroupFilters.from_args(request.form)
+    page = request.form.get("page", "")
+    extra = (
+        {"page": int(page)} if page.isascii() and page.isdigit() and 1 < int(page) < 10**6 else {}
+    )
+    return redirect(url_for("staff.duplicates_page", **filters.as_args(), **extra))
+
+
+@bp.post("/duplicates/<int:group_id>/act")
+@role_required(Role.TRIAGER)
+def duplicates_act(group_id: int):
+    """One change to every item of a group: a theme, a status, or how it is counted."""
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired. Try again", "warning")
+        return _back_to_groups()
+    group = campaigns.get_group(group_id)
+    if group is None:
+        abort(404)
+    kind, _, value = request.form.get("action", "").partition(":")
+    try:
+        if kind == "theme":
+            changed = campaigns.set_theme(group, value, by=current_user)
+        elif kind == "status" and value in {s.value for s in campaigns.GROUP_STATUSES}:
+            changed = campaigns.set_status(group, Status(value), by=current_user)
+        elif kind == "campaign":
+            changed = campaigns.count_once(group, by=current_user)
+        elif kind == "uncampaign":
+            changed = campaigns.count_each(group, by=current_user)
+        else:
+            raise campaigns.CampaignError("Choose what to do to the group")
+    except (campaigns.CampaignError, triage.TriageError) as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _back_to_groups()
+    db.session.commit()
+    flash(f"Done: {changed:,} of the group's {group.size:,} items changed", "info")
+    return _back_to_groups()
+
+
+@bp.post("/duplicates/merge")
+@role_required(Role.TRIAGER)
+def duplicates_merge():
+    """Join the ticked groups (of one engagement) into the largest of them."""
+    if not FlaskForm().validate_on_submit():
+        flash("The form expired. Try again", "warning")
+        return _back_to_groups()
+    ids = [
+        int(v) for v in request.form.getlist("group") if v.isascii() and v.isdigit() and len(v) < 12
+    ]
+    try:
+        kept = campaigns.merge(ids, by=current_user)
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _back_to_groups()
+    db.session.commit()
+    flash(f"Merged {len(set(ids))} groups: one group of {kept.size:,} items", "info")
+    return _back_to_groups()
+
+
+@bp.route("/duplicates/<int:group_id>/link", methods=["GET", "POST"])
+@role_required(Role.PUBLISHER)
+def duplicates_link(group_id: int):
+    """Pick a response of the group's engagement (searchable, a page at a time) and link
+    every item of the group to it."""
+    group = campaigns.get_group(group_id)
+    if group is None:
+        abort(404)
+    form = FlaskForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("The form expired. Try again", "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        raw = request.form.get("response", "")
+        response = (
+            db.session.get(Response, int(raw))
+            if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_DB_ID
+            else None
+        )
+        if response is None:
+            flash("Choose a response", "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        try:
+            new = campaigns.link(group, response, by=current_user)
+        except (campaigns.CampaignError, InvalidResponse) as exc:
+            db.session.rollback()
+            flash(str(exc), "warning")
+            return redirect(url_for("staff.duplicates_link", group_id=group.id))
+        db.session.commit()
+        flash(f"Linked {new:,} more items of the group to the response", "info")
+        return redirect(url_for("staff.responses_edit", response_id=response.id))
+    q = clean_param(request.args.get("q"), 200)
+    try:
+        found = campaigns.response_choices(group, q, page_number(request.args.get("page")))
+    except PageNotFound:
+        return redirect(url_for("staff.duplicates_link", group_id=group.id, q=q or None))
+    return render_template(
+        "staff/duplicates_link.html",
+        group=group,
+        q=q,
+        page=found,
+        people=publish_queries.people_counts([r.id for r in found.items]),
+        form=form,
     )
 
 

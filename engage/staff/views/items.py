@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from urllib.parse import parse_qsl, urlencode
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from engage.engagements import service as engagements
@@ -40,8 +44,40 @@ def _item(item_id: int) -> FeedbackItem:
     return item
 
 
+def _trail(source=None) -> tuple[triage.InboxFilters, int | None, dict[str, str | int]]:
+    """The inbox list an item was opened from: its filters and the item's position.
+
+    Read from the query string, or on a POST from the form's one ``trail`` field (a
+    query string, so the inbox's "theme" and "status" do not meet the forms' own).
+    """
+    if source is None:
+        if request.method == "POST":
+            source = MultiDict(parse_qsl(request.form.get("trail", "")[:2000]))
+        else:
+            source = request.args
+    filters = triage.InboxFilters.from_args(source)
+    raw = source.get("at", "")
+    at = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
+    args: dict[str, str | int] = dict(filters.as_args(counts=False))
+    if at is not None:
+        args["at"] = at
+    return filters, at, args
+
+
+def _item_url(item_id: int, filters: triage.InboxFilters, at: int | None) -> str:
+    args: dict[str, str | int] = dict(filters.as_args(counts=False))
+    if at is not None:
+        args["at"] = at
+    return url_for("staff.item", item_id=item_id, **args)
+
+
 def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: int = 200):
     can_triage = current_user.role.can(Role.TRIAGER)
+    filters, at, trail_args = _trail()
+    nav = triage.neighbours(filters, at, item.id)
+    back_args = dict(filters.as_args())
+    if at is not None and at >= triage.PER_PAGE:
+        back_args["page"] = str(at // triage.PER_PAGE + 1)
     if redaction_form is None:
         redaction_form = RedactionForm()
         redaction_form.redacted_text.data = item.redacted_text or redaction.propose(
@@ -71,6 +107,20 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
             form=FlaskForm(),
             can_triage=can_triage,
             back=request.args.get("back") or "",
+            nav=nav,
+            at=at,
+            filters=filters,
+            trail=urlencode(trail_args),
+            back_url=url_for("staff.inbox", **back_args),
+            previous_url=_item_url(nav.previous, filters, nav.previous_at)
+            if nav.previous
+            else None,
+            next_url=_item_url(nav.next, filters, nav.next_at) if nav.next else None,
+            unclassified_url=(
+                _item_url(nav.unclassified, replace(filters, theme=triage.UNCLASSIFIED), 0)
+                if nav.unclassified
+                else None
+            ),
         ),
         status,
     )
@@ -83,10 +133,23 @@ def item(item_id: int):
     return _render(_item(item_id))
 
 
+def _back_to_item(item_id: int):
+    filters, at, _args = _trail()
+    return redirect(_item_url(item_id, filters, at))
+
+
 def _done(item: FeedbackItem, message: str):
+    """Commit, say so, and show the item again in its list, or the next item of the
+    list when the form asked for it ("Save and go to the next")."""
     db.session.commit()
     flash(message, "info")
-    return redirect(url_for("staff.item", item_id=item.id))
+    filters, at, _args = _trail()
+    if request.form.get("then") == "next":
+        nav = triage.neighbours(filters, at, item.id)
+        if nav.next is not None:
+            return redirect(_item_url(nav.next, filters, nav.next_at))
+        flash("That was the last item of the list", "info")
+    return redirect(_item_url(item.id, filters, at))
 
 
 @bp.post("/items/<int:item_id>/themes")
@@ -103,7 +166,7 @@ def item_themes(item_id: int):
     except triage.TriageError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
-        return redirect(url_for("staff.item", item_id=item_id))
+        return _back_to_item(item_id)
     return _done(found, "Themes saved" if changed else "Themes confirmed")
 
 
@@ -116,13 +179,13 @@ def item_status(item_id: int):
     value = request.form.get("status", "")
     if value not in {s.value for s in SETTABLE_STATUSES}:
         flash("Choose a status", "warning")
-        return redirect(url_for("staff.item", item_id=item_id))
+        return _back_to_item(item_id)
     try:
         triage.set_status(found, Status(value), by=current_user)
     except triage.TriageError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
-        return redirect(url_for("staff.item", item_id=item_id))
+        return _back_to_item(item_id)
     return _done(found, "Status saved")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -11,10 +11,11 @@ from wtforms.fields.choices import SelectChoice
 
 from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
-from engage.feedback.queries import current_tags
+from engage.feedback.models import DuplicateGroup, FeedbackItem, Theme
+from engage.mail import outbox
+from engage.pagination import page_number
 from engage.public.views import render_response
-from engage.publish import queries, service
+from engage.publish import notifications, queries, service
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
     Response,
@@ -22,14 +23,15 @@ from engage.publish.models import (
     ResponseStatus,
     ResponseTemplate,
 )
-from engage.staff import audit
+from engage.publish.queries import clean_param
+from engage.staff import audit, picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
 from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import MAX_DB_ID
+from engage.web import public_url
 
-CANDIDATE_LIMIT = 50
 STATE_LABELS = {
     ResponseState.DRAFT: "Draft",
     ResponseState.PUBLISHED: "Published",
@@ -62,68 +64,97 @@ def _chosen_themes(slugs: list[str]) -> list[Theme]:
     return [t for t in _themes() if t.slug in wanted]
 
 
-def _candidates(response: Response | None, engagement, themes: list[Theme]) -> list:
-    """Items of the engagement about these themes, not yet linked, newest first."""
-    if engagement is None:
-        return []
-    query = (
-        select(FeedbackItem)
-        .where(
-            FeedbackItem.engagement_id == engagement.id,
-            FeedbackItem.status.not_in([Status.SPAM]),
-        )
-        .options(selectinload(FeedbackItem.duplicate_group))
-        .order_by(FeedbackItem.submitted_at.desc())
-        .limit(CANDIDATE_LIMIT)
-    )
-    if themes:
-        tags = current_tags()
-        query = query.where(
-            FeedbackItem.id.in_(
-                select(tags.c.item_id).where(tags.c.theme_id.in_([t.id for t in themes]))
-            )
-        )
-    if response is not None and response.items:
-        query = query.where(FeedbackItem.id.not_in([i.id for i in response.items]))
-    return list(db.session.scalars(query))
-
-
-def _groups(engagement) -> list[DuplicateGroup]:
-    if engagement is None:
+def _chosen_groups(engagement) -> list[DuplicateGroup]:
+    """Groups named by ?group= (from the campaigns page) or ticked in the form, of the
+    engagement: shown ticked in the picker."""
+    source = request.form if request.method == "POST" else request.args
+    ids = [int(v) for v in source.getlist("group") if v.isascii() and v.isdigit() and len(v) < 12]
+    if not ids or engagement is None:
         return []
     return list(
         db.session.scalars(
-            select(DuplicateGroup)
-            .where(DuplicateGroup.engagement_id == engagement.id)
-            .order_by(DuplicateGroup.size.desc())
+            select(DuplicateGroup).where(
+                DuplicateGroup.id.in_(ids), DuplicateGroup.engagement_id == engagement.id
+            )
         )
     )
 
 
 def _editor(form: ResponseForm, response: Response | None, status: int = 200):
+    """The editor: the wording on the left, on the right the feedback it can answer
+    (engage.staff.picker) narrowed to its engagement and themes."""
     engagement = (
-        engagements.get_by_slug(form.engagement.data or "")
-        if form.engagement.data
-        else (response.engagement if response else None)
+        response.engagement
+        if response is not None
+        else engagements.get_by_slug(form.engagement.data or "")
     )
     themes = _chosen_themes(form.themes.data)
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
+    q = clean_param(request.args.get("q"), 200)
+    # Feedback is compared with the concern the response answers ("you said"); the
+    # action taken only when no concern is written yet.
+    wording = (form.you_said.data or "").strip() or (form.we_did.data or "")
+    found = None
+    if engagement is not None:
+        found = picker.picker_page(
+            engagement.id,
+            themes,
+            response_id=response.id if response else None,
+            q=q,
+            page=page_number(request.args.get("pick_page")),
+            wording=wording,
+        )
+    chosen = _chosen_groups(engagement)
     return (
         render_template(
             "staff/responses/edit.html",
             form=form,
             response=response,
             engagement=engagement,
-            candidates=_candidates(response, engagement, themes),
-            groups=_groups(engagement),
+            engagements=engagements.list_engagements() if response is None else [],
+            picker=found,
+            chosen_groups=chosen,
+            chosen_ids={g.id for g in chosen},
+            themes_chosen=themes,
             templates=templates,
             unpublish_form=UnpublishForm(),
             status_form=_status_form(),
             actions=FlaskForm(),
             state_labels=STATE_LABELS,
+            people=queries.people_counts([response.id])[response.id] if response else 0,
+            picker_args=_picker_args(form, response),
         ),
         status,
     )
+
+
+def _picker_args(form: ResponseForm, response: Response | None) -> dict:
+    """The query string that shows this editor again (for the picker's search and pages)."""
+    if response is not None:
+        return {"response_id": response.id}
+    args: dict = {"engagement": form.engagement.data or ""}
+    if form.themes.data:
+        args["theme"] = list(form.themes.data)
+    return args
+
+
+def _insert_template(form: ResponseForm) -> bool:
+    """ "Insert" pressed beside the reusable wording: add it to the text being written
+    (nothing is saved). False when no template was chosen."""
+    raw = request.form.get("template", "")
+    chosen = (
+        db.session.get(ResponseTemplate, int(raw))
+        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_DB_ID
+        else None
+    )
+    if chosen is None:
+        flash("Choose the wording to insert", "warning")
+        return False
+    for field, text in ((form.you_said, chosen.you_said), (form.we_did, chosen.we_did)):
+        current = (field.data or "").rstrip()
+        field.data = f"{current}\n\n{text}" if current and text else (current or text)
+    flash(f"“{chosen.name}” inserted. Not saved yet", "info")
+    return True
 
 
 def _status_form() -> StatusChangeForm:
@@ -170,7 +201,7 @@ def responses_new():
         form.engagement.data = request.args.get("engagement") or (
             form.engagement.choices[0].value if form.engagement.choices else ""
         )
-        form.themes.data = request.args.getlist("theme")
+        form.themes.data = [clean_param(t, 60) for t in request.args.getlist("theme")[:20]]
         template = request.args.get("template", type=int)
         if (
             template
@@ -181,6 +212,9 @@ def responses_new():
         return _editor(form, None)
     if not form.validate_on_submit():
         return _editor(form, None, 400)
+    if request.form.get("insert"):
+        _insert_template(form)
+        return _editor(form, None)
     engagement = engagements.get_by_slug(form.engagement.data or "")
     if engagement is None:
         _set_errors(form, {"engagement": "Choose an engagement"})
@@ -239,6 +273,9 @@ def responses_edit(response_id: int):
     form.engagement.data = response.engagement.slug  # an existing response keeps its engagement
     if not form.validate_on_submit():
         return _editor(form, response, 400)
+    if request.form.get("insert"):
+        _insert_template(form)
+        return _editor(form, response)
     try:
         changed = service.update(
             response,
@@ -291,6 +328,42 @@ def responses_items(response_id: int):
 def responses_preview(response_id: int):
     """The response exactly as the public will see it, marked as a preview."""
     return render_response(_response(response_id), preview=True)
+
+
+@bp.get("/responses/<int:response_id>/publish")
+@role_required(Role.PUBLISHER)
+def responses_publish_confirm(response_id: int):
+    """Before publishing: how many people will be emailed at once, and the email."""
+    response = _response(response_id)
+    if response.is_public:
+        flash("This response is already published", "info")
+        return redirect(url_for("staff.responses_edit", response_id=response.id))
+    residents, subscribers = notifications.followers(response)
+    sample_item = next(iter(residents.values()), None)
+    preview = outbox.render(
+        kind="response_published",
+        recipient="preview@example.invalid",
+        template="response_published",
+        context={
+            "response": response,
+            "change": "published",
+            "permalink": public_url("public.response", response_id=response.id),
+            "organisation": current_app.config["ENGAGE_ORGANISATION"],
+            "item": sample_item,
+            "subscription": None if sample_item else next(iter(subscribers.values()), None),
+            "unsubscribe_url": "(a link for each person to stop these emails)",
+        },
+    )
+    return render_template(
+        "staff/responses/publish.html",
+        response=response,
+        residents=len(residents),
+        subscribers=len(subscribers),
+        linked=len(response.items),
+        preview=preview if (residents or subscribers) else None,
+        sample_item=sample_item,
+        form=FlaskForm(),
+    )
 
 
 @bp.post("/responses/<int:response_id>/publish")

@@ -1,0 +1,217 @@
+"""The response editor's picker: the feedback a response could answer.
+
+Everything is narrowed to the response's engagement and, when it has themes, to items
+whose current themes include one of them. Campaign groups are offered whole (largest
+first, with their size); single items are those in no group, searchable by words and
+read a page at a time, with how many match. Suggestions rank groups and recent items
+by tf-idf cosine similarity to the response's wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from time import monotonic
+
+from flask import current_app
+
+# Imported with the app (gunicorn preloads it), not by each worker's first editor page.
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import linear_kernel
+from sqlalchemy import exists, func, or_, select
+
+from engage.extensions import db
+from engage.feedback import search
+from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
+from engage.publish.models import response_item
+from engage.staff import triage
+
+ITEMS_PER_PAGE = 20
+GROUPS_SHOWN = 10
+COUNT_CAP = 200  # "more than 200 items": an exact count would read every match
+SUGGESTIONS = 8
+SUGGESTION_POOL = 150  # the newest unlinked single items compared with the wording
+MIN_SIMILARITY = 0.05
+
+
+@dataclass
+class PickerPage:
+    """What the picker shows for one response (or draft) and one search."""
+
+    q: str
+    page: int
+    items: list[FeedbackItem] = field(default_factory=list)
+    items_total: int = 0  # capped at COUNT_CAP + 1
+    has_next: bool = False
+    groups: list[DuplicateGroup] = field(default_factory=list)
+    groups_total: int = 0
+    people_in_groups: int = 0
+    suggestions: list[tuple[str, object, int]] = field(default_factory=list)  # kind, row, %
+
+    @property
+    def items_capped(self) -> bool:
+        return self.items_total > COUNT_CAP
+
+
+def _about(themes: Sequence[Theme]):
+    """Items whose current themes include one of ``themes`` (no condition without any)."""
+    if not themes:
+        return None
+    # The inbox's probe of the item's own tags (index lookups per row read), not a
+    # subquery over every staff tag, which PostgreSQL hashes in full each time.
+    return or_(*[triage._has_current_theme(t.id) for t in themes])
+
+
+def _not_linked(response_id: int | None):
+    if response_id is None:
+        return None
+    return ~exists().where(
+        response_item.c.item_id == FeedbackItem.id, response_item.c.response_id == response_id
+    )
+
+
+def _where(engagement_id: int, themes: Sequence[Theme], response_id: int | None) -> list:
+    conditions = [FeedbackItem.engagement_id == engagement_id, FeedbackItem.status != Status.SPAM]
+    for extra in (_about(themes), _not_linked(response_id)):
+        if extra is not None:
+            conditions.append(extra)
+    return conditions
+
+
+def picker_page(
+    engagement_id: int,
+    themes: Sequence[Theme],
+    *,
+    response_id: int | None = None,
+    q: str = "",
+    page: int = 1,
+    wording: str = "",
+) -> PickerPage:
+    """The groups, a page of single items and the suggestions for a response.
+
+    Three reads in the usual case (no search, first page): the matching groups' ids,
+    sizes and sample texts; the newest SUGGESTION_POOL single items (the first page is
+    their first ITEMS_PER_PAGE, the suggestions are ranked among them all); and, when
+    there is more than a page, a count capped at COUNT_CAP.
+    """
+    out = PickerPage(q=q, page=max(page, 1))
+    where = _where(engagement_id, themes, response_id)
+
+    # Groups of the engagement with a member about the themes (and not yet linked): an
+    # engagement has tens of groups, so all are read and the largest loaded whole.
+    # (A group is offered while any member is about the themes, linked or not: it is
+    # linked whole, and linking again adds only the members not linked yet.)
+    member = select(FeedbackItem.id).where(
+        FeedbackItem.duplicate_group_id == DuplicateGroup.id,
+        *_where(engagement_id, themes, None),
+    )
+    matching = db.session.execute(
+        select(DuplicateGroup.id, DuplicateGroup.size, DuplicateGroup.sample_text)
+        .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
+        .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
+    ).all()
+    out.groups_total = len(matching)
+    out.people_in_groups = sum(size for _, size, _ in matching)
+    top = [gid for gid, _, _ in matching[:GROUPS_SHOWN]]
+    loaded = {
+        g.id: g
+        for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(top)))
+    }
+    out.groups = [loaded[gid] for gid in top if gid in loaded]
+
+    single = [*where, FeedbackItem.duplicate_group_id.is_(None)]
+    newest = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
+    pool: list[FeedbackItem] = []
+    if wording.strip() or (out.page == 1 and not q):
+        pool = list(
+            db.session.scalars(
+                select(FeedbackItem)
+                .where(*single)
+                .order_by(*newest)
+                .limit(SUGGESTION_POOL if wording.strip() else ITEMS_PER_PAGE + 1)
+            )
+        )
+    if q:
+        clause = search.matching(q, db.engine.dialect.name)
+        if clause is not None:
+            single.append(clause)
+    if out.page == 1 and not q:
+        rows = pool[: ITEMS_PER_PAGE + 1]
+    else:
+        rows = list(
+            db.session.scalars(
+                select(FeedbackItem)
+                .where(*single)
+                .order_by(*newest)
+                .limit(ITEMS_PER_PAGE + 1)
+                .offset((out.page - 1) * ITEMS_PER_PAGE)
+            )
+        )
+    out.has_next = len(rows) > ITEMS_PER_PAGE
+    out.items = rows[:ITEMS_PER_PAGE]
+    if out.has_next or out.page > 1:
+        capped = select(FeedbackItem.id).where(*single).limit(COUNT_CAP + 1).subquery()
+        out.items_total = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    else:
+        out.items_total = len(out.items)
+    if wording.strip():
+        candidates = [("group", gid, text) for gid, _, text in matching] + [
+            ("item", item.id, item.text) for item in pool
+        ]
+        ranked = _ranked(engagement_id, themes, response_id, wording, candidates)
+        groups = {g.id: g for g in out.groups}
+        missing = [i for k, i, _ in ranked if k == "group" and i not in groups]
+        if missing:
+            groups.update(
+                (g.id, g)
+                for g in db.session.scalars(
+                    select(DuplicateGroup).where(DuplicateGroup.id.in_(missing))
+                )
+            )
+        items = {item.id: item for item in pool}
+        for kind, row_id, score in ranked:
+            row = groups.get(row_id) if kind == "group" else items.get(row_id)
+            if row is not None:
+                out.suggestions.append((kind, row, score))
+    return out
+
+
+def _rank(wording: str, texts: list[str]) -> list[float]:
+    """Cosine similarity of each text to the wording in tf-idf space fitted on them all."""
+    vectoriser = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1)
+    try:
+        matrix = vectoriser.fit_transform([wording, *texts])
+    except ValueError:  # nothing but stop words
+        return [0.0] * len(texts)
+    return linear_kernel(matrix[0:1], matrix[1:]).ravel().tolist()
+
+
+def _ranked(engagement_id, themes, response_id, wording, candidates) -> list[tuple[str, int, int]]:
+    """(kind, id, similarity %) of the candidates most like the wording, best first;
+    kept a minute per worker for the same response, themes and wording."""
+    key = (engagement_id, tuple(t.id for t in themes), response_id, wording)
+    store: dict = current_app.extensions.setdefault("engage_picker_suggestions", {})
+    found = store.get(key)
+    if found is not None and monotonic() - found[0] < 60:
+        return found[1]
+    ranked: list[tuple[str, int, int]] = []
+    if candidates:
+        scores = _rank(wording, [text or "" for _, _, text in candidates])
+        order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+        ranked = [
+            (candidates[i][0], candidates[i][1], round(100 * scores[i]))
+            for i in order[:SUGGESTIONS]
+            if scores[i] >= MIN_SIMILARITY
+        ]
+    if len(store) > 128:
+        store.clear()
+    store[key] = (monotonic(), ranked)
+    return ranked
+
+
+def suggestions(
+    engagement_id: int, themes: Sequence[Theme], response_id: int | None, wording: str
+) -> list[tuple[str, object, int]]:
+    """("group" | "item", row, similarity %) of the groups and newest unlinked single
+    items most like the wording, best first."""
+    return picker_page(engagement_id, themes, response_id=response_id, wording=wording).suggestions

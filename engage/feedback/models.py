@@ -29,6 +29,22 @@ class Channel(enum.StrEnum):
     LETTER = "letter"
     MEETING = "meeting"
 
+    @property
+    def label(self) -> str:
+        """How staff pages and exports name the channel ("Partner API", not "Api")."""
+        return _CHANNEL_LABELS[self]
+
+
+_CHANNEL_LABELS = {
+    Channel.WEB: "Web form",
+    Channel.EMAIL: "Email",
+    Channel.API: "Partner API",
+    Channel.IMPORT: "Imported mail",
+    Channel.PHONE: "Phone",
+    Channel.LETTER: "Letter",
+    Channel.MEETING: "Meeting",
+}
+
 
 class Status(enum.StrEnum):
     """Where a feedback item is in the engagement team's workflow."""

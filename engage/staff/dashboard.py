@@ -24,15 +24,7 @@ from engage.util import utcnow
 UNCLASSIFIED = "Unclassified"
 NOT_GIVEN = "Not given"
 
-CHANNEL_LABELS = {
-    Channel.WEB: "Web form",
-    Channel.EMAIL: "Email",
-    Channel.API: "Partner API",
-    Channel.IMPORT: "Imported mail",
-    Channel.PHONE: "Phone",
-    Channel.LETTER: "Letter",
-    Channel.MEETING: "Meeting",
-}
+CHANNEL_LABELS = {channel: channel.label for channel in Channel}
 
 
 @dataclass(frozen=True)

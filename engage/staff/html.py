@@ -160,7 +160,7 @@ def inbox_filter_options(choices) -> dict[str, tuple[tuple[str, str], ...]]:
         "engagement": (*choices.engagements, ("general", "General feedback")),
         "theme": (("unclassified", "Unclassified"), *((t.slug, t.name) for t in choices.themes)),
         "area": tuple((area, area) for area in choices.areas),
-        "channel": tuple((c.value, c.value.capitalize()) for c in Channel),
+        "channel": tuple((c.value, c.label) for c in Channel),
         "status": tuple((s.value, s.value.capitalize()) for s in Status),
     }
 

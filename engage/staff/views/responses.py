@@ -380,7 +380,7 @@ def responses_publish(response_id: int):
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.published", target=response, detail={"emails": emails})
     db.session.commit()
-    flash(f"Published. {emails} people will be emailed", "info")
+    flash(f"Published. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
 
@@ -427,7 +427,7 @@ def responses_status(response_id: int):
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.status", target=response, detail={"status": form.status.data})
     db.session.commit()
-    flash(f"Status changed. {emails} people will be emailed", "info")
+    flash(f"Status changed. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
 
@@ -456,3 +456,10 @@ def responses_templates():
             return redirect(url_for("staff.responses_templates"))
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
     return render_template("staff/responses/templates.html", form=form, templates=templates), status
+
+
+def _people(count: int) -> str:
+    """'1 person', '2 people', 'No one' for the flash messages."""
+    if count == 0:
+        return "No one"
+    return f"{count:,} person" if count == 1 else f"{count:,} people"

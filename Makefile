@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install engage with its dev extras
 
-# Debian packages the test suite drives for real (a browser, an IMAP server).
-SYSTEM_PACKAGES := chromium dovecot-imapd
+# Debian packages the test suite drives for real (a browser, an IMAP server, nginx
+# in front of gunicorn, openssl for its test certificate).
+SYSTEM_PACKAGES := chromium dovecot-imapd nginx-light openssl
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

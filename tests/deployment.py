@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import pwd
 import signal
 import socket
 import ssl
@@ -94,7 +95,11 @@ def render_nginx_site(
 
 def nginx_main_config(site: Path, prefix: Path) -> str:
     """What /etc/nginx/nginx.conf provides around a site, in ``prefix``."""
+    # Run as root (as here), nginx's workers would be "nobody", who cannot write the
+    # request bodies it buffers into the test's private temporary folder.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
     return f"""
+{user}
 daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;

@@ -265,3 +265,21 @@ def wait_ready(port: int, process: Process, seconds: float = 90) -> None:
             return False
 
     wait_until(ready, seconds, f"{process.name} to be ready", interval=0.2)
+
+
+def free_redis_db() -> int | None:
+    """A Redis database number nobody is using (never 0), or None when there is none."""
+    import redis
+
+    for number in range(15, 0, -1):
+        if redis.Redis(db=number).dbsize() == 0:
+            return number
+    return None
+
+
+def flush_redis_db(number: int | None) -> None:
+    """Empty a database number free_redis_db() gave (never 0: that one is shared)."""
+    import redis
+
+    if number:
+        redis.Redis(db=number).flushdb()

@@ -32,7 +32,9 @@ from tests.deployment import (
     ROOT,
     Process,
     engage,
+    flush_redis_db,
     free_port,
+    free_redis_db,
     make_certificate,
     request,
     start_nginx,
@@ -67,14 +69,6 @@ def _needs() -> str | None:
     except redis.RedisError:
         return "Redis is not listening on 127.0.0.1:6379"
     return None
-
-
-def _free_redis_db(client_for) -> int:
-    """A Redis database number nobody is using (never 0), for this run alone."""
-    for number in range(15, 0, -1):
-        if client_for(number).dbsize() == 0:
-            return number
-    pytest.skip("no empty Redis database number (1-15) for the multi-node test")
 
 
 @dataclass
@@ -213,7 +207,9 @@ def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     started: list[Process] = []
     smtp = SMTPServer().start()
-    redis_db = _free_redis_db(lambda n: redis.Redis(db=n))
+    redis_db = free_redis_db()
+    if redis_db is None:
+        pytest.skip("no empty Redis database number (1-15) for the multi-node test")
     with fresh_database(folder) as url:
         try:
             yield _start(folder, url, redis_db, smtp, started)
@@ -221,8 +217,7 @@ def cluster(tmp_path_factory):
             for process in reversed(started):
                 process.stop()
             smtp.stop()
-            if redis_db:  # never 0: the run's own database number
-                redis.Redis(db=redis_db).flushdb()
+            flush_redis_db(redis_db)  # never 0: the run's own database number
 
 
 def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: list) -> Cluster:

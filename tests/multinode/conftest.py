@@ -80,6 +80,7 @@ class Cluster:
     node_ports: list[int]
     nodes: list[Process]
     workers: list[Process]
+    worker_metrics: list[int]
     nginx: Process
     smtp: SMTPServer
     cert: Path
@@ -267,7 +268,11 @@ def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: lis
 
     nodes = [start_node(port, env, folder) for port in node_ports]
     started.extend(nodes)
-    workers = [start_worker(name, env, folder) for name in ("a", "b")]
+    worker_metrics = [free_port(), free_port()]
+    workers = [
+        start_worker(name, {**env, "ENGAGE_WORKER_METRICS_PORT": str(port)}, folder)
+        for name, port in zip(("a", "b"), worker_metrics, strict=True)
+    ]
     started.extend(workers)
     cert, key = make_certificate(folder)
     main = write_nginx(
@@ -290,6 +295,7 @@ def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: lis
         node_ports=node_ports,
         nodes=nodes,
         workers=workers,
+        worker_metrics=worker_metrics,
         nginx=nginx,
         smtp=smtp,
         cert=cert,

@@ -345,6 +345,31 @@ def test_metrics_on_each_node(cluster):
             and 'status="201"' in line
         ]
         assert sum(posts) >= 20
+    # Each worker times its jobs, served on its own loopback port; its job lines are JSON
+    # under the job's own id.
+    ran = 0.0
+    for port, worker in zip(cluster.worker_metrics, cluster.workers, strict=True):
+        status, _, body = request(port, "GET", "/metrics")
+        assert status == 200
+        for line in body.decode().splitlines():
+            if line.startswith("engage_worker_task_duration_seconds_count{"):
+                assert 'task="' in line and 'outcome="' in line
+                ran += float(line.rsplit(" ", 1)[1])
+        jobs = [
+            line
+            for line in cluster.json_lines(worker)
+            if line.get("message", "").startswith("task process_new_feedback")
+        ]
+        assert all(line["request_id"] == f"task-{line['task_id']}" for line in jobs)
+    assert ran >= 1
+    # The web nodes logged the tasks they queued under the requests' ids.
+    queued = [
+        line
+        for node in cluster.nodes
+        for line in cluster.json_lines(node)
+        if line.get("message") == "queued task process_new_feedback"
+    ]
+    assert queued and all(len(line["request_id"]) == 32 for line in queued)
 
 
 def test_killing_a_worker_mid_batch_loses_and_duplicates_nothing(cluster):

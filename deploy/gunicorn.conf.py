@@ -33,6 +33,9 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("ENGAGE_LOG_LEVEL", "info").lower()
 proc_name = "engage-web-" + bind[0].rsplit(":", 1)[-1]
+# gunicorn 24+ opens a control socket at one path per user ($HOME/.gunicorn): several
+# nodes on one machine would fight over it, and nothing here uses it.
+control_socket_disable = True
 
 if os.environ.get("ENGAGE_LOG_FORMAT", "").strip().lower() == "json":
     logconfig_dict = {
@@ -48,14 +51,17 @@ if os.environ.get("ENGAGE_LOG_FORMAT", "").strip().lower() == "json":
         },
         "root": {"level": loglevel.upper(), "handlers": ["json_stderr"]},
         "loggers": {
+            "alembic": {"level": "WARNING"},  # its start-up chatter, at every import
             "gunicorn.error": {
                 "level": loglevel.upper(),
                 "handlers": ["json_stderr"],
                 "propagate": False,
                 "qualname": "gunicorn.error",
             },
+            # With a logging config gunicorn always logs access lines: keep them quiet
+            # (WARNING) unless GUNICORN_ACCESS_LOG asks for them.
             "gunicorn.access": {
-                "level": "INFO",
+                "level": "INFO" if accesslog else "WARNING",
                 "handlers": ["json_stderr"],
                 "propagate": False,
                 "qualname": "gunicorn.access",

@@ -138,6 +138,8 @@ def configure_logging(log_format: str, level: str = "INFO") -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+    # Alembic says which database it found each time /readyz reads the revision.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # --- metrics ---------------------------------------------------------------------------
@@ -373,6 +375,17 @@ def metrics_view():
 # --- the worker ------------------------------------------------------------------------
 
 
+def job_kwargs() -> dict[str, str]:
+    """Keyword arguments that carry the current request's id into a worker job.
+
+    A task that accepts ``request_id`` and is queued with
+    ``task.schedule(kwargs=job_kwargs(), ...)`` runs with that id on its log lines
+    (instrument_worker reads it); without a request, nothing is added.
+    """
+    request_id = current_request_id()
+    return {"request_id": request_id} if request_id else {}
+
+
 def instrument_worker(huey, *, metrics_port: int | None = None) -> None:
     """``engage worker``: give each job a request id (``task-<id>``) for its log lines,
     time it into engage_worker_task_duration_seconds and, with ``metrics_port``, serve
@@ -384,7 +397,11 @@ def instrument_worker(huey, *, metrics_port: int | None = None) -> None:
 
     @huey.signal(SIGNAL_EXECUTING)
     def executing(signal, task, *args, **kwargs):
-        token = set_request_id(f"task-{task.id}")
+        # A job queued with request_id=<the web request's id> logs under that id (see
+        # job_kwargs()); any other under its own task id.
+        given = (task.kwargs or {}).get("request_id")
+        ok = isinstance(given, str) and _GOOD_ID.fullmatch(given)
+        token = set_request_id(given if ok else f"task-{task.id}")
         running[task.id] = (time.perf_counter(), token)
         log.info("running task %s", task.name, extra={"task": task.name, "task_id": task.id})
 

@@ -204,3 +204,53 @@ def test_metrics_need_the_token_and_count_from_the_database(app, make_engagement
     routes = {key for key in counts if 'route="/engagements/<slug>"' in key}
     assert routes and sum(counts[key] for key in routes) >= 2
     assert not any("no-such-one" in key for key in counts)
+
+
+# --- the worker ------------------------------------------------------------------------
+
+
+def test_worker_jobs_log_under_their_request_id_and_are_timed():
+    from huey import MemoryHuey
+
+    huey = MemoryHuey("ops-test", immediate=True)
+    seen = []
+
+    @huey.task()
+    def job(request_id=None, fail=False):
+        seen.append(observability.current_request_id())
+        if fail:
+            raise RuntimeError("job failed on purpose")
+        return "done"
+
+    observability.instrument_worker(huey)
+    registry = observability.metrics()[0]
+
+    def count(outcome):
+        labels = {"task": "job", "outcome": outcome}
+        return registry.get_sample_value("engage_worker_task_duration_seconds_count", labels) or 0
+
+    before_complete, before_error = count("complete"), count("error")
+    assert job(request_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0")() == "done"
+    result = job()
+    assert result() == "done"
+    with pytest.raises(Exception, match="failed on purpose"):
+        job(fail=True)()
+    assert seen[0] == "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    assert seen[1] == f"task-{result.id}"
+    assert seen[2].startswith("task-")
+    assert count("complete") == before_complete + 2
+    assert count("error") == before_error + 1
+    # After the job, nothing is left set for the thread's next one.
+    assert observability.current_request_id() is None
+
+
+def test_job_kwargs_carry_the_current_request_id(app):
+    assert observability.job_kwargs() == {}
+    with app.test_request_context("/"):
+        token = observability.set_request_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+        try:
+            assert observability.job_kwargs() == {
+                "request_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+            }
+        finally:
+            observability.reset_request_id(token)

@@ -386,10 +386,10 @@ def job_kwargs() -> dict[str, str]:
     return {"request_id": request_id} if request_id else {}
 
 
-def instrument_worker(huey, *, metrics_port: int | None = None) -> None:
+def instrument_worker(huey, *, metrics_port: int | None = None) -> bool:
     """``engage worker``: give each job a request id (``task-<id>``) for its log lines,
     time it into engage_worker_task_duration_seconds and, with ``metrics_port``, serve
-    this process's series on 127.0.0.1:<port>."""
+    this process's series on 127.0.0.1:<port> (returns whether they are served)."""
     from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING
 
     registry, _, task_seconds = metrics()
@@ -433,4 +433,10 @@ def instrument_worker(huey, *, metrics_port: int | None = None) -> None:
     if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        try:
+            start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        except OSError as error:  # another worker on this machine has the port
+            log.warning("not serving worker metrics on 127.0.0.1:%s: %s", metrics_port, error)
+            return False
+        return True
+    return False

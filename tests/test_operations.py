@@ -254,3 +254,24 @@ def test_job_kwargs_carry_the_current_request_id(app):
             }
         finally:
             observability.reset_request_id(token)
+
+
+def test_worker_metrics_port_serves_or_steps_aside():
+    import socket
+    import urllib.request
+
+    from huey import MemoryHuey
+
+    from tests.deployment import free_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        # Another worker on this machine has the port: this one runs without serving.
+        assert observability.instrument_worker(MemoryHuey("a"), metrics_port=busy) is False
+    port = free_port()
+    assert observability.instrument_worker(MemoryHuey("b"), metrics_port=port) is True
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        body = answer.read().decode()
+    assert "engage_worker_task_duration_seconds" in body

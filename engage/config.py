@@ -130,6 +130,19 @@ def from_environment() -> dict:
     proxies = _env_int("ENGAGE_TRUSTED_PROXIES", 0)
     if proxies < 0:
         raise ConfigError(f"ENGAGE_TRUSTED_PROXIES must be 0 or more, got {proxies}")
+    log_format = os.environ.get("ENGAGE_LOG_FORMAT", "").strip().lower() or "text"
+    if log_format not in {"text", "json"}:
+        raise ConfigError(f"ENGAGE_LOG_FORMAT must be text or json, got {log_format!r}")
+    log_level = os.environ.get("ENGAGE_LOG_LEVEL", "").strip().upper() or "INFO"
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(
+            f"ENGAGE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}"
+        )
+    worker_metrics_port = _env_int("ENGAGE_WORKER_METRICS_PORT", 0)
+    if not 0 <= worker_metrics_port <= 65535:
+        raise ConfigError(
+            f"ENGAGE_WORKER_METRICS_PORT must be a port number, got {worker_metrics_port}"
+        )
     if production and not os.environ.get("ENGAGE_BASE_URL", "").strip():
         raise ConfigError(
             "ENGAGE_BASE_URL must be set in production (e.g. https://engage.example.nhs.uk): "
@@ -199,4 +212,12 @@ def from_environment() -> dict:
         "ENGAGE_PAGE_VERSION_MAX_AGE": _env_float("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0),
         # How long each process keeps the inbox's list of areas named on feedback.
         "ENGAGE_INBOX_AREAS_MAX_AGE": _env_float("ENGAGE_INBOX_AREAS_MAX_AGE", 60.0),
+        # Operations (engage.observability): `json` writes one JSON object a log line,
+        # each with the request id; at this level and above.
+        "ENGAGE_LOG_FORMAT": log_format,
+        "ENGAGE_LOG_LEVEL": log_level,
+        # GET /metrics (Prometheus) answers only with this bearer token; unset: off (404).
+        "ENGAGE_METRICS_TOKEN": os.environ.get("ENGAGE_METRICS_TOKEN", "").strip() or None,
+        # `engage worker` serves its job timings on 127.0.0.1:<port>; 0: not served.
+        "ENGAGE_WORKER_METRICS_PORT": worker_metrics_port,
     }

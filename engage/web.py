@@ -43,13 +43,83 @@ log = logging.getLogger(__name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the app can reach its database."""
+    """Liveness: the process answers. Touches no database, so a database outage does not
+    make a supervisor restart healthy web processes (/readyz says whether it can serve)."""
+    return {"status": "ok"}
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+_heads: tuple[str, ...] | None = None
+
+
+def migration_heads() -> tuple[str, ...]:
+    """The newest revisions among the migrations shipped with this code (read once)."""
+    global _heads
+    if _heads is None:
+        from alembic.script import ScriptDirectory
+
+        _heads = tuple(sorted(ScriptDirectory(str(_ROOT / "migrations")).get_heads()))
+    return _heads
+
+
+def _redis_reachable(url: str) -> bool:
+    import redis
+
+    clients = current_app.extensions.setdefault("engage_readyz_redis", {})
+    client = clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        clients[url] = client
     try:
-        db.session.execute(text("SELECT 1"))
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 when this process can serve; 503 naming each check that failed.
+
+    Checks the database answers, its schema is at the migrations' head (`engage db
+    upgrade` has been run for this code) and, when REDIS_URL is set, Redis answers.
+    """
+    from alembic.migration import MigrationContext
+
+    checks: dict[str, str] = {}
+    try:
+        connection = db.session.connection()
+        connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+        heads = migration_heads()
+        if current == heads:
+            checks["migrations"] = "ok"
+        else:
+            found = ", ".join(current) or "none"
+            checks["migrations"] = (
+                f"database at {found}, code at {', '.join(heads)}: run `engage db upgrade`"
+            )
     except OperationalError:
         db.session.rollback()
-        return {"status": "error", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}
+        checks["database"] = "unreachable"
+        checks["migrations"] = "unknown (database unreachable)"
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        checks["redis"] = "ok" if _redis_reachable(redis_url) else "unreachable"
+    failed = [name for name, state in checks.items() if state != "ok"]
+    body = {"status": "ok" if not failed else "unavailable", "checks": checks, "failed": failed}
+    response = current_app.json.response(body)
+    response.status_code = 503 if failed else 200
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics, behind ENGAGE_METRICS_TOKEN (engage.observability)."""
+    from engage.observability import metrics_view
+
+    return metrics_view()
 
 
 @bp.get("/assets/<path:filename>")
@@ -276,8 +346,45 @@ def uk_time(value: datetime | None) -> str:
     return f"{hour}:{local:%M}{'am' if local.hour < 12 else 'pm'} on {long_date(local)}"
 
 
+def fingerprint_static_urls(app: Flask) -> None:
+    """Add ``?v=<hash of the file>`` to every url_for('static'/'public.static') link.
+
+    A file's URL changes when its content does, so the proxy in front can let browsers
+    keep versioned assets for a year (deploy/nginx/engage.conf does for any ``v``)
+    and still have them fetch a changed file at once after an upgrade.
+    """
+    hashes: dict[str, str | None] = {}
+    folders = {"static": Path(app.static_folder or "static")}
+
+    def version(endpoint: str, filename: str) -> str | None:
+        key = f"{endpoint}:{filename}"
+        if key not in hashes:
+            folder = folders.get(endpoint)
+            if folder is None:
+                blueprint = app.blueprints.get(endpoint.rsplit(".", 1)[0])
+                own = blueprint.static_folder if blueprint else None
+                folder = Path(own) if own else None
+                folders[endpoint] = folder  # type: ignore[assignment]
+            path = (folder / filename) if folder else None
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
+            except OSError:
+                digest = None
+            hashes[key] = digest
+        return hashes[key]
+
+    @app.url_defaults
+    def add_version(endpoint: str, values: dict) -> None:
+        if endpoint != "static" and not endpoint.endswith(".static"):
+            return
+        filename = values.get("filename")
+        if filename and "v" not in values and (digest := version(endpoint, filename)):
+            values["v"] = digest
+
+
 def register_template_helpers(app: Flask) -> None:
     """Make the site's header and footer links and date format available to templates."""
+    fingerprint_static_urls(app)
 
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(uk_time, "uk_time")
@@ -376,10 +483,11 @@ def register_security_headers(app: Flask) -> None:
         return response
 
 
-# Endpoints that answer whatever the Host: the health check, for a probe on the machine
-# (`curl http://127.0.0.1:8000/healthz`) or a load balancer that names no host. It
-# writes no URL and nothing host-dependent, and says only whether the database answers.
-ANY_HOST_ENDPOINTS = frozenset({"web.healthz"})
+# Endpoints that answer whatever the Host: the health checks, for a probe on the machine
+# (`curl http://127.0.0.1:8000/readyz`) or a load balancer that names no host, and
+# /metrics, which Prometheus scrapes from each node directly. They write no URL and
+# nothing host-dependent.
+ANY_HOST_ENDPOINTS = frozenset({"web.healthz", "web.readyz", "web.metrics"})
 
 # Production cookie names: the __Host- prefix makes browsers refuse the cookie unless it
 # is Secure, has Path=/ and no Domain, so no other host or path can set or shadow it.

@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from flask_migrate import stamp
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -119,6 +120,7 @@ def standalone(instance_dir, tmp_path):
             from engage.staff import accounts
 
             db.create_all()
+            stamp()  # the schema is the migrations' head: /readyz reports the database
             ensure_default_themes()
             db.session.add(
                 Engagement(
@@ -171,14 +173,17 @@ def assert_clean_503(response, what):
 def test_database_outage_gives_503_and_recovers_without_restart(standalone):
     app, outage = standalone
     client = app.test_client()
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     assert feedback_form(client).status_code == 303
     assert stored_items(app) == 1
 
     outage.start()
-    health = client.get("/healthz")
-    assert health.status_code == 503
-    assert health.json == {"status": "error", "database": "unreachable"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["checks"]["database"] == "unreachable"
+    assert ready.json["failed"] == ["database", "migrations"]
+    # Alive all the same: a supervisor must not restart processes for the database.
+    assert client.get("/healthz").status_code == 200
     token = {"Authorization": f"Bearer {app.partner_token}"}
     tracking = {"reference": "YS-2026-000001", "author_email": "a@example.org"}
     for what, response in [
@@ -193,11 +198,11 @@ def test_database_outage_gives_503_and_recovers_without_restart(standalone):
         ("sign-in", client.post("/staff/sign-in", data={"email": "t@x.org", "password": "p"})),
     ]:
         assert_clean_503(response, what)
-    assert client.get("/healthz").status_code == 503  # still down, still answering
+    assert client.get("/readyz").status_code == 503  # still down, still answering
 
     outage.end()
     # Back without a restart: the pool replaces the connections that died.
-    assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
+    assert client.get("/readyz").json["checks"] == {"database": "ok", "migrations": "ok"}
     assert client.get("/").status_code == 200
     assert feedback_form(client, "Sent once the database was back.").status_code == 303
     # Exactly what was accepted is stored: nothing from the outage, nothing twice.
@@ -212,9 +217,9 @@ def test_outage_during_a_burst_of_requests_never_gives_500(standalone):
         statuses += [client.get("/").status_code, feedback_form(client).status_code]
         outage.start()
         statuses += [client.get("/").status_code, feedback_form(client).status_code]
-        statuses.append(client.get("/healthz").status_code)
+        statuses.append(client.get("/readyz").status_code)
         outage.end()
-        statuses.append(client.get("/healthz").status_code)
+        statuses.append(client.get("/readyz").status_code)
     assert 500 not in statuses
     assert statuses.count(503) == 9 and stored_items(app) == 3
 

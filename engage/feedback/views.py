@@ -22,6 +22,7 @@ from engage.extensions import csrf, db, limiter
 from engage.feedback import notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
+from engage.publish.queries import clean_param
 from engage.util import utcnow
 
 bp = Blueprint("feedback", __name__)
@@ -104,6 +105,9 @@ def sent():
 def track():
     """Show what happened to an item, to someone who knows its reference and email."""
     form = TrackForm()
+    if request.method == "GET" and request.args.get("reference"):
+        # The acknowledgement email links to /track?reference=… to fill it in.
+        form.reference.data = clean_param(request.args["reference"], 40)
     item = None
     not_found = False
     if form.validate_on_submit():

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+import functools
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -103,6 +114,20 @@ def vote(response_id: int):
     return redirect(url_for("public.response", response_id=found.id, _anchor="vote"), code=303)
 
 
+def _token_page(view):
+    """For pages reached by a secret link that show an email address: never stored by a
+    cache, and the link is not sent on as a Referer to the pages they link to."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
+
+
 def _chosen(form: AlertChoicesForm, themes: list[Theme], all_engagements: list[Engagement]):
     """The themes and engagements whose boxes are ticked (unknown slugs are ignored)."""
     theme_slugs = set(form.themes.data or [])
@@ -158,6 +183,7 @@ def alerts():
 
 
 @bp.route("/you-said-we-did/alerts/confirm/<token>", methods=["GET", "POST"])
+@_token_page
 def alert_confirm(token: str):
     """Confirm alert choices (the link only shows a button: scanners follow links)."""
     subscription = service.subscription_for_confirm_token(token)
@@ -174,6 +200,7 @@ def alert_confirm(token: str):
 
 
 @bp.route("/you-said-we-did/alerts/manage/<token>", methods=["GET", "POST"])
+@_token_page
 def alert_manage(token: str):
     """Change what an address follows, or stop it all, from the link in every alert."""
     subscription = service.notifications.subscription_for_token(token)
@@ -209,6 +236,7 @@ def alert_manage(token: str):
 
 
 @bp.get("/you-said-we-did/alerts/unsubscribe/<token>")
+@_token_page
 def alert_unsubscribe(token: str):
     """Ask to confirm stopping all alerts (a GET never changes anything)."""
     subscription = service.notifications.subscription_for_token(token)
@@ -225,6 +253,7 @@ def alert_unsubscribe(token: str):
 
 @bp.post("/you-said-we-did/alerts/unsubscribe/<token>")
 @csrf.exempt  # checked below, except for a mail client's one-click post (RFC 8058)
+@_token_page
 def alert_unsubscribe_confirm(token: str):
     """Stop all alerts: one click from the mail client, or the page's button.
 

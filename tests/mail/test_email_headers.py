@@ -201,3 +201,24 @@ def test_noreply_sender_default_and_distinct(monkeypatch):
     monkeypatch.setenv("MAIL_NOREPLY_SENDER", "not-an-address")
     with pytest.raises(ConfigError, match="MAIL_NOREPLY_SENDER"):
         noreply_sender("engage@nhs.example", "engage@nhs.example")
+
+
+def test_unsubscribe_button_needs_csrf_one_click_does_not(app, make_item):
+    from engage.extensions import db
+    from engage.feedback.notifications import unsubscribe_token
+
+    item = make_item(author_email="jo@example.org", contact_me=True)
+    url = f"/unsubscribe/{unsubscribe_token(item)}"
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        client = app.test_client()
+        page = client.get(url).get_data(as_text=True)
+        assert 'name="csrf_token"' in page
+        assert client.post(url).status_code == 400  # a forged cross-site button press
+        db.session.refresh(item)
+        assert item.contact_me
+        assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 204
+        db.session.refresh(item)
+        assert not item.contact_me
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False

@@ -133,7 +133,11 @@ def test_manage_page_changes_choices(client, make_engagement):
     service.confirm(token=_token(_confirmations()[0]))
     db.session.commit()
     manage = f"/you-said-we-did/alerts/manage/{manage_token(_subscription())}"
-    page = client.get(manage).get_data(as_text=True)
+    shown = client.get(manage)
+    # It shows the address to whoever holds the link: no cache keeps it, no Referer.
+    assert shown.headers["Cache-Control"] == "no-store"
+    assert shown.headers["Referrer-Policy"] == "no-referrer"
+    page = shown.get_data(as_text=True)
     assert re.search(r'value="money"\s+checked', page)
     assert re.search(rf'value="{walk_in.slug}"\s+checked', page)
     assert not re.search(r'value="jobs"\s+checked', page)

@@ -28,14 +28,31 @@ _ENTRY = re.compile(r"<[^<>\s]*>")
 LIST_HEADERS = ("list-unsubscribe", "list-help", "list-subscribe", "list-owner")
 
 
+def list_entries(name: str, value: str) -> list[str]:
+    """The ``<url>`` entries of a List-* header; ValueError unless that is all it holds."""
+    value = value.strip()
+    entries = _ENTRY.findall(value)
+    if not value.isascii() or not entries or ", ".join(entries) != value:
+        raise ValueError(f"{name} must be ASCII <url> entries, got {value!r}")
+    if any(len(name) + 2 + len(entry) > MAX_LINE for entry in entries):
+        raise ValueError(f"{name} has an entry longer than a line may be")
+    return entries
+
+
+def check_headers(headers: dict[str, str] | None) -> None:
+    """Refuse, when a message is queued, headers it could not be sent with."""
+    for name, value in (headers or {}).items():
+        if any(c in value for c in "\r\n"):
+            raise ValueError(f"{name} must be on one line")
+        if name.lower() in LIST_HEADERS:
+            list_entries(name, value)
+
+
 class ListHeader(UnstructuredHeader):
     """A List-* header: ASCII ``<url>`` entries, folded only between entries."""
 
     def fold(self, *, policy) -> str:  # noqa: D102 (the email package's interface)
-        value = str(self).strip()
-        entries = _ENTRY.findall(value)
-        if not value.isascii() or not entries or ", ".join(entries) != value:
-            raise ValueError(f"{self.name} must be ASCII <url> entries, got {value!r}")
+        entries = list_entries(self.name, str(self))
         limit = policy.max_line_length or MAX_LINE
         lines = [f"{self.name}: {entries[0]}"]
         for entry in entries[1:]:
@@ -44,8 +61,6 @@ class ListHeader(UnstructuredHeader):
             else:
                 lines[-1] += ","
                 lines.append(" " + entry)
-        if any(len(line) > MAX_LINE for line in lines):
-            raise ValueError(f"{self.name} has an entry longer than {MAX_LINE} characters")
         return policy.linesep.join(lines) + policy.linesep
 
 

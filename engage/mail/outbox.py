@@ -71,6 +71,7 @@ def render_many(
     domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     rows = []
     for recipient, context, headers in messages:
+        compose.check_headers(headers)  # a message that could never be sent is not queued
         values = {**shared, **context}
         rows.append(
             {

@@ -222,3 +222,24 @@ def test_unsubscribe_button_needs_csrf_one_click_does_not(app, make_item):
         assert not item.contact_me
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"List-Unsubscribe": "https://example.org/no-brackets"},
+        {"List-Unsubscribe": "<https://example.org/é>"},
+        {"List-Unsubscribe": f"<https://example.org/{'a' * 1000}>"},
+        {"X-Note": "one\r\nBcc: someone@example.org"},
+    ],
+)
+def test_a_message_that_could_not_be_sent_is_not_queued(app, headers):
+    # Refused when queued: at send time it would fail on every try.
+    with pytest.raises(ValueError):
+        outbox.render(
+            kind="test",
+            recipient="dee@example.org",
+            template="alert_confirm",
+            context={},
+            headers=headers,
+        )

@@ -296,9 +296,10 @@ class AlertChoice(db.Model):
 
 
 class AlertSubscriptionAlias(db.Model):
-    """The id of a single-choice subscription merged into another by migration 0014.
+    """The id a subscription had before migration 0014 merged them per address.
 
-    Links in alert emails sent before it name the old id; this keeps them working.
+    Links in alert emails sent before it name that id (its own, or that of a row merged
+    into it); they are honoured only through this table, which goes with the row.
     """
 
     __tablename__ = "alert_subscription_alias"
@@ -307,6 +308,8 @@ class AlertSubscriptionAlias(db.Model):
     subscription_id: Mapped[int] = mapped_column(
         ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
     )
+
+    subscription: Mapped[AlertSubscription] = relationship()
 
 
 class ResponseTemplate(db.Model):

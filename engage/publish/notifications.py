@@ -48,10 +48,6 @@ def manage_token(subscription: AlertSubscription) -> str:
     )
 
 
-# The name the service and older tests use: stopping is one of the things it allows.
-alert_unsubscribe_token = manage_token
-
-
 def subscription_for_token(token: str) -> AlertSubscription | None:
     """The subscription a manage token (or a pre-0014 stop link) is for, or None."""
     if not token or len(token) > 300:
@@ -77,14 +73,10 @@ def _legacy_subscription(token: str) -> AlertSubscription | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("alert"), int):
         return None
-    # Merged rows first: on SQLite a new row may reuse a merged row's id.
+    # Only through the ids migration 0014 recorded: on SQLite a newer row may reuse
+    # the id of one removed since, and an old link must not open it.
     alias = db.session.get(AlertSubscriptionAlias, data["alert"])
-    return db.session.get(
-        AlertSubscription, alias.subscription_id if alias is not None else data["alert"]
-    )
-
-
-subscription_for_unsubscribe_token = subscription_for_token
+    return alias.subscription if alias is not None else None
 
 
 def _unsubscribe_headers(url: str) -> dict[str, str]:

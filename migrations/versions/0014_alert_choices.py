@@ -14,8 +14,10 @@ per address into the one with the lowest id:
   stopped rows bring no choice;
 - the address counts as confirmed from its earliest confirmation, and as stopped only
   when none of its rows was still following or waiting;
-- the ids of the rows merged away go to ``alert_subscription_alias``, so the
-  "stop these emails" links in alerts sent before this migration still work.
+- every old id (the kept row's own, and those of the rows merged into it) goes to
+  ``alert_subscription_alias``, so the "stop these emails" links in alerts sent
+  before this migration still work, and only through it (a removed row's id reused
+  by SQLite opens nothing).
 
 The rows are read and rewritten before the table loses its two target columns, and
 ``alert_choice`` is created only afterwards: on SQLite dropping those columns rebuilds
@@ -48,7 +50,7 @@ _SUBSCRIPTION = sa.table(
 
 
 def _merge(rows):
-    """Per address: (primary row values, its choices, the ids merged into it)."""
+    """Per address: (kept id, its new values, its choices, every old id it stands for)."""
     groups = defaultdict(list)
     for row in rows:
         groups[row["email"].strip().lower()].append(row)
@@ -81,14 +83,15 @@ def _merge(rows):
                     "confirmed_at": row["confirmed_at"] if row in following else None,
                 },
             )
-        yield group[0]["id"], values, list(choices.values()), [r["id"] for r in group[1:]]
+        yield group[0]["id"], values, list(choices.values()), [r["id"] for r in group]
 
 
 def upgrade():
     conn = op.get_bind()
     rows = [dict(r) for r in conn.execute(sa.select(_SUBSCRIPTION)).mappings()]
     merged = list(_merge(rows))
-    for primary, _values, _choices, others in merged:
+    for primary, _values, _choices, old_ids in merged:
+        others = [old for old in old_ids if old != primary]
         if others:
             conn.execute(_SUBSCRIPTION.delete().where(_SUBSCRIPTION.c.id.in_(others)))
     for primary, values, _choices, _others in merged:
@@ -168,8 +171,8 @@ def upgrade():
     ]
     alias_rows = [
         {"id": old, "subscription_id": primary}
-        for primary, _v, _c, others in merged
-        for old in others
+        for primary, _v, _c, old_ids in merged
+        for old in old_ids
     ]
     if choice_rows:
         op.bulk_insert(choice, choice_rows)

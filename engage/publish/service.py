@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -395,6 +397,24 @@ def _choice_for(subscription: AlertSubscription, theme: Theme | None, engagement
     return None
 
 
+def subscription_for_address(address: str) -> AlertSubscription:
+    """The one subscription of an address, made if missing.
+
+    Made with INSERT … ON CONFLICT DO NOTHING, so two sign-ups for a new address at the
+    same moment (a form sent twice) share one row instead of one failing.
+    """
+    address = address.lower()
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(AlertSubscription)
+        .values(email=address, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    return db.session.scalars(
+        select(AlertSubscription).where(AlertSubscription.email == address)
+    ).one()
+
+
 def subscribe(
     *,
     email: str,
@@ -418,13 +438,7 @@ def subscribe(
         raise InvalidResponse(
             {"email": "Enter an email address in the correct format, like name@example.com"}
         ) from error
-    address = address.lower()
-    subscription = db.session.scalar(
-        select(AlertSubscription).where(AlertSubscription.email == address)
-    )
-    if subscription is None:
-        subscription = AlertSubscription(email=address)
-        db.session.add(subscription)
+    subscription = subscription_for_address(address)
     for chosen_theme, chosen_engagement in targets:
         choice = _choice_for(subscription, chosen_theme, chosen_engagement)
         if choice is None:

@@ -298,3 +298,14 @@ def test_forms_need_a_csrf_token_except_one_click(app, make_engagement):
         assert one_click.status_code == 204 and not _subscription().active
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_sign_up_sent_twice_at_once_shares_one_row(app):
+    # The second of two racing sign-ups finds the row the first made: its INSERT does
+    # nothing instead of failing on the unique address.
+    first = service.subscription_for_address("Kim@Example.org")
+    db.session.commit()
+    second = service.subscription_for_address("kim@example.org")
+    db.session.commit()
+    assert first.id == second.id
+    assert db.session.scalar(select(func.count()).select_from(AlertSubscription)) == 1

@@ -291,6 +291,10 @@ def test_forms_need_a_csrf_token_except_one_click(app, make_engagement):
         token = manage_token(_subscription())
         manage = f"/you-said-we-did/alerts/manage/{token}"
         assert client.post(manage, data={"action": "stop"}).status_code == 400
+        # Two forms on the page, each with the token, and no id used twice.
+        page = client.get(manage).get_data(as_text=True)
+        assert page.count('name="csrf_token"') == 2
+        assert page.count('id="csrf_token"') == 1 and 'id="csrf_token_stop"' in page
         unsubscribe = f"/you-said-we-did/alerts/unsubscribe/{token}"
         assert client.post(unsubscribe).status_code == 400  # the page's button needs one
         assert _subscription().active

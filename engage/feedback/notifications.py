@@ -42,11 +42,19 @@ ACK_EXCERPT = 1_000
 
 
 def excerpt(text: str, limit: int = ACK_EXCERPT) -> tuple[str, bool]:
-    """The first ``limit`` characters of ``text``, and whether it was cut."""
+    """At most the first ``limit`` characters of ``text``, and whether it was cut.
+
+    A cut text ends at the last space of its final tenth, when it has one, so no word
+    is split, and then with an ellipsis.
+    """
     text = (text or "").strip()
     if len(text) <= limit:
         return text, False
-    return text[:limit].rstrip(), True
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= limit * 9 // 10:
+        cut = cut[:space]
+    return cut.rstrip() + " …", True
 
 
 def more_feedback(item: FeedbackItem | None = None) -> dict[str, str]:

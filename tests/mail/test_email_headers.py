@@ -150,7 +150,7 @@ def test_acknowledgement_content_and_sender(app, smtp_server, base_url, make_eng
         assert "walk-in@example.org" in body  # the engagement's own address for more
         assert f"{BASE}/engagements/{engagement.slug}" in body
         assert "not read" not in body and "cannot reply" in body.lower()
-        assert "first 1,000 characters" not in body
+        assert "up to 1,000 characters" not in body
     assert text in plain
     assert "Line one of what I think.<br>Line two &amp; &lt;more&gt;." in html
     # Every link in either part is absolute and starts with ENGAGE_BASE_URL.
@@ -164,10 +164,15 @@ def test_acknowledgement_quotes_first_1000_characters_and_says_so(app, smtp_serv
     item, raw, message = _send(smtp_server, text=text)
     plain, html = _parts(message)
     for body in (plain, html):
-        assert "This is the first 1,000 characters. We have kept everything you sent." in body
+        assert (
+            "This is the start of what you sent, up to 1,000 characters. We have kept all of it."
+            in body
+        )
         assert "THE-END" not in body
-    assert text[:1000].rstrip() in plain
-    assert text[:1001] not in plain
+    # Whole words only, up to 1,000 characters, then an ellipsis.
+    shown = plain.split("What you told us:\n\n", 1)[1].split(" …", 1)[0]
+    assert text.startswith(shown) and 900 <= len(shown) <= 1000
+    assert text[len(shown)] == " " and shown.endswith("word")
     # General feedback: the general address and the list of engagements.
     assert app.config["ENGAGE_FEEDBACK_ADDRESS"] in plain
     assert f"{BASE}/\n" in plain

@@ -121,6 +121,36 @@ def _env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
+def _bare_address(value: str) -> str:
+    """The address in ``Name <address>`` (or a bare address), lower-cased."""
+    return value.rpartition("<")[2].rstrip(">").strip().lower()
+
+
+def noreply_sender(default_sender: str, feedback_address: str) -> str:
+    """MAIL_NOREPLY_SENDER: the From of every email the site sends, which is not read.
+
+    Default: no-reply@ the domain of MAIL_DEFAULT_SENDER. It must differ from the
+    feedback address, or residents would be told replies are lost by the very
+    address they are told to write to.
+    """
+    domain = _bare_address(default_sender).rpartition("@")[2] or "localhost"
+    value = os.environ.get("MAIL_NOREPLY_SENDER", "").strip() or f"no-reply@{domain}"
+    address = _bare_address(value)
+    if "@" not in address:
+        raise ConfigError(f"MAIL_NOREPLY_SENDER must be an email address, got {value!r}")
+
+    def mailbox(bare: str) -> str:  # engage+brent@x and engage@x are one mailbox
+        local, _, domain = bare.rpartition("@")
+        return f"{local.partition('+')[0]}@{domain}"
+
+    if mailbox(address) == mailbox(_bare_address(feedback_address)):
+        raise ConfigError(
+            "MAIL_NOREPLY_SENDER must not be ENGAGE_FEEDBACK_ADDRESS: replies to it are not "
+            "read, and residents send feedback to the other"
+        )
+    return value
+
+
 def from_environment() -> dict:
     """Build the Flask config mapping from environment variables."""
     instance = instance_path()
@@ -148,6 +178,8 @@ def from_environment() -> dict:
             "ENGAGE_BASE_URL must be set in production (e.g. https://engage.example.nhs.uk): "
             "every link the site writes starts with it, and it names the host served"
         )
+    feedback_address = os.environ.get("ENGAGE_FEEDBACK_ADDRESS", "engage@engage.example.org")
+    default_sender = os.environ.get("MAIL_DEFAULT_SENDER", "engage@engage.example.org")
     return {
         "ENGAGE_ENV": "production" if production else "development",
         "ENGAGE_INSTANCE_PATH": str(instance),
@@ -165,9 +197,7 @@ def from_environment() -> dict:
         # How many proxies in front set X-Forwarded-For / X-Forwarded-Proto (ProxyFix).
         "ENGAGE_TRUSTED_PROXIES": proxies,
         "ENGAGE_ORGANISATION": os.environ.get("ENGAGE_ORGANISATION", "NHS North West London"),
-        "ENGAGE_FEEDBACK_ADDRESS": os.environ.get(
-            "ENGAGE_FEEDBACK_ADDRESS", "engage@engage.example.org"
-        ),
+        "ENGAGE_FEEDBACK_ADDRESS": feedback_address,
         "ENGAGE_MODEL_DIR": os.environ.get("ENGAGE_MODEL_DIR", str(instance / "models")),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": mail_port,
@@ -175,7 +205,10 @@ def from_environment() -> dict:
         "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "engage@engage.example.org"),
+        # The envelope sender (Return-Path: where bounces go) of every email.
+        "MAIL_DEFAULT_SENDER": default_sender,
+        # The From of every email; no Reply-To, and replies are not read (README, Emails).
+        "MAIL_NOREPLY_SENDER": noreply_sender(default_sender, feedback_address),
         "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 30),
         "IMAP_HOST": os.environ.get("IMAP_HOST") or None,
         "IMAP_PORT": _env_int("IMAP_PORT", 993),

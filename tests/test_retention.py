@@ -24,7 +24,7 @@ from engage.feedback.search import matching
 from engage.mail.models import OutboxMessage
 from engage.public import opendata
 from engage.publish import queries
-from engage.publish.models import AlertSubscription, ResponseVote
+from engage.publish.models import AlertChoice, AlertSubscription, ResponseVote
 from engage.staff import accounts, audit, triage
 from engage.staff.models import AuditEvent, ItemNote, Role
 from engage.util import utcnow
@@ -167,21 +167,23 @@ def world(app, make_engagement, make_item, make_response):  # noqa: F811
                 response_id=response.id, helpful=False, comment="Nora Oldham: no.", created_at=old
             ),
             ResponseVote(response_id=response.id, helpful=True, comment="Nina Newman: yes."),
+            # Stopped long ago, and never confirmed: both go.
             AlertSubscription(
                 email="carl.old@example.org",
-                theme_id=theme("money").id,
                 created_at=old,
                 confirmed_at=old,
                 unsubscribed_at=old + timedelta(days=1),
             ),
             AlertSubscription(
-                email="carl.old@example.org", engagement_id=engagement.id, created_at=old
+                email="pat.old@example.org",
+                created_at=old,
+                choices=[AlertChoice(engagement_id=engagement.id, created_at=old)],
             ),
             AlertSubscription(
                 email="still.subscribed@example.org",
-                theme_id=theme("jobs").id,
                 created_at=old,
                 confirmed_at=old,
+                choices=[AlertChoice(theme_id=theme("jobs").id, created_at=old, confirmed_at=old)],
             ),
         ]
     )
@@ -265,6 +267,7 @@ def test_what_an_old_item_keeps(app, world):
     assert db.session.scalars(select(AlertSubscription.email)).all() == [
         "still.subscribed@example.org"
     ]
+    assert len(db.session.scalars(select(AlertChoice)).all()) == 1  # the others' went with them
     assert db.session.scalars(select(OutboxMessage.recipient)).all() == ["nina.newman@example.org"]
 
 

@@ -37,13 +37,51 @@ def item_for_unsubscribe_token(token: str) -> FeedbackItem | None:
     return db.session.get(FeedbackItem, data["item"])
 
 
-def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
-    """The outbox rows of the items' acknowledgement emails (rendered, not yet stored)."""
-    serializer = _serializer()
-    shared = {
-        "track_url": public_url("feedback.track"),
-        "organisation": current_app.config["ENGAGE_ORGANISATION"],
+# How much of what the resident wrote the acknowledgement repeats.
+ACK_EXCERPT = 1_000
+
+
+def excerpt(text: str, limit: int = ACK_EXCERPT) -> tuple[str, bool]:
+    """At most the first ``limit`` characters of ``text``, and whether it was cut.
+
+    A cut text ends at the last space of its final tenth, when it has one, so no word
+    is split, and then with an ellipsis.
+    """
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= limit * 9 // 10:
+        cut = cut[:space]
+    return cut.rstrip() + " …", True
+
+
+def more_feedback(item: FeedbackItem | None = None) -> dict[str, str]:
+    """Where to send more feedback: the address (the engagement's own, if it has one)
+    and the page with the form. Emails come from a no-reply address, so they say this."""
+    engagement = item.engagement if item is not None else None
+    if engagement is not None:
+        return {
+            "feedback_address": engagement.email_address
+            or current_app.config["ENGAGE_FEEDBACK_ADDRESS"],
+            "feedback_form_url": public_url("engagements.show", slug=engagement.slug),
+        }
+    return {
+        "feedback_address": current_app.config["ENGAGE_FEEDBACK_ADDRESS"],
+        "feedback_form_url": public_url("engagements.index"),
     }
+
+
+def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
+    """The outbox rows of the items' acknowledgement emails (rendered, not yet stored).
+
+    Each repeats the reference and the first ACK_EXCERPT characters of what was sent,
+    links to /track with the reference filled in, and says how to send more (it comes
+    from the no-reply address).
+    """
+    serializer = _serializer()
+    organisation = current_app.config["ENGAGE_ORGANISATION"]
 
     def message(item: FeedbackItem) -> tuple[str, dict, dict[str, str]]:
         headers = {"Auto-Submitted": "auto-replied"}
@@ -53,7 +91,17 @@ def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
             unsubscribe_url = public_url("feedback.unsubscribe", token=token)
             headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        context = {**shared, "item": item, "unsubscribe_url": unsubscribe_url}
+        text, cut = excerpt(item.text)
+        context = {
+            "organisation": organisation,
+            "item": item,
+            "excerpt": text,
+            "excerpt_cut": cut,
+            "excerpt_limit": ACK_EXCERPT,
+            "track_url": public_url("feedback.track", reference=item.reference),
+            "unsubscribe_url": unsubscribe_url,
+            **more_feedback(item),
+        }
         return item.author_email, context, headers
 
     return outbox.render_many(

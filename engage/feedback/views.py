@@ -15,6 +15,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf import FlaskForm
 
 from engage.engagements import service as engagements
 from engage.engagements.views import render_engagement_page
@@ -22,6 +23,7 @@ from engage.extensions import csrf, db, limiter
 from engage.feedback import notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
+from engage.publish.queries import clean_param
 from engage.util import utcnow
 
 bp = Blueprint("feedback", __name__)
@@ -128,6 +130,9 @@ def sent():
 def track():
     """Show what happened to an item, to someone who knows its reference and email."""
     form = TrackForm()
+    if request.method == "GET" and request.args.get("reference"):
+        # The acknowledgement email links to /track?reference=… to fill it in.
+        form.reference.data = clean_param(request.args["reference"], 40)
     item = None
     not_found = False
     if form.validate_on_submit():
@@ -150,19 +155,26 @@ def unsubscribe(token: str):
     item = notifications.item_for_unsubscribe_token(token)
     if item is None:
         abort(404)
-    return render_template("feedback/unsubscribe.html", token=token, done=False)
+    return render_template("feedback/unsubscribe.html", token=token, done=False, form=FlaskForm())
 
 
 @bp.post("/unsubscribe/<token>")
-@csrf.exempt  # The signed token is the authority; mail clients post here (RFC 8058).
+@csrf.exempt  # checked below, except for a mail client's one-click post (RFC 8058)
 def unsubscribe_confirm(token: str):
-    """Stop emails about one item: one-click from the mail client or the page's button."""
+    """Stop emails about one item: one-click from the mail client or the page's button.
+
+    A mail client cannot send a CSRF token: its ``List-Unsubscribe=One-Click`` post is
+    allowed on the signed token in the URL alone; the page's button sends one.
+    """
     item = notifications.item_for_unsubscribe_token(token)
     if item is None:
         abort(404)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
     item.contact_me = False
     db.session.commit()
-    if request.form.get("List-Unsubscribe") == "One-Click":
+    if one_click:
         return "", 204
     return render_template("feedback/unsubscribe.html", token=token, done=True)
 

@@ -110,7 +110,11 @@ def _limits() -> parsing.ParseLimits:
 
 def _own_addresses() -> frozenset[str]:
     config = current_app.config
-    addresses = {config["MAIL_DEFAULT_SENDER"], config["ENGAGE_FEEDBACK_ADDRESS"]}
+    addresses = {
+        config["MAIL_DEFAULT_SENDER"],
+        config["ENGAGE_FEEDBACK_ADDRESS"],
+        config.get("MAIL_NOREPLY_SENDER", ""),
+    }
     return frozenset(a.rpartition("<")[2].rstrip(">").strip().lower() for a in addresses if a)
 
 

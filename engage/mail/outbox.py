@@ -17,10 +17,10 @@ from datetime import timedelta
 from email.utils import make_msgid
 
 from flask import current_app
-from flask_mail import Message
 from sqlalchemy import insert, or_, select, update
 
 from engage.extensions import db
+from engage.mail import compose
 from engage.mail.models import OutboxMessage, OutboxStatus
 from engage.util import utcnow
 
@@ -71,6 +71,7 @@ def render_many(
     domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     rows = []
     for recipient, context, headers in messages:
+        compose.check_headers(headers)  # a message that could never be sent is not queued
         values = {**shared, **context}
         rows.append(
             {
@@ -154,16 +155,15 @@ def _claim_next() -> OutboxMessage | None:
     return db.session.get(OutboxMessage, candidate, populate_existing=True)
 
 
-def _to_flask_mail(message: OutboxMessage) -> Message:
-    email = Message(
+def _to_email(message: OutboxMessage):
+    return compose.build(
+        recipient=message.recipient,
         subject=message.subject,
-        recipients=[message.recipient],
-        body=message.body_text,
-        html=message.body_html,
-        extra_headers=dict(message.headers),
+        body_text=message.body_text,
+        body_html=message.body_html,
+        message_id=message.message_id,
+        headers=dict(message.headers),
     )
-    email.msgId = message.message_id
-    return email
 
 
 def _smtp() -> smtplib.SMTP:
@@ -208,7 +208,8 @@ def _send_one(
         connection.sendmail(
             current_app.config["MAIL_DEFAULT_SENDER"],
             [message.recipient],
-            _to_flask_mail(message).as_bytes(),
+            _to_email(message).as_bytes(),
+            mail_options=["SMTPUTF8"] if compose.needs_smtputf8(message.recipient) else [],
         )
     except TRANSIENT_ERRORS as error:
         if connection is not None:

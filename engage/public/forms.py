@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectField, TextAreaField
+from wtforms import EmailField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from engage.publish.service import MAX_COMMENT
@@ -25,7 +25,22 @@ class VoteForm(FlaskForm):
     )
 
 
-class AlertForm(FlaskForm):
+class AlertChoicesForm(FlaskForm):
+    """Themes and engagements to follow (checkboxes; at least one is checked by the service).
+
+    Values are slugs; one that names nothing is ignored rather than refused.
+    """
+
+    themes = SelectMultipleField("Themes", choices=[], validate_choice=False)
+    engagements = SelectMultipleField("Engagements", choices=[], validate_choice=False)
+
+    def set_choices(self, themes, engagements) -> None:
+        """Offer these themes and engagements."""
+        self.themes.choices = [(t.slug, t.name) for t in themes]
+        self.engagements.choices = [(e.slug, e.title) for e in engagements]
+
+
+class AlertForm(AlertChoicesForm):
     """An email address and what to be alerted about."""
 
     email = EmailField(
@@ -33,9 +48,4 @@ class AlertForm(FlaskForm):
         description="We will send you a link to confirm. We only use your address for these "
         "alerts.",
         validators=[DataRequired("Enter your email address"), Length(max=254)],
-    )
-    target = SelectField(
-        "What do you want to hear about?",
-        choices=[],
-        validators=[DataRequired("Choose a theme or an engagement")],
     )

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import functools
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
@@ -13,7 +24,7 @@ from engage.feedback.models import Theme
 from engage.pagination import page_number
 from engage.public import bp
 from engage.public.cache import cached_page
-from engage.public.forms import AlertForm, VoteForm
+from engage.public.forms import AlertChoicesForm, AlertForm, VoteForm
 from engage.publish import queries, service
 from engage.publish.models import RESPONSE_STATUS_LABELS
 from engage.util import utcnow
@@ -103,50 +114,78 @@ def vote(response_id: int):
     return redirect(url_for("public.response", response_id=found.id, _anchor="vote"), code=303)
 
 
-def _target_choices(themes: list[Theme], all_engagements: list[Engagement]):
+def _token_page(view):
+    """For pages reached by a secret link that show an email address: never stored by a
+    cache, and the link is not sent on as a Referer to the pages they link to."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
+
+
+def _chosen(form: AlertChoicesForm, themes: list[Theme], all_engagements: list[Engagement]):
+    """The themes and engagements whose boxes are ticked (unknown slugs are ignored)."""
+    theme_slugs = set(form.themes.data or [])
+    engagement_slugs = set(form.engagements.data or [])
     return (
-        [("", "Choose one")]
-        + [(f"theme:{t.slug}", f"Theme: {t.name}") for t in themes]
-        + [(f"engagement:{e.slug}", f"Engagement: {e.title}") for e in all_engagements]
+        [t for t in themes if t.slug in theme_slugs],
+        [e for e in all_engagements if e.slug in engagement_slugs],
     )
+
+
+def _add_errors(form: FlaskForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is None:
+            field = form.themes
+        field.errors = [*field.errors, message]
 
 
 @bp.route("/you-said-we-did/alerts", methods=["GET", "POST"])
 @limiter.limit("5 per minute;30 per hour", methods=["POST"])
 def alerts():
-    """Ask for an email when a response is published on a theme or an engagement."""
+    """Ask for emails when responses are published on some themes and engagements."""
     themes = _themes()
     all_engagements = engagements.list_engagements()
     form = AlertForm()
-    form.target.choices = _target_choices(themes, all_engagements)
+    form.set_choices(themes, all_engagements)
     if request.method == "GET":
+        # Links from a theme or an engagement tick its box.
         if request.args.get("theme"):
-            form.target.data = f"theme:{queries.clean_param(request.args['theme'], 60)}"
-        elif request.args.get("engagement"):
-            form.target.data = f"engagement:{queries.clean_param(request.args['engagement'])}"
-    elif form.validate_on_submit():
-        kind, _, slug = (form.target.data or "").partition(":")
-        theme = next((t for t in themes if kind == "theme" and t.slug == slug), None)
-        engagement = next(
-            (e for e in all_engagements if kind == "engagement" and e.slug == slug), None
-        )
-        try:
-            service.subscribe(email=form.email.data or "", theme=theme, engagement=engagement)
-        except service.InvalidResponse as invalid:
-            for name, message in invalid.errors.items():
-                field = form.email if name == "email" else form.target
-                field.errors = [*field.errors, message]
-        else:
-            db.session.commit()
-            # The same page whether or not the address was already subscribed.
-            return render_template("public/alerts_sent.html", email=form.email.data)
+            form.themes.data = [queries.clean_param(request.args["theme"], 60)]
+        if request.args.get("engagement"):
+            form.engagements.data = [queries.clean_param(request.args["engagement"], 120)]
+    else:
+        valid = form.validate_on_submit()
+        chosen_themes, chosen_engagements = _chosen(form, themes, all_engagements)
+        if not chosen_themes and not chosen_engagements:
+            _add_errors(form, {"themes": "Select at least one theme or engagement"})
+        elif valid:
+            try:
+                service.subscribe(
+                    email=form.email.data or "",
+                    themes=chosen_themes,
+                    engagements=chosen_engagements,
+                )
+            except service.InvalidResponse as invalid:
+                _add_errors(form, invalid.errors)
+            else:
+                db.session.commit()
+                # The same page whether or not the address was already subscribed.
+                return render_template("public/alerts_sent.html", email=form.email.data)
     status = 400 if form.errors else 200
     return render_template("public/alerts.html", form=form), status
 
 
 @bp.route("/you-said-we-did/alerts/confirm/<token>", methods=["GET", "POST"])
+@_token_page
 def alert_confirm(token: str):
-    """Confirm an alert subscription (the link only shows a button: scanners follow links)."""
+    """Confirm alert choices (the link only shows a button: scanners follow links)."""
     subscription = service.subscription_for_confirm_token(token)
     if subscription is None:
         return render_template("public/alert_confirm.html", invalid=True, form=None), 404
@@ -160,26 +199,76 @@ def alert_confirm(token: str):
     return render_template("public/alert_confirm.html", subscription=subscription, form=form)
 
 
+@bp.route("/you-said-we-did/alerts/manage/<token>", methods=["GET", "POST"])
+@_token_page
+def alert_manage(token: str):
+    """Change what an address follows, or stop it all, from the link in every alert."""
+    subscription = service.notifications.subscription_for_token(token)
+    if subscription is None:
+        abort(404)
+    themes = _themes()
+    all_engagements = engagements.list_engagements()
+    form = AlertChoicesForm()
+    form.set_choices(themes, all_engagements)
+    if request.method == "GET":
+        form.themes.data = [c.theme.slug for c in subscription.following if c.theme]
+        form.engagements.data = [c.engagement.slug for c in subscription.following if c.engagement]
+    elif form.validate_on_submit():
+        if request.form.get("action") == "stop":
+            service.unsubscribe(token=token)
+            db.session.commit()
+            return render_template(
+                "public/alert_unsubscribe.html", token=token, subscription=subscription, done=True
+            )
+        try:
+            chosen_themes, chosen_engagements = _chosen(form, themes, all_engagements)
+            service.set_choices(subscription, themes=chosen_themes, engagements=chosen_engagements)
+        except service.InvalidResponse as invalid:
+            _add_errors(form, invalid.errors)
+        else:
+            db.session.commit()
+            flash("Your choices are saved.", "success")
+            return redirect(url_for("public.alert_manage", token=token), code=303)
+    status = 400 if form.errors else 200
+    return render_template(
+        "public/alert_manage.html", form=form, subscription=subscription, token=token
+    ), status
+
+
 @bp.get("/you-said-we-did/alerts/unsubscribe/<token>")
+@_token_page
 def alert_unsubscribe(token: str):
-    """Ask to confirm stopping an alert (a GET never changes anything)."""
-    subscription = service.notifications.subscription_for_unsubscribe_token(token)
+    """Ask to confirm stopping all alerts (a GET never changes anything)."""
+    subscription = service.notifications.subscription_for_token(token)
     if subscription is None:
         abort(404)
     return render_template(
-        "public/alert_unsubscribe.html", token=token, subscription=subscription, done=False
+        "public/alert_unsubscribe.html",
+        token=token,
+        subscription=subscription,
+        done=False,
+        form=FlaskForm(),
     )
 
 
 @bp.post("/you-said-we-did/alerts/unsubscribe/<token>")
-@csrf.exempt  # The signed token is the authority; mail clients post here (RFC 8058).
+@csrf.exempt  # checked below, except for a mail client's one-click post (RFC 8058)
+@_token_page
 def alert_unsubscribe_confirm(token: str):
-    """Stop an alert: one click from the mail client, or the page's button."""
-    subscription = service.unsubscribe(token=token)
-    if subscription is None:
+    """Stop all alerts: one click from the mail client, or the page's button.
+
+    A mail client cannot send a CSRF token, so its ``List-Unsubscribe=One-Click`` post
+    is allowed on the signed, unguessable token in the URL alone; the page's button
+    sends a CSRF token as every other form does.
+    """
+    if service.notifications.subscription_for_token(token) is None:
         abort(404)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    subscription = service.unsubscribe(token=token)
     db.session.commit()
-    if request.form.get("List-Unsubscribe") == "One-Click":
+    if one_click:
         return "", 204
     return render_template(
         "public/alert_unsubscribe.html", token=token, subscription=subscription, done=True

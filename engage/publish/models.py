@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -203,29 +204,19 @@ class ResponseVote(db.Model):
 
 
 class AlertSubscription(db.Model):
-    """An email address that asked to hear about new responses on a theme or engagement.
+    """One email address's alerts: the themes and engagements it follows (its choices).
 
-    Double opt-in: nothing is sent but the confirmation email until ``confirmed_at``.
+    One row per address (``email`` is stored lower-case). Double opt-in: nothing but
+    the confirmation email is sent until ``confirmed_at``, and a choice added later is
+    followed only once the link in a new confirmation email is followed. Stopping all
+    alerts sets ``unsubscribed_at`` and removes the choices.
     """
 
     __tablename__ = "alert_subscription"
-    __table_args__ = (
-        CheckConstraint(
-            "(theme_id IS NULL AND engagement_id IS NOT NULL)"
-            " OR (theme_id IS NOT NULL AND engagement_id IS NULL)",
-            name="one_target",
-        ),
-        Index("ix_alert_subscription_email", "email"),
-    )
+    __table_args__ = (Index("ix_alert_subscription_email", "email", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
-    theme_id: Mapped[int | None] = mapped_column(
-        ForeignKey("theme.id", ondelete="CASCADE"), index=True
-    )
-    engagement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("engagement.id", ondelete="CASCADE"), index=True
-    )
     # SHA-256 of the confirmation token: the token itself is only in the email.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_created_at: Mapped[datetime | None]
@@ -233,20 +224,92 @@ class AlertSubscription(db.Model):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
 
+    choices: Mapped[list[AlertChoice]] = relationship(
+        back_populates="subscription",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AlertChoice.id",
+    )
+
+    @property
+    def active(self) -> bool:
+        """True when alerts are sent to this address (for its confirmed choices)."""
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def following(self) -> list[AlertChoice]:
+        """The confirmed choices, themes first, then engagements."""
+        return sorted(
+            (c for c in self.choices if c.confirmed_at is not None), key=AlertChoice.sort_key
+        )
+
+    @property
+    def pending(self) -> list[AlertChoice]:
+        """Choices waiting for the confirmation link, themes first."""
+        return sorted((c for c in self.choices if c.confirmed_at is None), key=AlertChoice.sort_key)
+
+
+class AlertChoice(db.Model):
+    """A theme or an engagement one address follows."""
+
+    __tablename__ = "alert_choice"
+    __table_args__ = (
+        CheckConstraint(
+            "(theme_id IS NULL AND engagement_id IS NOT NULL)"
+            " OR (theme_id IS NOT NULL AND engagement_id IS NULL)",
+            name="one_target",
+        ),
+        UniqueConstraint("subscription_id", "theme_id", name="uq_alert_choice_theme"),
+        UniqueConstraint("subscription_id", "engagement_id", name="uq_alert_choice_engagement"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_subscription.id", ondelete="CASCADE")
+    )
+    theme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("theme.id", ondelete="CASCADE"), index=True
+    )
+    engagement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("engagement.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None until the address confirms this choice.
+    confirmed_at: Mapped[datetime | None]
+
+    subscription: Mapped[AlertSubscription] = relationship(back_populates="choices")
     theme: Mapped[Theme | None] = relationship()
     engagement: Mapped[Engagement | None] = relationship()
 
     @property
-    def active(self) -> bool:
-        """True when alerts are sent to this subscription."""
-        return self.confirmed_at is not None and self.unsubscribed_at is None
-
-    @property
-    def target_name(self) -> str:
-        """What the subscription is about, for emails and pages."""
+    def name(self) -> str:
+        """What is followed, for emails and pages: "the theme Money" or a title."""
         if self.theme is not None:
             return f"the theme {self.theme.name}"
         return self.engagement.title if self.engagement else ""
+
+    def sort_key(self) -> tuple:
+        """Themes in their order, then engagements by title."""
+        if self.theme is not None:
+            return (0, self.theme.position, "")
+        return (1, 0, self.engagement.title if self.engagement else "")
+
+
+class AlertSubscriptionAlias(db.Model):
+    """The id a subscription had before migration 0014 merged them per address.
+
+    Links in alert emails sent before it name that id (its own, or that of a row merged
+    into it); they are honoured only through this table, which goes with the row.
+    """
+
+    __tablename__ = "alert_subscription_alias"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
+    )
+
+    subscription: Mapped[AlertSubscription] = relationship()
 
 
 class ResponseTemplate(db.Model):

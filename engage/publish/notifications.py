@@ -6,38 +6,77 @@ change that caused it was stored.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
-from engage.feedback.notifications import unsubscribe_token
+from engage.feedback.notifications import more_feedback, unsubscribe_token
 from engage.mail import outbox
-from engage.publish.models import AlertSubscription, Response
+from engage.publish.models import (
+    AlertChoice,
+    AlertSubscription,
+    AlertSubscriptionAlias,
+    Response,
+)
 from engage.web import public_url
 
-_ALERT_SALT = "engage-alert-unsubscribe"
+# Alert emails carry one signed token, for the manage page and for one-click stopping.
+_MANAGE_SALT = "engage-alert-manage"
+# The salt of the single-choice "stop" links sent before migration 0014.
+_LEGACY_SALT = "engage-alert-unsubscribe"
 
 
-def _alert_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_ALERT_SALT)
+def _serializer(salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
-def alert_unsubscribe_token(subscription: AlertSubscription) -> str:
-    """A token that stops one alert subscription, and nothing else."""
-    return _alert_serializer().dumps({"alert": subscription.id})
+def _address_key(email: str) -> str:
+    """A keyed digest of the address: binds a token to it without showing it."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, email.lower().encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def subscription_for_unsubscribe_token(token: str) -> AlertSubscription | None:
-    """The subscription a token was made for, or None when the token is not genuine."""
+def manage_token(subscription: AlertSubscription) -> str:
+    """A token that lets the holder change or stop one address's alerts, and nothing else."""
+    return _serializer(_MANAGE_SALT).dumps(
+        {"alert": subscription.id, "key": _address_key(subscription.email)}
+    )
+
+
+def subscription_for_token(token: str) -> AlertSubscription | None:
+    """The subscription a manage token (or a pre-0014 stop link) is for, or None."""
+    if not token or len(token) > 300:
+        return None
     try:
-        data = _alert_serializer().loads(token)
+        data = _serializer(_MANAGE_SALT).loads(token)
+    except BadSignature:
+        return _legacy_subscription(token)
+    if not isinstance(data, dict) or not isinstance(data.get("alert"), int):
+        return None
+    subscription = db.session.get(AlertSubscription, data["alert"])
+    if subscription is None or not hmac.compare_digest(
+        str(data.get("key", "")), _address_key(subscription.email)
+    ):
+        return None
+    return subscription
+
+
+def _legacy_subscription(token: str) -> AlertSubscription | None:
+    try:
+        data = _serializer(_LEGACY_SALT).loads(token)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("alert"), int):
         return None
-    return db.session.get(AlertSubscription, data["alert"])
+    # Only through the ids migration 0014 recorded: on SQLite a newer row may reuse
+    # the id of one removed since, and an old link must not open it.
+    alias = db.session.get(AlertSubscriptionAlias, data["alert"])
+    return alias.subscription if alias is not None else None
 
 
 def _unsubscribe_headers(url: str) -> dict[str, str]:
@@ -57,23 +96,27 @@ def _residents(items: list[FeedbackItem]) -> dict[str, FeedbackItem]:
     return chosen
 
 
-def _subscribers(response: Response) -> dict[str, AlertSubscription]:
+def _subscribers(response: Response) -> dict[str, tuple[AlertSubscription, list[AlertChoice]]]:
+    """Each confirmed address following the response's engagement or one of its themes,
+    once, with the choices that matched (an address following both gets one email)."""
     theme_ids = [t.id for t in response.themes]
-    target = AlertSubscription.engagement_id == response.engagement_id
+    target = AlertChoice.engagement_id == response.engagement_id
     if theme_ids:
-        target = or_(target, AlertSubscription.theme_id.in_(theme_ids))
-    rows = db.session.scalars(
-        select(AlertSubscription)
+        target = or_(target, AlertChoice.theme_id.in_(theme_ids))
+    rows = db.session.execute(
+        select(AlertSubscription, AlertChoice)
+        .join(AlertChoice, AlertChoice.subscription_id == AlertSubscription.id)
         .where(
             target,
+            AlertChoice.confirmed_at.is_not(None),
             AlertSubscription.confirmed_at.is_not(None),
             AlertSubscription.unsubscribed_at.is_(None),
         )
-        .order_by(AlertSubscription.id)
+        .order_by(AlertSubscription.id, AlertChoice.id)
     )
-    chosen: dict[str, AlertSubscription] = {}
-    for subscription in rows:
-        chosen.setdefault(subscription.email.lower(), subscription)
+    chosen: dict[str, tuple[AlertSubscription, list[AlertChoice]]] = {}
+    for subscription, choice in rows:
+        chosen.setdefault(subscription.email.lower(), (subscription, []))[1].append(choice)
     return chosen
 
 
@@ -109,21 +152,36 @@ def notify_followers(
             kind="response_published",
             recipient=item.author_email or address,
             template="response_published",
-            context={**common, "item": item, "subscription": None, "unsubscribe_url": url},
+            context={
+                **common,
+                **more_feedback(item),
+                "item": item,
+                "subscription": None,
+                "unsubscribe_url": url,
+            },
             headers=_unsubscribe_headers(url),
         )
         sent += 1
     if not include_subscribers:
         return sent
-    for address, subscription in _subscribers(response).items():
+    for address, (subscription, matched) in _subscribers(response).items():
         if address in residents:
             continue
-        url = public_url("public.alert_unsubscribe", token=alert_unsubscribe_token(subscription))
+        token = manage_token(subscription)
+        url = public_url("public.alert_unsubscribe", token=token)
         outbox.queue(
             kind="response_alert",
             recipient=subscription.email,
             template="response_published",
-            context={**common, "item": None, "subscription": subscription, "unsubscribe_url": url},
+            context={
+                **common,
+                **more_feedback(),
+                "item": None,
+                "subscription": subscription,
+                "matched": sorted(matched, key=AlertChoice.sort_key),
+                "manage_url": public_url("public.alert_manage", token=token),
+                "unsubscribe_url": url,
+            },
             headers=_unsubscribe_headers(url),
         )
         sent += 1
@@ -131,15 +189,20 @@ def notify_followers(
 
 
 def send_alert_confirmation(subscription: AlertSubscription, token: str) -> None:
-    """Queue the double opt-in email that asks a subscriber to confirm. The caller commits."""
+    """Queue the double opt-in email that asks an address to confirm its new choices.
+
+    The caller commits.
+    """
     outbox.queue(
         kind="alert_confirm",
         recipient=subscription.email,
         template="alert_confirm",
         context={
             "subscription": subscription,
+            "pending": subscription.pending,
             "confirm_url": public_url("public.alert_confirm", token=token),
             "organisation": current_app.config["ENGAGE_ORGANISATION"],
+            **more_feedback(),
         },
         headers={"Auto-Submitted": "auto-generated"},
     )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -22,6 +24,7 @@ from engage.feedback.models import Channel, FeedbackItem, Status, Theme
 from engage.publish import notifications
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
+    AlertChoice,
     AlertSubscription,
     Response,
     ResponseMilestone,
@@ -367,58 +370,93 @@ def vote_counts(response: Response) -> VoteCounts:
     return VoteCounts(yes=rows.get(True, 0), no=rows.get(False, 0))
 
 
-# Alerts: double opt-in email subscriptions to new responses on a theme or engagement.
+# Alerts: one subscription per address, following several themes and engagements, with
+# double opt-in for every choice added and one signed link to manage them all.
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def subscribe(
-    *, email: str, theme: Theme | None = None, engagement: Engagement | None = None
-) -> AlertSubscription:
-    """Ask to be alerted about a theme or an engagement; emails a confirmation link.
+def _targets(
+    themes: Iterable[Theme], engagements: Iterable[Engagement]
+) -> list[tuple[Theme | None, Engagement | None]]:
+    unique_themes = {t.id: t for t in themes if t is not None}
+    unique_engagements = {e.id: e for e in engagements if e is not None}
+    return [(t, None) for t in unique_themes.values()] + [
+        (None, e) for e in unique_engagements.values()
+    ]
 
-    Nothing else is sent until the link is followed. Asking again re-sends the link
-    (an already confirmed subscription is left as it is). Raises InvalidResponse.
-    The caller commits.
+
+def _choice_for(subscription: AlertSubscription, theme: Theme | None, engagement):
+    for choice in subscription.choices:
+        if theme is not None and choice.theme_id == theme.id:
+            return choice
+        if engagement is not None and choice.engagement_id == engagement.id:
+            return choice
+    return None
+
+
+def subscription_for_address(address: str) -> AlertSubscription:
+    """The one subscription of an address, made if missing.
+
+    Made with INSERT … ON CONFLICT DO NOTHING, so two sign-ups for a new address at the
+    same moment (a form sent twice) share one row instead of one failing.
     """
-    if (theme is None) == (engagement is None):
-        raise InvalidResponse({"target": "Choose a theme or an engagement"})
+    address = address.lower()
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(AlertSubscription)
+        .values(email=address, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    return db.session.scalars(
+        select(AlertSubscription).where(AlertSubscription.email == address)
+    ).one()
+
+
+def subscribe(
+    *,
+    email: str,
+    themes: Iterable[Theme] = (),
+    engagements: Iterable[Engagement] = (),
+    theme: Theme | None = None,
+    engagement: Engagement | None = None,
+) -> AlertSubscription:
+    """Ask for alerts about some themes and engagements; emails a confirmation link.
+
+    One subscription per address: choices it already follows stay as they are, new
+    ones wait for the link (asking again re-sends it). Nothing is sent when every
+    choice is already followed. Raises InvalidResponse. The caller commits.
+    """
+    targets = _targets([*themes, theme], [*engagements, engagement])
+    if not targets:
+        raise InvalidResponse({"themes": "Select at least one theme or engagement"})
     try:
         address = feedback.validate_email_address(feedback.clean_line(email or "", limit=254) or "")
     except ValueError as error:
         raise InvalidResponse(
             {"email": "Enter an email address in the correct format, like name@example.com"}
         ) from error
-    target = (
-        AlertSubscription.theme_id == theme.id
-        if theme is not None
-        else AlertSubscription.engagement_id == engagement.id  # type: ignore[union-attr]
-    )
-    subscription = db.session.scalar(
-        select(AlertSubscription)
-        .where(target, func.lower(AlertSubscription.email) == address.lower())
-        .order_by(AlertSubscription.id)
-        .limit(1)
-    )
-    if subscription is not None and subscription.active:
+    subscription = subscription_for_address(address)
+    for chosen_theme, chosen_engagement in targets:
+        choice = _choice_for(subscription, chosen_theme, chosen_engagement)
+        if choice is None:
+            subscription.choices.append(
+                AlertChoice(theme=chosen_theme, engagement=chosen_engagement)
+            )
+    if subscription.active and not subscription.pending:
         return subscription
-    if subscription is None:
-        subscription = AlertSubscription(email=address, theme=theme, engagement=engagement)
-        db.session.add(subscription)
     token = secrets.token_urlsafe(32)
     subscription.token_hash = _hash(token)
     subscription.token_created_at = utcnow()
-    subscription.confirmed_at = None
-    subscription.unsubscribed_at = None
     db.session.flush()
     notifications.send_alert_confirmation(subscription, token)
     return subscription
 
 
 def subscription_for_confirm_token(token: str) -> AlertSubscription | None:
-    """The unconfirmed subscription a confirmation link is for, if still valid."""
+    """The subscription a confirmation link is for, if still valid."""
     if not token or len(token) > 200:
         return None
     subscription = db.session.scalar(
@@ -432,29 +470,68 @@ def subscription_for_confirm_token(token: str) -> AlertSubscription | None:
 
 
 def confirm(*, token: str) -> AlertSubscription | None:
-    """Confirm a subscription from its emailed link; None when the link is not valid.
+    """Start the choices waiting for a confirmation link; None when it is not valid.
 
     The link works once. The caller commits.
     """
     subscription = subscription_for_confirm_token(token)
     if subscription is None:
         return None
-    subscription.confirmed_at = utcnow()
+    now = utcnow()
+    for choice in subscription.pending:
+        choice.confirmed_at = now
+    subscription.confirmed_at = subscription.confirmed_at or now
+    subscription.unsubscribed_at = None
+    subscription.token_hash = None
+    return subscription
+
+
+def set_choices(
+    subscription: AlertSubscription,
+    *,
+    themes: Iterable[Theme] = (),
+    engagements: Iterable[Engagement] = (),
+) -> AlertSubscription:
+    """Follow exactly these, from the manage page (its signed link proves the address).
+
+    Raises InvalidResponse when nothing is chosen (stopping is unsubscribe()'s job).
+    The caller commits.
+    """
+    targets = _targets(themes, engagements)
+    if not targets:
+        raise InvalidResponse(
+            {"themes": "Select at least one theme or engagement, or stop all alerts"}
+        )
+    now = utcnow()
+    keep = []
+    for theme, engagement in targets:
+        choice = _choice_for(subscription, theme, engagement)
+        if choice is None:
+            choice = AlertChoice(theme=theme, engagement=engagement)
+            subscription.choices.append(choice)
+        choice.confirmed_at = choice.confirmed_at or now
+        keep.append(choice)
+    for choice in list(subscription.choices):
+        if choice not in keep:
+            subscription.choices.remove(choice)
+    subscription.confirmed_at = subscription.confirmed_at or now
     subscription.unsubscribed_at = None
     subscription.token_hash = None
     return subscription
 
 
 def unsubscribe(*, token: str) -> AlertSubscription | None:
-    """Stop a subscription from the link in an alert; None when the token is not genuine.
+    """Stop all of an address's alerts; None when the token is not genuine.
 
-    The caller commits.
+    Its choices are removed. The caller commits.
     """
-    subscription = notifications.subscription_for_unsubscribe_token(token)
+    subscription = notifications.subscription_for_token(token)
     if subscription is None:
         return None
     if subscription.unsubscribed_at is None:
         subscription.unsubscribed_at = utcnow()
+    subscription.choices.clear()
+    subscription.token_hash = None
     return subscription
 
 

@@ -69,7 +69,7 @@ def test_alert_subscriber_journey(client, smtp_server, make_engagement, make_res
     engagement = make_engagement()
     page = client.post(
         "/you-said-we-did/alerts",
-        data={"email": "watcher@example.org", "target": f"engagement:{engagement.slug}"},
+        data={"email": "watcher@example.org", "engagements": [engagement.slug]},
     )
     assert page.status_code == 200 and "Check your email" in page.get_data(as_text=True)
     outbox.send_due()

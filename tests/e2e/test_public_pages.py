@@ -43,8 +43,8 @@ EMAIL = "pages-e2e@example.org"
 def _fixtures(app) -> dict[str, str]:
     """Paths that need data: a response, an item and its tokens, an alert's tokens."""
     from engage.feedback.notifications import unsubscribe_token
-    from engage.publish.models import AlertSubscription, Response, ResponseState
-    from engage.publish.notifications import alert_unsubscribe_token
+    from engage.publish.models import AlertChoice, AlertSubscription, Response, ResponseState
+    from engage.publish.notifications import manage_token
     from engage.util import utcnow
 
     with app.app_context():
@@ -58,12 +58,13 @@ def _fixtures(app) -> dict[str, str]:
         token = secrets.token_urlsafe(16)
         subscription = AlertSubscription(
             email=EMAIL,
-            engagement=response.engagement,
             token_hash=hashlib.sha256(token.encode()).hexdigest(),
             token_created_at=utcnow(),
         )
+        subscription.choices.append(AlertChoice(engagement=response.engagement))
         db.session.add(subscription)
         db.session.commit()
+        manage = manage_token(subscription)
         return {
             "response": f"/you-said-we-did/{response.id}",
             "engagement": f"/engagements/{response.engagement.slug}",
@@ -71,9 +72,8 @@ def _fixtures(app) -> dict[str, str]:
             "reference": item.reference,
             "unsubscribe": f"/unsubscribe/{unsubscribe_token(item)}",
             "alert_confirm": f"/you-said-we-did/alerts/confirm/{token}",
-            "alert_unsubscribe": (
-                f"/you-said-we-did/alerts/unsubscribe/{alert_unsubscribe_token(subscription)}"
-            ),
+            "alert_manage": f"/you-said-we-did/alerts/manage/{manage}",
+            "alert_unsubscribe": f"/you-said-we-did/alerts/unsubscribe/{manage}",
         }
 
 
@@ -98,6 +98,7 @@ def public_pages(live_server):
         ("report", data["report"]),
         ("alerts", "/you-said-we-did/alerts"),
         ("alert-confirm", data["alert_confirm"]),
+        ("alert-manage", data["alert_manage"]),
         ("alert-unsubscribe", data["alert_unsubscribe"]),
         ("unsubscribe", data["unsubscribe"]),
         ("track", "/track"),

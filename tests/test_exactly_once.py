@@ -238,3 +238,78 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     else:
         recipients = {message["To"] for message in smtp_server.messages}
         assert set(held) <= recipients
+
+
+# IMAP: several workers polling one folder -----------------------------------------------
+
+
+def test_only_one_holder_of_a_named_lock_at_a_time(app):
+    from engage.claiming import only_one
+
+    with (
+        only_one("imap:test/Feedback") as first,
+        only_one("imap:test/Feedback") as second,
+        only_one("imap:test/Other") as other,
+    ):
+        assert (first, second, other) == (True, False, True)
+    with only_one("imap:test/Feedback") as again:
+        assert again  # let go at the end of the block
+
+
+@pytest.mark.slow
+def test_workers_polling_one_folder_at_once_import_each_message_once(app, tmp_path):
+    from tests.imapserver import PASSWORD, Dovecot
+    from tests.mail.test_inbound import _deliver, message
+
+    server = Dovecot().start()
+    try:
+        _deliver(
+            server,
+            "Feedback",
+            [
+                message(
+                    f"Message {n}: the walk-in centre must stay open at weekends.",
+                    sender=f"Resident {n} <resident{n}@example.org>",
+                    message_id=f"<poll-{n}@mail.example.org>",
+                )
+                for n in range(40)
+            ],
+        )
+        env = {
+            **os.environ,
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "test-secret",
+            "ENGAGE_INSTANCE_PATH": str(tmp_path),
+            "IMAP_HOST": "127.0.0.1",
+            "IMAP_PORT": str(server.port),
+            "IMAP_USER": "engage",
+            "IMAP_PASSWORD": PASSWORD,
+            "IMAP_FOLDER": "Feedback",
+            "IMAP_USE_SSL": "false",
+        }
+        env.pop("REDIS_URL", None)
+        engage = str(Path(sys.executable).with_name("engage"))
+        polls = [
+            subprocess.Popen(
+                [engage, "fetch-mail", "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        counts = []
+        for poll in polls:
+            out, err = poll.communicate(timeout=120)
+            assert poll.returncode == 0, err
+            counts.append(json.loads(out))
+        assert sum(c["imported"] for c in counts) == 40, counts
+        assert sum(c["duplicates"] for c in counts) == 0, counts
+        ids = db.session.scalars(select(FeedbackItem.message_id)).all()
+        assert sorted(ids) == sorted(f"poll-{n}@mail.example.org" for n in range(40))
+        from engage.mail.models import ImapState
+
+        assert db.session.scalar(select(func.count()).select_from(ImapState)) == 1
+    finally:
+        server.stop()

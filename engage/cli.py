@@ -396,8 +396,15 @@ def worker_command(workers: int) -> None:
     from huey.consumer import Consumer
 
     from engage import tasks
+    from engage.classify import service
 
     tasks.bind(current_app._get_current_object())
+    try:
+        # Loaded now, not by the first job: a new item's acknowledgement should not
+        # wait the seconds it takes to import scikit-learn and read the model.
+        service.load_active()
+    except service.NoModelError as error:
+        click.echo(f"engage worker: {error}; items wait unclassified", err=True)
     click.echo(f"engage worker: {workers} workers, queue {type(tasks.huey).__name__}")
     Consumer(tasks.huey, workers=workers, worker_type="thread", periodic=True).run()
 

@@ -313,3 +313,97 @@ def test_workers_polling_one_folder_at_once_import_each_message_once(app, tmp_pa
         assert db.session.scalar(select(func.count()).select_from(ImapState)) == 1
     finally:
         server.stop()
+
+
+# Real `engage worker` processes on one huey queue -----------------------------------------
+
+
+@pytest.mark.slow
+def test_two_engage_workers_acknowledge_each_post_once_and_soon(
+    app, trained, smtp_server, tmp_path
+):
+    """The production path: a server process hands each commit's work to the queue; two
+    `engage worker` processes (two threads each) take the hand-overs and their minute
+    sweeps; each post gets one email, sent by the hand-over job itself."""
+    from engage.feedback.partners import create_partner
+    from tests.feedback.test_batch_processes import Server
+
+    token = create_partner("Healthwatch Brent")[1]
+    env = {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "test-secret",
+        "ENGAGE_INSTANCE_PATH": str(tmp_path),  # the queue: tmp_path/tasks.db, shared
+        "ENGAGE_MODEL_DIR": app.config["ENGAGE_MODEL_DIR"],
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+    }
+    base = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    logs = tmp_path / "workers.log"
+    engage = str(Path(sys.executable).with_name("engage"))
+    workers = []
+    server = None
+    try:
+        with logs.open("w") as log:
+            for _ in range(2):
+                workers.append(
+                    subprocess.Popen(
+                        [engage, "worker", "--workers", "2"],
+                        env={**base, **env},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        server = Server(app, env={**env, "REDIS_URL": ""})
+        posted: dict[str, float] = {}
+
+        def post(numbers) -> None:
+            batch = [
+                {"text": f"Post {n}: keep the Brent walk-in centre open.", "email": f"p{n}@x.org"}
+                for n in numbers
+            ]
+            at = time.monotonic()
+            status, _, body = server.post_feedback(token, batch if len(batch) > 1 else batch[0])
+            assert status == 201, body
+            for n in numbers:
+                posted[f"p{n}@x.org"] = at
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(post, [[n] for n in range(30)] + [range(s, s + 10) for s in (30, 40)]))
+        arrived: dict[str, float] = {}
+        deadline = time.monotonic() + 120
+        while len(arrived) < 50 and time.monotonic() < deadline:
+            for message in list(smtp_server.messages):
+                arrived.setdefault(message["To"], time.monotonic())
+            time.sleep(0.05)
+        time.sleep(1.5)  # an email sent twice would arrive now
+        messages = list(smtp_server.messages)
+    finally:
+        if server is not None:
+            server.stop()
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+    output = logs.read_text()
+    assert "Traceback" not in output, output[-3000:]
+    recipients = Counter(message["To"] for message in messages)
+    assert set(recipients) == set(posted), output[-3000:]
+    assert set(recipients.values()) == {1}, recipients
+    assert len(smtp_server.messages) == 50
+    db.session.expire_all()
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(FeedbackItem)
+            .where(FeedbackItem.classified_at.is_(None))
+        )
+        == 0
+    )
+    statuses = db.session.scalars(select(OutboxMessage.status)).all()
+    assert statuses == [OutboxStatus.SENT] * 50
+    # Sent by the hand-over job, not left to the minute's sweep: every email arrives
+    # within seconds of its post (bench/bench_ack.py measures this under load).
+    waits = sorted(arrived[a] - posted[a] for a in posted)
+    assert waits[-1] < 20, waits

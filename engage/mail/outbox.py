@@ -134,6 +134,8 @@ class SendResult:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # The SMTP server could not be reached: the run stopped there.
+    unreachable: bool = False
 
 
 def _claim_next() -> OutboxMessage | None:
@@ -203,7 +205,12 @@ def _smtp() -> smtplib.SMTP:
 
 
 def send_due(limit: int | None = None) -> SendResult:
-    """Send every due outbox message (up to ``limit``); failures are rescheduled."""
+    """Send every due outbox message (up to ``limit``); failures are rescheduled.
+
+    A run stops at the first message for which the SMTP server cannot be reached (that
+    one is rescheduled): the rest keep their turn for the next run, rather than each
+    waiting out MAIL_TIMEOUT in a worker thread that new items' hand-overs need.
+    """
     result = SendResult()
     connection: smtplib.SMTP | None = None
     try:
@@ -212,6 +219,8 @@ def send_due(limit: int | None = None) -> SendResult:
             if message is None:
                 break
             connection = _send_one(message, connection, result)
+            if result.unreachable:
+                break
     finally:
         if connection is not None:
             try:
@@ -227,7 +236,11 @@ def _send_one(
     """Hand one claimed message to SMTP and record the outcome; return the connection."""
     try:
         if connection is None:
-            connection = _smtp()
+            try:
+                connection = _smtp()
+            except TRANSIENT_ERRORS:
+                result.unreachable = True
+                raise
         connection.sendmail(
             current_app.config["MAIL_DEFAULT_SENDER"],
             [message.recipient],

@@ -3,13 +3,16 @@
     python -m bench                       # everything, SQLite and PostgreSQL (make bench)
     python -m bench classify              # only the classifier
     python -m bench web import            # only these parts
+    python -m bench ack                   # only post-to-acknowledgement latency
     python -m bench --backends sqlite     # only one database
     python -m bench --keep                # keep the work folder (databases, logs, mboxes)
 
 Steps, each a separate process printing JSON on its last stdout line:
 bench/bench_classify.py; then bench/generate.py (a theme model, mboxes of 1,000 and
 10,000 emails) and, for each database, bench/generate.py data (100,000 items),
-bench/bench_web.py and bench/bench_import.py. PostgreSQL runs on a throwaway database
+bench/bench_web.py and bench/bench_import.py; bench/bench_ack.py runs on a fresh small
+database of its own per backend (gunicorn, two `engage worker` processes and an SMTP
+sink: seconds from a post to its acknowledgement email). PostgreSQL runs on a throwaway database
 ``engage_bench_<pid>``, dropped afterwards. Progress goes to stderr; the merged JSON
 goes to stdout and to bench/out/latest.json. Targets are reported as pass/fail per
 figure and never fail the run; a step that crashes does (exit status 1), after the
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("classify", "web", "import", "concerns")
+PARTS = ("classify", "web", "import", "concerns", "ack")
 BACKENDS = ("sqlite", "postgresql")
 CLASSIFY_TARGETS = {
     "single_median_ms": ("<", 5.0),
@@ -63,7 +66,7 @@ def _classify() -> dict:
 def _prepare(work: Path, parts: set[str]) -> dict:
     prepared: dict = {}
     models = work / "models"
-    if parts & {"web", "import"}:
+    if parts & {"web", "import", "ack"}:
         common.log("generate: theme model (seed corpus, no cross-validation)")
         prepared["model"] = common.run_json(
             [sys.executable, "-m", "bench.generate", "model", "--out", str(models)]
@@ -119,6 +122,32 @@ def _backend(backend: str, work: Path, parts: set[str], mboxes: list[str]) -> di
     return out
 
 
+def _ack(backend: str, work: Path) -> dict:
+    """bench_ack.py on a fresh database of its own (no 100k items: it needs none)."""
+    instance = work / backend / "ack"
+    instance.mkdir(parents=True, exist_ok=True)
+    pg_name = f"engage_bench_ack_{os.getpid()}"
+    if backend == "postgresql":
+        common.pg_ensure_running()
+        url = common.pg_create(pg_name)
+    else:
+        url = f"sqlite:///{instance / 'engage.db'}"
+    where = [
+        "--database-url",
+        url,
+        "--instance",
+        str(instance),
+        "--model-dir",
+        str(work / "models"),
+    ]
+    try:
+        common.log(f"{backend}: post-to-acknowledgement benchmark")
+        return common.run_json([*_script("bench_ack.py"), *where])
+    finally:
+        if backend == "postgresql":
+            common.pg_drop(pg_name)
+
+
 def _step(fn) -> dict:
     """Run one step; a crash becomes {"error": …} so the other figures still print."""
     t0 = time.perf_counter()
@@ -138,7 +167,7 @@ def _summary(report: dict) -> dict[str, bool]:
         flat[f"classify.{key}"] = check["pass"]
     if "target" in report.get("concerns", {}):
         flat["concerns.discover_seconds"] = report["concerns"]["target"]["pass"]
-    for section in ("web", "import_mail"):
+    for section in ("web", "import_mail", "ack"):
         for backend, figures in report.get(section, {}).items():
             for name, figure in figures.items():
                 if isinstance(figure, dict) and "pass" in figure:
@@ -176,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         failed |= "error" in report["concerns"]
     work = Path(tempfile.mkdtemp(prefix="engage-bench-"))
     try:
-        if parts & {"web", "import"}:
+        if parts & {"web", "import", "ack"}:
             prepared = _prepare(work, parts)
             mboxes = [m["file"] for m in prepared.get("mbox", {}).values()]
             report["data"] = {"prepared": prepared, "generate": {}}
@@ -184,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["web"] = {}
             if "import" in parts:
                 report["import_mail"] = {}
-            for backend in backends:
+            for backend in backends if parts & {"web", "import"} else []:
                 result = _step(lambda b=backend: _backend(b, work, parts, mboxes))
                 if "error" in result:
                     failed = True
@@ -195,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                     if section in result:
                         report[section][backend] = result[section]
                         failed |= "error" in result[section]
+            if "ack" in parts:
+                report["ack"] = {}
+                for backend in backends:
+                    report["ack"][backend] = _step(lambda b=backend: _ack(b, work))
+                    failed |= "error" in report["ack"][backend]
     finally:
         if args.keep:
             common.log(f"work folder kept: {work}")

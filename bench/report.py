@@ -131,6 +131,27 @@ def classify_table(report: dict) -> list[str]:
     ]
 
 
+def ack_table(report: dict) -> list[str]:
+    lines = [
+        "| db | posts | rate /s | received | twice | missing | p50 s | p95 s | max s "
+        "| target | met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for backend, figures in report.get("ack", {}).items():
+        f = figures.get("post_to_email") or {}
+        if "error" in figures or not f:
+            lines.append(f"| {backend} | error: {figures.get('error', '?')[:80]} ||||||||||")
+            continue
+        lines.append(
+            f"| {backend} | {_num(f.get('posts'))} | {_num(f.get('rate'))} "
+            f"| {_num(f.get('received'))} | {_num(f.get('sent_twice'))} "
+            f"| {_num(f.get('missing'))} | {_num(f.get('p50_s'), 2)} | {_num(f.get('p95_s'), 2)} "
+            f"| {_num(f.get('max_s'), 2)} | p95 < {f['target']['p95_s_max']:g} s, each once "
+            f"| {_ok(f)} |"
+        )
+    return lines
+
+
 def _server(report: dict) -> str:
     """How gunicorn ran, as the run recorded it."""
     for run in report.get("web", {}).values():
@@ -156,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"Web ({_server(report)})", web_table(report)),
         ("engage import-mail", import_table(report)),
         ("Classification (bench/bench_classify.py)", classify_table(report)),
+        ("From a post to its acknowledgement email (bench/bench_ack.py)", ack_table(report)),
     ):
         print(f"**{title}**\n")
         print("\n".join(table) + "\n")

@@ -396,8 +396,15 @@ def worker_command(workers: int) -> None:
     from huey.consumer import Consumer
 
     from engage import observability, tasks
+    from engage.classify import service
 
     tasks.bind(current_app._get_current_object())
+    try:
+        # Loaded now, not by the first job: a new item's acknowledgement should not
+        # wait the seconds it takes to import scikit-learn and read the model.
+        service.load_active()
+    except service.NoModelError as error:
+        click.echo(f"engage worker: {error}; items wait unclassified", err=True)
     # Each job logs under its own id (task-<id>) and is timed; with
     # ENGAGE_WORKER_METRICS_PORT the timings are served on 127.0.0.1:<port>.
     port = current_app.config.get("ENGAGE_WORKER_METRICS_PORT") or None

@@ -170,7 +170,9 @@ def install() -> PostCommit:
     post_commit.register(
         "classify",
         classify.classify_item,
-        many=lambda items: classify.classify_batch([(item.id, item.text) for item in items]),
+        many=lambda items: classify.classify_batch(
+            [(item.id, item.text) for item in items], owed_only=True
+        ),
         owed=classify.classify_pending,
     )
     post_commit.register(
@@ -203,7 +205,12 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
     UPDATE rewrites every row and its index entries). Returns the names of the steps it
     did: both, or none when either step is not the registered one, there is no model,
     or it failed.
+
+    The prediction and the emails are made first; then the items are claimed (see
+    engage.claiming) and only what is still owed is written: a worker's sweep that
+    classified or acknowledged some of them meanwhile is not done again.
     """
+    from engage import claiming
     from engage.classify import service as classify
     from engage.feedback import notifications
     from engage.mail import outbox
@@ -221,9 +228,19 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
     try:
         plan = classify.plan_tags([(item.id, item.text) for item in items], model, row.version)
         owed = notifications.owed_acknowledgement(_items_for_acknowledgement(plan.ids))
-        outbox.queue_many(notifications.acknowledgement_rows(owed))
-        classify.apply_tag_plan(plan, acknowledged=[item.id for item in owed])
-        db.session.commit()
+        emails = notifications.acknowledgement_rows(owed)
+        with claiming.writing():
+            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
+            acknowledged = set(claiming.claim([item.id for item in owed], FeedbackItem.ack_pending))
+            outbox.queue_many(
+                [email for item, email in zip(owed, emails, strict=True) if item.id in acknowledged]
+            )
+            if plan.ids:
+                classify.apply_tag_plan(plan, acknowledged=acknowledged)
+            unclassified = acknowledged.difference(plan.ids)
+            if unclassified:  # classified by someone else meanwhile, still owed an email
+                notifications.mark_acknowledged(unclassified)
+            db.session.commit()
     except Exception:
         db.session.rollback()
         log.warning(

@@ -87,11 +87,18 @@ def _run_jobs(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
 @huey.task()
 def process_new_feedback() -> dict[str, object]:
     """Classify and acknowledge every new item, in batches (a commit's hand-over queues
-    this): the post-commit owner's owed work."""
+    this): the post-commit owner's owed work; then send the outbox, so that the
+    acknowledgements it queued leave now rather than at the next minute's sweep.
+
+    Any number of these (and of the minute's sweeps) may run at once, in one worker or
+    several: each claims the rows it works on (engage.claiming; the outbox claims each
+    message), so every item is classified once and every email queued and sent once.
+    """
     from engage.followup import post_commit
+    from engage.mail.outbox import send_due
 
     with _application().app_context():
-        return _run_jobs(post_commit.owed_jobs())
+        return _run_jobs({**post_commit.owed_jobs(), "send_outbox": send_due})
 
 
 # A process asks for at most one run per window; the run starts when the window ends,

@@ -116,9 +116,12 @@ def test_quarter_hour_task_groups_campaign_texts(app, make_engagement, make_item
     assert group.size == 4
 
 
-def test_a_web_submission_hands_its_work_to_the_worker(app, client, monkeypatch, make_engagement):
+def test_a_web_submission_hands_its_work_to_the_worker(
+    app, client, monkeypatch, make_engagement, smtp_server
+):
     """With ENGAGE_POST_COMMIT_IN_WORKER the request only stores; one queued run tags
-    and acknowledges every item sent in its window, in batches."""
+    and acknowledges every item sent in its window, in batches, and sends the emails
+    (not left to the minute's sweep)."""
     from engage.classify.service import train_model
 
     train_model(force=True)
@@ -141,12 +144,15 @@ def test_a_web_submission_hands_its_work_to_the_worker(app, client, monkeypatch,
     [queued] = tasks.huey.pending()
     assert queued.name.endswith("process_new_feedback") and queued.eta is not None
     result = tasks.process_new_feedback.call_local()
-    assert result == {"classify": 3, "acknowledge": 3}
+    assert {k: result[k] for k in ("classify", "acknowledge")} == {"classify": 3, "acknowledge": 3}
+    assert result["send_outbox"].sent == 3
+    assert sorted(m["To"] for m in smtp_server.wait_for(3)) == ["a@b.org"] * 3
     db.session.expire_all()
     items = db.session.scalars(select(FeedbackItem)).all()
     assert all(i.classified_at is not None and not i.ack_pending for i in items)
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
-    assert tasks.process_new_feedback.call_local() == {"classify": 0, "acknowledge": 0}
+    assert db.session.scalars(select(OutboxMessage.status)).all() == [OutboxStatus.SENT] * 3
+    again = tasks.process_new_feedback.call_local()
+    assert (again["classify"], again["acknowledge"], again["send_outbox"].sent) == (0, 0, 0)
 
 
 def test_a_queue_that_is_down_loses_nothing(app, client, monkeypatch, make_engagement):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from sqlalchemy import case, delete, func, insert, select, update
 
+from engage import claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.feedback import retention
@@ -274,17 +275,21 @@ def classify_item(item: FeedbackItem) -> None:
         # str(): a log record holding the exception would keep its frames (and item) alive.
         log.warning("%s left unclassified: %s", item.reference, str(error))
         return
-    # The same few statements as a batch: no ORM tag objects to load and flush.
-    _write_tags([(item.id, item.text)], model, row.version)
+    # The same few statements as a batch: no ORM tag objects to load and flush. A
+    # worker's sweep may have taken the item meanwhile: then it is left to it.
+    _write_tags([(item.id, item.text)], model, row.version, owed_only=True)
 
 
-def classify_batch(rows: list[tuple[int, str]]) -> int:
+def classify_batch(rows: list[tuple[int, str]], *, owed_only: bool = False) -> int:
     """Batch entry point: tag committed items, given as (id, text), with one prediction.
 
     Does for each item what classify_item() does (replaces the model's tags; sets
     classified_at, model_version and certainty) in a few statements for the whole batch,
     then commits. Without a usable model the items stay unclassified for the worker's
-    sweep. Returns how many items were tagged.
+    sweep. ``owed_only`` (the post-commit step): tag only the items no one has
+    classified yet, claimed in the same transaction (engage.claiming), so a worker's
+    sweep running at the same moment never tags one twice; without it every item is
+    classified again. Returns how many items were tagged.
     """
     if not rows:
         return 0
@@ -293,14 +298,30 @@ def classify_batch(rows: list[tuple[int, str]]) -> int:
     except NoModelError as error:
         log.warning("%s items left unclassified: %s", len(rows), str(error))
         return 0
-    return _write_tags(rows, model, row.version)
+    return _write_tags(rows, model, row.version, owed_only=owed_only)
 
 
-def _write_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> int:
-    """Predict, replace the model's tags and mark the items classified; commit."""
-    apply_tag_plan(plan_tags(rows, model, version))
-    db.session.commit()
-    return len(rows)
+def _write_tags(
+    rows: list[tuple[int, str]],
+    model: pipeline.ThemeModel,
+    version: str,
+    *,
+    owed_only: bool,
+) -> int:
+    """Predict, replace the model's tags and mark the items classified; commit.
+
+    The prediction is made before the write lock is taken (on SQLite it is the
+    database's one lock). With ``owed_only``, only the items still unclassified once
+    claimed are written. Returns how many items were written.
+    """
+    plan = plan_tags(rows, model, version)
+    with claiming.writing():
+        if owed_only:
+            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
+        if plan.ids:
+            apply_tag_plan(plan)
+        db.session.commit()
+    return len(plan.ids)
 
 
 @dataclass(frozen=True)
@@ -312,6 +333,17 @@ class TagPlan:
     certainty: dict[int, float]
     version: str
     at: datetime
+
+    def only(self, ids: Collection[int]) -> TagPlan:
+        """The same plan for only these of its items."""
+        keep = set(ids)
+        return TagPlan(
+            [item_id for item_id in self.ids if item_id in keep],
+            [tag for tag in self.tags if tag["item_id"] in keep],
+            {item_id: c for item_id, c in self.certainty.items() if item_id in keep},
+            self.version,
+            self.at,
+        )
 
 
 def plan_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> TagPlan:
@@ -369,22 +401,37 @@ def apply_tag_plan(plan: TagPlan, *, acknowledged: Collection[int] = ()) -> None
     db.session.execute(update(table).where(table.c.id.in_(plan.ids)).values(**values))
 
 
-def classify_pending(limit: int = 2000) -> int:
-    """Classify items no model has tagged yet (the worker's sweep); return how many."""
-    rows = db.session.execute(
-        select(FeedbackItem.id, FeedbackItem.text)
-        .where(FeedbackItem.classified_at.is_(None))
-        .order_by(FeedbackItem.id)
-        .limit(limit)
-    ).all()
-    if not rows:
-        return 0
-    try:
-        model, row = load_active()
-    except NoModelError as error:
-        # Not an accident to trace every minute: say what waits, and why, in one line.
-        log.warning("%s items wait for a theme model: %s", len(rows), str(error))
-        return 0
-    for start in range(0, len(rows), 500):
-        _write_tags([tuple(r) for r in rows[start : start + 500]], model, row.version)
-    return len(rows)
+def classify_pending(limit: int = 2000, batch_size: int = 500) -> int:
+    """Classify items no model has tagged yet (the worker's sweep); return how many.
+
+    A batch at a time, each claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (two
+    workers sweeping at once take different batches) and tagged and committed in the
+    same transaction; see engage.claiming. On SQLite a batch that another process
+    tagged first is found done when claimed, and the next is read.
+    """
+    done = 0
+    active = None
+    while done < limit:
+        rows = db.session.execute(
+            claiming.for_claim(
+                select(FeedbackItem.id, FeedbackItem.text)
+                .where(FeedbackItem.classified_at.is_(None))
+                .order_by(FeedbackItem.id)
+                .limit(min(batch_size, limit - done))
+            )
+        ).all()
+        if not rows:
+            break
+        if active is None:
+            try:
+                active = load_active()
+            except NoModelError as error:
+                db.session.rollback()  # let go of the claimed rows
+                # Not an accident to trace every minute: say what waits, and why, in one line.
+                log.warning("%s items wait for a theme model: %s", len(rows), str(error))
+                return done
+        model, row = active
+        done += _write_tags([tuple(r) for r in rows], model, row.version, owed_only=True)
+        if len(rows) < batch_size:
+            break
+    return done

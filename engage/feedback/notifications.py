@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
+from engage import claiming
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
 from engage.mail import outbox
@@ -117,19 +121,45 @@ def owed_acknowledgement(items: list[FeedbackItem]) -> list[FeedbackItem]:
 
 
 def queue_acknowledgements(items: list[FeedbackItem]) -> int:
-    """Queue the emails of items owed one and mark them sent, in one transaction."""
+    """Queue the emails of items owed one and mark them sent, in one transaction.
+
+    The emails are rendered first; then one UPDATE clears ``ack_pending`` only where it
+    is still set and says which rows it changed, and only those items' emails are
+    queued, in the same transaction. That UPDATE is the claim (see engage.claiming):
+    a worker, another worker or the web node that stored the item may try the same
+    items at the same moment, and each email is queued once. Returns how many.
+    """
     owed = owed_acknowledgement(items)
     if not owed:
         return 0
-    # Core statements, not ORM objects: this runs for every form sent.
-    outbox.queue_many(acknowledgement_rows(owed))
-    db.session.execute(
-        update(FeedbackItem)
-        .where(FeedbackItem.id.in_([item.id for item in owed]))
-        .values(ack_pending=False)
-    )
-    db.session.commit()
-    return len(owed)
+    emails = acknowledgement_rows(owed)
+    with claiming.writing():
+        claimed = set(
+            db.session.scalars(
+                update(FeedbackItem)
+                .where(FeedbackItem.id.in_([item.id for item in owed]), FeedbackItem.ack_pending)
+                .values(ack_pending=False)
+                .returning(FeedbackItem.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        # Core statements, not ORM objects: this runs for every form sent.
+        outbox.queue_many(
+            [email for item, email in zip(owed, emails, strict=True) if item.id in claimed]
+        )
+        db.session.commit()
+    return len(claimed)
+
+
+def mark_acknowledged(ids: Collection[int]) -> None:
+    """Clear ``ack_pending`` of items whose email the caller queued (the caller commits)."""
+    if ids:
+        db.session.execute(
+            update(FeedbackItem)
+            .where(FeedbackItem.id.in_(list(ids)))
+            .values(ack_pending=False)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def acknowledge(item: FeedbackItem) -> None:
@@ -137,12 +167,30 @@ def acknowledge(item: FeedbackItem) -> None:
     queue_acknowledgements([item])
 
 
-def acknowledge_pending(limit: int = 500) -> int:
-    """Queue acknowledgements still owed (new items, or a step that failed); return how many."""
-    items = db.session.scalars(
-        select(FeedbackItem)
-        .where(FeedbackItem.ack_pending.is_(True))
-        .order_by(FeedbackItem.id)
-        .limit(limit)
-    ).all()
-    return queue_acknowledgements(list(items))
+def acknowledge_pending(limit: int = 2000, batch_size: int = 500) -> int:
+    """Queue acknowledgements still owed (new items, or a step that failed); return how many.
+
+    A batch at a time, claimed with FOR UPDATE SKIP LOCKED on PostgreSQL (workers
+    sweeping at once take different items), each queued and committed in its own
+    transaction by queue_acknowledgements(), which claims again on any database.
+    """
+    done = 0
+    while done < limit:
+        items = db.session.scalars(
+            claiming.for_claim(
+                select(FeedbackItem)
+                .where(FeedbackItem.ack_pending.is_(True))
+                # An item without an address is never owed one (owed_acknowledgement).
+                .where(FeedbackItem.author_email.is_not(None), FeedbackItem.author_email != "")
+                .options(selectinload(FeedbackItem.engagement))  # the email names it
+                .order_by(FeedbackItem.id)
+                .limit(min(batch_size, limit - done))
+            )
+        ).all()
+        if not items:
+            break
+        queued = queue_acknowledgements(list(items))
+        done += queued
+        if not queued or len(items) < batch_size:
+            break  # (none queued: another process took them; it works through the rest)
+    return done

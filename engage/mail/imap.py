@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
+from engage import claiming
 from engage.extensions import db
 from engage.feedback.models import Channel
 from engage.mail import inbound
@@ -84,8 +85,23 @@ def _state(settings: ImapSettings, uidvalidity: int) -> ImapState:
 
 
 def fetch(settings: ImapSettings | None = None, *, limit: int = 500) -> inbound.Summary:
-    """Import unseen messages from the folder; returns the counts."""
+    """Import unseen messages from the folder; returns the counts.
+
+    One process at a time reads a folder (engage.claiming.only_one, for every worker on
+    the database): another that finds it being read returns at once with nothing
+    counted, and the next poll reads on from where the first got to. Message-IDs are
+    unique in the table besides, so a message is never stored twice whatever happens.
+    """
     settings = settings or ImapSettings.from_config()
+    name = f"imap:{settings.user}@{settings.host}:{settings.port}/{settings.folder}"
+    with claiming.only_one(name) as mine:
+        if not mine:
+            log.info("another process is reading %s; this poll leaves it to that one", name)
+            return inbound.Summary()
+        return _fetch(settings, limit)
+
+
+def _fetch(settings: ImapSettings, limit: int) -> inbound.Summary:
     summary = inbound.Summary()
     client = _connect(settings)
     try:

@@ -1,9 +1,17 @@
 """Queue emails in the outbox and send the due ones with back-off.
 
-Sending is claim → send → mark sent, each step committed. A crash after the claim
-leaves the message in ``sending``; it is retried only once its claim is older than
-CLAIM_TIMEOUT, so a quick restart never sends a message twice, and a message whose
-delivery is unknown keeps its Message-ID when it is retried.
+Sending is claim → send → mark sent, each step committed. The claim (_claim_next) is
+a lease: any number of workers may send at once and each message is claimed by one of
+them. A crash after the claim leaves the message in ``sending``; its lease runs out
+after CLAIM_TIMEOUT and another run sends it then, so a worker killed mid-send loses
+no email, a quick restart never sends a message twice, and a message whose delivery is
+unknown keeps its Message-ID when it is retried.
+
+The one at-least-once edge is SMTP's own: a process killed after the server accepted
+the message (the answer to DATA) and before "sent" is committed leaves a message that
+was delivered but still looks claimed, and it is sent again when its lease runs out
+(with the same Message-ID, so mail clients can fold the two). _send_one commits "sent"
+straight after the server's answer, keeping that window to one UPDATE and commit.
 """
 
 from __future__ import annotations
@@ -127,32 +135,49 @@ class SendResult:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # The SMTP server could not be reached: the run stopped there.
+    unreachable: bool = False
 
 
 def _claim_next() -> OutboxMessage | None:
-    now = utcnow()
-    due = (
-        (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now)
-    ) | (
-        (OutboxMessage.status == OutboxStatus.SENDING)
-        & (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT)
-    )
-    candidate = db.session.scalar(
-        select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at).limit(1)
-    )
-    if candidate is None:
-        return None
-    # Compare-and-set so two workers never claim the same message.
-    claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == candidate, or_(due))
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return _claim_next()
-    return db.session.get(OutboxMessage, candidate, populate_existing=True)
+    """Claim the next due message (committed) for this process, or None.
+
+    The claim is a compare-and-set: an UPDATE to ``sending`` only while the message is
+    still due, committed before the message is handed to SMTP, so of any number of
+    processes sending at once exactly one claims each message. On PostgreSQL the
+    candidate is read FOR UPDATE SKIP LOCKED, so processes take different messages
+    instead of queueing for the same one; on SQLite the UPDATE alone decides.
+    """
+    while True:
+        now = utcnow()
+        due = (
+            (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now)
+        ) | (
+            (OutboxMessage.status == OutboxStatus.SENDING)
+            & (OutboxMessage.claimed_at < now - CLAIM_TIMEOUT)
+        )
+        candidate = db.session.scalar(
+            select(OutboxMessage.id)
+            .where(due)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            db.session.commit()  # nothing claimed: end the read (COMMIT keeps prepared plans)
+            return None
+        claimed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == candidate, or_(due))
+            .values(
+                status=OutboxStatus.SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if claimed:
+            return db.session.get(OutboxMessage, candidate, populate_existing=True)
+        # Another process claimed it between the read and the UPDATE: take the next.
 
 
 def _to_email(message: OutboxMessage):
@@ -180,7 +205,12 @@ def _smtp() -> smtplib.SMTP:
 
 
 def send_due(limit: int | None = None) -> SendResult:
-    """Send every due outbox message (up to ``limit``); failures are rescheduled."""
+    """Send every due outbox message (up to ``limit``); failures are rescheduled.
+
+    A run stops at the first message for which the SMTP server cannot be reached (that
+    one is rescheduled): the rest keep their turn for the next run, rather than each
+    waiting out MAIL_TIMEOUT in a worker thread that new items' hand-overs need.
+    """
     result = SendResult()
     connection: smtplib.SMTP | None = None
     try:
@@ -189,6 +219,8 @@ def send_due(limit: int | None = None) -> SendResult:
             if message is None:
                 break
             connection = _send_one(message, connection, result)
+            if result.unreachable:
+                break
     finally:
         if connection is not None:
             try:
@@ -204,7 +236,11 @@ def _send_one(
     """Hand one claimed message to SMTP and record the outcome; return the connection."""
     try:
         if connection is None:
-            connection = _smtp()
+            try:
+                connection = _smtp()
+            except TRANSIENT_ERRORS:
+                result.unreachable = True
+                raise
         connection.sendmail(
             current_app.config["MAIL_DEFAULT_SENDER"],
             [message.recipient],

@@ -96,6 +96,19 @@ def test_smtp_outage_keeps_item_and_retries_once_back(app):
         server.stop()
 
 
+def test_a_run_stops_at_an_smtp_server_it_cannot_reach(app):
+    """One message pays for the outage; the others are not each tried and timed out."""
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=SMTPServer().port)  # no server
+    for n in range(3):
+        _submit(email=f"resident{n}@example.org")
+    result = outbox.send_due()
+    assert (result.sent, result.retrying, result.unreachable) == (0, 1, True)
+    attempts = db.session.scalars(select(OutboxMessage.attempts).order_by(OutboxMessage.id))
+    assert attempts.all() == [1, 0, 0]
+    statuses = set(db.session.scalars(select(OutboxMessage.status)))
+    assert statuses == {OutboxStatus.PENDING}
+
+
 def test_backoff_grows_and_is_capped():
     delays = [outbox.backoff(n) for n in range(1, 12)]
     assert delays[0] == timedelta(minutes=1) and delays[1] == timedelta(minutes=2)

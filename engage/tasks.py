@@ -85,10 +85,13 @@ def _run_jobs(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
 
 
 @huey.task()
-def process_new_feedback() -> dict[str, object]:
+def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
     """Classify and acknowledge every new item, in batches (a commit's hand-over queues
     this): the post-commit owner's owed work; then send the outbox, so that the
     acknowledgements it queued leave now rather than at the next minute's sweep.
+
+    ``request_id`` is the id of the request that asked for the run (the first of its
+    hand-over window); engage.observability.instrument_worker logs the job under it.
 
     Any number of these (and of the minute's sweeps) may run at once, in one worker or
     several: each claims the rows it works on (engage.claiming; the outbox claims each
@@ -116,7 +119,9 @@ def hand_over_new_feedback() -> None:
         if now - _last_hand_over < HAND_OVER_WINDOW:
             return
         _last_hand_over = now
-    process_new_feedback.schedule(delay=HAND_OVER_WINDOW)
+    from engage.observability import job_kwargs
+
+    process_new_feedback.schedule(kwargs=job_kwargs(), delay=HAND_OVER_WINDOW)
 
 
 @huey.periodic_task(crontab(minute="*"))

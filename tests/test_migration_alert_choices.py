@@ -79,7 +79,7 @@ def test_single_choice_subscriptions_merge_per_address(app_at_0012):
     _legacy(id=7, email="mo@example.org", engagement_id=1, token_hash="m" * 64, token_created_at=T1)
     db.session.commit()
 
-    upgrade(revision="0014")
+    upgrade(revision="0013")
 
     rows = db.session.execute(
         text(

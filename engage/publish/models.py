@@ -296,7 +296,7 @@ class AlertChoice(db.Model):
 
 
 class AlertSubscriptionAlias(db.Model):
-    """The id a subscription had before migration 0014 merged them per address.
+    """The id a subscription had before migration 0013 merged them per address.
 
     Links in alert emails sent before it name that id (its own, or that of a row merged
     into it); they are honoured only through this table, which goes with the row.

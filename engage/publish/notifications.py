@@ -27,7 +27,7 @@ from engage.web import public_url
 
 # Alert emails carry one signed token, for the manage page and for one-click stopping.
 _MANAGE_SALT = "engage-alert-manage"
-# The salt of the single-choice "stop" links sent before migration 0014.
+# The salt of the single-choice "stop" links sent before migration 0013.
 _LEGACY_SALT = "engage-alert-unsubscribe"
 
 
@@ -49,7 +49,7 @@ def manage_token(subscription: AlertSubscription) -> str:
 
 
 def subscription_for_token(token: str) -> AlertSubscription | None:
-    """The subscription a manage token (or a pre-0014 stop link) is for, or None."""
+    """The subscription a manage token (or a pre-0013 stop link) is for, or None."""
     if not token or len(token) > 300:
         return None
     try:
@@ -73,7 +73,7 @@ def _legacy_subscription(token: str) -> AlertSubscription | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("alert"), int):
         return None
-    # Only through the ids migration 0014 recorded: on SQLite a newer row may reuse
+    # Only through the ids migration 0013 recorded: on SQLite a newer row may reuse
     # the id of one removed since, and an old link must not open it.
     alias = db.session.get(AlertSubscriptionAlias, data["alert"])
     return alias.subscription if alias is not None else None

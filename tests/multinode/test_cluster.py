@@ -325,12 +325,6 @@ def test_killing_a_worker_mid_batch_loses_nothing(cluster):
     cluster.notes["killed"] = killed
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="until claims land: two hand-over jobs that overlap (two threads of the worker "
-    "left) both acknowledge the same items; not strict, as the jobs do not overlap in "
-    "every run",
-)
 def test_killing_a_worker_mid_batch_duplicates_nothing(cluster):
     killed = cluster.notes.get("killed")
     assert killed, "the kill test did not run"
@@ -351,11 +345,6 @@ def test_every_item_is_classified(cluster):
     assert cluster.count(FeedbackItem, FeedbackItem.model_version.is_(None)) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until claims land: both workers classify the same unclaimed items "
-    "(UniqueViolation on uq_theme_tag_item_id)",
-)
 def test_no_two_workers_classify_the_same_item(cluster):
     """Classified once: no worker's classification met another's rows and failed."""
     wait_for_quiet(lambda: _unfinished(cluster)[0] == 0, SWEEP, "every item to be classified")
@@ -383,10 +372,6 @@ def _acknowledgements(cluster) -> Counter:
     return Counter(message["To"].addresses[0].addr_spec for message in list(cluster.smtp.messages))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until claims land: two workers both acknowledge unclaimed pending items",
-)
 def test_every_item_is_acknowledged_exactly_once(cluster):
     """One email per item at the SMTP server: none lost, none sent twice."""
     wait_for_quiet(lambda: _unfinished(cluster) == (0, 0, 0), SWEEP, "the outbox to be sent")

@@ -1,7 +1,7 @@
 """concerns: the worries found inside a theme, steered by staff
 
-Revision ID: 0016
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 17:00:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016'
-down_revision = '0012'
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

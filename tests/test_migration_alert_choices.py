@@ -1,4 +1,4 @@
-"""Migration 0014: single-choice alert subscriptions merge into one per address."""
+"""Migration 0013: single-choice alert subscriptions merge into one per address."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
@@ -221,6 +221,12 @@ def statistics():
 def openapi():
     """Describe this API as an OpenAPI 3.0 document."""
     return jsonify(document(server=public_base_url() + "/api/v1"))
+
+
+@api.get("/")
+def api_root():
+    """The API's own address, opened in a browser: send people to its documentation."""
+    return redirect(url_for("public.api_docs"), code=302)
 
 
 @bp.get("/api")

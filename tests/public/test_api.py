@@ -32,7 +32,8 @@ def test_openapi_document_describes_every_get_route(app, client, published):
     routes = {
         rule.rule.removeprefix("/api/v1")
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/") and "GET" in rule.methods
+        # /api/v1/ itself only sends a browser to the documentation page.
+        if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/" and "GET" in rule.methods
     }
     assert routes == paths
     posts = {
@@ -120,3 +121,11 @@ def test_routing_errors_are_problem_details_with_their_headers(client):
     assert {"GET", "HEAD"} <= {m.strip() for m in response.headers["Allow"].split(",")}
     response = client.put("/api/v1/feedback")
     assert response.status_code == 405 and "POST" in response.headers["Allow"]
+
+
+def test_the_api_address_leads_to_its_documentation(client):
+    got = client.get("/api/v1/")
+    assert got.status_code == 302
+    assert got.headers["Location"].endswith("/api")
+    docs = client.get(got.headers["Location"]).get_data(as_text=True)
+    assert "POST" in docs and "/api/v1/feedback" in docs

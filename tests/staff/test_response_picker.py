@@ -16,6 +16,7 @@ from engage.feedback.models import DuplicateGroup, FeedbackItem, TagSource, Them
 from engage.mail.models import OutboxMessage
 from engage.publish import service as publishing
 from engage.publish.models import (
+    AlertChoice,
     AlertSubscription,
     Response,
     ResponseState,
@@ -172,11 +173,9 @@ def test_publishing_asks_first_and_says_who_is_emailed(consultation, signed_in):
     for n, item in enumerate(items[:3]):
         item.contact_me = True
         item.author_email = "same@example.org" if n < 2 else "other@example.org"
-    db.session.add(
-        AlertSubscription(
-            email="watcher@example.org", engagement_id=engagement.id, confirmed_at=START
-        )
-    )
+    watcher = AlertSubscription(email="watcher@example.org", confirmed_at=START)
+    watcher.choices.append(AlertChoice(engagement_id=engagement.id, confirmed_at=START))
+    db.session.add(watcher)
     response = publishing.create_draft(
         engagement=engagement,
         you_said="the cuts will close the clinic",

@@ -221,6 +221,8 @@ def from_environment() -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+        # Sign-in posts (password, code, re-authentication) per client address.
+        "ENGAGE_SIGN_IN_LIMIT": os.environ.get("ENGAGE_SIGN_IN_LIMIT", "10 per minute"),
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -37,6 +37,7 @@ def scale_server(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": URL,
             "SECRET_KEY": "e2e-scale-secret",
             "RATELIMIT_STORAGE_URI": "memory://",
+            "ENGAGE_SIGN_IN_LIMIT": "1000 per minute",
             "ENGAGE_MODEL_DIR": os.environ.get(
                 "ENGAGE_E2E_SCALE_MODEL_DIR", str(tmp_path_factory.mktemp("models"))
             ),

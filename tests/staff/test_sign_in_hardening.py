@@ -505,3 +505,19 @@ def test_no_staff_menu_before_enrolment(app, make_staff):
     other = app.test_client()
     sign_in(other, viewer)
     assert NAV in other.get("/staff/inbox").get_data(as_text=True)
+
+
+def test_the_per_address_sign_in_limit_comes_from_configuration(app, client, monkeypatch):
+    """ENGAGE_SIGN_IN_LIMIT sets the per-address limit (browser tests raise it, since
+    they all sign in from 127.0.0.1); the default is 10 a minute."""
+    assert app.config["ENGAGE_SIGN_IN_LIMIT"] == "10 per minute"
+    monkeypatch.setitem(app.config, "ENGAGE_SIGN_IN_LIMIT", "3 per minute")
+    statuses = [
+        client.post(
+            "/staff/sign-in",
+            data={"email": "nobody@example.org", "password": WRONG},
+            **_from("10.0.0.9"),
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses[:3] == [400, 400, 400] and statuses[3] == 429

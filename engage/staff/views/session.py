@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import segno
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from engage.extensions import db, limiter
@@ -33,11 +33,16 @@ from engage.util import utcnow
 
 PENDING_KEY = "staff_pending_code"
 PENDING_FOR = timedelta(minutes=5)
-SIGN_IN_LIMIT = "10 per minute"
+
+
+def sign_in_limit() -> str:
+    """Sign-in posts allowed per client address (ENGAGE_SIGN_IN_LIMIT), on top of the
+    per-account throttle in staff.accounts."""
+    return current_app.config["ENGAGE_SIGN_IN_LIMIT"]
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def sign_in():
     """Ask for email and password."""
     if current_user.is_authenticated:
@@ -76,7 +81,7 @@ def _pending_user() -> StaffUser | None:
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def sign_in_code():
     """Second step for accounts with two-factor sign-in: the code from the app."""
     user = _pending_user()
@@ -198,7 +203,7 @@ def two_factor_remove():
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 @role_required(Role.VIEWER)
 def reauthenticate():
     """Confirm the password (and code) before a sensitive change."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -22,6 +22,7 @@ from engage.publish.models import (
     ResponseState,
     ResponseStatus,
     ResponseTemplate,
+    response_item,
 )
 from engage.publish.queries import clean_param
 from engage.staff import audit, picker
@@ -31,6 +32,8 @@ from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import MAX_DB_ID
 from engage.web import public_url
+
+LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")
 
 STATE_LABELS = {
     ResponseState.DRAFT: "Draft",
@@ -105,6 +108,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             wording=wording,
         )
     chosen = _chosen_groups(engagement)
+    linked_items, linked_total = _linked(response)
     return (
         render_template(
             "staff/responses/edit.html",
@@ -123,9 +127,35 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             state_labels=STATE_LABELS,
             people=queries.people_counts([response.id])[response.id] if response else 0,
             picker_args=_picker_args(form, response),
+            linked_items=linked_items,
+            linked_total=linked_total,
         ),
         status,
     )
+
+
+def _linked(response: Response | None) -> tuple[list[FeedbackItem], int]:
+    """The first LINKED_SHOWN items the response answers (as Response.items orders
+    them) and how many it has, without loading them all."""
+    if response is None:
+        return [], 0
+    shown = list(
+        db.session.scalars(
+            select(FeedbackItem)
+            .join(response_item, response_item.c.item_id == FeedbackItem.id)
+            .where(response_item.c.response_id == response.id)
+            .order_by(FeedbackItem.id)
+            .limit(LINKED_SHOWN)
+        )
+    )
+    total = len(shown)
+    if total == LINKED_SHOWN:
+        total = db.session.scalar(
+            select(func.count())
+            .select_from(response_item)
+            .where(response_item.c.response_id == response.id)
+        )
+    return shown, total
 
 
 def _picker_args(form: ResponseForm, response: Response | None) -> dict:

@@ -89,10 +89,12 @@ def picker_page(
 ) -> PickerPage:
     """The groups, a page of single items and the suggestions for a response.
 
-    Three reads in the usual case (no search, first page): the matching groups' ids,
-    sizes and sample texts; the newest SUGGESTION_POOL single items (the first page is
-    their first ITEMS_PER_PAGE, the suggestions are ranked among them all); and, when
-    there is more than a page, a count capped at COUNT_CAP.
+    Three reads in the usual case (no search, first page): the matching groups (an
+    engagement has tens); with wording, the ids (and texts) of the newest single items
+    up to COUNT_CAP + 1 (their count; the suggestions are ranked among the first
+    SUGGESTION_POOL) and then the first page and the suggested items whole; without
+    wording, the first page and, when there is more than a page, a count capped at
+    COUNT_CAP.
     """
     out = PickerPage(q=q, page=max(page, 1))
     where = _where(engagement_id, themes, response_id)
@@ -105,19 +107,16 @@ def picker_page(
         FeedbackItem.duplicate_group_id == DuplicateGroup.id,
         *_where(engagement_id, themes, None),
     )
-    matching = db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.size, DuplicateGroup.sample_text)
-        .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
-        .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
-    ).all()
+    matching = list(
+        db.session.scalars(
+            select(DuplicateGroup)
+            .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
+            .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
+        )
+    )
     out.groups_total = len(matching)
-    out.people_in_groups = sum(size for _, size, _ in matching)
-    top = [gid for gid, _, _ in matching[:GROUPS_SHOWN]]
-    loaded = {
-        g.id: g
-        for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(top)))
-    }
-    out.groups = [loaded[gid] for gid in top if gid in loaded]
+    out.people_in_groups = sum(g.size for g in matching)
+    out.groups = matching[:GROUPS_SHOWN]
 
     single = [*where, FeedbackItem.duplicate_group_id.is_(None)]
     newest = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
@@ -130,11 +129,21 @@ def picker_page(
     pool_ids: list[int] = []
     pool_texts: list[str] = []
     pool: list[FeedbackItem] = []
+    counted: int | None = None  # the capped count, when the ids read give it
     if wording:
         columns = (FeedbackItem.id,) if ranked is not None else (FeedbackItem.id, FeedbackItem.text)
+        # On the first page without a search the same ids, read to COUNT_CAP + 1, are
+        # also the count of single items: no separate count.
+        first = out.page == 1 and not q
         found = db.session.execute(
-            select(*columns).where(*single).order_by(*newest).limit(SUGGESTION_POOL)
+            select(*columns)
+            .where(*single)
+            .order_by(*newest)
+            .limit(max(SUGGESTION_POOL, COUNT_CAP + 1) if first else SUGGESTION_POOL)
         ).all()
+        if first:
+            counted = len(found)
+        found = found[:SUGGESTION_POOL]
         pool_ids = [row[0] for row in found]
         if ranked is None:
             pool_texts = [row[1] for row in found]
@@ -145,7 +154,7 @@ def picker_page(
             )
         )
     if wording and ranked is None:
-        candidates = [("group", gid, text) for gid, _, text in matching] + list(
+        candidates = [("group", g.id, g.sample_text) for g in matching] + list(
             zip(["item"] * len(pool_ids), pool_ids, pool_texts, strict=True)
         )
         ranked = _ranking(key, wording, candidates)
@@ -176,13 +185,15 @@ def picker_page(
         loaded_items = _items_by_id(suggested_items)
     out.has_next = len(rows) > ITEMS_PER_PAGE
     out.items = rows[:ITEMS_PER_PAGE]
-    if out.has_next or out.page > 1:
+    if counted is not None and (out.has_next or out.page > 1):
+        out.items_total = counted
+    elif out.has_next or out.page > 1:
         capped = select(FeedbackItem.id).where(*single).limit(COUNT_CAP + 1).subquery()
         out.items_total = db.session.scalar(select(func.count()).select_from(capped)) or 0
     else:
         out.items_total = len(out.items)
     if ranked:
-        groups = {g.id: g for g in out.groups}
+        groups = {g.id: g for g in matching}
         missing = [i for k, i, _ in ranked if k == "group" and i not in groups]
         if missing:
             groups.update(

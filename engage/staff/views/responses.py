@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -51,13 +51,22 @@ def _response(response_id: int) -> Response:
 
 
 def _themes() -> list[Theme]:
-    return list(db.session.scalars(select(Theme).order_by(Theme.position)))
+    """Every theme, read once a request (the choices, the chosen themes and the picker
+    all need them)."""
+    if "response_themes" not in g:
+        g.response_themes = list(db.session.scalars(select(Theme).order_by(Theme.position)))
+    return g.response_themes
+
+
+def _engagements() -> list:
+    """engagements.list_engagements(), read once a request."""
+    if "response_engagements" not in g:
+        g.response_engagements = engagements.list_engagements()
+    return g.response_engagements
 
 
 def _fill_choices(form: ResponseForm) -> None:
-    form.engagement.choices = [
-        SelectChoice(e.slug, e.title) for e in engagements.list_engagements()
-    ]
+    form.engagement.choices = [SelectChoice(e.slug, e.title) for e in _engagements()]
     form.themes.choices = [SelectChoice(t.slug, t.name) for t in _themes()]
     form.status.choices = [SelectChoice(s.value, RESPONSE_STATUS_LABELS[s]) for s in ResponseStatus]
 
@@ -89,7 +98,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
     engagement = (
         response.engagement
         if response is not None
-        else engagements.get_by_slug(form.engagement.data or "")
+        else next((e for e in _engagements() if e.slug == (form.engagement.data or "")), None)
     )
     themes = _chosen_themes(form.themes.data)
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
@@ -115,7 +124,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             form=form,
             response=response,
             engagement=engagement,
-            engagements=engagements.list_engagements() if response is None else [],
+            engagements=_engagements() if response is None else [],
             picker=found,
             chosen_groups=chosen,
             chosen_ids={g.id for g in chosen},

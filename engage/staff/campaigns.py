@@ -16,10 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
+    CompoundSelect,
     Integer,
     Select,
     String,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -154,7 +156,9 @@ def groups_page(
         # tags once reviewed or staff-tagged, else the model's) written as a probe of
         # each member's own tags through the (item_id, theme_id, source) index.
         by_theme: dict[int, dict[int, int]] = defaultdict(dict)
-        for gid, status, theme_id, count in db.session.execute(_page_counts(ids)):
+        for gid, status, theme_id, count in db.session.execute(
+            _page_counts(db.engine.dialect.name), {"group_ids": ids}
+        ):
             if theme_id is None:
                 statuses[gid][_status_value(status)] = count
             else:
@@ -182,9 +186,21 @@ def _status_value(status) -> str:
     return status.value if isinstance(status, Status) else str(status)
 
 
-def _page_counts(ids: list[int]):
+_PAGE_COUNTS: dict[str, CompoundSelect] = {}
+
+
+def _page_counts(dialect: str) -> CompoundSelect:
     """(group id, status, None, items) and (group id, None, theme id, items) rows for
-    the groups ``ids``: one statement, two aggregates."""
+    the groups in the expanding parameter ``group_ids``: one statement, two aggregates.
+    Built once per dialect (building it cost more Python than running it)."""
+    found = _PAGE_COUNTS.get(dialect)
+    if found is None:
+        found = _PAGE_COUNTS[dialect] = _build_page_counts(dialect)
+    return found
+
+
+def _build_page_counts(dialect: str) -> CompoundSelect:
+    ids = bindparam("group_ids", expanding=True)
     staff_tag = aliased(ThemeTag)
     by_status = (
         select(
@@ -205,7 +221,7 @@ def _page_counts(ids: list[int]):
             .correlate(FeedbackItem),
         ),
     )
-    if db.engine.dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Each member's current tags probed through the (item_id, theme_id, source)
         # index: LATERAL, and OFFSET 0 so it is not flattened (as a join, PostgreSQL
         # hashed every tag in the table, and every staff tag for the NOT EXISTS).

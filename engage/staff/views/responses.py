@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem, Theme
+from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
 from engage.mail import outbox
 from engage.pagination import page_number
 from engage.public.views import render_response
@@ -118,6 +118,14 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
         )
     chosen = _chosen_groups(engagement)
     linked_items, linked_total = _linked(response)
+    if response is None:
+        people = 0
+    elif linked_total == len(linked_items):
+        # Every linked item is loaded: count the people (spam left out) here, as
+        # queries.people_counts() does, without another statement.
+        people = sum(1 for item in linked_items if item.status != Status.SPAM)
+    else:
+        people = queries.people_counts([response.id])[response.id]
     return (
         render_template(
             "staff/responses/edit.html",
@@ -134,7 +142,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             status_form=_status_form(),
             actions=FlaskForm(),
             state_labels=STATE_LABELS,
-            people=queries.people_counts([response.id])[response.id] if response else 0,
+            people=people,
             picker_args=_picker_args(form, response),
             linked_items=linked_items,
             linked_total=linked_total,

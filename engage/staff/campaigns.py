@@ -15,8 +15,22 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import aliased, selectinload
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -136,33 +150,23 @@ def groups_page(
     statuses: dict[int, dict[str, int]] = defaultdict(dict)
     theme_counts: dict[int, Counter[str]] = defaultdict(Counter)
     if ids:
-        # One read of the page's items and their tags; each item's current themes by
-        # FeedbackItem.themes()' rule (staff tags once reviewed or staff-tagged, else
-        # the model's) in Python: in SQL that rule hashes every staff tag in the table.
-        names = {t.id: t.name for t in themes}
-        members: dict[int, tuple[int, Status, bool, list]] = {}
-        for item_id, gid, status, reviewed, theme_id, source in db.session.execute(
-            select(
-                FeedbackItem.id,
-                FeedbackItem.duplicate_group_id,
-                FeedbackItem.status,
-                FeedbackItem.themes_reviewed_at.is_not(None),
-                ThemeTag.theme_id,
-                ThemeTag.source,
-            )
-            .outerjoin(ThemeTag, ThemeTag.item_id == FeedbackItem.id)
-            .where(FeedbackItem.duplicate_group_id.in_(ids))
+        # Counted in the database, not read member by member (a page of large groups
+        # is thousands of items and tags): the statuses per group, and how many items
+        # of each group have each current theme, by FeedbackItem.themes()' rule (staff
+        # tags once reviewed or staff-tagged, else the model's) written as a probe of
+        # each member's own tags through the (item_id, theme_id, source) index.
+        by_theme: dict[int, dict[int, int]] = defaultdict(dict)
+        for gid, status, theme_id, count in db.session.execute(
+            _page_counts(db.engine.dialect.name), {"group_ids": ids}
         ):
-            member = members.setdefault(item_id, (gid, Status(status), bool(reviewed), []))
-            if theme_id is not None:
-                member[3].append((theme_id, TagSource(source)))
-        for gid, status, reviewed, tags in members.values():
-            statuses[gid][status.value] = statuses[gid].get(status.value, 0) + 1
-            staff = [t for t, source in tags if source == TagSource.STAFF]
-            current = staff if (staff or reviewed) else [t for t, _ in tags]
-            for theme_id in set(current):
-                if theme_id in names:
-                    theme_counts[gid][names[theme_id]] += 1
+            if theme_id is None:
+                statuses[gid][_status_value(status)] = count
+            else:
+                by_theme[gid][theme_id] = count
+        for gid, counts in by_theme.items():
+            for theme in themes:  # in the themes' order, so equal counts keep it
+                if theme.id in counts:
+                    theme_counts[gid][theme.name] = counts[theme.id]
     rows = []
     for group in found.items:
         counts = statuses.get(group.id, {})
@@ -176,6 +180,78 @@ def groups_page(
             )
         )
     return found, rows
+
+
+def _status_value(status) -> str:
+    return status.value if isinstance(status, Status) else str(status)
+
+
+_PAGE_COUNTS: dict[str, CompoundSelect] = {}
+
+
+def _page_counts(dialect: str) -> CompoundSelect:
+    """(group id, status, None, items) and (group id, None, theme id, items) rows for
+    the groups in the expanding parameter ``group_ids``: one statement, two aggregates.
+    Built once per dialect (building it cost more Python than running it)."""
+    found = _PAGE_COUNTS.get(dialect)
+    if found is None:
+        found = _PAGE_COUNTS[dialect] = _build_page_counts(dialect)
+    return found
+
+
+def _build_page_counts(dialect: str) -> CompoundSelect:
+    ids = bindparam("group_ids", expanding=True)
+    staff_tag = aliased(ThemeTag)
+    by_status = (
+        select(
+            FeedbackItem.duplicate_group_id,
+            FeedbackItem.status,
+            literal(None, Integer).label("theme_id"),
+            func.count(),
+        )
+        .where(FeedbackItem.duplicate_group_id.in_(ids))
+        .group_by(FeedbackItem.duplicate_group_id, FeedbackItem.status)
+    )
+    is_current = or_(
+        ThemeTag.source == TagSource.STAFF,
+        and_(
+            FeedbackItem.themes_reviewed_at.is_(None),
+            ~exists()
+            .where(staff_tag.item_id == FeedbackItem.id, staff_tag.source == TagSource.STAFF)
+            .correlate(FeedbackItem),
+        ),
+    )
+    if dialect == "postgresql":
+        # Each member's current tags probed through the (item_id, theme_id, source)
+        # index: LATERAL, and OFFSET 0 so it is not flattened (as a join, PostgreSQL
+        # hashed every tag in the table, and every staff tag for the NOT EXISTS).
+        current = (
+            select(ThemeTag.theme_id)
+            .where(ThemeTag.item_id == FeedbackItem.id, is_current)
+            .offset(0)
+            .lateral("current_tag")
+        )
+        theme_id, tags = current.c.theme_id, (current, true())
+    else:  # SQLite probes the index in a plain join
+        theme_id, tags = (
+            ThemeTag.theme_id,
+            (ThemeTag, and_(ThemeTag.item_id == FeedbackItem.id, is_current)),
+        )
+    # Each (item, theme, source) is unique and only one source is current for an item,
+    # so count() counts items.
+    by_theme = (
+        select(
+            FeedbackItem.duplicate_group_id,
+            literal(None, String).label("status"),
+            theme_id,
+            func.count(),
+        )
+        .select_from(FeedbackItem)
+        .join(*tags)
+        .where(FeedbackItem.duplicate_group_id.in_(ids))
+        .group_by(FeedbackItem.duplicate_group_id, theme_id)
+    )
+    return union_all(by_status, by_theme)
 
 
 def get_group(group_id: int) -> DuplicateGroup | None:

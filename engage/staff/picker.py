@@ -89,10 +89,12 @@ def picker_page(
 ) -> PickerPage:
     """The groups, a page of single items and the suggestions for a response.
 
-    Three reads in the usual case (no search, first page): the matching groups' ids,
-    sizes and sample texts; the newest SUGGESTION_POOL single items (the first page is
-    their first ITEMS_PER_PAGE, the suggestions are ranked among them all); and, when
-    there is more than a page, a count capped at COUNT_CAP.
+    Three reads in the usual case (no search, first page): the matching groups (an
+    engagement has tens); with wording, the ids (and texts) of the newest single items
+    up to COUNT_CAP + 1 (their count; the suggestions are ranked among the first
+    SUGGESTION_POOL) and then the first page and the suggested items whole; without
+    wording, the first page and, when there is more than a page, a count capped at
+    COUNT_CAP.
     """
     out = PickerPage(q=q, page=max(page, 1))
     where = _where(engagement_id, themes, response_id)
@@ -105,38 +107,71 @@ def picker_page(
         FeedbackItem.duplicate_group_id == DuplicateGroup.id,
         *_where(engagement_id, themes, None),
     )
-    matching = db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.size, DuplicateGroup.sample_text)
-        .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
-        .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
-    ).all()
+    matching = list(
+        db.session.scalars(
+            select(DuplicateGroup)
+            .where(DuplicateGroup.engagement_id == engagement_id, exists(member))
+            .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
+        )
+    )
     out.groups_total = len(matching)
-    out.people_in_groups = sum(size for _, size, _ in matching)
-    top = [gid for gid, _, _ in matching[:GROUPS_SHOWN]]
-    loaded = {
-        g.id: g
-        for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(top)))
-    }
-    out.groups = [loaded[gid] for gid in top if gid in loaded]
+    out.people_in_groups = sum(g.size for g in matching)
+    out.groups = matching[:GROUPS_SHOWN]
 
     single = [*where, FeedbackItem.duplicate_group_id.is_(None)]
     newest = (FeedbackItem.submitted_at.desc(), FeedbackItem.id.desc())
+    wording = wording if wording.strip() else ""
+    # With wording, the newest SUGGESTION_POOL single items are compared with it: read
+    # as ids (and texts, unless this worker ranked the same wording a moment ago), not
+    # as 150 whole items; only the first page and the suggested items are loaded whole.
+    key = (engagement_id, tuple(t.id for t in themes), response_id, wording)
+    ranked = _cached_ranking(key) if wording else None
+    pool_ids: list[int] = []
+    pool_texts: list[str] = []
     pool: list[FeedbackItem] = []
-    if wording.strip() or (out.page == 1 and not q):
+    counted: int | None = None  # the capped count, when the ids read give it
+    if wording:
+        columns = (FeedbackItem.id,) if ranked is not None else (FeedbackItem.id, FeedbackItem.text)
+        # On the first page without a search the same ids, read to COUNT_CAP + 1, are
+        # also the count of single items: no separate count.
+        first = out.page == 1 and not q
+        found = db.session.execute(
+            select(*columns)
+            .where(*single)
+            .order_by(*newest)
+            .limit(max(SUGGESTION_POOL, COUNT_CAP + 1) if first else SUGGESTION_POOL)
+        ).all()
+        if first:
+            counted = len(found)
+        found = found[:SUGGESTION_POOL]
+        pool_ids = [row[0] for row in found]
+        if ranked is None:
+            pool_texts = [row[1] for row in found]
+    elif out.page == 1 and not q:
         pool = list(
             db.session.scalars(
-                select(FeedbackItem)
-                .where(*single)
-                .order_by(*newest)
-                .limit(SUGGESTION_POOL if wording.strip() else ITEMS_PER_PAGE + 1)
+                select(FeedbackItem).where(*single).order_by(*newest).limit(ITEMS_PER_PAGE + 1)
             )
         )
+    if wording and ranked is None:
+        candidates = [("group", g.id, g.sample_text) for g in matching] + list(
+            zip(["item"] * len(pool_ids), pool_ids, pool_texts, strict=True)
+        )
+        ranked = _ranking(key, wording, candidates)
+    in_pool = set(pool_ids)
+    suggested_items = [i for k, i, _ in ranked or () if k == "item" and i in in_pool]
     if q:
         clause = search.matching(q, db.engine.dialect.name)
         if clause is not None:
             single.append(clause)
     if out.page == 1 and not q:
-        rows = pool[: ITEMS_PER_PAGE + 1]
+        if wording:
+            wanted = pool_ids[: ITEMS_PER_PAGE + 1]
+            loaded_items = _items_by_id([*wanted, *suggested_items])
+            rows = [loaded_items[i] for i in wanted if i in loaded_items]
+        else:
+            rows = pool[: ITEMS_PER_PAGE + 1]
+            loaded_items = {item.id: item for item in rows}
     else:
         rows = list(
             db.session.scalars(
@@ -147,19 +182,18 @@ def picker_page(
                 .offset((out.page - 1) * ITEMS_PER_PAGE)
             )
         )
+        loaded_items = _items_by_id(suggested_items)
     out.has_next = len(rows) > ITEMS_PER_PAGE
     out.items = rows[:ITEMS_PER_PAGE]
-    if out.has_next or out.page > 1:
+    if counted is not None and (out.has_next or out.page > 1):
+        out.items_total = counted
+    elif out.has_next or out.page > 1:
         capped = select(FeedbackItem.id).where(*single).limit(COUNT_CAP + 1).subquery()
         out.items_total = db.session.scalar(select(func.count()).select_from(capped)) or 0
     else:
         out.items_total = len(out.items)
-    if wording.strip():
-        candidates = [("group", gid, text) for gid, _, text in matching] + [
-            ("item", item.id, item.text) for item in pool
-        ]
-        ranked = _ranked(engagement_id, themes, response_id, wording, candidates)
-        groups = {g.id: g for g in out.groups}
+    if ranked:
+        groups = {g.id: g for g in matching}
         missing = [i for k, i, _ in ranked if k == "group" and i not in groups]
         if missing:
             groups.update(
@@ -168,12 +202,22 @@ def picker_page(
                     select(DuplicateGroup).where(DuplicateGroup.id.in_(missing))
                 )
             )
-        items = {item.id: item for item in pool}
         for kind, row_id, score in ranked:
-            row = groups.get(row_id) if kind == "group" else items.get(row_id)
+            if kind == "item" and row_id not in in_pool:
+                continue  # linked since it was ranked: no longer offered
+            row = groups.get(row_id) if kind == "group" else loaded_items.get(row_id)
             if row is not None:
                 out.suggestions.append((kind, row, score))
     return out
+
+
+def _items_by_id(ids: list[int]) -> dict[int, FeedbackItem]:
+    if not ids:
+        return {}
+    return {
+        item.id: item
+        for item in db.session.scalars(select(FeedbackItem).where(FeedbackItem.id.in_(set(ids))))
+    }
 
 
 def _rank(wording: str, texts: list[str]) -> list[float]:
@@ -186,14 +230,22 @@ def _rank(wording: str, texts: list[str]) -> list[float]:
     return linear_kernel(matrix[0:1], matrix[1:]).ravel().tolist()
 
 
-def _ranked(engagement_id, themes, response_id, wording, candidates) -> list[tuple[str, int, int]]:
-    """(kind, id, similarity %) of the candidates most like the wording, best first;
-    kept a minute per worker for the same response, themes and wording."""
-    key = (engagement_id, tuple(t.id for t in themes), response_id, wording)
-    store: dict = current_app.extensions.setdefault("engage_picker_suggestions", {})
-    found = store.get(key)
+def _store() -> dict:
+    return current_app.extensions.setdefault("engage_picker_suggestions", {})
+
+
+def _cached_ranking(key: tuple) -> list[tuple[str, int, int]] | None:
+    """The ranking this worker made for the same response, themes and wording within
+    the last minute, if any."""
+    found = _store().get(key)
     if found is not None and monotonic() - found[0] < 60:
         return found[1]
+    return None
+
+
+def _ranking(key: tuple, wording: str, candidates) -> list[tuple[str, int, int]]:
+    """(kind, id, similarity %) of the candidates most like the wording, best first;
+    kept a minute per worker under ``key``."""
     ranked: list[tuple[str, int, int]] = []
     if candidates:
         scores = _rank(wording, [text or "" for _, _, text in candidates])
@@ -203,6 +255,7 @@ def _ranked(engagement_id, themes, response_id, wording, candidates) -> list[tup
             for i in order[:SUGGESTIONS]
             if scores[i] >= MIN_SIMILARITY
         ]
+    store = _store()
     if len(store) > 128:
         store.clear()
     store[key] = (monotonic(), ranked)

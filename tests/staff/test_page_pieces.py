@@ -167,3 +167,48 @@ def test_a_filter_list_escapes_marks_the_choice_and_shows_counts():
     counted = str(html.facet_select("area", "Area", options, "", {"brent": 1234}, "All"))
     assert ">Brent &lt;b&gt; (1,234)<" in counted and ">Ealing (0)<" in counted
     assert "selected" not in counted
+
+
+def test_form_fields_made_once_match_nhsuks_macros_for_each_value_and_error(app):
+    """_forms.html keeps the textarea, select and button it makes (rendered_once) and
+    puts the text in afterwards: the page is the same as NHS.UK's macros make it."""
+    from wtforms.fields.choices import SelectChoice
+
+    from engage.staff.forms import ResponseForm
+
+    direct = app.jinja_env.from_string(
+        '{% from "nhsuk/components/textarea/macro.jinja" import textarea %}'
+        '{% from "nhsuk/components/select/macro.jinja" import select %}'
+        "{{ textarea({'id': f.id, 'name': f.name, 'rows': 4,"
+        " 'label': {'text': f.label.text, 'size': 's'},"
+        " 'hint': {'text': f.description} if f.description else None,"
+        " 'value': f.data or '', 'errorMessage': {'text': f.errors[0]} if f.errors else None}) }}"
+        "|{% set items = [] %}{% for c in s.iter_choices() %}"
+        "{% set _ = items.append({'value': c.value, 'text': c.label, 'selected': c.selected}) %}"
+        "{% endfor %}{{ select({'id': s.id, 'name': s.name, 'label': {'text': s.label.text},"
+        " 'items': items, 'errorMessage': {'text': s.errors[0]} if s.errors else None}) }}"
+    )
+    kept = app.jinja_env.from_string(
+        '{% import "_forms.html" as forms %}{{ forms.text_area(f, rows=4) }}|{{ forms.select(s) }}'
+    )
+    with app.test_request_context():
+        form = ResponseForm()
+        form.status.choices = [SelectChoice("a", "A & B"), SelectChoice("b", "<B>")]
+        cases = [
+            ("", [], None, []),
+            ('He said "no" & <script>alert(1)</script>', [], "b", []),
+            ("Second text", ["Too long"], "a", ["Choose a status"]),
+            ("Third", ["Too long"], "b", []),
+        ]
+        seen = set()
+        for data, errors, status, status_errors in cases:
+            form.you_said.data, form.you_said.errors = data, list(errors)
+            form.status.data, form.status.errors = status, list(status_errors)
+            want = direct.render(f=form.you_said, s=form.status).split("|", 1)
+            got = kept.render(f=form.you_said, s=form.status)
+            textarea, select = got.split("|", 1)
+            assert textarea.strip() == want[0].strip()
+            assert select.strip() == want[1].strip()
+            seen.add(got)
+        assert len(seen) == len(cases)
+        assert "&lt;script&gt;" in "".join(seen) and "<script>" not in "".join(seen)

@@ -197,3 +197,50 @@ def test_reusable_wording(signed_in, make_engagement):
     ).get_data(as_text=True)
     assert "We publish the plan &lt;soon&gt;." in page
     assert client.get("/staff/responses").status_code == 200
+
+
+def test_editor_lists_fifty_linked_items_and_counts_people_without_spam(
+    signed_in, make_engagement, make_item
+):
+    """The editor loads the first 50 linked items, not all of them, and says how many
+    more there are; the people it answers leave spam out either way."""
+    from engage.publish import service
+
+    engagement = make_engagement(slug="linked-count", title="Linked count")
+    items = [
+        make_item(f"Letter number {n} about the ward closure", engagement_slug=engagement.slug)
+        for n in range(53)
+    ]
+    items[0].status = Status.SPAM
+    items[52].status = Status.SPAM
+    db.session.commit()
+    client = signed_in(Role.PUBLISHER)
+    few = service.create_draft(
+        engagement=engagement,
+        you_said="the ward will close",
+        we_did="We are keeping it open.",
+        status=ResponseStatus.PLANNED,
+        themes=[],
+        items=items[:3],
+        by="test",
+    )
+    many = service.create_draft(
+        engagement=engagement,
+        you_said="the ward will close",
+        we_did="We are keeping it open.",
+        status=ResponseStatus.PLANNED,
+        themes=[],
+        items=items,
+        by="test",
+    )
+    db.session.commit()
+
+    page = client.get(f"/staff/responses/{few.id}").get_data(as_text=True)
+    assert "Feedback this answers (2 people)" in page
+    assert page.count('name="linked"') == 3 and "more.</p>" not in page
+
+    page = client.get(f"/staff/responses/{many.id}").get_data(as_text=True)
+    assert "Feedback this answers (51 people)" in page
+    assert page.count('name="linked"') == 50
+    assert "and 3 more.</p>" in page
+    assert items[49].reference in page and items[50].reference not in page.split("and 3 more")[0]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from engage.engagements import service as engagements
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem, Theme
+from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
 from engage.mail import outbox
 from engage.pagination import page_number
 from engage.public.views import render_response
@@ -22,6 +22,7 @@ from engage.publish.models import (
     ResponseState,
     ResponseStatus,
     ResponseTemplate,
+    response_item,
 )
 from engage.publish.queries import clean_param
 from engage.staff import audit, picker
@@ -31,6 +32,8 @@ from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import MAX_DB_ID
 from engage.web import public_url
+
+LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")
 
 STATE_LABELS = {
     ResponseState.DRAFT: "Draft",
@@ -48,13 +51,22 @@ def _response(response_id: int) -> Response:
 
 
 def _themes() -> list[Theme]:
-    return list(db.session.scalars(select(Theme).order_by(Theme.position)))
+    """Every theme, read once a request (the choices, the chosen themes and the picker
+    all need them)."""
+    if "response_themes" not in g:
+        g.response_themes = list(db.session.scalars(select(Theme).order_by(Theme.position)))
+    return g.response_themes
+
+
+def _engagements() -> list:
+    """engagements.list_engagements(), read once a request."""
+    if "response_engagements" not in g:
+        g.response_engagements = engagements.list_engagements()
+    return g.response_engagements
 
 
 def _fill_choices(form: ResponseForm) -> None:
-    form.engagement.choices = [
-        SelectChoice(e.slug, e.title) for e in engagements.list_engagements()
-    ]
+    form.engagement.choices = [SelectChoice(e.slug, e.title) for e in _engagements()]
     form.themes.choices = [SelectChoice(t.slug, t.name) for t in _themes()]
     form.status.choices = [SelectChoice(s.value, RESPONSE_STATUS_LABELS[s]) for s in ResponseStatus]
 
@@ -86,7 +98,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
     engagement = (
         response.engagement
         if response is not None
-        else engagements.get_by_slug(form.engagement.data or "")
+        else next((e for e in _engagements() if e.slug == (form.engagement.data or "")), None)
     )
     themes = _chosen_themes(form.themes.data)
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
@@ -105,13 +117,22 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             wording=wording,
         )
     chosen = _chosen_groups(engagement)
+    linked_items, linked_total = _linked(response)
+    if response is None:
+        people = 0
+    elif linked_total == len(linked_items):
+        # Every linked item is loaded: count the people (spam left out) here, as
+        # queries.people_counts() does, without another statement.
+        people = sum(1 for item in linked_items if item.status != Status.SPAM)
+    else:
+        people = queries.people_counts([response.id])[response.id]
     return (
         render_template(
             "staff/responses/edit.html",
             form=form,
             response=response,
             engagement=engagement,
-            engagements=engagements.list_engagements() if response is None else [],
+            engagements=_engagements() if response is None else [],
             picker=found,
             chosen_groups=chosen,
             chosen_ids={g.id for g in chosen},
@@ -121,11 +142,37 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             status_form=_status_form(),
             actions=FlaskForm(),
             state_labels=STATE_LABELS,
-            people=queries.people_counts([response.id])[response.id] if response else 0,
+            people=people,
             picker_args=_picker_args(form, response),
+            linked_items=linked_items,
+            linked_total=linked_total,
         ),
         status,
     )
+
+
+def _linked(response: Response | None) -> tuple[list[FeedbackItem], int]:
+    """The first LINKED_SHOWN items the response answers (as Response.items orders
+    them) and how many it has, without loading them all."""
+    if response is None:
+        return [], 0
+    shown = list(
+        db.session.scalars(
+            select(FeedbackItem)
+            .join(response_item, response_item.c.item_id == FeedbackItem.id)
+            .where(response_item.c.response_id == response.id)
+            .order_by(FeedbackItem.id)
+            .limit(LINKED_SHOWN)
+        )
+    )
+    total = len(shown)
+    if total == LINKED_SHOWN:
+        total = db.session.scalar(
+            select(func.count())
+            .select_from(response_item)
+            .where(response_item.c.response_id == response.id)
+        )
+    return shown, total
 
 
 def _picker_args(form: ResponseForm, response: Response | None) -> dict:

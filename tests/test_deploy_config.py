@@ -19,7 +19,12 @@ from tests.deployment import (
     write_nginx,
 )
 
-pytestmark = pytest.mark.skipif(not shutil.which(NGINX), reason="nginx is not installed")
+
+@pytest.fixture(autouse=True)
+def _nginx_installed():
+    """nginx is installed by `make test` (system-deps): its absence fails, not skips."""
+    if not shutil.which(NGINX):
+        pytest.fail("nginx is not installed (make system-deps installs nginx-light)")
 
 
 @pytest.fixture

@@ -31,10 +31,14 @@ from tests.deployment import (
     write_nginx,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not shutil.which(NGINX), reason="nginx is not installed"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _nginx_installed():
+    """nginx is installed by `make test` (system-deps): its absence fails, not skips."""
+    if not shutil.which(NGINX):
+        pytest.fail("nginx is not installed (make system-deps installs nginx-light)")
 TOKEN = "stack-metrics-token"
 _OURS = ("ENGAGE_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "GUNICORN_", "PROMETHEUS_")
 

@@ -62,17 +62,19 @@ _OURS = ("ENGAGE_", "DATABASE_URL", "REDIS_URL", "MAIL_", "IMAP_", "SECRET_KEY",
 
 
 def _needs() -> str | None:
+    """Why the cluster cannot run here: only the SQLite run skips it. A missing nginx
+    or Redis fails the test, so that a machine without them cannot pass in silence."""
     if not TEST_DATABASE_URL.startswith("postgresql"):
         return (
             "the multi-node test needs PostgreSQL (several processes on one database "
             "server); it runs in `make test-postgres`"
         )
     if not shutil.which(NGINX):
-        return "nginx is not installed (make system-deps installs nginx-light)"
+        pytest.fail("nginx is not installed (make system-deps installs nginx-light)")
     try:
         redis.Redis(socket_connect_timeout=2).ping()
     except redis.RedisError:
-        return "Redis is not listening on 127.0.0.1:6379"
+        pytest.fail("Redis is not listening on 127.0.0.1:6379")
     return None
 
 

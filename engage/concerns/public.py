@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, jsonify
 from flask import Response as HttpResponse
 from sqlalchemy import func, select
 
@@ -17,6 +17,7 @@ from engage.feedback.models import Theme
 from engage.public.serialize import LICENCE_NAME, LICENCE_URL, iso
 from engage.publish.models import Response, ResponseState
 from engage.util import spreadsheet_safe, utcnow
+from engage.web import public_url
 
 bp = Blueprint("concerns_public", __name__)
 
@@ -73,7 +74,7 @@ def _dicts() -> list[dict]:
             "theme": c.theme,
             "concern": c.label,
             "people": c.people,
-            "response_url": url_for("public.response", response_id=c.response_id, _external=True),
+            "response_url": public_url("public.response", response_id=c.response_id),
         }
         for c in published()
     ]

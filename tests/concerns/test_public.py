@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from engage.concerns import service
 from engage.extensions import db
 from engage.publish import service as publish
@@ -49,12 +51,20 @@ def test_open_data_lists_answered_concerns_without_any_feedback_text(
     publish.update(response, we_did="We are adding evening appointments.")
     publish.publish(response, notify=False)
     db.session.commit()
-    data = client.get("/open-data/concerns.json").get_json()
+    # The link comes from ENGAGE_BASE_URL, whatever Host the request names.
+    data = client.get("/open-data/concerns.json", headers={"Host": "evil.example"}).get_json()
     assert data["licence"]["name"]
     (row,) = data["concerns"]
     assert row["concern"] == "GP access" and row["people"] == len(concern.members)
-    assert row["response_url"].endswith(f"/you-said-we-did/{response.id}")
+    base = current_app.config["ENGAGE_BASE_URL"].rstrip("/")
+    assert row["response_url"] == f"{base}/you-said-we-did/{response.id}"
+    assert "evil.example" not in str(data)
     csv_text = client.get("/open-data/concerns.csv").get_data(as_text=True)
     assert "GP access" in csv_text
     for item in items:
         assert item.text not in csv_text and item.text not in str(data)
+
+
+def test_the_open_data_page_describes_the_concerns_files(client):
+    page = client.get("/open-data").get_data(as_text=True)
+    assert 'href="/open-data/concerns.csv"' in page and 'href="/open-data/concerns.json"' in page

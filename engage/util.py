@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Enum
+
+# Control characters, defined once. In text (feedback, a mail body): every C0 control
+# and DEL except tab, newline and carriage return, which text may keep.
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# In one line (a query-string value): every C0 control and DEL, line breaks included.
+CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
 
 # The largest id a database integer column holds: a larger one names nothing.
 MAX_DB_ID = 2**31 - 1

@@ -32,14 +32,14 @@ from engage.engagements.models import Engagement
 from engage.extensions import db, writer_queue
 from engage.feedback.models import Channel, FeedbackItem, IdempotencyKey, Status, Theme
 from engage.feedback.themes import DEFAULT_THEMES
-from engage.util import utcnow
+from engage.util import CONTROL_IN_TEXT, utcnow
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT = 10
 MAX_TEXT = 10_000
 # Control characters other than tab, newline and carriage return.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = CONTROL_IN_TEXT
 _LINE_BREAK = re.compile(r"[\r\n]")
 # Characters no database column can hold: unpaired UTF-16 surrogates (JSON's "\ud800"
 # decodes to one; UTF-8 cannot encode it). NUL and the other control characters are

@@ -55,6 +55,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from engage.classify.text import strip_quoted as _strip_quoted_text
 from engage.classify.text import strip_signature
+from engage.util import CONTROL_IN_TEXT
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"non[- ]?delivery|delivery notification)",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = CONTROL_IN_TEXT
 # Every control character, line breaks included, and Unicode line/paragraph separators.
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

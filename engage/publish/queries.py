@@ -6,7 +6,6 @@ responses never leave this module.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -30,9 +29,10 @@ from engage.publish.models import (
     response_item,
     response_theme,
 )
+from engage.util import CONTROL_IN_LINE
 
 MAX_QUERY = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = CONTROL_IN_LINE
 
 
 def clean_param(value: str | None, limit: int = MAX_QUERY) -> str:

@@ -491,25 +491,11 @@ def run(args: argparse.Namespace) -> dict:
                 f"/staff/inbox?q={textgen.SEARCH_WORDS[n % len(textgen.SEARCH_WORDS)]}"
             ),
         }
-        inbox = {k: v for k, v in inbox.items() if wanted(k)}
-        staff = _signed_in_clients(app.port) if inbox else []
-        for name, path_for in inbox.items():
-            probe_ms, _ = _probe_signed_in(staff[0], path_for, args)
-            if probe_ms is None:
-                common.log(f"web: {name}: one request took over {args.probe_timeout} s; skipped")
-                out[name] = _check(_timed_out(args), INBOX_TARGET)
-                _close(staff)
-                app = _restart(app, env, logs)
-                staff = _signed_in_clients(app.port)
-                continue
-            figure = _measure(name, app, staff, _get(path_for), args)
-            figure["single_request_ms"] = round(probe_ms, 1)
-            out[name] = _check(figure, INBOX_TARGET)
+        app = _measure_pages(app, env, logs, args, inbox, _signed_in_clients, out)
         out["inbox_variants"] = {
             "inbox_filtered": filters,
             "inbox_search": [f"q={w}" for w in textgen.SEARCH_WORDS],
         }
-        _close(staff)
 
         # The rest of the staff area at the same target (issue #22): the dashboard, the
         # campaigns page and the response editor. The dashboard's figures are kept a

@@ -137,6 +137,12 @@ class FeedbackItem(db.Model):
     certainty: Mapped[float | None] = mapped_column(Float)
     # Emailed feedback: the Message-ID (or a stable hash) makes imports idempotent.
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    # Languages (issue 24): ``language`` is the language the text was detected in (an
+    # ISO 639-1 code such as "pl"; None until detected) and ``ui_locale`` the language of
+    # the interface the resident used when sending it (None for email and imports).
+    # Either may choose the language of the acknowledgement.
+    language: Mapped[str | None] = mapped_column(String(12), index=True)
+    ui_locale: Mapped[str | None] = mapped_column(String(12))
     # Names of attachments we did not keep.
     attachment_names: Mapped[list[str] | None] = mapped_column(JSON)
     # Web form: a hash of the browser session and what was sent, so a post sent twice

@@ -2,10 +2,11 @@
 
 tests/data/models/pre-split-lr_lexicon.skops.gz was saved (then gzipped to keep the
 repository small) by the classifier as it stood before engage/classify/pipeline.py was
-split into modules: the lr_lexicon design trained on the test corpus with 3 folds. The
-.json beside it holds what that code predicted and explained for four texts. A skops
-file names the module of every class it holds, so moving a saved class would break
-every model already on disk; this test fails if that happens.
+split into corpus, designs, model, training and vectorise: the lr_lexicon design
+trained on the test corpus with 3 folds. The .json beside it holds what that code
+predicted and explained for four texts. A skops file names the module of every class
+it holds, so moving a saved class would break every model already on disk; this test
+fails if that happens.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engage.classify import pipeline as P
 from engage.classify import storage
+from engage.classify.model import load
 
 DATA = Path(__file__).parents[1] / "data" / "models"
 
@@ -44,7 +45,7 @@ def test_pre_split_file_names_only_allowed_types(saved):
 
 
 def test_pre_split_model_loads_and_predicts_as_it_did(saved, expected):
-    model = P.load(saved)
+    model = load(saved)
     assert model.version == expected["version"]
     assert model.thresholds.tolist() == expected["thresholds"]
     proba = model.predict_proba(expected["texts"])

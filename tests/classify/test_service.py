@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from engage import caching
 from engage.classify import corpus as seed
 from engage.classify import service
 from engage.classify.models import ModelVersion
@@ -157,3 +158,13 @@ def test_train_without_any_data(app, model_dir, monkeypatch):
     lenient = runner.invoke(cli, ["train", "--if-missing"])
     assert lenient.exit_code == 0 and "no model trained" in lenient.output
     assert service.active_version() is None
+
+
+def test_the_active_model_is_loaded_once_into_its_named_cache(trained):
+    service._cache.clear()
+    model, row = service.load_active()
+    again, _ = service.load_active()
+    assert again is model
+    cache = caching.registered()["classify_model"]
+    assert cache is service._cache and cache.seconds is None and len(cache) == 1
+    assert cache.get(f"{service.model_dir()}/{row.file_name}") is model

@@ -63,6 +63,8 @@ class ThemeModel:
         if self.thresholds.shape != (len(self.themes),):
             raise ValueError(f"need {len(self.themes)} thresholds, got {self.thresholds.shape}")
         self.metadata = dict(metadata or {})
+        # Worked out from the fitted estimator once, then read: per model, not in
+        # engage.caching, as they are only true of this estimator (see vectorise.py).
         self._coefs: dict[int, np.ndarray] = {}
         self._linear: tuple[np.ndarray, np.ndarray] | bool | None = None
         self.vectoriser = FastVectoriser()  # the fitted vectorizers' counting, faster

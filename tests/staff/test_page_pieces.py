@@ -89,7 +89,7 @@ def test_kept_fragments_are_bounded(app, client, monkeypatch):
 
 def _row(**changes):
     from engage.feedback.models import Channel
-    from engage.staff.triage import InboxRow, ThemeChoice
+    from engage.staff.inbox import InboxRow, ThemeChoice
 
     values = dict(
         id=42,

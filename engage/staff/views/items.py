@@ -13,11 +13,12 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
+from engage import personal_data
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme
-from engage.staff import audit, inbox, item_actions, redaction
+from engage.staff import audit, inbox, item_actions
 from engage.staff.auth import role_required
 from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
 from engage.staff.models import Role
@@ -80,10 +81,10 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
         back_args["page"] = str(at // inbox.PER_PAGE + 1)
     if redaction_form is None:
         redaction_form = RedactionForm()
-        redaction_form.redacted_text.data = item.redacted_text or redaction.propose(
+        redaction_form.redacted_text.data = item.redacted_text or personal_data.propose(
             item.text, known_names=[item.author_name] if item.author_name else []
         )
-    findings = redaction.find_pii(
+    findings = personal_data.find_pii(
         item.text, known_names=[item.author_name] if item.author_name else []
     )
     model_tags = sorted(
@@ -208,7 +209,7 @@ def item_redaction(item_id: int):
     form = RedactionForm()
     if not form.validate_on_submit():
         return _render(found, redaction_form=form, status=400)
-    remaining = redaction.find_pii(form.redacted_text.data)
+    remaining = personal_data.find_pii(form.redacted_text.data)
     item_actions.save_redaction(found, form.redacted_text.data, by=current_user)
     message = "Redacted copy saved"
     if remaining:

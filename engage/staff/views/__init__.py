@@ -33,6 +33,7 @@ from engage.staff.views import (  # noqa: E402, F401  (modules register routes o
     inbox,
     insight,
     items,
+    publishing,
     responses,
     session,
 )

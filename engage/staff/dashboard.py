@@ -24,8 +24,6 @@ from engage.util import utcnow
 UNCLASSIFIED = "Unclassified"
 NOT_GIVEN = "Not given"
 
-CHANNEL_LABELS = {channel: channel.label for channel in Channel}
-
 
 @dataclass(frozen=True)
 class DashboardStats:
@@ -89,7 +87,7 @@ def _by_channel(counted: ColumnElement[bool]) -> list[tuple[str, int]]:
     ).all()
     found = {Channel(channel): n for channel, n in rows}
     ordered = sorted(found.items(), key=lambda row: (-row[1], list(Channel).index(row[0])))
-    return [(CHANNEL_LABELS[channel], n) for channel, n in ordered]
+    return [(channel.label, n) for channel, n in ordered]
 
 
 def _by_week(counted: ColumnElement[bool]) -> list[tuple[date, int]]:

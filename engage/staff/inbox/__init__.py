@@ -16,7 +16,13 @@ shared), and its count in ``facets.facets``. The changes staff make to an item a
 The names callers use are gathered here: ``from engage.staff import inbox``.
 """
 
-from engage.staff.inbox.choices import InboxChoices, ThemeChoice, forget_areas, inbox_choices
+from engage.staff.inbox.choices import (
+    InboxChoices,
+    ThemeChoice,
+    filter_options,
+    forget_areas,
+    inbox_choices,
+)
 from engage.staff.inbox.conditions import has_current_theme
 from engage.staff.inbox.facets import Facets, facets
 from engage.staff.inbox.filters import GENERAL, SORTS, UNCLASSIFIED, InboxFilters
@@ -48,6 +54,7 @@ __all__ = [
     "ThemeChoice",
     "count",
     "facets",
+    "filter_options",
     "forget_areas",
     "has_current_theme",
     "inbox_choices",

@@ -11,8 +11,9 @@ from sqlalchemy import Date, Integer, String, column, select, text
 from engage import caching
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import Theme
+from engage.feedback.models import Channel, Status, Theme
 from engage.staff.inbox.filters import GENERAL, UNCLASSIFIED, InboxFilters
+from engage.staff.labels import STATUS_NAMES
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,14 @@ def resolve(f: InboxFilters, choices: InboxChoices | None = None) -> Ids:
         engagement=None if engagement is None else (row[0] if row[0] is not None else -1),
         theme=None if theme is None else (row[1] if row[1] is not None else -1),
     )
+
+
+def filter_options(choices: InboxChoices) -> dict[str, tuple[tuple[str, str], ...]]:
+    """(value, text) options for each of the inbox's filter lists."""
+    return {
+        "engagement": (*choices.engagements, (GENERAL, "General feedback")),
+        "theme": ((UNCLASSIFIED, "Unclassified"), *((t.slug, t.name) for t in choices.themes)),
+        "area": tuple((area, area) for area in choices.areas),
+        "channel": tuple((c.value, c.label) for c in Channel),
+        "status": tuple((s.value, STATUS_NAMES[s]) for s in Status),
+    }

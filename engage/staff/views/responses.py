@@ -27,17 +27,12 @@ from engage.publish.queries import clean_param
 from engage.staff import audit, picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
+from engage.staff.labels import RESPONSE_STATE_NAMES
 from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import MAX_DB_ID
 
 LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")
-
-STATE_LABELS = {
-    ResponseState.DRAFT: "Draft",
-    ResponseState.PUBLISHED: "Published",
-    ResponseState.UNPUBLISHED: "Unpublished",
-}
 
 
 def response_or_404(response_id: int) -> Response:
@@ -139,7 +134,7 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             unpublish_form=UnpublishForm(),
             status_form=status_form(),
             actions=FlaskForm(),
-            state_labels=STATE_LABELS,
+            state_labels=RESPONSE_STATE_NAMES,
             people=people,
             picker_args=_picker_args(form, response),
             linked_items=linked_items,
@@ -232,7 +227,7 @@ def responses():
         responses=found,
         people=queries.people_counts([r.id for r in found]),
         state=state,
-        state_labels=STATE_LABELS,
+        state_labels=RESPONSE_STATE_NAMES,
     )
 
 

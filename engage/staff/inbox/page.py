@@ -241,6 +241,13 @@ def _ranked_rows(where: list) -> Select:
 # than running them, and a statement made once keeps its SQLAlchemy cache key too. The
 # shapes are few (a dialect, a sort and which filters are set), so an LRU bound keeps
 # every one in use; they never go stale (values are bound parameters).
+#
+# Why not SQLAlchemy's lambda_stmt: measured 2026-12-05 on the 100,000-item SQLite
+# data set (status and oldest-first filters, rows statement made and run, CPU per page):
+# kept here 0.35 ms; built afresh each time 0.77 ms (SQLAlchemy's compiled cache still
+# hits, but the statement and its cache key are made again); as a lambda_stmt over the
+# same conditions 1.23 ms, since the conditions vary by filter and reach the lambdas as
+# closure variables, which SQLAlchemy analyses on every call.
 MAX_STATEMENTS = 256
 
 

@@ -68,8 +68,8 @@ _CHOICES = text(
 
 
 def _areas_cache() -> caching.NamedCache:
-    # Its lifetime is ENGAGE_INBOX_AREAS_MAX_AGE as the process first reads it (or
-    # ENGAGE_CACHE_INBOX_AREAS_SECONDS); a setting of 0 at any time bypasses it.
+    # Made on the first page read with ENGAGE_INBOX_AREAS_MAX_AGE above 0, with that
+    # lifetime (or ENGAGE_CACHE_INBOX_AREAS_SECONDS); a setting of 0 bypasses it.
     return caching.named_cache(
         "inbox_areas", maxsize=1, seconds=current_app.config["ENGAGE_INBOX_AREAS_MAX_AGE"]
     )
@@ -78,7 +78,9 @@ def _areas_cache() -> caching.NamedCache:
 def forget_areas() -> None:
     """Read the areas afresh on the next page (they are otherwise kept for
     ENGAGE_INBOX_AREAS_MAX_AGE seconds)."""
-    _areas_cache().clear()
+    cache = caching.registered().get("inbox_areas")
+    if cache is not None:
+        cache.clear()
 
 
 def inbox_choices() -> InboxChoices:
@@ -90,9 +92,8 @@ def inbox_choices() -> InboxChoices:
     ``inbox_areas``): an area first named by new feedback joins the list within that
     time.
     """
-    keep = bool(current_app.config["ENGAGE_INBOX_AREAS_MAX_AGE"])
-    cache = _areas_cache()
-    kept = cache.get("areas") if keep else None
+    cache = _areas_cache() if current_app.config["ENGAGE_INBOX_AREAS_MAX_AGE"] else None
+    kept = None if cache is None else cache.get("areas")
     fresh = kept is not None
     engagements, themes, areas = [], [], []
     for row in db.session.execute(_CHOICES_BUT_AREAS if fresh else _CHOICES):
@@ -106,7 +107,7 @@ def inbox_choices() -> InboxChoices:
         area_choices = kept
     else:
         area_choices = tuple(sorted(areas))
-        if keep:
+        if cache is not None:
             cache.set("areas", area_choices)
     # As list_engagements(): the most recently opened first (ties: the older engagement).
     engagements.sort(key=lambda r: r.id)

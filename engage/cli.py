@@ -484,11 +484,11 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
 def export_feedback_command(fmt: str, output: str | None) -> None:
     """Export every feedback item (personal data included: keep the file safe)."""
     from engage.extensions import db
-    from engage.staff import audit, export, triage
+    from engage.staff import audit, export, inbox
 
-    everything = triage.InboxFilters(sort="oldest")
-    total = triage.count(everything)
-    query = triage.inbox_query(everything)
+    everything = inbox.InboxFilters(sort="oldest")
+    total = inbox.count(everything)
+    query = inbox.inbox_query(everything)
     lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:

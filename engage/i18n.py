@@ -27,7 +27,7 @@ from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, refresh
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -241,6 +241,9 @@ def init_app(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=str(TRANSLATIONS),
     )
+    # Choose afresh for every request: Flask-Babel keeps the locale on the app context,
+    # which a request shares with an app context already pushed (tests, CLI commands).
+    app.before_request_funcs.setdefault(None, []).insert(0, refresh)
     app.register_blueprint(bp)
     app.add_template_filter(number, "number")
     app.add_template_filter(translate, "translate")

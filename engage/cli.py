@@ -521,7 +521,7 @@ def purge_command(days: int | None, dry_run: bool, as_json: bool) -> None:
     """
     from flask import current_app
 
-    from engage.feedback import retention
+    from engage import retention
 
     if days is None:
         days = int(current_app.config.get("ENGAGE_RETENTION_DAYS", retention.DEFAULT_DAYS))

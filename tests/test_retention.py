@@ -8,10 +8,9 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from engage import config
+from engage import config, retention
 from engage.cli import cli
 from engage.extensions import db
-from engage.feedback import retention
 from engage.feedback.models import (
     Channel,
     DuplicateGroup,

@@ -22,8 +22,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from engage import claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
-from engage.feedback import retention
-from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
+from engage.feedback.models import PLACEHOLDER, FeedbackItem, TagSource, Theme, ThemeTag
 from engage.util import utcnow
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
         .outerjoin(Theme, Theme.id == ThemeTag.theme_id)
         .where(FeedbackItem.themes_reviewed_at.is_not(None) | ThemeTag.id.is_not(None))
         # A text emptied under the retention policy teaches nothing.
-        .where(FeedbackItem.text != retention.PLACEHOLDER)
+        .where(FeedbackItem.text != PLACEHOLDER)
         .order_by(FeedbackItem.id)
     ).all()
     by_item: dict[int, tuple[str, set[str]]] = {}

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template
 
 from engage.engagements import service
 from engage.engagements.models import Engagement
+from engage.feedback import queries as feedback_queries
 from engage.public.cache import cached_page
 from engage.util import utcnow
 
@@ -39,7 +40,7 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
         render_template(
             "engagements/show.html",
             engagement=engagement,
-            figures=service.figures(engagement),
+            figures=feedback_queries.figures(engagement),
             today=utcnow().date(),
             form=form,
             responses=publish.published_for(engagement, limit=TABLE_LIMIT),

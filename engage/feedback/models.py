@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
@@ -16,6 +17,11 @@ from engage.feedback.themes import percent
 from engage.util import db_enum, utcnow
 
 _Tag = TypeVar("_Tag")
+
+# What engage.retention.purge leaves in place of a removed text (the classifier skips it).
+PLACEHOLDER = "[removed under the retention policy]"
+_HASH_PREFIX = "msgid-sha256:"
+_CONTENT_HASH_PREFIX = "sha256:"  # engage.mail.parsing's id for messages without one
 
 
 class Channel(enum.StrEnum):
@@ -273,3 +279,11 @@ class IdempotencyKey(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     item_references: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+def hashed_message_id(message_id: str) -> str:
+    """The form a purged item keeps its Message-ID in (unchanged if already a hash)."""
+    if message_id.startswith((_HASH_PREFIX, _CONTENT_HASH_PREFIX)):
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _HASH_PREFIX + digest

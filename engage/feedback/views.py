@@ -23,8 +23,7 @@ from engage.extensions import csrf, db, limiter
 from engage.feedback import notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
-from engage.publish.queries import clean_param
-from engage.util import utcnow
+from engage.util import clean_param, utcnow
 
 bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)

@@ -38,7 +38,8 @@ from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import retention, search
+from engage.feedback import models as retention  # PLACEHOLDER (issue 23)
+from engage.feedback import search
 from engage.feedback.models import (
     Channel,
     DuplicateGroup,
@@ -51,10 +52,9 @@ from engage.feedback.models import (
 )
 from engage.feedback.themes import percent
 from engage.pagination import PageNotFound
-from engage.publish.queries import clean_param
 from engage.staff import audit
 from engage.staff.models import ItemNote, StaffUser
-from engage.util import MAX_DB_ID, utcnow
+from engage.util import MAX_DB_ID, clean_param, utcnow
 
 UNCLASSIFIED = "unclassified"
 GENERAL = "general"  # feedback not tied to an engagement

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engage import tasks
+from engage import retention, tasks
 from engage.classify import service as classify
 from engage.extensions import db
-from engage.feedback import notifications, retention
+from engage.feedback import notifications
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
 from engage.followup import post_commit

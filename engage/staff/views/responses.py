@@ -24,13 +24,12 @@ from engage.publish.models import (
     ResponseTemplate,
     response_item,
 )
-from engage.publish.queries import clean_param
 from engage.staff import audit, picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
 from engage.staff.models import Role
 from engage.staff.views import bp
-from engage.util import MAX_DB_ID
+from engage.util import MAX_DB_ID, clean_param
 from engage.web import public_url
 
 LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")

@@ -87,6 +87,7 @@ def _import_models() -> None:
     import engage.feedback.models  # noqa: F401
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
     import engage.mail.models  # noqa: F401
+    import engage.outbox.models  # noqa: F401
     import engage.public.models  # noqa: F401
     import engage.publish.models  # noqa: F401
     import engage.staff.models  # noqa: F401

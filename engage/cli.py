@@ -381,7 +381,7 @@ def fetch_mail_command(as_json: bool) -> None:
 @with_appcontext
 def send_outbox_command(limit: int | None) -> None:
     """Send the emails that are due, retrying failures with back-off."""
-    from engage.mail.outbox import send_due
+    from engage.outbox import send_due
 
     result = send_due(limit=limit)
     click.echo(f"Sent {result.sent}, retrying later {result.retrying}, gave up {result.failed}.")

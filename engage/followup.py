@@ -210,10 +210,9 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
     engage.claiming) and only what is still owed is written: a worker's sweep that
     classified or acknowledged some of them meanwhile is not done again.
     """
-    from engage import claiming
+    from engage import claiming, outbox
     from engage.classify import service as classify
     from engage.feedback import notifications
-    from engage.mail import outbox
 
     ones = {step.name: step.one for step in steps}
     if (

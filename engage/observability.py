@@ -188,7 +188,7 @@ class DatabaseCollector:
 
         from engage.extensions import db
         from engage.feedback.models import FeedbackItem
-        from engage.mail.models import OutboxMessage
+        from engage.outbox.models import OutboxMessage
 
         received = CounterMetricFamily(
             "engage_feedback_received",

@@ -56,7 +56,7 @@ from engage.feedback.models import (
     FeedbackItem,
     hashed_message_id,
 )
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.publish.models import AlertSubscription, ResponseVote
 from engage.staff import audit
 from engage.staff.models import ItemNote

@@ -20,7 +20,7 @@ from engage.feedback.models import (
     ThemeTag,
 )
 from engage.feedback.search import matching
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.public import opendata
 from engage.publish import queries
 from engage.publish.models import AlertChoice, AlertSubscription, ResponseVote

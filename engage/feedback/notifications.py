@@ -9,10 +9,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from engage import claiming
+from engage import claiming, outbox
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.mail import outbox
 from engage.web import public_url
 
 _SALT = "engage-unsubscribe"

@@ -13,10 +13,10 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select
 
+from engage import outbox
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
 from engage.feedback.notifications import more_feedback, unsubscribe_token
-from engage.mail import outbox
 from engage.publish.models import (
     AlertChoice,
     AlertSubscription,

@@ -30,7 +30,7 @@ from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
 from engage.followup import post_commit
 from engage.mail import inbound
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from tests.databases import counting_statements
 from tests.mail.test_inbound import _mbox, message
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
+from engage import outbox
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
-from engage.mail import outbox
 from engage.pagination import page_number
 from engage.public.views import render_response
 from engage.publish import notifications, queries, service

@@ -14,8 +14,8 @@ _ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app from the environment, overridden by ``config``."""
     from engage import config as settings
+    from engage import pagecache
     from engage.extensions import csrf, db, end_reads_with_commit, limiter, mail, migrate
-    from engage.public import cache as public_cache
 
     values = settings.from_environment()
     if config:
@@ -67,7 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from engage import observability
 
     observability.init_app(app)  # request ids, JSON logs, /metrics (#26)
-    public_cache.init_app(app)
+    pagecache.init_app(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:
@@ -88,7 +88,7 @@ def _import_models() -> None:
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
     import engage.mail.models  # noqa: F401
     import engage.outbox.models  # noqa: F401
-    import engage.public.models  # noqa: F401
+    import engage.pagecache.models  # noqa: F401
     import engage.publish.models  # noqa: F401
     import engage.staff.models  # noqa: F401
 

@@ -234,7 +234,7 @@ def from_environment() -> dict:
         # Classify and acknowledge new feedback in the worker, in batches, not in the
         # request that stored it (off: in the request; the worker still retries).
         "ENGAGE_POST_COMMIT_IN_WORKER": _env_bool("ENGAGE_POST_COMMIT_IN_WORKER", True),
-        # Public pages kept in memory (engage.public.cache): on/off, the longest any page
+        # Public pages kept in memory (engage.pagecache): on/off, the longest any page
         # is kept, the longest a page counting feedback is kept, and how many pages.
         "ENGAGE_PAGE_CACHE": _env_bool("ENGAGE_PAGE_CACHE", True),
         "ENGAGE_PAGE_CACHE_MAX_AGE": _env_int("ENGAGE_PAGE_CACHE_MAX_AGE", 300),

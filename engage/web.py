@@ -445,7 +445,7 @@ def _inline_script_hashes() -> tuple[str, ...]:
     """CSP hashes of the inline scripts NHS.UK's page template writes (one, today).
 
     A hash rather than a per-request nonce keeps pages the same for every visitor, so
-    public pages can be cached whole (engage.public.cache).
+    public pages can be cached whole (engage.pagecache).
     """
     template = Path(nhsuk_frontend_jinja.__file__).parent / "templates/nhsuk/template.jinja"
     scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", template.read_text(), re.S)

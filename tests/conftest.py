@@ -84,9 +84,9 @@ def _empty_all_tables() -> None:
 @pytest.fixture
 def app(_app):
     """The app inside an app context, on empty tables with the default themes."""
+    from engage import pagecache as cache
     from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
-    from engage.public import cache
     from engage.staff import triage
 
     with _app.app_context():

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, render_template
 from engage.engagements import service
 from engage.engagements.models import Engagement
 from engage.feedback import queries as feedback_queries
-from engage.public.cache import cached_page
+from engage.pagecache import cached_page
 from engage.util import utcnow
 
 bp = Blueprint("engagements", __name__)

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.themes import percent
@@ -287,3 +288,10 @@ def hashed_message_id(message_id: str) -> str:
         return message_id
     digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
     return _HASH_PREFIX + digest
+
+
+# Public pages show themes, and feedback items only as counts, which change with an
+# item's status (spam is left out) or engagement. New feedback does not move the public
+# version: pages that count it are kept at most ENGAGE_FIGURES_MAX_AGE seconds.
+pagecache.shown(Theme)
+pagecache.shown_attributes(FeedbackItem, "status", "engagement_id")

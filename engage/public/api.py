@@ -13,8 +13,8 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import queries as feedback_queries
 from engage.feedback.models import Theme
+from engage.pagecache import cached_page
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.openapi import document
 from engage.public.serialize import LICENCE_NAME, LICENCE_URL, engagement_dict, response_dict
 from engage.publish import queries

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import Theme
+from engage.pagecache import cached_page
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.serialize import iso
 from engage.publish import queries
 from engage.util import clean_param

@@ -22,9 +22,9 @@ from engage.engagements.models import Engagement
 from engage.extensions import csrf, db, limiter
 from engage.feedback import queries as feedback_queries
 from engage.feedback.models import Theme
+from engage.pagecache import cached_page
 from engage.pagination import page_number
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.forms import AlertChoicesForm, AlertForm, VoteForm
 from engage.publish import queries, service
 from engage.publish.models import RESPONSE_STATUS_LABELS

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import queries as feedback_queries
@@ -335,3 +336,7 @@ def _vote_replies() -> Select:
 
 
 feedback_queries.not_counted(_vote_replies)
+
+
+# Public pages show published responses, their revisions, milestones and votes.
+pagecache.shown(Response, ResponseRevision, ResponseMilestone, ResponseVote)

@@ -1,4 +1,10 @@
-"""Public pages served from memory until what they show changes (issue #9).
+"""The public page store: public pages served from memory until what they show changes
+(issue #9).
+
+A low package: it imports no domain. Each domain registers, beside its models, what
+public pages show of it (``shown`` for models any change of which matters,
+``shown_attributes`` for a model shown only through some columns), much as Warehouse
+registers the cache keys a model purges; the store then watches every flush for those.
 
 Two rules keep a cached page correct:
 
@@ -18,6 +24,13 @@ at most ``ENGAGE_FIGURES_MAX_AGE`` seconds and say when they were counted. Every
 expires after ``ENGAGE_PAGE_CACHE_MAX_AGE`` seconds too, a safety net for a change
 made outside the ORM (code that writes with SQL calls ``public_changed()``).
 
+Its settings (``ENGAGE_PAGE_CACHE``, ``ENGAGE_PAGE_CACHE_MAX_AGE``,
+``ENGAGE_FIGURES_MAX_AGE``, ``ENGAGE_PAGE_CACHE_ENTRIES``, ``ENGAGE_PAGE_CACHE_MAX_BYTES``,
+``ENGAGE_PAGE_VERSION_MAX_AGE``) and their defaults live in one place,
+``engage.config.from_environment``; this module only reads them from the app's config.
+The store is its own LRU rather than an ``engage.caching`` cache because it is bounded
+by bytes as well as by count.
+
 Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES``
 pages of at most ``MAX_BODY`` bytes each and to ``ENGAGE_PAGE_CACHE_MAX_BYTES``
 bytes in all (bodies, headers and keys), least recently used dropped first: junk query
@@ -29,7 +42,6 @@ revalidate with a 304.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 import time
@@ -47,7 +59,7 @@ from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engage.extensions import db
-from engage.public.models import PublicState
+from engage.pagecache.models import PublicState
 from engage.util import utcnow
 
 MAX_BODY = 1_000_000
@@ -100,43 +112,38 @@ def public_changed(session: Session | None = None) -> None:
     (session or db.session).info["public_changed_in_transaction"] = True
 
 
-# What public pages show: any change to one of these moves the version. Worked out
-# once: it is asked on every flush.
-@functools.cache
-def _shown_models() -> tuple[type, ...]:
-    from engage.engagements.models import Engagement, EngagementExtension
-    from engage.feedback.models import Theme
-    from engage.publish.models import Response, ResponseMilestone, ResponseRevision, ResponseVote
-
-    return (
-        Response,
-        ResponseRevision,
-        ResponseMilestone,
-        ResponseVote,
-        Engagement,
-        EngagementExtension,
-        Theme,
-    )
+# What public pages show, registered by the domains that own it (see shown() and
+# shown_attributes()). Kept as a tuple and a dict: they are asked on every flush.
+_shown: tuple[type, ...] = ()
+_shown_attributes: dict[type, tuple[str, ...]] = {}
 
 
-# Feedback items are public only as counts; these attributes change the counts shown
-# with responses (people raising a concern leave out spam).
-_ITEM_ATTRIBUTES = ("status", "engagement_id")
+def shown(*models: type) -> None:
+    """Register models that public pages show: adding, changing or deleting any row of
+    them moves the public version. Each domain calls this beside its models."""
+    global _shown
+    _shown = _shown + tuple(model for model in models if model not in _shown)
+
+
+def shown_attributes(model: type, *names: str) -> None:
+    """Register a model public pages show only through ``names`` (feedback items appear
+    as counts): a change to one of those attributes of a stored row moves the version;
+    new rows and other changes do not."""
+    _shown_attributes[model] = tuple(dict.fromkeys((*_shown_attributes.get(model, ()), *names)))
 
 
 def _changes_public_data(session: Session) -> bool:
-    from engage.feedback.models import FeedbackItem
-
-    shown = _shown_models()
+    shown_models = _shown
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, shown):
+        if isinstance(obj, shown_models):
             return True
     for obj in session.dirty:
-        if isinstance(obj, shown) and session.is_modified(obj):
+        if isinstance(obj, shown_models) and session.is_modified(obj):
             return True
-        if isinstance(obj, FeedbackItem) and not inspect(obj).pending:
+        names = _shown_attributes.get(type(obj))
+        if names and not inspect(obj).pending:
             state = inspect(obj)
-            if any(state.attrs[name].history.has_changes() for name in _ITEM_ATTRIBUTES):
+            if any(state.attrs[name].history.has_changes() for name in names):
                 return True
     return False
 
@@ -334,13 +341,8 @@ def cached_page(*, counts_feedback: bool = False, csrf: bool = False) -> Callabl
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its page store and track changes to public data."""
-    app.config.setdefault("ENGAGE_PAGE_CACHE", True)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_AGE", 300)
-    app.config.setdefault("ENGAGE_FIGURES_MAX_AGE", 60)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_ENTRIES", 500)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024)
-    app.config.setdefault("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0)
+    """Give the app its page store and track changes to public data (the settings and
+    their defaults come from engage.config)."""
     app.extensions["engage.page_store"] = PageStore(
         app.config["ENGAGE_PAGE_CACHE_ENTRIES"], app.config["ENGAGE_PAGE_CACHE_MAX_BYTES"]
     )

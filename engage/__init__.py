@@ -96,11 +96,10 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from engage import followup, public, tasks, web
     from engage.concerns import public as concerns_public
-    from engage.engagements import views as engagement_views
     from engage.feedback import api_views, service
-    from engage.feedback import views as feedback_views
     from engage.mail import views as mail_views
     from engage.public import api as public_api
+    from engage.public import engagement_views, feedback_views
     from engage.staff import auth as staff_auth
     from engage.staff import views as staff_views
 

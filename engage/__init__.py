@@ -53,20 +53,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _import_models()
     _register_blueprints(app)
 
-    from engage.web import (
-        configure_deployment,
-        register_error_handlers,
-        register_security_headers,
-        register_template_helpers,
-    )
+    from engage.deployment import configure_deployment, register_security_headers
+    from engage.web import register_error_handlers, register_template_helpers
 
     register_error_handlers(app)
     register_template_helpers(app)
     register_security_headers(app)
     configure_deployment(app)  # trusted proxies, allowed hosts, __Host- cookies (#20)
-    from engage import observability
+    from engage import observability, tasks
+    from engage.feedback import metrics as feedback_metrics
+    from engage.outbox import metrics as outbox_metrics
 
-    observability.init_app(app)  # request ids, JSON logs, /metrics (#26)
+    # Request ids, JSON logs (with the worker's queued jobs), /metrics (#26).
+    observability.init_app(app, task_queue=tasks.huey)
+    observability.register_database_series(
+        feedback_metrics.database_series, outbox_metrics.database_series
+    )
     pagecache.init_app(app)
 
     @app.context_processor
@@ -81,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
+    import engage.audit  # noqa: F401
     import engage.classify.models  # noqa: F401
     import engage.concerns.models  # noqa: F401
     import engage.engagements.models  # noqa: F401

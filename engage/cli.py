@@ -481,8 +481,9 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
 @with_appcontext
 def export_feedback_command(fmt: str, output: str | None) -> None:
     """Export every feedback item (personal data included: keep the file safe)."""
+    from engage import audit
     from engage.extensions import db
-    from engage.staff import audit, export, triage
+    from engage.staff import export, triage
 
     everything = triage.InboxFilters(sort="oldest")
     total = triage.count(everything)

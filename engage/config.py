@@ -192,7 +192,7 @@ def from_environment() -> dict:
             os.environ.get("ENGAGE_BASE_URL", "").strip() or default_base_url()
         ).rstrip("/"),
         # Host names requests may be for (production: the host of ENGAGE_BASE_URL when
-        # empty); other hosts are refused with a 400. See engage.web.configure_deployment.
+        # empty); other hosts are refused with a 400. See engage.deployment.configure_deployment.
         "ENGAGE_ALLOWED_HOSTS": _env_list("ENGAGE_ALLOWED_HOSTS"),
         # How many proxies in front set X-Forwarded-For / X-Forwarded-Proto (ProxyFix).
         "ENGAGE_TRUSTED_PROXIES": proxies,

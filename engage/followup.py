@@ -229,8 +229,14 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
         owed = notifications.owed_acknowledgement(_items_for_acknowledgement(plan.ids))
         emails = notifications.acknowledgement_rows(owed)
         with claiming.writing():
-            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
-            acknowledged = set(claiming.claim([item.id for item in owed], FeedbackItem.ack_pending))
+            plan = plan.only(
+                claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None), of=FeedbackItem)
+            )
+            acknowledged = set(
+                claiming.claim(
+                    [item.id for item in owed], FeedbackItem.ack_pending, of=FeedbackItem
+                )
+            )
             outbox.queue_many(
                 [email for item, email in zip(owed, emails, strict=True) if item.id in acknowledged]
             )

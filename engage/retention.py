@@ -48,6 +48,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
+from engage import audit
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import (
@@ -58,7 +59,6 @@ from engage.feedback.models import (
 )
 from engage.outbox.models import OutboxMessage
 from engage.publish.models import AlertSubscription, ResponseVote
-from engage.staff import audit
 from engage.staff.models import ItemNote
 from engage.util import utcnow
 

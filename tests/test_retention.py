@@ -8,7 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from engage import config, retention
+from engage import audit, config, retention
+from engage.audit import AuditEvent
 from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import (
@@ -24,8 +25,8 @@ from engage.outbox.models import OutboxMessage
 from engage.public import opendata
 from engage.publish import queries
 from engage.publish.models import AlertChoice, AlertSubscription, ResponseVote
-from engage.staff import accounts, audit, triage
-from engage.staff.models import AuditEvent, ItemNote, Role
+from engage.staff import accounts, triage
+from engage.staff.models import ItemNote, Role
 from engage.util import utcnow
 from tests.publish.factories import make_response  # noqa: F401
 

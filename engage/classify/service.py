@@ -316,7 +316,9 @@ def _write_tags(
     plan = plan_tags(rows, model, version)
     with claiming.writing():
         if owed_only:
-            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
+            plan = plan.only(
+                claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None), of=FeedbackItem)
+            )
         if plan.ids:
             apply_tag_plan(plan)
         db.session.commit()
@@ -416,7 +418,8 @@ def classify_pending(limit: int = 2000, batch_size: int = 500) -> int:
                 select(FeedbackItem.id, FeedbackItem.text)
                 .where(FeedbackItem.classified_at.is_(None))
                 .order_by(FeedbackItem.id)
-                .limit(min(batch_size, limit - done))
+                .limit(min(batch_size, limit - done)),
+                of=FeedbackItem,
             )
         ).all()
         if not rows:

@@ -24,12 +24,12 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from engage import audit
 from engage.concerns import discovery
 from engage.concerns.models import Concern, ConcernItem
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme, ThemeTag, current_of
-from engage.staff import audit
 from engage.util import utcnow
 
 JOIN_SIMILARITY = 0.35

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from engage.staff.duplicates import normalise_for_matching
+from engage.matching import normalise_for_matching
 
 # Function words, and the words people use to say they are worried about anything:
 # "concerned", "worried" say nothing about *which* concern it is.

@@ -183,7 +183,8 @@ def acknowledge_pending(limit: int = 2000, batch_size: int = 500) -> int:
                 .where(FeedbackItem.author_email.is_not(None), FeedbackItem.author_email != "")
                 .options(selectinload(FeedbackItem.engagement))  # the email names it
                 .order_by(FeedbackItem.id)
-                .limit(min(batch_size, limit - done))
+                .limit(min(batch_size, limit - done)),
+                of=FeedbackItem,
             )
         ).all()
         if not items:

@@ -27,8 +27,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from engage import audit
 from engage.extensions import db
-from engage.staff import audit
 from engage.staff.models import RecoveryCode, Role, SignInThrottle, StaffSession, StaffUser
 from engage.util import utcnow
 

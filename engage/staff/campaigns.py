@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, selectinload
 
+from engage import audit
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import (
@@ -45,7 +46,7 @@ from engage.feedback.models import (
 from engage.pagination import Page, paginate
 from engage.publish import service as publishing
 from engage.publish.models import Response
-from engage.staff import audit, triage
+from engage.staff import triage
 from engage.staff.models import StaffUser
 from engage.util import MAX_DB_ID, clean_param, like_pattern, utcnow
 

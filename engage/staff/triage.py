@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
+from engage import audit
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import models as retention  # PLACEHOLDER (issue 23)
@@ -52,7 +53,6 @@ from engage.feedback.models import (
 )
 from engage.feedback.themes import percent
 from engage.pagination import PageNotFound
-from engage.staff import audit
 from engage.staff.models import ItemNote, StaffUser
 from engage.util import MAX_DB_ID, clean_param, utcnow
 

@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from engage.audit import AuditEvent
 from engage.extensions import db
 from engage.feedback import queries as feedback_queries
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.publish import service as publishing
 from engage.publish.models import Response, ResponseStatus
 from engage.staff import campaigns
-from engage.staff.models import AuditEvent, Role
+from engage.staff.models import Role
 
 START = datetime(2019, 6, 3, 9)
 

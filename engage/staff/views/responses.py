@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from engage import outbox
+from engage import audit, outbox
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
@@ -24,7 +24,7 @@ from engage.publish.models import (
     ResponseTemplate,
     response_item,
 )
-from engage.staff import audit, picker
+from engage.staff import picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
 from engage.staff.models import Role

@@ -53,6 +53,7 @@ test-postgres: $(STAMP) system-deps ## the whole suite again on a fresh PostgreS
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # `make security`: bandit over engage/ (fails on medium or higher severity at high
 # confidence), then pip-audit over the packages installed in .venv. pip-audit looks each

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from engage.caching import NamedCache
 from engage.extensions import db
 
 bp = Blueprint("web", __name__)
@@ -348,25 +349,26 @@ def fingerprint_static_urls(app: Flask) -> None:
     keep versioned assets for a year (deploy/nginx/engage.conf does for any ``v``)
     and still have them fetch a changed file at once after an upgrade.
     """
-    hashes: dict[str, str | None] = {}
+    # Each file's hash, made once per app and kept (an engage.caching cache: the files
+    # do not change while the app runs; bounded by count all the same).
+    hashes = NamedCache("static_hashes", maxsize=4096, seconds=None)
     folders = {"static": Path(app.static_folder or "static")}
 
     def version(endpoint: str, filename: str) -> str | None:
-        key = f"{endpoint}:{filename}"
-        if key not in hashes:
-            folder = folders.get(endpoint)
-            if folder is None:
-                blueprint = app.blueprints.get(endpoint.rsplit(".", 1)[0])
-                own = blueprint.static_folder if blueprint else None
-                folder = Path(own) if own else None
-                folders[endpoint] = folder  # type: ignore[assignment]
-            path = (folder / filename) if folder else None
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
-            except OSError:
-                digest = None
-            hashes[key] = digest
-        return hashes[key]
+        return hashes.get_or_make(f"{endpoint}:{filename}", lambda: digest(endpoint, filename))
+
+    def digest(endpoint: str, filename: str) -> str | None:
+        folder = folders.get(endpoint)
+        if folder is None:
+            blueprint = app.blueprints.get(endpoint.rsplit(".", 1)[0])
+            own = blueprint.static_folder if blueprint else None
+            folder = Path(own) if own else None
+            folders[endpoint] = folder  # type: ignore[assignment]
+        path = (folder / filename) if folder else None
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
+        except OSError:
+            return None
 
     @app.url_defaults
     def add_version(endpoint: str, values: dict) -> None:
@@ -413,8 +415,11 @@ def register_template_helpers(app: Flask) -> None:
             "site_account": site_account,
         }
 
-    fragments: dict[tuple, Markup] = {}
-    app.extensions["engage_fragments"] = fragments
+    # An engage.caching cache of its own for each app (the fragments hold the app's URLs),
+    # bounded by count and kept until pushed out (least recently used first).
+    app.extensions["engage_fragments"] = NamedCache(
+        "template_fragments", maxsize=MAX_FRAGMENTS, seconds=None
+    )
 
     def rendered_once(*key: object, caller: Callable[[], str]) -> Markup:
         """``{% call rendered_once("header", signed_in) %}...{% endcall %}``: the block's
@@ -424,13 +429,8 @@ def register_template_helpers(app: Flask) -> None:
         their output depends only on the key given (plus the app's URLs and settings,
         fixed for the app). Anything that varies by request must be in the key.
         """
-        full_key = (request.script_root, *key)
-        html = fragments.get(full_key)
-        if html is None:
-            html = caller()  # a macro call in an autoescaped template: already Markup
-            if len(fragments) >= MAX_FRAGMENTS:
-                fragments.clear()  # start again rather than keep keys nobody uses
-            fragments[full_key] = html
-        return html
+        fragments: NamedCache = current_app.extensions["engage_fragments"]
+        # A macro call in an autoescaped template returns Markup already.
+        return fragments.get_or_make((request.script_root, *key), caller)
 
     app.add_template_global(rendered_once, "rendered_once")

@@ -28,8 +28,10 @@ Its settings (``ENGAGE_PAGE_CACHE``, ``ENGAGE_PAGE_CACHE_MAX_AGE``,
 ``ENGAGE_FIGURES_MAX_AGE``, ``ENGAGE_PAGE_CACHE_ENTRIES``, ``ENGAGE_PAGE_CACHE_MAX_BYTES``,
 ``ENGAGE_PAGE_VERSION_MAX_AGE``) and their defaults live in one place,
 ``engage.config.from_environment``; this module only reads them from the app's config.
-The store is its own LRU rather than an ``engage.caching`` cache because it is bounded
-by bytes as well as by count.
+The pages are kept in a store of its own (``PageStore``, least recently used dropped
+first) rather than an ``engage.caching`` cache because it is bounded by bytes as well as
+by count; the version last read is kept in an ``engage.caching`` cache named
+``public_state`` whose lifetime is ``ENGAGE_PAGE_VERSION_MAX_AGE``.
 
 Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES``
 pages of at most ``MAX_BODY`` bytes each and to ``ENGAGE_PAGE_CACHE_MAX_BYTES``
@@ -58,6 +60,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from engage.caching import NamedCache
 from engage.extensions import db
 from engage.pagecache.models import PublicState
 from engage.util import utcnow
@@ -86,12 +89,13 @@ def current_state() -> State:
     environ = request.environ
     if "engage.public_state" not in environ:
         pages = store()
-        state = pages.recent_state(current_app.config["ENGAGE_PAGE_VERSION_MAX_AGE"])
+        max_age = current_app.config["ENGAGE_PAGE_VERSION_MAX_AGE"]
+        state = pages.recent_state(max_age)
         if state is None:
             # On the session's connection, without the ORM: this runs for stored pages.
             row = db.session.connection().execute(_READ_STATE).first()
             state = State(*row) if row else State(0, None)
-            pages.remember_state(state)
+            pages.remember_state(state, max_age)
         environ["engage.public_state"] = state
     return environ["engage.public_state"]
 
@@ -196,21 +200,26 @@ class PageStore:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self._state: tuple[State, float] | None = None
+        # The version last read, kept for ENGAGE_PAGE_VERSION_MAX_AGE seconds (an
+        # engage.caching cache, made again when that setting changes).
+        self._state = NamedCache("public_state", maxsize=1, seconds=0)
+
+    def _state_memo(self, max_age: float) -> NamedCache:
+        memo = self._state
+        if memo.seconds != max_age:
+            memo = self._state = NamedCache("public_state", maxsize=1, seconds=max_age)
+        return memo
 
     def recent_state(self, max_age: float) -> State | None:
         """The version read less than ``max_age`` seconds ago, if any."""
-        known = self._state
-        if known is not None and time.monotonic() - known[1] < max_age:
-            return known[0]
-        return None
+        return self._state_memo(max_age).get("state")
 
-    def remember_state(self, state: State) -> None:
-        self._state = (state, time.monotonic())
+    def remember_state(self, state: State, max_age: float) -> None:
+        self._state_memo(max_age).set("state", state)
 
     def forget_state(self) -> None:
         """This process changed public data: read the version afresh."""
-        self._state = None
+        self._state.pop("state")
 
     def get(self, key: tuple, max_age: float) -> CachedPage | None:
         with self._lock:

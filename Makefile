@@ -79,6 +79,7 @@ test-postgres: $(STAMP) translations-compile system-deps ## the whole suite agai
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # `make security`: bandit over engage/ (fails on medium or higher severity at high
 # confidence), then pip-audit over the packages installed in .venv. pip-audit looks each

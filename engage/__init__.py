@@ -14,8 +14,8 @@ _ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app from the environment, overridden by ``config``."""
     from engage import config as settings
+    from engage import pagecache
     from engage.extensions import csrf, db, end_reads_with_commit, limiter, mail, migrate
-    from engage.public import cache as public_cache
 
     values = settings.from_environment()
     if config:
@@ -56,21 +56,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _import_models()
     _register_blueprints(app)
 
-    from engage.web import (
-        configure_deployment,
-        register_error_handlers,
-        register_security_headers,
-        register_template_helpers,
-    )
+    from engage.deployment import configure_deployment, register_security_headers
+    from engage.web import register_error_handlers, register_template_helpers
 
     register_error_handlers(app)
     register_template_helpers(app)
     register_security_headers(app)
     configure_deployment(app)  # trusted proxies, allowed hosts, __Host- cookies (#20)
-    from engage import observability
+    from engage import observability, tasks
+    from engage.feedback import metrics as feedback_metrics
+    from engage.outbox import metrics as outbox_metrics
 
-    observability.init_app(app)  # request ids, JSON logs, /metrics (#26)
-    public_cache.init_app(app)
+    # Request ids, JSON logs (with the worker's queued jobs), /metrics (#26).
+    observability.init_app(app, task_queue=tasks.huey)
+    observability.register_database_series(
+        feedback_metrics.database_series, outbox_metrics.database_series
+    )
+    pagecache.init_app(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:
@@ -84,13 +86,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     # Importing the model modules registers their tables on the metadata (for Alembic).
+    import engage.audit  # noqa: F401
     import engage.classify.models  # noqa: F401
     import engage.concerns.models  # noqa: F401
     import engage.engagements.models  # noqa: F401
     import engage.feedback.models  # noqa: F401
     import engage.feedback.search  # noqa: F401  (creates the full-text index with the table)
     import engage.mail.models  # noqa: F401
-    import engage.public.models  # noqa: F401
+    import engage.outbox.models  # noqa: F401
+    import engage.pagecache.models  # noqa: F401
     import engage.publish.models  # noqa: F401
     import engage.staff.models  # noqa: F401
 
@@ -98,11 +102,10 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from engage import followup, public, tasks, web
     from engage.concerns import public as concerns_public
-    from engage.engagements import views as engagement_views
     from engage.feedback import api_views, service
-    from engage.feedback import views as feedback_views
     from engage.mail import views as mail_views
     from engage.public import api as public_api
+    from engage.public import engagement_views, feedback_views
     from engage.staff import auth as staff_auth
     from engage.staff import views as staff_views
 

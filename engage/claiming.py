@@ -29,9 +29,9 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from engage.extensions import _sqlite_file, db, writer_queue
-from engage.feedback.models import FeedbackItem
 
-# A write that changes nothing, to take SQLite's write lock (on the whole file) at once.
+# A write that changes nothing, to take SQLite's write lock (on the whole file) at once
+# (any table will do; this one is small and always there).
 _TAKE_WRITE_LOCK = text("UPDATE theme SET id = id WHERE 0")
 
 
@@ -40,8 +40,9 @@ def locks_rows() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def for_claim(statement: Select, *, skip_locked: bool = True, of=FeedbackItem) -> Select:
-    """``statement`` locking the rows it returns (of ``of``'s table) until the commit.
+def for_claim(statement: Select, *, of: type, skip_locked: bool = True) -> Select:
+    """``statement`` locking the rows it returns (of ``of``'s table, a mapped class)
+    until the commit.
 
     ``skip_locked``: rows another transaction holds are left out rather than waited
     for. SQLite ignores the clause (use writing() there).
@@ -72,10 +73,11 @@ def writing() -> Iterator[None]:
 
 
 def claim(
-    ids: Collection[int], owed: ColumnElement[bool], *, skip_locked: bool = False
+    ids: Collection[int], owed: ColumnElement[bool], *, of: type, skip_locked: bool = False
 ) -> list[int]:
-    """Of ``ids``, those still owed (``owed``: a condition on feedback_item), held by
-    this transaction until it commits. Call it inside writing().
+    """Of the ids of ``of`` (a mapped class with an ``id``: a feedback item, say) in
+    ``ids``, those still owed (``owed``: a condition on its table), held by this
+    transaction until it commits. Call it inside writing().
 
     On PostgreSQL the rows are locked in id order (a lock held by another transaction is
     waited for, unless ``skip_locked``, and the condition then read again); on SQLite,
@@ -83,12 +85,8 @@ def claim(
     """
     if not ids:
         return []
-    statement = (
-        select(FeedbackItem.id)
-        .where(FeedbackItem.id.in_(list(ids)), owed)
-        .order_by(FeedbackItem.id)
-    )
-    return list(db.session.scalars(for_claim(statement, skip_locked=skip_locked)))
+    statement = select(of.id).where(of.id.in_(list(ids)), owed).order_by(of.id)
+    return list(db.session.scalars(for_claim(statement, of=of, skip_locked=skip_locked)))
 
 
 @contextlib.contextmanager

@@ -383,7 +383,7 @@ def fetch_mail_command(as_json: bool) -> None:
 @with_appcontext
 def send_outbox_command(limit: int | None) -> None:
     """Send the emails that are due, retrying failures with back-off."""
-    from engage.mail.outbox import send_due
+    from engage.outbox import send_due
 
     result = send_due(limit=limit)
     click.echo(f"Sent {result.sent}, retrying later {result.retrying}, gave up {result.failed}.")
@@ -483,8 +483,9 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
 @with_appcontext
 def export_feedback_command(fmt: str, output: str | None) -> None:
     """Export every feedback item (personal data included: keep the file safe)."""
+    from engage import audit
     from engage.extensions import db
-    from engage.staff import audit, export, inbox
+    from engage.staff import export, inbox
 
     everything = inbox.InboxFilters(sort="oldest")
     total = inbox.count(everything)
@@ -523,7 +524,7 @@ def purge_command(days: int | None, dry_run: bool, as_json: bool) -> None:
     """
     from flask import current_app
 
-    from engage.feedback import retention
+    from engage import retention
 
     if days is None:
         days = int(current_app.config.get("ENGAGE_RETENTION_DAYS", retention.DEFAULT_DAYS))

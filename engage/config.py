@@ -192,7 +192,7 @@ def from_environment() -> dict:
             os.environ.get("ENGAGE_BASE_URL", "").strip() or default_base_url()
         ).rstrip("/"),
         # Host names requests may be for (production: the host of ENGAGE_BASE_URL when
-        # empty); other hosts are refused with a 400. See engage.web.configure_deployment.
+        # empty); other hosts are refused with a 400. See engage.deployment.configure_deployment.
         "ENGAGE_ALLOWED_HOSTS": _env_list("ENGAGE_ALLOWED_HOSTS"),
         # How many proxies in front set X-Forwarded-For / X-Forwarded-Proto (ProxyFix).
         "ENGAGE_TRUSTED_PROXIES": proxies,
@@ -234,7 +234,7 @@ def from_environment() -> dict:
         # Classify and acknowledge new feedback in the worker, in batches, not in the
         # request that stored it (off: in the request; the worker still retries).
         "ENGAGE_POST_COMMIT_IN_WORKER": _env_bool("ENGAGE_POST_COMMIT_IN_WORKER", True),
-        # Public pages kept in memory (engage.public.cache): on/off, the longest any page
+        # Public pages kept in memory (engage.pagecache): on/off, the longest any page
         # is kept, the longest a page counting feedback is kept, and how many pages.
         "ENGAGE_PAGE_CACHE": _env_bool("ENGAGE_PAGE_CACHE", True),
         "ENGAGE_PAGE_CACHE_MAX_AGE": _env_int("ENGAGE_PAGE_CACHE_MAX_AGE", 300),

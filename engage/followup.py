@@ -210,10 +210,9 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
     engage.claiming) and only what is still owed is written: a worker's sweep that
     classified or acknowledged some of them meanwhile is not done again.
     """
-    from engage import claiming
+    from engage import claiming, outbox
     from engage.classify import service as classify
     from engage.feedback import notifications
-    from engage.mail import outbox
 
     ones = {step.name: step.one for step in steps}
     if (
@@ -230,8 +229,14 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
         owed = notifications.owed_acknowledgement(_items_for_acknowledgement(plan.ids))
         emails = notifications.acknowledgement_rows(owed)
         with claiming.writing():
-            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
-            acknowledged = set(claiming.claim([item.id for item in owed], FeedbackItem.ack_pending))
+            plan = plan.only(
+                claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None), of=FeedbackItem)
+            )
+            acknowledged = set(
+                claiming.claim(
+                    [item.id for item in owed], FeedbackItem.ack_pending, of=FeedbackItem
+                )
+            )
             outbox.queue_many(
                 [email for item, email in zip(owed, emails, strict=True) if item.id in acknowledged]
             )

@@ -35,8 +35,10 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request
 
@@ -179,70 +181,26 @@ def metrics():
     return _metrics
 
 
+# Functions that yield Prometheus metric families read from the database, registered by
+# the packages that own the tables (create_app registers feedback's and the outbox's),
+# so this module imports no domain.
+_database_series: list[Callable[[], Iterable[Any]]] = []
+
+
+def register_database_series(*series: Callable[[], Iterable[Any]]) -> None:
+    """Add functions yielding metric families read from the database at each scrape
+    (in the order given; registering one twice keeps the first)."""
+    for function in series:
+        if function not in _database_series:
+            _database_series.append(function)
+
+
 class DatabaseCollector:
     """Series read from the database when scraped: the same whichever process answers."""
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-        from sqlalchemy import func, select
-
-        from engage.extensions import db
-        from engage.feedback.models import FeedbackItem
-        from engage.mail.models import OutboxMessage
-
-        received = CounterMetricFamily(
-            "engage_feedback_received",
-            "Feedback items stored, by the channel they came through.",
-            labels=["channel"],
-        )
-        for channel, count in db.session.execute(
-            select(FeedbackItem.channel, func.count()).group_by(FeedbackItem.channel)
-        ):
-            received.add_metric([str(getattr(channel, "value", channel))], count)
-        yield received
-
-        unclassified = db.session.scalar(
-            select(func.count())
-            .select_from(FeedbackItem)
-            .where(FeedbackItem.classified_at.is_(None))
-        )
-        yield GaugeMetricFamily(
-            "engage_feedback_unclassified",
-            "Items no theme model has classified yet (the worker's backlog).",
-            value=unclassified or 0,
-        )
-        unacknowledged = db.session.scalar(
-            select(func.count()).select_from(FeedbackItem).where(FeedbackItem.ack_pending)
-        )
-        yield GaugeMetricFamily(
-            "engage_feedback_unacknowledged",
-            "Items still owed an acknowledgement email (not yet queued in the outbox).",
-            value=unacknowledged or 0,
-        )
-
-        outbox = GaugeMetricFamily(
-            "engage_outbox_messages",
-            "Outbox emails by status: pending and sending are the backlog, failed gave up.",
-            labels=["status"],
-        )
-        seen = dict.fromkeys(("pending", "sending", "sent", "failed"), 0)
-        for status, count in db.session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        ):
-            seen[str(getattr(status, "value", status))] = count
-        for status, count in seen.items():
-            outbox.add_metric([status], count)
-        yield outbox
-        retrying = db.session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.attempts > 0)
-        )
-        yield GaugeMetricFamily(
-            "engage_outbox_retrying",
-            "Outbox emails waiting to be tried again after a failed attempt.",
-            value=retrying or 0,
-        )
+        for series in _database_series:
+            yield from series()
 
 
 def scrape_registry():
@@ -277,8 +235,12 @@ class _Delegate:
 # --- the web app -----------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Request ids, the access log line, request latency and /metrics (see module doc)."""
+def init_app(app: Flask, task_queue=None) -> None:
+    """Request ids, the access log line, request latency and /metrics (see module doc).
+
+    ``task_queue``: the huey queue (engage.tasks.huey), whose queued jobs are logged
+    under the request's id when logs are JSON; passed in by create_app, so this module
+    imports no task."""
     config = app.config
     configure_logging(config.get("ENGAGE_LOG_FORMAT", "text"), config.get("ENGAGE_LOG_LEVEL"))
     json_logs = config.get("ENGAGE_LOG_FORMAT") == "json"
@@ -330,21 +292,19 @@ def init_app(app: Flask) -> None:
             with contextlib.suppress(ValueError):
                 reset_request_id(token_)
 
-    if json_logs:
-        _log_task_ids()
+    if json_logs and task_queue is not None:
+        _log_task_ids(task_queue)
 
 
-def _log_task_ids() -> None:
+def _log_task_ids(huey) -> None:
     """Web processes: log each worker task queued, with its id, under the request's id."""
     from huey.signals import SIGNAL_ENQUEUED
 
-    from engage import tasks
-
-    if getattr(tasks.huey, "_engage_enqueue_logged", False):
+    if getattr(huey, "_engage_enqueue_logged", False):
         return
-    tasks.huey._engage_enqueue_logged = True
+    huey._engage_enqueue_logged = True
 
-    @tasks.huey.signal(SIGNAL_ENQUEUED)
+    @huey.signal(SIGNAL_ENQUEUED)
     def queued(signal, task, *args, **kwargs):
         log.info("queued task %s", task.name, extra={"task": task.name, "task_id": task.id})
 

@@ -58,7 +58,7 @@ def run_sweeps() -> dict[str, object]:
     then the outbox sends what they queued (and fetching mail, with IMAP_HOST, before).
     """
     from engage.followup import post_commit
-    from engage.mail.outbox import send_due
+    from engage.outbox import send_due
 
     with _application().app_context():
         jobs: dict[str, Callable[[], object]] = {**post_commit.owed_jobs(), "send_outbox": send_due}
@@ -98,7 +98,7 @@ def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
     message), so every item is classified once and every email queued and sent once.
     """
     from engage.followup import post_commit
-    from engage.mail.outbox import send_due
+    from engage.outbox import send_due
 
     with _application().app_context():
         return _run_jobs({**post_commit.owed_jobs(), "send_outbox": send_due})

@@ -15,6 +15,22 @@ CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # In one line (a query-string value): every C0 control and DEL, line breaks included.
 CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
 
+# The longest query-string value kept (a search box); longer ones are cut.
+MAX_QUERY = 200
+_CONTROL = CONTROL_IN_LINE
+
+
+def clean_param(value: str | None, limit: int = MAX_QUERY) -> str:
+    """A query-string value made safe for any database: one line, no NULs, bounded."""
+    return _CONTROL.sub(" ", value or "").strip()[:limit]
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for LIKE with ``\\`` as the escape character, so % and _ match literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 # The largest id a database integer column holds: a larger one names nothing.
 MAX_DB_ID = 2**31 - 1
 

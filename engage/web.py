@@ -1,20 +1,17 @@
-"""Site-wide web plumbing: health check, NHS.UK assets, error pages."""
+"""Site-wide web plumbing: health checks, NHS.UK assets, error pages and problem
+details, absolute URLs and template helpers (deployment hardening: engage.deployment)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import nhsuk_frontend_jinja
 from flask import (
     Blueprint,
     Flask,
@@ -32,9 +29,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.sansio.utils import host_is_trusted
 
+from engage.caching import NamedCache
 from engage.extensions import db
 from engage.i18n import _, _l
 
@@ -362,25 +358,26 @@ def fingerprint_static_urls(app: Flask) -> None:
     keep versioned assets for a year (deploy/nginx/engage.conf does for any ``v``)
     and still have them fetch a changed file at once after an upgrade.
     """
-    hashes: dict[str, str | None] = {}
+    # Each file's hash, made once per app and kept (an engage.caching cache: the files
+    # do not change while the app runs; bounded by count all the same).
+    hashes = NamedCache("static_hashes", maxsize=4096, seconds=None)
     folders = {"static": Path(app.static_folder or "static")}
 
     def version(endpoint: str, filename: str) -> str | None:
-        key = f"{endpoint}:{filename}"
-        if key not in hashes:
-            folder = folders.get(endpoint)
-            if folder is None:
-                blueprint = app.blueprints.get(endpoint.rsplit(".", 1)[0])
-                own = blueprint.static_folder if blueprint else None
-                folder = Path(own) if own else None
-                folders[endpoint] = folder  # type: ignore[assignment]
-            path = (folder / filename) if folder else None
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
-            except OSError:
-                digest = None
-            hashes[key] = digest
-        return hashes[key]
+        return hashes.get_or_make(f"{endpoint}:{filename}", lambda: digest(endpoint, filename))
+
+    def digest(endpoint: str, filename: str) -> str | None:
+        folder = folders.get(endpoint)
+        if folder is None:
+            blueprint = app.blueprints.get(endpoint.rsplit(".", 1)[0])
+            own = blueprint.static_folder if blueprint else None
+            folder = Path(own) if own else None
+            folders[endpoint] = folder  # type: ignore[assignment]
+        path = (folder / filename) if folder else None
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else None
+        except OSError:
+            return None
 
     @app.url_defaults
     def add_version(endpoint: str, values: dict) -> None:
@@ -427,8 +424,11 @@ def register_template_helpers(app: Flask) -> None:
             "site_account": site_account,
         }
 
-    fragments: dict[tuple, Markup] = {}
-    app.extensions["engage_fragments"] = fragments
+    # An engage.caching cache of its own for each app (the fragments hold the app's URLs),
+    # bounded by count and kept until pushed out (least recently used first).
+    app.extensions["engage_fragments"] = NamedCache(
+        "template_fragments", maxsize=MAX_FRAGMENTS, seconds=None
+    )
 
     def rendered_once(*key: object, caller: Callable[[], str]) -> Markup:
         """``{% call rendered_once("header", signed_in) %}...{% endcall %}``: the block's
@@ -440,135 +440,8 @@ def register_template_helpers(app: Flask) -> None:
         """
         from engage.i18n import current_code
 
-        full_key = (request.script_root, current_code(), *key)
-        html = fragments.get(full_key)
-        if html is None:
-            html = caller()  # a macro call in an autoescaped template: already Markup
-            if len(fragments) >= MAX_FRAGMENTS:
-                fragments.clear()  # start again rather than keep keys nobody uses
-            fragments[full_key] = html
-        return html
+        fragments: NamedCache = current_app.extensions["engage_fragments"]
+        # A macro call in an autoescaped template returns Markup already.
+        return fragments.get_or_make((request.script_root, current_code(), *key), caller)
 
     app.add_template_global(rendered_once, "rendered_once")
-
-
-def _inline_script_hashes() -> tuple[str, ...]:
-    """CSP hashes of the inline scripts NHS.UK's page template writes (one, today).
-
-    A hash rather than a per-request nonce keeps pages the same for every visitor, so
-    public pages can be cached whole (engage.public.cache).
-    """
-    template = Path(nhsuk_frontend_jinja.__file__).parent / "templates/nhsuk/template.jinja"
-    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", template.read_text(), re.S)
-    return tuple(
-        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-        for body in scripts
-        if body.strip() and "{{" not in body and "{%" not in body  # static text only
-    )
-
-
-def register_security_headers(app: Flask) -> None:
-    """Send a strict Content-Security-Policy and the usual hardening headers."""
-    script_hashes = " ".join(_inline_script_hashes())
-    policy = (
-        "default-src 'self'; "
-        f"script-src 'self' {script_hashes}; "
-        "style-src 'self'; img-src 'self' data:; font-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'self'; object-src 'none'"
-    )
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        )
-        if app.config.get("ENGAGE_ENV") == "production":
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
-        return response
-
-
-# Endpoints that answer whatever the Host: the health checks, for a probe on the machine
-# (`curl http://127.0.0.1:8000/readyz`) or a load balancer that names no host, and
-# /metrics, which Prometheus scrapes from each node directly. They write no URL and
-# nothing host-dependent.
-ANY_HOST_ENDPOINTS = frozenset({"web.healthz", "web.readyz", "web.metrics"})
-
-# Production cookie names: the __Host- prefix makes browsers refuse the cookie unless it
-# is Secure, has Path=/ and no Domain, so no other host or path can set or shadow it.
-HOST_COOKIES = {
-    "SESSION_COOKIE_NAME": "__Host-session",
-    "REMEMBER_COOKIE_NAME": "__Host-remember_token",
-}
-
-
-def allowed_hosts(config: Mapping) -> list[str]:
-    """The host names requests may be for; empty means any (development)."""
-    listed = config.get("ENGAGE_ALLOWED_HOSTS") or []
-    if isinstance(listed, str):
-        listed = listed.split(",")
-    hosts = [h.strip().lower() for h in listed if h.strip()]
-    if not hosts and config.get("ENGAGE_ENV") == "production":
-        base_host = urlsplit(config["ENGAGE_BASE_URL"]).hostname
-        hosts = [base_host] if base_host else []
-    return hosts
-
-
-def configure_deployment(app: Flask) -> None:
-    """Proxies, allowed hosts and cookies, from the app's final config (issue #20).
-
-    - ENGAGE_TRUSTED_PROXIES=N: the last N proxies' X-Forwarded-For and
-      X-Forwarded-Proto are believed (werkzeug's ProxyFix), so rate limits, the audit
-      log and the sign-in throttle see the client's address. X-Forwarded-Host is never
-      believed: absolute URLs come from ENGAGE_BASE_URL anyway.
-    - Allowed hosts: a request for any other host is refused with a 400 before anything
-      else runs (except ANY_HOST_ENDPOINTS). In production the list defaults to the host
-      of ENGAGE_BASE_URL; in development there is no check unless ENGAGE_ALLOWED_HOSTS
-      is set.
-    - Production cookies carry the __Host- prefix and are Secure, Path=/, no Domain.
-    """
-    config = app.config
-    proxies = int(config.get("ENGAGE_TRUSTED_PROXIES") or 0)
-    if proxies > 0:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0
-        )
-
-    hosts = allowed_hosts(config)
-    if hosts:
-
-        def refuse_other_hosts():
-            if request.endpoint in ANY_HOST_ENDPOINTS:
-                return None
-            if host_is_trusted(request.host, hosts):
-                return None
-            log.warning("refused a request for host %r", request.host[:200])
-            if is_api_request():
-                return problem(
-                    400, "This site does not answer for that address. Check the web address."
-                )
-            # Rendered as for a visitor: no session or database is looked at.
-            from engage.extensions import login
-
-            g._login_user = login.anonymous_user()
-            return _error_page(
-                400,
-                _("This site does not answer for that address"),
-                _("This site does not answer for that address. Check the web address."),
-            )
-
-        # First of all: before rate limits, sign-in or the view see the request.
-        app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_hosts)
-
-    if config.get("ENGAGE_ENV") == "production":
-        config.update(HOST_COOKIES)
-        for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
-            config[f"{prefix}_SECURE"] = True
-            config[f"{prefix}_PATH"] = "/"
-            config[f"{prefix}_DOMAIN"] = None

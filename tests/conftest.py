@@ -85,9 +85,9 @@ def _empty_all_tables() -> None:
 def app(_app):
     """The app inside an app context, on empty tables with the default themes."""
     from engage import caching
+    from engage import pagecache as cache
     from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
-    from engage.public import cache
 
     with _app.app_context():
         # Flask-Limiter is one object: a test that built another app may have switched it

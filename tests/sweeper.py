@@ -69,8 +69,8 @@ def record_classifications(path: Path) -> Callable[[], None]:
 def _pause_inside(step: str, marker: Path) -> None:
     """Make the first batch of ``step`` stop before its commit (see the module's doc):
     PATH gets the ids of the items it tagged, or the addresses of the emails it queued."""
+    from engage import outbox
     from engage.classify import service as classify
-    from engage.mail import outbox
 
     def hold(held: list) -> None:
         marker.write_text(json.dumps(sorted(held)))
@@ -99,11 +99,10 @@ def _pause_inside(step: str, marker: Path) -> None:
 
 def main() -> None:
     record = Path(sys.argv[1])
-    from engage import create_app
+    from engage import create_app, outbox
     from engage.classify import service as classify
     from engage.extensions import db
     from engage.feedback import notifications
-    from engage.mail import outbox
 
     app = create_app({"ENGAGE_POST_COMMIT_IN_WORKER": True})
     totals = {"classified": 0, "acknowledged": 0, "sent": 0, "rounds": 0}

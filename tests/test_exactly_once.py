@@ -28,7 +28,7 @@ from engage.extensions import db
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
 from engage.followup import post_commit
-from engage.mail.models import OutboxMessage, OutboxStatus
+from engage.outbox.models import OutboxMessage, OutboxStatus
 from tests.sweeper import record_classifications
 
 ROOT = Path(__file__).resolve().parents[1]

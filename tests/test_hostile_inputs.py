@@ -28,7 +28,7 @@ from engage.extensions import db, limiter
 from engage.feedback.models import FeedbackItem
 from engage.feedback.partners import create_partner
 from engage.feedback.service import MAX_TEXT, clean_text
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.staff import item_actions
 from engage.staff.models import Role
 from tests.publish.factories import make_response  # noqa: F401

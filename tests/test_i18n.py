@@ -14,11 +14,10 @@ from babel.messages.pofile import read_po
 from flask_babel import refresh
 from sqlalchemy import select
 
-from engage import i18n
+from engage import i18n, outbox
+from engage import pagecache as cache
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.mail import outbox
-from engage.public import cache
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "engage" / "translations"

@@ -8,10 +8,10 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy import inspect, select, text
 
-from engage import config
+from engage import audit, config, retention
+from engage.audit import AuditEvent
 from engage.cli import cli
 from engage.extensions import db
-from engage.feedback import retention
 from engage.feedback.models import (
     Channel,
     DuplicateGroup,
@@ -21,12 +21,12 @@ from engage.feedback.models import (
     ThemeTag,
 )
 from engage.feedback.search import matching
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.public import opendata
 from engage.publish import queries
 from engage.publish.models import AlertChoice, AlertSubscription, ResponseVote
-from engage.staff import accounts, audit, item_actions
-from engage.staff.models import AuditEvent, ItemNote, Role
+from engage.staff import accounts, item_actions
+from engage.staff.models import ItemNote, Role
 from engage.util import utcnow
 from tests.publish.factories import make_response  # noqa: F401
 

@@ -10,7 +10,7 @@ from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.feedback.service import Submission, submit
 from engage.followup import post_commit
-from engage.mail.models import OutboxMessage, OutboxStatus
+from engage.outbox.models import OutboxMessage, OutboxStatus
 
 
 def test_sweep_acknowledges_and_sends(app, smtp_server, monkeypatch):

@@ -23,8 +23,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from engage import caching, claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
-from engage.feedback import retention
-from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
+from engage.feedback.models import PLACEHOLDER, FeedbackItem, TagSource, Theme, ThemeTag
 from engage.util import utcnow
 
 if TYPE_CHECKING:
@@ -99,7 +98,7 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
         .outerjoin(Theme, Theme.id == ThemeTag.theme_id)
         .where(FeedbackItem.themes_reviewed_at.is_not(None) | ThemeTag.id.is_not(None))
         # A text emptied under the retention policy teaches nothing.
-        .where(FeedbackItem.text != retention.PLACEHOLDER)
+        .where(FeedbackItem.text != PLACEHOLDER)
         .order_by(FeedbackItem.id)
     ).all()
     by_item: dict[int, tuple[str, set[str]]] = {}
@@ -324,7 +323,9 @@ def _write_tags(
     plan = plan_tags(rows, model, version)
     with claiming.writing():
         if owed_only:
-            plan = plan.only(claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None)))
+            plan = plan.only(
+                claiming.claim(plan.ids, FeedbackItem.classified_at.is_(None), of=FeedbackItem)
+            )
         if plan.ids:
             apply_tag_plan(plan)
         db.session.commit()
@@ -424,7 +425,8 @@ def classify_pending(limit: int = 2000, batch_size: int = 500) -> int:
                 select(FeedbackItem.id, FeedbackItem.text)
                 .where(FeedbackItem.classified_at.is_(None))
                 .order_by(FeedbackItem.id)
-                .limit(min(batch_size, limit - done))
+                .limit(min(batch_size, limit - done)),
+                of=FeedbackItem,
             )
         ).all()
         if not rows:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from engage import audit
 from engage.concerns import discovery
 from engage.concerns.models import Concern, ConcernItem
 from engage.concerns.service import (
@@ -25,7 +26,6 @@ from engage.concerns.service import (
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.staff import audit
 from engage.util import utcnow
 
 WE_DID_PLACEHOLDER = "To be written by the engagement team."

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from engage.caching import memoize
-from engage.staff.duplicates import normalise_for_matching
+from engage.matching import normalise_for_matching
 
 # Function words, and the words people use to say they are worried about anything:
 # "concerned", "worried" say nothing about *which* concern it is.

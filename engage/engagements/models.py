@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.extensions import db
 from engage.util import utcnow
 
@@ -62,3 +63,7 @@ class EngagementExtension(db.Model):
     announced_on: Mapped[date]
 
     engagement: Mapped[Engagement] = relationship(back_populates="extensions")
+
+
+# Public pages show engagements and their extensions: any change moves the public version.
+pagecache.shown(Engagement, EngagementExtension)

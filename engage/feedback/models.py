@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
@@ -10,12 +11,18 @@ from typing import TypeVar
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.themes import percent
 from engage.util import db_enum, utcnow
 
 _Tag = TypeVar("_Tag")
+
+# What engage.retention.purge leaves in place of a removed text (the classifier skips it).
+PLACEHOLDER = "[removed under the retention policy]"
+_HASH_PREFIX = "msgid-sha256:"
+_CONTENT_HASH_PREFIX = "sha256:"  # engage.mail.parsing's id for messages without one
 
 
 class Channel(enum.StrEnum):
@@ -275,3 +282,18 @@ class IdempotencyKey(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     item_references: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+def hashed_message_id(message_id: str) -> str:
+    """The form a purged item keeps its Message-ID in (unchanged if already a hash)."""
+    if message_id.startswith((_HASH_PREFIX, _CONTENT_HASH_PREFIX)):
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _HASH_PREFIX + digest
+
+
+# Public pages show themes, and feedback items only as counts, which change with an
+# item's status (spam is left out) or engagement. New feedback does not move the public
+# version: pages that count it are kept at most ENGAGE_FIGURES_MAX_AGE seconds.
+pagecache.shown(Theme)
+pagecache.shown_attributes(FeedbackItem, "status", "engagement_id")

@@ -10,11 +10,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from engage import claiming
+from engage import claiming, outbox
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
 from engage.i18n import email_locale
-from engage.mail import outbox
 from engage.web import public_url
 
 _SALT = "engage-unsubscribe"
@@ -198,7 +197,8 @@ def acknowledge_pending(limit: int = 2000, batch_size: int = 500) -> int:
                 .where(FeedbackItem.author_email.is_not(None), FeedbackItem.author_email != "")
                 .options(selectinload(FeedbackItem.engagement))  # the email names it
                 .order_by(FeedbackItem.id)
-                .limit(min(batch_size, limit - done))
+                .limit(min(batch_size, limit - done)),
+                of=FeedbackItem,
             )
         ).all()
         if not items:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Subquery, and_, or_, select
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, Subquery, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
+from engage.engagements.models import Engagement
+from engage.extensions import db
+from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.util import utcnow
 
 
 def is_current(tag, *, staff_tagged: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -50,3 +57,72 @@ def current_tags(
     if where is not None:
         query = query.where(where)
     return query.subquery("current_tags")
+
+
+@dataclass(frozen=True)
+class ThemeShare:
+    """How many counted items carry a theme, and what share of the total that is."""
+
+    slug: str
+    name: str
+    count: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class EngagementFigures:
+    """Public headline numbers for an engagement, and when they were counted (UTC)."""
+
+    total: int
+    themes: list[ThemeShare]
+    counted_at: datetime = field(default_factory=utcnow)
+
+
+# Spam and campaign duplicates are not counted as separate comments in public figures.
+COUNTED_STATUSES = (Status.NEW, Status.TRIAGED, Status.RESPONDED, Status.ARCHIVED)
+
+
+# Other domains register the items public figures leave out, as a function returning a
+# SELECT of feedback_item ids (publish: comments sent as a reply to a response).
+_NOT_COUNTED: list[Callable[[], Select]] = []
+
+
+def not_counted(ids: Callable[[], Select]) -> None:
+    """Register ``ids()``, a SELECT of feedback item ids that public figures leave out.
+
+    The owning domain calls this when its models are imported, so this module (below
+    it) never imports that domain.
+    """
+    if ids not in _NOT_COUNTED:
+        _NOT_COUNTED.append(ids)
+
+
+def counted_comments() -> ColumnElement[bool]:
+    """The clause that picks the feedback public figures count: a counted status, and
+    none of the items registered with ``not_counted`` (publish registers the comments
+    sent with a "No" to "Does this answer your concern?": a reply to a response, kept
+    for the team to read, not another comment on the engagement)."""
+    clause = FeedbackItem.status.in_(COUNTED_STATUSES)
+    for ids in _NOT_COUNTED:
+        # NOT IN an uncorrelated list: the few ids are read once, not looked up per item.
+        clause = clause & FeedbackItem.id.not_in(ids())
+    return clause
+
+
+def figures(engagement: Engagement) -> EngagementFigures:
+    """Count an engagement's comments and the share carrying each theme."""
+    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
+    total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
+    tags = current_tags(counted)
+    rows = db.session.execute(
+        select(Theme.slug, Theme.name, func.count(func.distinct(tags.c.item_id)))
+        .select_from(Theme)
+        .outerjoin(tags, tags.c.theme_id == Theme.id)
+        .group_by(Theme.id, Theme.slug, Theme.name, Theme.position)
+        .order_by(Theme.position)
+    ).all()
+    shares = [
+        ThemeShare(slug, name, count, round(100 * count / total) if total else 0)
+        for slug, name, count in rows
+    ]
+    return EngagementFigures(total=total, themes=shares)

@@ -1,1 +1,2 @@
-"""Mail: the outbox for outgoing email, and inbound email parsing and import."""
+"""Mail intake: inbound email parsing, the webhook, IMAP and mailbox import (outgoing
+email is engage.outbox)."""

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import retention
+from engage.feedback import models as retention  # hashed_message_id (issue 23)
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import parsing

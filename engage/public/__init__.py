@@ -8,4 +8,4 @@ from flask import Blueprint
 bp = Blueprint("public", __name__, static_folder="static", static_url_path="/public/static")
 
 # The route modules register themselves on ``bp``.
-from engage.public import api, feeds, models, opendata, views  # noqa: E402, F401
+from engage.public import api, feeds, opendata, views  # noqa: E402, F401

@@ -11,13 +11,15 @@ from werkzeug.exceptions import HTTPException
 from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 from engage.feedback.models import Theme
+from engage.pagecache import cached_page
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.openapi import document
 from engage.public.serialize import LICENCE_NAME, LICENCE_URL, engagement_dict, response_dict
 from engage.publish import queries
 from engage.publish.models import Response, ResponseState, response_theme
+from engage.util import clean_param
 from engage.web import public_base_url
 
 api = Blueprint("public_api", __name__, url_prefix="/api/v1")
@@ -185,7 +187,7 @@ def list_themes():
 
 
 def _statistics(engagement: Engagement) -> dict[str, Any]:
-    figures = engagements.figures(engagement)
+    figures = feedback_queries.figures(engagement)
     answered = queries.responsiveness(engagement)
     return {
         "engagement": engagement.slug,
@@ -205,7 +207,7 @@ def _statistics(engagement: Engagement) -> dict[str, Any]:
 def statistics():
     """Headline figures per engagement: comments, themes, responses and responsiveness."""
     page, per_page = _paging()
-    slug = queries.clean_param(request.args.get("engagement"), 120)
+    slug = clean_param(request.args.get("engagement"), 120)
     if slug:
         engagement = engagements.get_by_slug(slug)
         if engagement is None:

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import Theme
+from engage.pagecache import cached_page
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.serialize import iso
 from engage.publish import queries
+from engage.util import clean_param
 from engage.web import public_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -74,8 +75,8 @@ def feed():
     """Publish the newest responses as Atom, optionally for one engagement or theme."""
     args = {}
     title = "You said, we did"
-    engagement_slug = queries.clean_param(request.args.get("engagement"), 120)
-    theme_slug = queries.clean_param(request.args.get("theme"), 60)
+    engagement_slug = clean_param(request.args.get("engagement"), 120)
+    theme_slug = clean_param(request.args.get("theme"), 60)
     if engagement_slug:
         engagement = engagements.get_by_slug(engagement_slug)
         if engagement is None:

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Response as HttpResponse
 from flask import jsonify, render_template
 
+from engage.pagecache import cached_page
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.serialize import (
     LICENCE_NAME,
     LICENCE_URL,

@@ -20,15 +20,16 @@ from sqlalchemy import select
 from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
 from engage.extensions import csrf, db, limiter
+from engage.feedback import queries as feedback_queries
 from engage.feedback.models import Theme
 from engage.i18n import _
+from engage.pagecache import cached_page
 from engage.pagination import page_number
 from engage.public import bp
-from engage.public.cache import cached_page
 from engage.public.forms import AlertChoicesForm, AlertForm, VoteForm
 from engage.publish import queries, service
 from engage.publish.models import RESPONSE_STATUS_LABELS
-from engage.util import utcnow
+from engage.util import clean_param, utcnow
 
 PER_PAGE = 20
 
@@ -162,9 +163,9 @@ def alerts():
     if request.method == "GET":
         # Links from a theme or an engagement tick its box.
         if request.args.get("theme"):
-            form.themes.data = [queries.clean_param(request.args["theme"], 60)]
+            form.themes.data = [clean_param(request.args["theme"], 60)]
         if request.args.get("engagement"):
-            form.engagements.data = [queries.clean_param(request.args["engagement"], 120)]
+            form.engagements.data = [clean_param(request.args["engagement"], 120)]
     else:
         valid = form.validate_on_submit()
         chosen_themes, chosen_engagements = _chosen(form, themes, all_engagements)
@@ -285,14 +286,14 @@ def alert_unsubscribe_confirm(token: str):
 def report(slug: str):
     """A printable summary of an engagement for scrutiny committees (A4)."""
     # A slug with control characters (NUL breaks PostgreSQL) names no engagement.
-    clean = queries.clean_param(slug, 120)
+    clean = clean_param(slug, 120)
     engagement = engagements.get_by_slug(clean) if clean == slug else None
     if engagement is None:
         abort(404)
     return render_template(
         "public/report.html",
         engagement=engagement,
-        figures=engagements.figures(engagement),
+        figures=feedback_queries.figures(engagement),
         responses=service.published_for(engagement),
         responsiveness=service.responsiveness(engagement),
         statuses=queries.status_counts(engagement),

@@ -10,15 +10,19 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 from engage.feedback.models import FeedbackItem, Theme
 from engage.util import db_enum, utcnow
 
@@ -323,3 +327,16 @@ class ResponseTemplate(db.Model):
     we_did: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(254))
+
+
+def _vote_replies() -> Select:
+    """Feedback sent as a reply to a response (a "No" with a comment): public figures
+    do not count it as another comment on the engagement."""
+    return select(ResponseVote.feedback_item_id).where(ResponseVote.feedback_item_id.is_not(None))
+
+
+feedback_queries.not_counted(_vote_replies)
+
+
+# Public pages show published responses, their revisions, milestones and votes.
+pagecache.shown(Response, ResponseRevision, ResponseMilestone, ResponseVote)

@@ -14,11 +14,11 @@ from flask_babel import force_locale
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select
 
+from engage import outbox
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
 from engage.feedback.notifications import more_feedback, unsubscribe_token
 from engage.i18n import email_locale
-from engage.mail import outbox
 from engage.publish.models import (
     AlertChoice,
     AlertSubscription,

@@ -15,10 +15,9 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from engage.engagements.models import Engagement
-from engage.engagements.service import counted_comments
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
-from engage.feedback.queries import current_tags
+from engage.feedback.queries import counted_comments, current_tags
 from engage.i18n import _, _l
 from engage.pagination import Page, PageNotFound, paginate  # noqa: F401  (re-exported)
 from engage.publish.models import (
@@ -30,21 +29,7 @@ from engage.publish.models import (
     response_item,
     response_theme,
 )
-from engage.util import CONTROL_IN_LINE
-
-MAX_QUERY = 200
-_CONTROL = CONTROL_IN_LINE
-
-
-def clean_param(value: str | None, limit: int = MAX_QUERY) -> str:
-    """A query-string value made safe for any database: one line, no NULs, bounded."""
-    return _CONTROL.sub(" ", value or "").strip()[:limit]
-
-
-def like_pattern(text: str) -> str:
-    """``%text%`` for LIKE with ``\\`` as the escape character, so % and _ match literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+from engage.util import clean_param, like_pattern
 
 
 def _published() -> Select:

@@ -22,8 +22,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
+from engage import audit
 from engage.extensions import db
-from engage.staff import audit, throttle, two_factor
+from engage.staff import throttle, two_factor
 from engage.staff.models import Role, StaffSession, StaffUser
 from engage.staff.throttle import normalise_email
 from engage.util import utcnow

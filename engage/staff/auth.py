@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from engage import audit
 from engage.extensions import login
-from engage.staff import accounts, audit
+from engage.staff import accounts
 from engage.staff.models import ROLE_LABELS, Role, StaffSession, StaffUser
 
 # Endpoints an account that needs two-factor sign-in may reach before setting it up

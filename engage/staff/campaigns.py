@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, selectinload
 
+from engage import audit
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import (
@@ -45,10 +46,9 @@ from engage.feedback.models import (
 from engage.pagination import Page, paginate
 from engage.publish import service as publishing
 from engage.publish.models import Response
-from engage.publish.queries import clean_param, like_pattern
-from engage.staff import audit, inbox, item_actions
+from engage.staff import inbox, item_actions
 from engage.staff.models import StaffUser
-from engage.util import MAX_DB_ID, utcnow
+from engage.util import MAX_DB_ID, clean_param, like_pattern, utcnow
 
 PER_PAGE = 10
 SIZES = (3, 10, 50, 100, 300, 1000)  # "at least N people" choices
@@ -305,7 +305,7 @@ def set_status(group: DuplicateGroup, status: Status, *, by: StaffUser) -> int:
 def count_once(group: DuplicateGroup, *, by: StaffUser) -> int:
     """Count the group as one campaign in public figures: its first copy keeps its
     status, every other copy becomes "duplicate" (not counted; see
-    engage.engagements.service.COUNTED_STATUSES). Spam is left alone."""
+    engage.feedback.queries.COUNTED_STATUSES). Spam is left alone."""
     items = [i for i in _members(group) if i.status != Status.SPAM]
     changed = 0
     for item in items[1:]:

@@ -1,7 +1,7 @@
 """Figures for the staff dashboard: feedback by theme, area, channel and week.
 
 Staff see every item except spam, campaign duplicates included (the public figures
-count those once; see engage.engagements.service.COUNTED_STATUSES).
+count those once; see engage.feedback.queries.COUNTED_STATUSES).
 """
 
 from __future__ import annotations

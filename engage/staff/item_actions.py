@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from engage import audit
 from engage.extensions import db
-from engage.feedback import retention
-from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.feedback.models import PLACEHOLDER, FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.feedback.themes import percent
-from engage.staff import audit
 from engage.staff.models import ItemNote, StaffUser
 from engage.util import MAX_DB_ID, utcnow
 
@@ -183,7 +182,7 @@ def suggestions(item: FeedbackItem, themes: Iterable[Theme], n: int = 2) -> list
 
     if item.classified_at is None or item.themes_reviewed_at is not None or item.themes():
         return []
-    if item.text == retention.PLACEHOLDER:
+    if item.text == PLACEHOLDER:
         return []
     by_slug = {theme.slug: theme for theme in themes}
     return [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event, false
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
 from engage.util import db_enum, utcnow
@@ -156,39 +156,6 @@ class SignInThrottle(db.Model):
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     blocked_until: Mapped[datetime | None]
-
-
-class AuditEvent(db.Model):
-    """One thing a person did (or tried to do) in the staff area. Append-only."""
-
-    __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_target", "target_type", "target_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
-    )
-    # Kept as text too, so the log still reads right if the account is deleted.
-    actor_email: Mapped[str | None] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(60), index=True)
-    target_type: Mapped[str | None] = mapped_column(String(40))
-    target_id: Mapped[str | None] = mapped_column(String(60))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-    ip: Mapped[str | None] = mapped_column(String(64))
-
-    actor: Mapped[StaffUser | None] = relationship()
-
-
-class AuditLogIsAppendOnly(RuntimeError):
-    """Raised when code tries to change or delete an audit entry."""
-
-
-@event.listens_for(Session, "before_flush")
-def _audit_is_append_only(session: Session, flush_context, instances) -> None:
-    for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
-            raise AuditLogIsAppendOnly("audit entries cannot be changed or deleted")
 
 
 class ItemNote(db.Model):

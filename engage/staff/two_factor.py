@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 
+from engage import audit
 from engage.extensions import db
-from engage.staff import audit
 from engage.staff.models import RecoveryCode, StaffUser
 from engage.util import utcnow
 

@@ -8,11 +8,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from engage.audit import AuditEvent
 from engage.concerns import service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup
-from engage.staff.models import AuditEvent
 from tests.concerns.conftest import evaluation_rows
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from engage.audit import AuditEvent
 from engage.concerns import service
 from engage.concerns.models import Concern
 from engage.extensions import db
 from engage.publish.models import Response
-from engage.staff.models import AuditEvent, Role
+from engage.staff.models import Role
 from tests.concerns.conftest import evaluation_rows
 
 

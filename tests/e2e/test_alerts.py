@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 def _confirm_path(app, address: str) -> str:
     from engage.extensions import db
-    from engage.mail.models import OutboxMessage
+    from engage.outbox.models import OutboxMessage
 
     with app.app_context():
         message = db.session.scalars(

@@ -4,6 +4,7 @@ from datetime import date
 
 from engage.engagements import service
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 
 
 def test_home_lists_open_and_closed(client, make_engagement):
@@ -88,7 +89,7 @@ def test_figures_count_themes(app, make_engagement, make_item):
         ]
     )
     db.session.commit()
-    result = service.figures(engagement)
+    result = feedback_queries.figures(engagement)
     by_slug = {s.slug: s for s in result.themes}
     assert result.total == 2
     assert by_slug["money"].count == 2 and by_slug["money"].percent == 100

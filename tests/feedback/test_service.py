@@ -12,7 +12,7 @@ from engage.feedback import service
 from engage.feedback.models import Channel, FeedbackItem, Status
 from engage.feedback.service import InvalidSubmission, Submission, submit
 from engage.followup import post_commit
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.util import utcnow
 from tests.batchfail import fail_the_batch
 

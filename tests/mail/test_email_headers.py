@@ -12,10 +12,11 @@ from email.utils import parseaddr
 
 import pytest
 
+from engage import outbox
 from engage.config import ConfigError, noreply_sender
 from engage.feedback.models import Channel
 from engage.feedback.service import Submission, submit
-from engage.mail import compose, outbox
+from engage.outbox import compose
 
 BASE = "https://engage.example.nhs.uk"
 

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engage import tasks
+from engage import retention, tasks
 from engage.classify import service as classify
 from engage.extensions import db
-from engage.feedback import notifications, retention
+from engage.feedback import notifications
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
 from engage.followup import post_commit
 from engage.mail import inbound
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from tests.databases import counting_statements
 from tests.mail.test_inbound import _mbox, message
 

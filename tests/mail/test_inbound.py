@@ -16,7 +16,7 @@ from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import inbound, mailboxes
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from tests.imapserver import PASSWORD, Dovecot
 
 

@@ -24,8 +24,8 @@ from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import inbound, mailboxes
-from engage.mail.models import OutboxMessage
 from engage.mail.parsing import ParseLimits, RejectedMessage, decode_bytes, parse_message
+from engage.outbox.models import OutboxMessage
 
 HEAD = (
     b"From: Jo Bloggs <jo@example.org>\r\nTo: engage@engage.example.org\r\n"

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engage.feedback.models import Channel, FeedbackItem, ThemeTag
-from engage.mail.models import OutboxMessage, OutboxStatus
+from engage.outbox.models import OutboxMessage, OutboxStatus
 from tests.deployment import BIN, ROOT, request, start_worker, wait_until
 from tests.multinode.conftest import (
     IMAP_MESSAGES,

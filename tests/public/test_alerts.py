@@ -11,9 +11,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from engage import outbox
 from engage.extensions import db
-from engage.mail import outbox
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.publish import service
 from engage.publish.models import AlertChoice, AlertSubscription, AlertSubscriptionAlias
 from engage.publish.notifications import manage_token, subscription_for_token

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engage.engagements import service as engagements
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 from engage.feedback.models import FeedbackItem
 from engage.publish import queries
 from engage.publish.models import ResponseVote
@@ -26,14 +26,14 @@ def test_a_no_reply_is_kept_but_not_counted(client, make_engagement, make_item, 
     engagement = make_engagement()
     items = [make_item(engagement_slug=engagement.slug) for _ in range(3)]
     response = make_response(engagement=engagement, items=items)
-    assert engagements.figures(engagement).total == 3
+    assert feedback_queries.figures(engagement).total == 3
     assert queries.responsiveness(engagement).percent == 100
 
     reply = _no_with_comment(client, response)
     # Kept for the team, about the same engagement ...
     assert reply is not None and reply.engagement_id == engagement.id
     # ... but not another comment, and not one without an answer.
-    assert engagements.figures(engagement).total == 3
+    assert feedback_queries.figures(engagement).total == 3
     answered = queries.responsiveness(engagement)
     assert (answered.counted, answered.answered, answered.percent) == (3, 3, 100)
     assert sum(row.count for row in queries.feedback_counts()) == 3

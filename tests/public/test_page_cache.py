@@ -1,4 +1,4 @@
-"""Public pages served from memory (engage.public.cache): fast, and never out of date.
+"""Public pages served from memory (engage.pagecache): fast, and never out of date.
 
 A stored page must be served again only while nothing it shows has changed: every
 test here changes something through the real services and checks the next page.
@@ -12,10 +12,10 @@ import pytest
 from flask import g
 from sqlalchemy import select, update
 
+from engage import pagecache as cache
 from engage.extensions import db
 from engage.feedback.models import Status
-from engage.public import cache
-from engage.public.models import PublicState
+from engage.pagecache.models import PublicState
 from engage.publish import service as publish
 from engage.publish.models import Response, ResponseStatus
 from engage.staff.models import Role

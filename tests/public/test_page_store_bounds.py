@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from engage.public import cache
-from engage.public.cache import CachedPage, PageStore
+from engage import pagecache as cache
+from engage.pagecache import CachedPage, PageStore
 
 
 def _page(size: int) -> CachedPage:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from engage.extensions import db
 from engage.feedback.models import TagSource, ThemeTag
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.publish.demo import load_demo_responses
 from engage.publish.models import Response, ResponseState
 from tests.publish.factories import theme

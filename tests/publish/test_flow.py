@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
+from engage import outbox
 from engage.extensions import db
 from engage.feedback.models import Status
-from engage.mail import outbox
 from engage.publish import service
 
 ATOM = "{http://www.w3.org/2005/Atom}"

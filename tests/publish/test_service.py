@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.publish import queries, service
 from engage.publish.models import ResponseState, ResponseStatus, RevisionKind
 from tests.publish.factories import theme

@@ -8,12 +8,11 @@ from datetime import timedelta
 import pyotp
 from sqlalchemy import select
 
+from engage.audit import AuditEvent, AuditLogIsAppendOnly
 from engage.cli import cli
 from engage.extensions import db
 from engage.staff import accounts, throttle
 from engage.staff.models import (
-    AuditEvent,
-    AuditLogIsAppendOnly,
     Role,
     SignInThrottle,
     StaffSession,
@@ -250,7 +249,7 @@ def test_sign_in_never_redirects_off_site(app, make_staff):
 
 def test_audit_entries_cannot_be_changed_or_deleted(app, make_staff):
     make_staff(Role.VIEWER)
-    from engage.staff import audit
+    from engage import audit
 
     event = audit.record("test.action", detail={"a": 1})
     db.session.commit()

@@ -86,11 +86,10 @@ def test_header_shows_sign_out_only_to_someone_signed_in(app, client, signed_in)
 
 
 def test_kept_fragments_are_bounded(app, client, monkeypatch):
-    from engage import web
+    from engage.caching import NamedCache
 
-    monkeypatch.setattr(web, "MAX_FRAGMENTS", 1)
-    fragments = app.extensions["engage_fragments"]
-    fragments.clear()
+    fragments = NamedCache("template_fragments", maxsize=1, seconds=None)
+    monkeypatch.setitem(app.extensions, "engage_fragments", fragments)
     for _ in range(3):
         page = client.get("/track").get_data(as_text=True)
         # A page needs two pieces (header and footer); only one is kept at a time, and

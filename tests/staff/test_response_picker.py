@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, TagSource, Theme, ThemeTag
-from engage.mail.models import OutboxMessage
+from engage.outbox.models import OutboxMessage
 from engage.publish import service as publishing
 from engage.publish.models import (
     AlertChoice,

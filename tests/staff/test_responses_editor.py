@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from engage.audit import AuditEvent
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, Status
 from engage.publish.models import Response, ResponseState, ResponseStatus, ResponseTemplate
-from engage.staff.models import AuditEvent, Role
+from engage.staff.models import Role
 
 
 def _actions():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from engage.audit import AuditEvent
 from engage.extensions import db
-from engage.staff.models import AuditEvent, Role
+from engage.staff.models import Role
 
 # Pages anyone may reach: signing in and out.
 OPEN_ENDPOINTS = {"staff.sign_in", "staff.sign_in_code", "staff.logout"}

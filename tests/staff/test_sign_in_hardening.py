@@ -13,9 +13,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from engage.audit import AuditEvent
 from engage.extensions import db
 from engage.staff import accounts, throttle, two_factor
-from engage.staff.models import AuditEvent, RecoveryCode, Role, SignInThrottle, StaffSession
+from engage.staff.models import RecoveryCode, Role, SignInThrottle, StaffSession
 from engage.util import utcnow
 from tests.staffing import PASSWORD, current_code, sign_in
 

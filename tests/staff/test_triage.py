@@ -11,13 +11,14 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
+from engage.audit import AuditEvent
 from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.pagination import PageNotFound
 from engage.staff import inbox as inbox_list
 from engage.staff.inbox import page as inbox_page_module
-from engage.staff.models import AuditEvent, ItemNote, Role
+from engage.staff.models import ItemNote, Role
 
 
 def _tag(item, slug, source=TagSource.MODEL, confidence=0.9):

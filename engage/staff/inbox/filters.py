@@ -11,8 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from engage.feedback.models import Channel, Status
-from engage.publish.queries import clean_param
-from engage.util import MAX_DB_ID
+from engage.util import MAX_DB_ID, clean_param
 
 UNCLASSIFIED = "unclassified"
 GENERAL = "general"  # feedback not tied to an engagement

@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from engage import audit
 from engage.concerns import service, steering
 from engage.concerns.models import Concern
 from engage.engagements import service as engagements
@@ -14,7 +15,6 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Theme
 from engage.publish.service import InvalidResponse
-from engage.staff import audit
 from engage.staff.auth import role_required
 from engage.staff.models import Role
 from engage.staff.views import bp

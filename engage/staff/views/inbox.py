@@ -8,9 +8,10 @@ from flask import Response, flash, redirect, render_template, request, stream_wi
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from engage import audit
 from engage.extensions import db
 from engage.pagination import PageNotFound, page_number
-from engage.staff import audit, campaigns, export, item_actions
+from engage.staff import campaigns, export, item_actions
 from engage.staff import inbox as inbox_list
 from engage.staff.auth import role_required
 from engage.staff.models import Role

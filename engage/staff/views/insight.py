@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from engage import audit
 from engage.classify import service as classify
 from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
@@ -20,21 +21,12 @@ from engage.feedback.models import Status, Theme
 from engage.pagination import PageNotFound, page_number
 from engage.publish import queries as publish_queries
 from engage.publish.models import Response
-from engage.publish.queries import clean_param
 from engage.publish.service import InvalidResponse
-from engage.staff import (
-    audit,
-    campaigns,
-    charts,
-    dashboard,
-    duplicates,
-    export,
-    item_actions,
-)
+from engage.staff import campaigns, charts, dashboard, duplicates, export, item_actions
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
-from engage.util import MAX_DB_ID, utcnow
+from engage.util import MAX_DB_ID, clean_param, utcnow
 
 ALL = "all"  # the engagement choice meaning every engagement and general feedback
 

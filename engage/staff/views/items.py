@@ -13,12 +13,12 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from engage import personal_data
+from engage import audit, personal_data
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme
-from engage.staff import audit, inbox, item_actions
+from engage.staff import inbox, item_actions
 from engage.staff.auth import role_required
 from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
 from engage.staff.models import Role

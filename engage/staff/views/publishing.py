@@ -8,11 +8,10 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from engage import audit, outbox
 from engage.extensions import db
-from engage.mail import outbox
 from engage.publish import notifications, service
 from engage.publish.models import ResponseStatus
-from engage.staff import audit
 from engage.staff.auth import role_required
 from engage.staff.forms import UnpublishForm
 from engage.staff.models import Role

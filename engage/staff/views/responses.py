@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
+from engage import audit
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
@@ -23,14 +24,13 @@ from engage.publish.models import (
     ResponseTemplate,
     response_item,
 )
-from engage.publish.queries import clean_param
-from engage.staff import audit, picker
+from engage.staff import picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
 from engage.staff.labels import RESPONSE_STATE_NAMES
 from engage.staff.models import Role
 from engage.staff.views import bp
-from engage.util import MAX_DB_ID
+from engage.util import MAX_DB_ID, clean_param
 
 LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")
 

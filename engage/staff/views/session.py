@@ -8,8 +8,9 @@ import segno
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from engage import audit
 from engage.extensions import db, limiter
-from engage.staff import accounts, audit, throttle, two_factor
+from engage.staff import accounts, throttle, two_factor
 from engage.staff.auth import (
     clean_next,
     current_session,

@@ -1,5 +1,11 @@
 """Retention: remove personal details from feedback older than the retention period.
 
+An operation over every domain (feedback, mail's outbox, responses' votes and alerts,
+staff notes, the audit log), so it sits above them all; the text it leaves in place of a
+removed one (``PLACEHOLDER``) and the hashed form of a Message-ID are defined with the
+feedback item, in ``engage.feedback.models``, where the classifier and the mail intake
+read them.
+
 ``purge(older_than_days)`` keeps the public record whole and removes whatever could
 identify a person once feedback is older than ENGAGE_RETENTION_DAYS (730 by default).
 
@@ -35,7 +41,6 @@ at the next (auto)VACUUM.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,17 +48,22 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
+from engage import audit
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem
-from engage.mail.models import OutboxMessage
+from engage.feedback.models import (
+    PLACEHOLDER,
+    DuplicateGroup,
+    FeedbackItem,
+    hashed_message_id,
+)
+from engage.outbox.models import OutboxMessage
+from engage.publish.models import AlertSubscription, ResponseVote
+from engage.staff.models import ItemNote
 from engage.util import utcnow
 
-PLACEHOLDER = "[removed under the retention policy]"
 DEFAULT_DAYS = 730
 BATCH = 500
-_HASH_PREFIX = "msgid-sha256:"
-_CONTENT_HASH_PREFIX = "sha256:"  # engage.mail.parsing's id for messages without one
 
 
 @dataclass
@@ -83,14 +93,6 @@ def cutoff_for(days: int, *, now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(days=days)
 
 
-def hashed_message_id(message_id: str) -> str:
-    """The form a purged item keeps its Message-ID in (unchanged if already a hash)."""
-    if message_id.startswith((_HASH_PREFIX, _CONTENT_HASH_PREFIX)):
-        return message_id
-    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return _HASH_PREFIX + digest
-
-
 def purge(
     older_than_days: int, *, dry_run: bool = False, now: datetime | None = None
 ) -> PurgeResult:
@@ -100,10 +102,6 @@ def purge(
     a real run would do. A real run commits batch by batch (running it again after an
     interruption finishes the job) and adds a ``retention.purge`` audit entry.
     """
-    from engage.publish.models import AlertSubscription, ResponseVote
-    from engage.staff import audit
-    from engage.staff.models import ItemNote
-
     cutoff = cutoff_for(older_than_days, now=now)
     result = PurgeResult(older_than_days=older_than_days, cutoff=cutoff, dry_run=dry_run)
     boroughs = _known_areas()

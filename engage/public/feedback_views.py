@@ -1,4 +1,7 @@
-"""Residents' pages: send feedback, see the reference, track it, stop emails."""
+"""Residents' pages: send feedback, see the reference, track it, stop emails.
+
+The ``feedback`` blueprint (endpoints ``feedback.send``, ``feedback.sent``,
+``feedback.track`` and the unsubscribe pages)."""
 
 from __future__ import annotations
 
@@ -18,14 +21,14 @@ from flask import (
 from flask_wtf import FlaskForm
 
 from engage.engagements import service as engagements
-from engage.engagements.views import render_engagement_page
 from engage.extensions import csrf, db, limiter
 from engage.feedback import notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
 from engage.i18n import _, current_code
-from engage.publish.queries import clean_param
-from engage.util import utcnow
+from engage.public.engagement_views import render_engagement_page
+from engage.publish import queries as publish_queries
+from engage.util import clean_param, utcnow
 
 bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
@@ -144,8 +147,6 @@ def track():
     status = 400 if form.errors or not_found else 200
     timeline = None
     if item is not None:
-        from engage.publish import queries as publish_queries
-
         timeline = publish_queries.tracking(item)
     return render_template(
         "feedback/track.html", form=form, item=item, not_found=not_found, timeline=timeline

@@ -1,4 +1,7 @@
-"""Public pages: the list of engagements and one engagement."""
+"""Public pages: the list of engagements and one engagement, with its feedback form.
+
+The ``engagements`` blueprint (endpoints ``engagements.index`` and
+``engagements.show``); the form posts to engage.public.feedback_views."""
 
 from __future__ import annotations
 
@@ -6,7 +9,11 @@ from flask import Blueprint, abort, render_template
 
 from engage.engagements import service
 from engage.engagements.models import Engagement
-from engage.public.cache import cached_page
+from engage.feedback import queries as feedback_queries
+from engage.feedback.forms import FeedbackForm
+from engage.pagecache import cached_page
+from engage.publish import queries as publish_queries
+from engage.publish import service as publish
 from engage.util import utcnow
 
 bp = Blueprint("engagements", __name__)
@@ -28,10 +35,6 @@ def index():
 
 def render_engagement_page(engagement: Engagement, form=None, status: int = 200):
     """Render an engagement's page with its feedback form (fresh, or with errors)."""
-    from engage.feedback.forms import FeedbackForm
-    from engage.publish import queries as publish_queries
-    from engage.publish import service as publish
-
     if form is None:
         form = FeedbackForm()
     form.set_areas(engagement.areas or [])
@@ -39,7 +42,7 @@ def render_engagement_page(engagement: Engagement, form=None, status: int = 200)
         render_template(
             "engagements/show.html",
             engagement=engagement,
-            figures=service.figures(engagement),
+            figures=feedback_queries.figures(engagement),
             today=utcnow().date(),
             form=form,
             responses=publish.published_for(engagement, limit=TABLE_LIMIT),

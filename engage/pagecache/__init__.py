@@ -1,4 +1,10 @@
-"""Public pages served from memory until what they show changes (issue #9).
+"""The public page store: public pages served from memory until what they show changes
+(issue #9).
+
+A low package: it imports no domain. Each domain registers, beside its models, what
+public pages show of it (``shown`` for models any change of which matters,
+``shown_attributes`` for a model shown only through some columns), much as Warehouse
+registers the cache keys a model purges; the store then watches every flush for those.
 
 Two rules keep a cached page correct:
 
@@ -18,6 +24,15 @@ at most ``ENGAGE_FIGURES_MAX_AGE`` seconds and say when they were counted. Every
 expires after ``ENGAGE_PAGE_CACHE_MAX_AGE`` seconds too, a safety net for a change
 made outside the ORM (code that writes with SQL calls ``public_changed()``).
 
+Its settings (``ENGAGE_PAGE_CACHE``, ``ENGAGE_PAGE_CACHE_MAX_AGE``,
+``ENGAGE_FIGURES_MAX_AGE``, ``ENGAGE_PAGE_CACHE_ENTRIES``, ``ENGAGE_PAGE_CACHE_MAX_BYTES``,
+``ENGAGE_PAGE_VERSION_MAX_AGE``) and their defaults live in one place,
+``engage.config.from_environment``; this module only reads them from the app's config.
+The pages are kept in a store of its own (``PageStore``, least recently used dropped
+first) rather than an ``engage.caching`` cache because it is bounded by bytes as well as
+by count; the version last read is kept in an ``engage.caching`` cache named
+``public_state`` whose lifetime is ``ENGAGE_PAGE_VERSION_MAX_AGE``.
+
 Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES``
 pages of at most ``MAX_BODY`` bytes each and to ``ENGAGE_PAGE_CACHE_MAX_BYTES``
 bytes in all (bodies, headers and keys), least recently used dropped first: junk query
@@ -30,7 +45,6 @@ revalidate with a 304.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 import time
@@ -47,9 +61,10 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from engage.caching import NamedCache
 from engage.extensions import db
 from engage.i18n import current_code
-from engage.public.models import PublicState
+from engage.pagecache.models import PublicState
 from engage.util import utcnow
 
 MAX_BODY = 1_000_000
@@ -76,12 +91,13 @@ def current_state() -> State:
     environ = request.environ
     if "engage.public_state" not in environ:
         pages = store()
-        state = pages.recent_state(current_app.config["ENGAGE_PAGE_VERSION_MAX_AGE"])
+        max_age = current_app.config["ENGAGE_PAGE_VERSION_MAX_AGE"]
+        state = pages.recent_state(max_age)
         if state is None:
             # On the session's connection, without the ORM: this runs for stored pages.
             row = db.session.connection().execute(_READ_STATE).first()
             state = State(*row) if row else State(0, None)
-            pages.remember_state(state)
+            pages.remember_state(state, max_age)
         environ["engage.public_state"] = state
     return environ["engage.public_state"]
 
@@ -102,43 +118,38 @@ def public_changed(session: Session | None = None) -> None:
     (session or db.session).info["public_changed_in_transaction"] = True
 
 
-# What public pages show: any change to one of these moves the version. Worked out
-# once: it is asked on every flush.
-@functools.cache
-def _shown_models() -> tuple[type, ...]:
-    from engage.engagements.models import Engagement, EngagementExtension
-    from engage.feedback.models import Theme
-    from engage.publish.models import Response, ResponseMilestone, ResponseRevision, ResponseVote
-
-    return (
-        Response,
-        ResponseRevision,
-        ResponseMilestone,
-        ResponseVote,
-        Engagement,
-        EngagementExtension,
-        Theme,
-    )
+# What public pages show, registered by the domains that own it (see shown() and
+# shown_attributes()). Kept as a tuple and a dict: they are asked on every flush.
+_shown: tuple[type, ...] = ()
+_shown_attributes: dict[type, tuple[str, ...]] = {}
 
 
-# Feedback items are public only as counts; these attributes change the counts shown
-# with responses (people raising a concern leave out spam).
-_ITEM_ATTRIBUTES = ("status", "engagement_id")
+def shown(*models: type) -> None:
+    """Register models that public pages show: adding, changing or deleting any row of
+    them moves the public version. Each domain calls this beside its models."""
+    global _shown
+    _shown = _shown + tuple(model for model in models if model not in _shown)
+
+
+def shown_attributes(model: type, *names: str) -> None:
+    """Register a model public pages show only through ``names`` (feedback items appear
+    as counts): a change to one of those attributes of a stored row moves the version;
+    new rows and other changes do not."""
+    _shown_attributes[model] = tuple(dict.fromkeys((*_shown_attributes.get(model, ()), *names)))
 
 
 def _changes_public_data(session: Session) -> bool:
-    from engage.feedback.models import FeedbackItem
-
-    shown = _shown_models()
+    shown_models = _shown
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, shown):
+        if isinstance(obj, shown_models):
             return True
     for obj in session.dirty:
-        if isinstance(obj, shown) and session.is_modified(obj):
+        if isinstance(obj, shown_models) and session.is_modified(obj):
             return True
-        if isinstance(obj, FeedbackItem) and not inspect(obj).pending:
+        names = _shown_attributes.get(type(obj))
+        if names and not inspect(obj).pending:
             state = inspect(obj)
-            if any(state.attrs[name].history.has_changes() for name in _ITEM_ATTRIBUTES):
+            if any(state.attrs[name].history.has_changes() for name in names):
                 return True
     return False
 
@@ -191,21 +202,26 @@ class PageStore:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self._state: tuple[State, float] | None = None
+        # The version last read, kept for ENGAGE_PAGE_VERSION_MAX_AGE seconds (an
+        # engage.caching cache, made again when that setting changes).
+        self._state = NamedCache("public_state", maxsize=1, seconds=0)
+
+    def _state_memo(self, max_age: float) -> NamedCache:
+        memo = self._state
+        if memo.seconds != max_age:
+            memo = self._state = NamedCache("public_state", maxsize=1, seconds=max_age)
+        return memo
 
     def recent_state(self, max_age: float) -> State | None:
         """The version read less than ``max_age`` seconds ago, if any."""
-        known = self._state
-        if known is not None and time.monotonic() - known[1] < max_age:
-            return known[0]
-        return None
+        return self._state_memo(max_age).get("state")
 
-    def remember_state(self, state: State) -> None:
-        self._state = (state, time.monotonic())
+    def remember_state(self, state: State, max_age: float) -> None:
+        self._state_memo(max_age).set("state", state)
 
     def forget_state(self) -> None:
         """This process changed public data: read the version afresh."""
-        self._state = None
+        self._state.pop("state")
 
     def get(self, key: tuple, max_age: float) -> CachedPage | None:
         with self._lock:
@@ -344,13 +360,8 @@ def cached_page(*, counts_feedback: bool = False, csrf: bool = False) -> Callabl
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its page store and track changes to public data."""
-    app.config.setdefault("ENGAGE_PAGE_CACHE", True)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_AGE", 300)
-    app.config.setdefault("ENGAGE_FIGURES_MAX_AGE", 60)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_ENTRIES", 500)
-    app.config.setdefault("ENGAGE_PAGE_CACHE_MAX_BYTES", 32 * 1024 * 1024)
-    app.config.setdefault("ENGAGE_PAGE_VERSION_MAX_AGE", 1.0)
+    """Give the app its page store and track changes to public data (the settings and
+    their defaults come from engage.config)."""
     app.extensions["engage.page_store"] = PageStore(
         app.config["ENGAGE_PAGE_CACHE_ENTRIES"], app.config["ENGAGE_PAGE_CACHE_MAX_BYTES"]
     )

@@ -13,9 +13,10 @@ from engage.util import utcnow
 class PublicState(db.Model):
     """A single row (id 1): the version of everything the public pages show.
 
-    engage.public.cache adds one to ``version`` in the same transaction as any change
-    to a response, an engagement or a theme, so a cached page made for an older
-    version is never served again once that change is committed.
+    engage.pagecache adds one to ``version`` in the same transaction as any change to
+    what public pages show (a response, an engagement, a theme: what each domain
+    registers), so a cached page made for an older version is never served again once
+    that change is committed.
     """
 
     __tablename__ = "public_state"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from engage import outbox
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.feedback.service import Submission, submit
-from engage.mail import outbox
-from engage.mail.models import OutboxMessage, OutboxStatus
+from engage.outbox.models import OutboxMessage, OutboxStatus
 from engage.util import utcnow
 from tests.smtp import SMTPServer
 

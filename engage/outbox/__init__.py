@@ -1,4 +1,8 @@
-"""Queue emails in the outbox and send the due ones with back-off.
+"""The outbox: queue emails as rows and send the due ones with back-off.
+
+A low package: every feature that writes to people (acknowledgements, alerts, staff
+invitations) queues here, and mail intake is one channel above it. The rows are
+``engage.outbox.models.OutboxMessage``; ``engage.outbox.compose`` builds the messages.
 
 Sending is claim → send → mark sent, each step committed. The claim (_claim_next) is
 a lease: any number of workers may send at once and each message is claimed by one of
@@ -28,8 +32,8 @@ from flask import current_app
 from sqlalchemy import insert, or_, select, update
 
 from engage.extensions import db
-from engage.mail import compose
-from engage.mail.models import OutboxMessage, OutboxStatus
+from engage.outbox import compose
+from engage.outbox.models import OutboxMessage, OutboxStatus
 from engage.util import utcnow
 
 log = logging.getLogger(__name__)

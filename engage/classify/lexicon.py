@@ -158,7 +158,8 @@ _PHRASES: dict[str, str] = {
         "unsupported staff, overwhelmed, pulled in all directions, pulled in every direction, "
         "pulled in too many directions, inadequately staffed, poorly staffed, thinly staffed, "
         "call handler*, not enough staff, not enough nurses, not enough doctors, not enough "
-        "gps, not enough midwives, all categories of staff, rota gaps, unfilled shifts, "
+        "gps, not enough midwives, fewer gps, fewer nurses, fewer doctors, fewer midwives, "
+        "fewer staff, all categories of staff, rota gaps, unfilled shifts, "
         "frontline staff, our members, union members"
     ),
 }

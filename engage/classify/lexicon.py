@@ -101,7 +101,14 @@ _PHRASES: dict[str, str] = {
         "ignored clinicians, medical voice, nurse member, nurse director, royal college*, bma, "
         "lmc, lmcs, local medical committee, clinical reference group, pcn clinical director*, "
         "seat at the table, practices had a say, professional voice, professional advice, "
-        "managers instead of, run by managers"
+        "managers instead of, run by managers, consultant body, body of consultants, "
+        "consultants' letter, consultants wrote, medical staff committee, medical committee, "
+        "senior doctors, senior clinicians, clinical judgement, clinical judgment, heard but "
+        "not listened, gp involvement, involvement of gps, involvement from gps, gp "
+        "opposition, gps opposed, opposed by gps, opposition from gps, grassroots gps, jobbing "
+        "gps, gp representation, gp presence, gp seat*, top table, doctors in the dark, "
+        "clinicians in the dark, clinical commissioners, commissioning role, commissioning "
+        "work, commissioning duties"
     ),
     "services": (
         "service*, hospital*, a&e, a & e, a and e, accident and emergency, emergency "
@@ -129,18 +136,31 @@ _PHRASES: dict[str, str] = {
     "jobs": (
         "job, jobs, staff, staffing, staffed, understaff*, workforce, employ*, redundan*, laid "
         "off, lay off*, layoff*, made redundant, lose their job*, losing their job*, recruit*, "
-        "retain*, retention, vacanc*, morale, burnout, burn out, burnt out, exhausted staff, "
-        "career*, training, trainee*, apprentice*, pay, pay rise, wage*, salar*, pension*, "
+        "retain staff, retaining staff, retain nurses, retain doctors, retain gps, keep staff, "
+        "retention, vacanc*, morale, burnout, burn out, burnt out, exhausted staff, "
+        "career*, training places, training posts, training budget*, staff training, "
+        "trainee*, apprentice*, pay, pay rise, wage*, pension*, "
         "terms and conditions, t&cs, tupe, agency staff, agency nurse*, locum*, bank staff, "
         "posts, post holder*, roles, restructur*, re-structur*, staff consultation, union*, "
         "unison, unite, rcn, gmb, strike*, industrial action, colleagues, workers, worker, "
-        "employees, headcount, head count, shortage*, short-staffed, short staffed, leaving the "
-        "nhs, leave the nhs, quit, relocate staff, commute, redeploy*, secondment*, new job "
-        "titles, management posts, managers, hr, skills, experienced staff, familiar faces, "
+        "employees, headcount, head count, staff shortage*, staffing shortage*, workforce "
+        "shortage*, shortage of staff, shortages of staff, shortage of nurses, shortage of "
+        "doctors, shortage of gps, shortage of midwives, nurse shortage*, gp shortage*, "
+        "doctor shortage*, short-staffed, short staffed, leaving the nhs, leave the nhs, quit, "
+        "relocate staff, redeploy*, secondment*, new job titles, management posts, hr, "
+        "experienced staff, familiar faces, "
         "people who work, nursing shortage*, nurse recruitment, supply of nurses, haemorrhag*, "
         "exodus, workload*, shift*, rota*, overtime, staff side, band 5, band 6, employer*, "
         "wholly owned, subsidiary, subsidiaries, last to know, new contract*, contracts of "
-        "employment"
+        "employment, org change, organisational change, organizational change, at risk of "
+        "redundancy, posts at risk, jobs at risk, job matching, slotted in, slotting, job "
+        "description*, new structure*, staff consultation period, under-supported, "
+        "unsupported staff, overwhelmed, pulled in all directions, pulled in every direction, "
+        "pulled in too many directions, inadequately staffed, poorly staffed, thinly staffed, "
+        "call handler*, not enough staff, not enough nurses, not enough doctors, not enough "
+        "gps, not enough midwives, fewer gps, fewer nurses, fewer doctors, fewer midwives, "
+        "fewer staff, all categories of staff, rota gaps, unfilled shifts, "
+        "frontline staff, our members, union members"
     ),
 }
 LEXICON: dict[str, tuple[str, ...]] = {
@@ -233,8 +253,11 @@ def matches(text: str, phrases: Sequence[str]) -> list[str]:
 
 # Two kinds of word that mean something together in one sentence and little apart.
 # The guide's clinical leadership is clinicians *deciding* ("GPs on the board",
-# "consultants were never asked"), not clinicians named in passing; and staff named
-# with praise ("the nurses were wonderful") is not a workforce concern.
+# "consultants were never asked"), not clinicians named in passing (so not "consult*",
+# the public consultation, "support*" or "the powers that be"); staff named with praise
+# ("the nurses were wonderful") is not a workforce concern; and staff named with a worry
+# ("colleagues are in limbo", "not enough call handlers") is one, without the words
+# "jobs" or "redundancy".
 # fmt: off
 CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "clinicians deciding": (
@@ -245,9 +268,9 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         (
             "board*", "decid*", "decision*", "say", "voice*", "lead*", "led", "commission*",
-            "consult*", "asked", "ask", "listen*", "involv*", "vote*", "voting", "seat*",
-            "represent*", "chair*", "overrul*", "ignor*", "input", "views", "view",
-            "support*", "oppos*", "engag*", "power*", "control*", "influence*", "member*",
+            "consulted", "not consulted", "asked", "ask", "listen*", "involv*", "vote*",
+            "voting", "seat*", "represent*", "chair*", "overrul*", "overrid*", "ignor*",
+            "input", "views", "view", "oppos*", "engag*", "control*", "influence*", "member*",
             "governing", "sign*", "approv*", "agree*", "heard", "committee*",
         ),
     ),
@@ -261,6 +284,20 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "caring", "thank*", "fantastic", "excellent", "superb", "great", "fab*",
             "angels", "heroes", "professional", "cannot fault", "can't fault",
             "outstanding", "helpful", "friendly", "best",
+        ),
+    ),
+    "staff worried": (
+        (
+            "staff", "colleagues", "our members", "union members", "workforce", "employees",
+            "posts", "roles", "jobs", "job", "team members", "nurses", "midwives",
+            "call handlers", "workers",
+        ),
+        (
+            "uncertain*", "worry*", "worried", "worrying", "anxious", "anxiety", "at risk",
+            "in the dark", "no news", "heard nothing", "redundan*", "limbo", "unsettl*",
+            "demoralis*", "demoraliz*", "overwhelmed", "exhausted", "overstretched",
+            "stretched", "burn*", "leaving", "quit*", "cannot cope", "can't cope",
+            "not enough", "too few", "understaff*", "morale", "stress*",
         ),
     ),
 }

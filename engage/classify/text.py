@@ -100,6 +100,7 @@ _LAST_SENTENCE = re.compile(r"(?:(?<=[.!?\n])|^)\s*([^.!?\n]+)[.!]*\s*$")
 # Organisations' long names, shortened to the acronym people also use, so that the
 # "clinical" of "Clinical Commissioning Group" or the "care" of "Integrated Care
 # Board" does not read as clinical leadership or services: a name is not a concern.
+# Places named after the people in them are rewritten as places in the same way.
 _NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), short)
     for pattern, short in (
@@ -112,6 +113,14 @@ _NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhealth\s+and\s+wellbeing\s+boards?\b", "HWB"),
         (r"\b(?:joint\s+)?health\s+overview\s+and\s+scrutiny\s+committees?\b", "HOSC"),
         (r"\baccident\s+(?:and|&)\s+emergency\b", "A&E"),
+        # Places, not people: "the doctor's surgery is closing after the consultation"
+        # says nothing about clinicians deciding (lexicon.py's contexts).
+        (r"\b(?:doctors?'?s?|gp'?s?|medical)\s+(?:surgery|practice)\b", "surgery"),
+        # "GP practices" stays: practices are also the members that commission.
+        (r"\b(?:doctors?'?s?|medical)\s+(?:surgeries|practices)\b", "surgeries"),
+        (r"\b(?:doctors?'?s?|gp'?s?)\s+surgeries\b", "surgeries"),
+        (r"\bmedical\s+centres?\b", "health centre"),
+        (r"\b(?:midwifery|midwife)(?:\s*-\s*|\s+)?(?:led\s+)?units?\b", "maternity unit"),
     )
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")

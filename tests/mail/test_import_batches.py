@@ -187,7 +187,7 @@ def test_a_malformed_message_does_not_lose_its_neighbours(app, model):
 def test_a_batch_the_database_refuses_is_stored_message_by_message(app, model, monkeypatch, caplog):
     """Another import commits m2 after this batch looked for duplicates (a race)."""
     inbound.ingest_many([mail(2)], channel=Channel.IMPORT)
-    monkeypatch.setattr(inbound, "_known", lambda message_ids: {})
+    monkeypatch.setattr(inbound, "stored_references", lambda message_ids: {})
     with caplog.at_level(logging.WARNING, logger="engage.mail.inbound"):
         summary = inbound.ingest_many(
             [mail(n) for n in range(5)], channel=Channel.IMPORT, batch_size=10

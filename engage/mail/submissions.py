@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import retention
+from engage.feedback import retention, validation
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import parsing
@@ -78,10 +78,10 @@ def _text(message: parsing.ParsedMessage) -> str:
     marked where a limit cut them; RejectedMessage, worded for an email, when there is
     too little to record."""
     text = message.text or ""
-    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
+    if len(validation.clean_text(text)) < validation.MIN_TEXT and message.subject:
         text = f"{message.subject}\n\n{text}".strip()
-    length = len(feedback.clean_text(text))
-    if length < feedback.MIN_TEXT:
+    length = len(validation.clean_text(text))
+    if length < validation.MIN_TEXT:
         if message.attachment_names and not (message.text or "").strip():
             names = ", ".join(message.attachment_names[:5])
             raise parsing.RejectedMessage(
@@ -91,11 +91,11 @@ def _text(message: parsing.ParsedMessage) -> str:
             raise parsing.RejectedMessage("the email has no text to record (no body or subject)")
         raise parsing.RejectedMessage(
             f"the email's text is too short to record ({length} characters with the subject; "
-            f"at least {feedback.MIN_TEXT} are needed)"
+            f"at least {validation.MIN_TEXT} are needed)"
         )
     note = _UNREAD.format(reason=message.truncated) if message.truncated else ""
-    if len(text) + len(note) > feedback.MAX_TEXT:
-        text = text[: feedback.MAX_TEXT - len(_TRUNCATED) - len(note)] + _TRUNCATED
+    if len(text) + len(note) > validation.MAX_TEXT:
+        text = text[: validation.MAX_TEXT - len(_TRUNCATED) - len(note)] + _TRUNCATED
     return text + note
 
 
@@ -120,7 +120,7 @@ def submission_of(
     text = _text(message)
     email = message.sender_email or None
     try:
-        feedback.clean_line(email, limit=254)
+        validation.clean_line(email, limit=254)
     except ValueError:
         email = None
     submitted_at = None

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import service as feedback
+from engage.feedback import validation
 from engage.feedback.models import Channel, FeedbackItem, Status, Theme
 from engage.publish import notifications
 from engage.publish.models import (
@@ -90,7 +91,7 @@ def _clean(you_said: str | None, we_did: str | None) -> tuple[str, str]:
         ("you_said", you_said, "what people told us"),
         ("we_did", we_did, "what we are doing"),
     ):
-        text = feedback.clean_text(value)
+        text = validation.clean_text(value)
         if not text:
             errors[name] = f"Enter {label}"
         elif len(text) > MAX_TEXT:
@@ -240,7 +241,7 @@ def change_status(
     _check_date(on, "on", "The date of the change")
     if status == response.status:
         raise WrongState("The response already has this status")
-    note = feedback.clean_text(note)[:MAX_TEXT]
+    note = validation.clean_text(note)[:MAX_TEXT]
     response.status = status
     label = RESPONSE_STATUS_LABELS[status]
     milestone = ResponseMilestone(
@@ -262,7 +263,7 @@ def change_status(
 def add_milestone(response: Response, *, on: date, text: str) -> ResponseMilestone:
     """Record a dated step without changing the status. Raises InvalidResponse."""
     _check_date(on, "on", "The date")
-    text = feedback.clean_text(text)
+    text = validation.clean_text(text)
     if not text:
         raise InvalidResponse({"text": "Enter what happened"})
     milestone = ResponseMilestone(response=response, on=on, text=text[:MAX_TEXT])
@@ -279,7 +280,7 @@ def unpublish(response: Response, *, reason: str, by: str | None = None) -> Resp
     """
     if not response.is_public:
         raise WrongState("Only a published response can be unpublished")
-    reason = feedback.clean_text(reason)
+    reason = validation.clean_text(reason)
     if not reason:
         raise InvalidResponse({"reason": "Say why the response is being unpublished"})
     response.state = ResponseState.UNPUBLISHED
@@ -324,9 +325,9 @@ def vote(
     """
     if not response.is_public:
         raise WrongState("Only published responses can be voted on")
-    comment = feedback.clean_text(comment)[:MAX_COMMENT] or None
+    comment = validation.clean_text(comment)[:MAX_COMMENT] or None
     item = None
-    if not helpful and comment and len(comment) >= feedback.MIN_TEXT:
+    if not helpful and comment and len(comment) >= validation.MIN_TEXT:
         try:
             item = feedback.submit(
                 feedback.Submission(
@@ -433,7 +434,9 @@ def subscribe(
     if not targets:
         raise InvalidResponse({"themes": "Select at least one theme or engagement"})
     try:
-        address = feedback.validate_email_address(feedback.clean_line(email or "", limit=254) or "")
+        address = validation.validate_email_address(
+            validation.clean_line(email or "", limit=254) or ""
+        )
     except ValueError as error:
         raise InvalidResponse(
             {"email": "Enter an email address in the correct format, like name@example.com"}
@@ -537,14 +540,14 @@ def unsubscribe(*, token: str) -> AlertSubscription | None:
 
 def save_template(*, name: str, you_said: str, we_did: str, by: str | None = None):
     """Keep reusable wording under a name (not committed). Raises InvalidResponse."""
-    name = feedback.clean_text(name).replace("\n", " ")[:200]
+    name = validation.clean_text(name).replace("\n", " ")[:200]
     errors = {}
     if not name:
         errors["name"] = "Give the template a name"
     elif db.session.scalar(select(ResponseTemplate.id).where(ResponseTemplate.name == name)):
         errors["name"] = "There is already a template with this name"
-    you_said = feedback.clean_text(you_said)[:MAX_TEXT]
-    we_did = feedback.clean_text(we_did)[:MAX_TEXT]
+    you_said = validation.clean_text(you_said)[:MAX_TEXT]
+    we_did = validation.clean_text(we_did)[:MAX_TEXT]
     if not (you_said or we_did):
         errors["we_did"] = "Write the wording to reuse"
     if errors:

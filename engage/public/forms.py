@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from engage.publish.service import MAX_COMMENT
+from engage.publish.votes import MAX_COMMENT
 
 
 class VoteForm(FlaskForm):

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from engage.cli.output import echo_json
+from engage.unit_of_work import transaction
 
 
 @click.command("worker")
@@ -80,7 +81,6 @@ def revoke_partner_command(name: str) -> None:
 @with_appcontext
 def create_staff_command(email: str, role: str, name: str, password_stdin: bool) -> None:
     """Create a staff account (the password is asked for unless --password-stdin)."""
-    from engage.extensions import db
     from engage.staff import accounts
     from engage.staff.models import Role
 
@@ -89,10 +89,10 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.create_staff(email=email, role=Role(role), password=password, name=name)
+        with transaction():
+            user = accounts.create_staff(email=email, role=Role(role), password=password, name=name)
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from error
-    db.session.commit()
     click.echo(f"Created {user.role.value} account for {user.email}.")
     if user.role.needs_two_factor:
         click.echo("They will be asked to set up an authenticator app when they first sign in.")
@@ -104,7 +104,6 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
 @with_appcontext
 def export_feedback_command(fmt: str, output: str | None) -> None:
     """Export every feedback item (personal data included: keep the file safe)."""
-    from engage.extensions import db
     from engage.staff import audit, export, triage
 
     everything = triage.InboxFilters(sort="oldest")
@@ -119,8 +118,8 @@ def export_feedback_command(fmt: str, output: str | None) -> None:
     else:
         for line in lines:
             sys.stdout.write(line)
-    audit.record("feedback.export", detail={"format": fmt, "count": total, "via": "cli"})
-    db.session.commit()
+    with transaction():
+        audit.record("feedback.export", detail={"format": fmt, "count": total, "via": "cli"})
 
 
 @click.command("purge")

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from engage.cli.output import echo_json
+from engage.unit_of_work import transaction
 
 
 @click.command("train")
@@ -155,7 +156,8 @@ def models_activate_command(version: str) -> None:
     from engage.classify import service
 
     try:
-        row = service.activate(version)
+        with transaction():
+            row = service.activate(version)
     except (LookupError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Model {row.version} is now active.")

@@ -201,6 +201,8 @@ def intake(
             references = [reference for _, reference in insert_items(rows)]
             if idempotency is not None:
                 record_key(idempotency, references)
+            # Kept here: a submission is committed before any other work (the post-commit
+            # hand-over below, the resident's reference), inside the SQLite writer queue.
             db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -246,5 +248,7 @@ def ensure_default_themes() -> list[Theme]:
     for position, (slug, name, description) in enumerate(DEFAULT_THEMES):
         if slug not in existing:
             db.session.add(Theme(slug=slug, name=name, description=description, position=position))
+    # Kept here for now: a set-up step (create_app's callers, tests, bench, the demo)
+    # whose callers rely on the themes being stored when it returns.
     db.session.commit()
     return list(db.session.scalars(select(Theme).order_by(Theme.position)))

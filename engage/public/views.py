@@ -104,7 +104,6 @@ def vote(response_id: int):
         return render_response(found, form, status=400)
     helpful = form.helpful.data == "yes"
     voting.vote(found, helpful=helpful, comment=form.comment.data)
-    db.session.commit()
     if helpful:
         flash("Thank you. You told us this answers your concern.", "success")
     else:
@@ -177,7 +176,6 @@ def alerts():
             except service.InvalidResponse as invalid:
                 _add_errors(form, invalid.errors)
             else:
-                db.session.commit()
                 # The same page whether or not the address was already subscribed.
                 return render_template("public/alerts_sent.html", email=form.email.data)
     status = 400 if form.errors else 200
@@ -194,7 +192,6 @@ def alert_confirm(token: str):
     form = FlaskForm()
     if form.validate_on_submit():
         alerting.confirm(token=token)
-        db.session.commit()
         return render_template(
             "public/alert_confirm.html", done=True, subscription=subscription, form=None
         )
@@ -218,7 +215,6 @@ def alert_manage(token: str):
     elif form.validate_on_submit():
         if request.form.get("action") == "stop":
             alerting.unsubscribe(token=token)
-            db.session.commit()
             return render_template(
                 "public/alert_unsubscribe.html", token=token, subscription=subscription, done=True
             )
@@ -228,7 +224,6 @@ def alert_manage(token: str):
         except service.InvalidResponse as invalid:
             _add_errors(form, invalid.errors)
         else:
-            db.session.commit()
             flash("Your choices are saved.", "success")
             return redirect(url_for("public.alert_manage", token=token), code=303)
     status = 400 if form.errors else 200
@@ -269,7 +264,6 @@ def alert_unsubscribe_confirm(token: str):
     if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
     subscription = alerting.unsubscribe(token=token)
-    db.session.commit()
     if one_click:
         return "", 204
     return render_template(

@@ -282,7 +282,6 @@ def responses_new():
         _set_errors(form, getattr(exc, "errors", {"status": "Choose a status"}))
         return _editor(form, None, 400)
     audit.record("response.created", target=response, detail={"items": len(items)})
-    db.session.commit()
     flash("Draft saved. Preview it, then publish when it is ready", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -338,7 +337,6 @@ def responses_edit(response_id: int):
         return _editor(form, response, 400)
     if changed:
         audit.record("response.edited", target=response, detail={"public": response.is_public})
-    db.session.commit()
     flash("Changes saved" if changed else "Nothing had changed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -365,7 +363,6 @@ def responses_items(response_id: int):
             return redirect(url_for("staff.responses_edit", response_id=response.id))
         audit.record("response.linked", target=response, detail={"items": len(new)})
         message = f"Linked {len(new)} more items"
-    db.session.commit()
     flash(message, "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -426,7 +423,6 @@ def responses_publish(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.published", target=response, detail={"emails": emails})
-    db.session.commit()
     flash(f"Published. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -446,7 +442,6 @@ def responses_unpublish(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.unpublished", target=response, detail={"reason": form.reason.data})
-    db.session.commit()
     flash("Unpublished. It no longer appears anywhere in public", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -473,7 +468,6 @@ def responses_status(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.status", target=response, detail={"status": form.status.data})
-    db.session.commit()
     flash(f"Status changed. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -498,7 +492,6 @@ def responses_templates():
             status = 400
         else:
             audit.record("response_template.created", target=template)
-            db.session.commit()
             flash(f"Template “{template.name}” saved", "info")
             return redirect(url_for("staff.responses_templates"))
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))

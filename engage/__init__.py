@@ -14,7 +14,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app from the environment, overridden by ``config``."""
     from engage import config as settings
-    from engage import pagecache
+    from engage import pagecache, unit_of_work
     from engage.extensions import csrf, db, end_reads_with_commit, limiter, mail, migrate
 
     values = settings.from_environment()
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     end_reads_with_commit(app)  # after db.init_app: see its docstring
+    unit_of_work.init_app(app)  # one commit per request, after its view (#23)
     migrate.init_app(
         app, db, directory=str(_ROOT / "migrations"), render_as_batch=True, compare_type=True
     )

@@ -93,6 +93,8 @@ def denied(reason: str, *, detail: dict[str, Any] | None = None) -> None:
     if has_request_context():
         info.update(method=request.method, path=request.path)
     record("access.denied", detail=info)
+    # Kept here: a denied attempt is recorded although the answer is an error (403),
+    # which commits nothing at the end of the request.
     db.session.commit()
 
 

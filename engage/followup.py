@@ -245,6 +245,8 @@ def _classify_and_acknowledge(items: list[FeedbackItem], steps: list[Step]) -> s
             unclassified = acknowledged.difference(plan.ids)
             if unclassified:  # classified by someone else meanwhile, still owed an email
                 notifications.mark_acknowledged(unclassified)
+            # Kept here: the claim, the tags, the acknowledgements and their commit are one short
+            # transaction inside claiming.writing() (see claiming).
             db.session.commit()
     except Exception:
         db.session.rollback()

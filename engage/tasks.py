@@ -132,12 +132,12 @@ def every_minute() -> dict[str, object]:
 
 def group_duplicates() -> dict[str, int]:
     """Group campaign texts and copy-paste letters again (every engagement)."""
-    from engage.extensions import db
     from engage.staff.duplicates import group_all
+    from engage.unit_of_work import transaction
 
     with _application().app_context():
-        result = group_all()
-        db.session.commit()
+        with transaction():
+            result = group_all()
         return result.as_dict()
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from engage.extensions import db, limiter
 from engage.feedback.models import FeedbackItem
 from engage.feedback.partners import create_partner
-from engage.feedback.service import MAX_TEXT, clean_text
+from engage.feedback.validation import MAX_TEXT, clean_text
 from engage.outbox.models import OutboxMessage
 from engage.staff import item_actions
 from engage.staff.models import Role

@@ -190,6 +190,9 @@ def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> Tra
     activated, reason = _should_activate(row, current, force)
     if activated:
         _activate(row)
+    # Kept here for now: training is a job in itself (engage train, the staff models
+    # page, test and bench set-up), whose callers rely on the new version being stored
+    # when it returns. To convert together with those callers.
     db.session.commit()
     return TrainResult(
         version=version,
@@ -236,7 +239,7 @@ def activate(version: str) -> ModelVersion:
 
     model.load(model_dir() / row.file_name)  # refuse a version whose file is unusable
     _activate(row)
-    db.session.commit()
+    db.session.flush()  # the caller's unit of work commits
     return row
 
 
@@ -328,6 +331,8 @@ def _write_tags(
             )
         if plan.ids:
             apply_tag_plan(plan)
+        # Kept here: the claim and the tags it writes commit together inside
+        # claiming.writing(), so the write lock or row locks are held only that long.
         db.session.commit()
     return len(plan.ids)
 

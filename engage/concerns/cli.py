@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from engage.extensions import db
+from engage.unit_of_work import transaction
 
 
 @click.command("concerns")
@@ -43,8 +44,8 @@ def concerns_command(
     out = []
     for engagement in engagements:
         for theme in themes:
-            service.refresh(engagement, theme, rediscover=rediscover)
-            db.session.commit()
+            with transaction():  # one unit of work per engagement and theme
+                service.refresh(engagement, theme, rediscover=rediscover)
             out.append(service.as_json(engagement, theme))
     if as_json:
         data = out[0] if engagement_slug and theme_slug else out

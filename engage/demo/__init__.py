@@ -201,6 +201,8 @@ def load_demo() -> dict[str, int]:
 
     responses = load_demo_responses({key: spec["slug"] for key, spec in ENGAGEMENTS.items()})
     groups = group_all()  # the demo's campaign letter, grouped as the worker would
+    # The demo loader is a job in itself (engage demo, bench and test set-up), with
+    # its own commits as it goes.
     db.session.commit()
     total = db.session.scalar(select(func.count()).select_from(FeedbackItem)) or 0
     return {

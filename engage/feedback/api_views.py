@@ -8,7 +8,7 @@ feedback.service.submit_many(). Every error is problem details (RFC 9457,
 ``Idempotency-Key``: a retry with the same key and body is answered 200 with the
 references the first request stored; the same key with another body is 409. Keys are
 the partner's own and are kept in the database (every web process sees them) for
-service.IDEMPOTENCY_KEY_LIFETIME.
+feedback.idempotency.IDEMPOTENCY_KEY_LIFETIME.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ from flask import Blueprint, jsonify, request
 
 from engage.extensions import csrf, limiter
 from engage.feedback import partners, service
+from engage.feedback.idempotency import (
+    AlreadyStored,
+    Idempotency,
+    IdempotencyKeyReused,
+    request_hash,
+    stored_under,
+)
 from engage.feedback.models import Channel, Status
 from engage.web import problem
 
@@ -162,10 +169,10 @@ def submit_feedback():
         return problem(400, f"Send one feedback object, or a list of 1 to {MAX_BATCH} of them.")
     idempotency = None
     if key is not None:
-        idempotency = service.Idempotency(partner_id, key, service.request_hash(payload))
+        idempotency = Idempotency(partner_id, key, request_hash(payload))
         try:
-            earlier = service.stored_under(idempotency)
-        except service.IdempotencyKeyReused:
+            earlier = stored_under(idempotency)
+        except IdempotencyKeyReused:
             return _key_reused()
         if earlier is not None:
             return _answer(earlier, batch=batch, partner_name=partner_name, status=200)
@@ -179,9 +186,9 @@ def submit_feedback():
         )
     except service.InvalidBatch as invalid:
         return _invalid(invalid.by_index, batch=batch, count=len(entries))
-    except service.AlreadyStored as earlier:  # the same request, committed a moment before
+    except AlreadyStored as earlier:  # the same request, committed a moment before
         return _answer(earlier.references, batch=batch, partner_name=partner_name, status=200)
-    except service.IdempotencyKeyReused:
+    except IdempotencyKeyReused:
         return _key_reused()
     return _answer(references, batch=batch, partner_name=partner_name, status=201)
 

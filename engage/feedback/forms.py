@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from engage.feedback.service import MAX_TEXT
+from engage.feedback.validation import MAX_TEXT
 from engage.i18n import LazyNumber, _l
 
 

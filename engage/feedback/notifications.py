@@ -160,6 +160,9 @@ def queue_acknowledgements(items: list[FeedbackItem]) -> int:
         outbox.queue_many(
             [email for item, email in zip(owed, emails, strict=True) if item.id in claimed]
         )
+        # Kept here (unit of work, docs/architecture.md): a claim, its work and its commit
+        # are one short transaction inside claiming.writing(), holding the write lock or the
+        # row locks only that long.
         db.session.commit()
     return len(claimed)
 

@@ -30,6 +30,7 @@ def create_partner(name: str) -> tuple[ApiPartner, str]:
     token = "eng_" + secrets.token_urlsafe(32)
     partner = ApiPartner(name=name, token_hash=_hash(token))
     db.session.add(partner)
+    # Kept for now: called by `engage create-partner` and tests, which rely on it.
     db.session.commit()
     return partner, token
 
@@ -46,6 +47,8 @@ def partner_for_token(token: str | None) -> ApiPartner | None:
     if not hmac.compare_digest(partner.token_hash, digest):
         return None
     partner.last_used_at = utcnow()
+    # Kept here: a partner's last use is recorded even when its request is then
+    # refused with an error, which commits nothing at the end of the request.
     db.session.commit()
     return partner
 
@@ -56,5 +59,6 @@ def revoke_partner(name: str) -> bool:
     if partner is None or partner.revoked_at is not None:
         return False
     partner.revoked_at = utcnow()
+    # Kept for now: called by `engage revoke-partner` and tests, which rely on it.
     db.session.commit()
     return True

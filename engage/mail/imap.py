@@ -80,6 +80,7 @@ def _state(settings: ImapSettings, uidvalidity: int) -> ImapState:
             account=account, folder=settings.folder, uidvalidity=uidvalidity, last_uid=0
         )
         db.session.add(state)
+        # Kept here: the folder's state row is stored before any message is read.
         db.session.commit()
     return state
 
@@ -124,6 +125,8 @@ def _fetch(settings: ImapSettings, limit: int) -> inbound.Summary:
             # The item is committed (or the rejection counted): now mark it read.
             client.uid("STORE", str(uid), "+FLAGS", "(\\Seen)")
             state.last_uid = uid
+            # Kept here: each message is committed before the next is fetched, so the folder's
+            # last UID never runs ahead of what is stored.
             db.session.commit()
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):

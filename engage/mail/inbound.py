@@ -2,7 +2,8 @@
 
 This module parses and validates: each message becomes a checked submission
 (feedback.service.Checked) or an Outcome saying why it was rejected or ignored, and
-Message-IDs already stored are found (one query a batch). Storing is
+Message-IDs already stored are found (one query a batch). How a parsed message becomes
+a submission (its engagement, text and sender) is engage.mail.submissions. Storing is
 feedback.service.intake(), the one path every channel takes, and what runs after the
 commit (classification, acknowledgement) is engage.followup.post_commit's.
 
@@ -28,25 +29,29 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import models as retention  # hashed_message_id (issue 23)
 from engage.feedback import service as feedback
-from engage.feedback.models import Channel, FeedbackItem
+from engage.feedback.models import Channel
 from engage.mail import parsing
+from engage.mail.submissions import (
+    Engagements,
+    email_reason,
+    identities_of,
+    own_addresses,
+    parse_limits,
+    reference_of,
+    stored_references,
+    submission_of,
+)
 
 log = logging.getLogger(__name__)
 
 IMPORTED, DUPLICATE, AUTO_REPLY, REJECTED = "imported", "duplicates", "auto_replies", "rejected"
-_TRUNCATED = "\n\n[The rest of this message was longer than we can store.]"
-# Added to the text of a message over a MIME limit (too many parts, nested too deeply).
-_UNREAD = "\n\n[Part of this email was not read: {reason}.]"
 # Messages stored per transaction by ingest_many(): large enough that commits and the
 # classifier's fixed cost per call are spread thin, small enough to hold in memory.
 BATCH_SIZE = 200
@@ -99,165 +104,13 @@ class Summary:
         return {**self.as_dict(), "dropped": [outcome.as_dict() for outcome in self.dropped]}
 
 
-def _limits() -> parsing.ParseLimits:
-    config = current_app.config
-    return parsing.ParseLimits(
-        max_bytes=config.get("INBOUND_MAX_BYTES", 10 * 1024 * 1024),
-        max_parts=config.get("INBOUND_MAX_PARTS", 100),
-        max_depth=config.get("INBOUND_MAX_DEPTH", 10),
-    )
-
-
-def _own_addresses() -> frozenset[str]:
-    config = current_app.config
-    addresses = {
-        config["MAIL_DEFAULT_SENDER"],
-        config["ENGAGE_FEEDBACK_ADDRESS"],
-        config.get("MAIL_NOREPLY_SENDER", ""),
-    }
-    return frozenset(a.rpartition("<")[2].rstrip(">").strip().lower() for a in addresses if a)
-
-
-class _Engagements:
-    """Every engagement, read in one query, to route many messages without one each."""
-
-    def __init__(self) -> None:
-        rows = db.session.execute(
-            select(Engagement.id, Engagement.slug, Engagement.title, Engagement.email_address)
-        ).all()
-        self.ids = {row.slug: row.id for row in rows}
-        self.addresses = {row.email_address.lower(): row.slug for row in rows if row.email_address}
-        self.titles = [
-            (row.title.lower(), row.slug) for row in sorted(rows, key=lambda r: -len(r.title))
-        ]
-
-    def choose(self, message: parsing.ParsedMessage) -> str | None:
-        """Plus-address, then an engagement's own address, then its title in the subject."""
-        slug = parsing.engagement_hint(message, mapping=self.addresses)
-        if slug in self.ids:
-            return slug
-        subject = (message.subject or "").lower()
-        for title, slug in self.titles:
-            if title in subject or slug in subject:
-                return slug
-        return None
-
-
-def _text(message: parsing.ParsedMessage) -> str:
-    """The item's text: the sender's words (with the subject when they are very short),
-    marked where a limit cut them; RejectedMessage, worded for an email, when there is
-    too little to record."""
-    text = message.text or ""
-    if len(feedback.clean_text(text)) < feedback.MIN_TEXT and message.subject:
-        text = f"{message.subject}\n\n{text}".strip()
-    length = len(feedback.clean_text(text))
-    if length < feedback.MIN_TEXT:
-        if message.attachment_names and not (message.text or "").strip():
-            names = ", ".join(message.attachment_names[:5])
-            raise parsing.RejectedMessage(
-                f"the email has no text to record, only attachments ({names}), which are not kept"
-            )
-        if not length:
-            raise parsing.RejectedMessage("the email has no text to record (no body or subject)")
-        raise parsing.RejectedMessage(
-            f"the email's text is too short to record ({length} characters with the subject; "
-            f"at least {feedback.MIN_TEXT} are needed)"
-        )
-    note = _UNREAD.format(reason=message.truncated) if message.truncated else ""
-    if len(text) + len(note) > feedback.MAX_TEXT:
-        text = text[: feedback.MAX_TEXT - len(_TRUNCATED) - len(note)] + _TRUNCATED
-    return text + note
-
-
-def _email_reason(errors: dict[str, str]) -> str:
-    """A validation failure worded for an email rather than for the web form."""
-    if "text" in errors:
-        return f"the email's text cannot be stored: {errors['text'][:200]}"
-    fields = ", ".join(name.replace("_", " ") for name in errors)
-    return f"the email cannot be stored ({fields}: {'; '.join(errors.values())[:200]})"
-
-
-def _submission(
-    message: parsing.ParsedMessage,
-    channel: Channel,
-    engagements: _Engagements,
-) -> feedback.Submission:
-    """The submission a parsed message becomes (RejectedMessage if it has no text).
-
-    A sender address that is not valid is left out (the message is kept): by the
-    caller, when validate() objects to it.
-    """
-    text = _text(message)
-    email = message.sender_email or None
-    try:
-        feedback.clean_line(email, limit=254)
-    except ValueError:
-        email = None
-    submitted_at = None
-    if message.date is not None:
-        date = message.date
-        submitted_at = (date.astimezone(UTC) if date.tzinfo else date).replace(tzinfo=None)
-    return feedback.Submission(
-        text=text,
-        channel=channel,
-        engagement_slug=engagements.choose(message),
-        author_name=(message.sender_name or None),
-        author_email=email,
-        subject=message.subject,
-        submitted_at=submitted_at,
-        # Never acknowledge bulk mail (it would answer a mailing list), nor a mail
-        # system's own address, which no one reads.
-        acknowledge=message.kind == "genuine" and not _mail_system(email),
-        extra={
-            "message_id": message.message_id,
-            "attachment_names": list(message.attachment_names) or None,
-        },
-    )
-
-
-def _mail_system(address: str | None) -> bool:
-    return bool(address) and address.partition("@")[0].lower() == "mailer-daemon"
-
-
-def _identities(message: parsing.ParsedMessage) -> tuple[str, ...]:
-    """Every identity the message may be stored under: its own and any legacy ones."""
-    return (message.message_id, *message.legacy_ids)
-
-
-def _known(message_ids: Iterable[str]) -> dict[str, str]:
-    """Stored Message-ID -> reference for these IDs, in either form (one query).
-
-    A purged item keeps only a hash of its Message-ID, so both forms are looked up.
-    """
-    wanted = set()
-    for message_id in message_ids:
-        wanted.add(message_id)
-        wanted.add(retention.hashed_message_id(message_id))
-    if not wanted:
-        return {}
-    rows = db.session.execute(
-        select(FeedbackItem.message_id, FeedbackItem.reference).where(
-            FeedbackItem.message_id.in_(wanted)
-        )
-    )
-    return {message_id: reference for message_id, reference in rows}
-
-
-def _reference_of(message_ids: Iterable[str], known: dict[str, str]) -> str | None:
-    for message_id in message_ids:
-        found = known.get(message_id) or known.get(retention.hashed_message_id(message_id))
-        if found:
-            return found
-    return None
-
-
 # One message --------------------------------------------------------------------------
 
 
 def ingest(raw: bytes, *, channel: Channel = Channel.EMAIL, source: str = "") -> Outcome:
     """Store one raw RFC 822 message as feedback, or say why not. Never raises."""
     try:
-        checked = _validated(raw, source, channel, _limits(), _own_addresses(), _Engagements())
+        checked = _validated(raw, source, channel, parse_limits(), own_addresses(), Engagements())
         if isinstance(checked, Outcome):
             outcome = checked
         else:
@@ -343,13 +196,13 @@ def _validated_batches(
     def produce() -> None:
         with app.app_context():
             try:
-                limits, own = _limits(), _own_addresses()
+                limits, own = parse_limits(), own_addresses()
                 batch: list[_Valid] = []
                 outcomes: list[Outcome] = []
-                engagements: _Engagements | None = None
+                engagements: Engagements | None = None
                 for source, raw in messages:
                     if engagements is None:
-                        engagements = _Engagements()
+                        engagements = Engagements()
                     outcome = _validated(raw, source, channel, limits, own, engagements)
                     if isinstance(outcome, Outcome):
                         outcomes.append(outcome)
@@ -387,7 +240,7 @@ def _validated(
     channel: Channel,
     limits: parsing.ParseLimits,
     own: frozenset[str],
-    engagements: _Engagements,
+    engagements: Engagements,
 ) -> Outcome | _Valid:
     """Parse and validate one message without touching the database. Never raises."""
     message = None
@@ -400,7 +253,7 @@ def _validated(
                 source=source,
                 message_id=message.message_id,
             )
-        submission = _submission(message, channel, engagements)
+        submission = submission_of(message, channel, engagements)
         slug = submission.engagement_slug
         # The engagement comes from the batch's table, not a query per message; only
         # known slugs are ever chosen, so validate() has nothing to look up.
@@ -418,7 +271,7 @@ def _validated(
         log.debug("rejected %s: %s", source or "message", rejected.reason)
         reason = rejected.reason
     except feedback.InvalidSubmission as invalid:
-        reason = _email_reason(invalid.errors)
+        reason = email_reason(invalid.errors)
     except Exception as error:  # one bad message must never stop a batch
         log.exception("could not import %s", source or "message")
         reason = _unexpected(error)
@@ -426,7 +279,7 @@ def _validated(
         return _Valid(
             source=source,
             message_id=message.message_id,
-            identities=_identities(message),
+            identities=identities_of(message),
             checked=feedback.Checked(
                 submission, cleaned, engagements.ids.get(slug) if slug else None
             ),
@@ -444,12 +297,12 @@ def _ingest_batch(batch: list[_Valid], *, follow_up_here: bool = True) -> list[O
     now, a batch at a time). If the database refuses the batch, each message is stored
     in its own transaction, so one bad row costs only itself.
     """
-    known = _known(identity for valid in batch for identity in valid.identities)
+    known = stored_references(identity for valid in batch for identity in valid.identities)
     outcomes: list[Outcome] = []
     fresh: list[_Valid] = []
     taken: set[str] = set()
     for valid in batch:
-        existing = _reference_of(valid.identities, known)
+        existing = reference_of(valid.identities, known)
         if existing or valid.message_id in taken:
             outcomes.append(_outcome(valid, DUPLICATE, reference=existing))
             continue

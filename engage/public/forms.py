@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from engage.i18n import LazyNumber, _l
-from engage.publish.service import MAX_COMMENT
+from engage.publish.votes import MAX_COMMENT
 
 
 class VoteForm(FlaskForm):

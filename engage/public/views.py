@@ -27,7 +27,9 @@ from engage.pagecache import cached_page
 from engage.pagination import page_number
 from engage.public import bp
 from engage.public.forms import AlertChoicesForm, AlertForm, VoteForm
+from engage.publish import alerts as alerting
 from engage.publish import queries, service
+from engage.publish import votes as voting
 from engage.publish.models import RESPONSE_STATUS_LABELS
 from engage.util import clean_param, utcnow
 
@@ -74,7 +76,7 @@ def render_response(response, form: VoteForm | None = None, status: int = 200, *
             people=queries.people_count(response),
             quotes=queries.quotes(response),
             history=queries.public_history(response),
-            votes=service.vote_counts(response),
+            votes=voting.vote_counts(response),
             form=form or VoteForm(),
             **extra,
         ),
@@ -103,8 +105,7 @@ def vote(response_id: int):
     if not form.validate_on_submit():
         return render_response(found, form, status=400)
     helpful = form.helpful.data == "yes"
-    service.vote(found, helpful=helpful, comment=form.comment.data)
-    db.session.commit()
+    voting.vote(found, helpful=helpful, comment=form.comment.data)
     if helpful:
         flash(_("Thank you. You told us this answers your concern."), "success")
     elif form.comment.data:
@@ -173,7 +174,7 @@ def alerts():
             _add_errors(form, {"themes": "Select at least one theme or engagement"})
         elif valid:
             try:
-                service.subscribe(
+                alerting.subscribe(
                     email=form.email.data or "",
                     themes=chosen_themes,
                     engagements=chosen_engagements,
@@ -181,7 +182,6 @@ def alerts():
             except service.InvalidResponse as invalid:
                 _add_errors(form, invalid.errors)
             else:
-                db.session.commit()
                 # The same page whether or not the address was already subscribed.
                 return render_template("public/alerts_sent.html", email=form.email.data)
     status = 400 if form.errors else 200
@@ -192,13 +192,12 @@ def alerts():
 @_token_page
 def alert_confirm(token: str):
     """Confirm alert choices (the link only shows a button: scanners follow links)."""
-    subscription = service.subscription_for_confirm_token(token)
+    subscription = alerting.subscription_for_confirm_token(token)
     if subscription is None:
         return render_template("public/alert_confirm.html", invalid=True, form=None), 404
     form = FlaskForm()
     if form.validate_on_submit():
-        service.confirm(token=token)
-        db.session.commit()
+        alerting.confirm(token=token)
         return render_template(
             "public/alert_confirm.html", done=True, subscription=subscription, form=None
         )
@@ -221,18 +220,16 @@ def alert_manage(token: str):
         form.engagements.data = [c.engagement.slug for c in subscription.following if c.engagement]
     elif form.validate_on_submit():
         if request.form.get("action") == "stop":
-            service.unsubscribe(token=token)
-            db.session.commit()
+            alerting.unsubscribe(token=token)
             return render_template(
                 "public/alert_unsubscribe.html", token=token, subscription=subscription, done=True
             )
         try:
             chosen_themes, chosen_engagements = _chosen(form, themes, all_engagements)
-            service.set_choices(subscription, themes=chosen_themes, engagements=chosen_engagements)
+            alerting.set_choices(subscription, themes=chosen_themes, engagements=chosen_engagements)
         except service.InvalidResponse as invalid:
             _add_errors(form, invalid.errors)
         else:
-            db.session.commit()
             flash(_("Your choices are saved."), "success")
             return redirect(url_for("public.alert_manage", token=token), code=303)
     status = 400 if form.errors else 200
@@ -272,8 +269,7 @@ def alert_unsubscribe_confirm(token: str):
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
-    subscription = service.unsubscribe(token=token)
-    db.session.commit()
+    subscription = alerting.unsubscribe(token=token)
     if one_click:
         return "", 204
     return render_template(

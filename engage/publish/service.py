@@ -3,37 +3,30 @@
 Functions take plain keyword arguments and never read the request. Unless a docstring
 says otherwise they change the session and the caller commits, so that a response and
 the emails about it are stored in one transaction (then run outbox.send_due()).
+
+Votes on a response are engage.publish.votes; alert subscriptions engage.publish.alerts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import service as feedback
-from engage.feedback.models import Channel, FeedbackItem, Status, Theme
-from engage.i18n import _
+from engage.feedback import validation
+from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.publish import notifications
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
-    AlertChoice,
-    AlertSubscription,
     Response,
     ResponseMilestone,
     ResponseRevision,
     ResponseState,
     ResponseStatus,
     ResponseTemplate,
-    ResponseVote,
     RevisionKind,
 )
 from engage.publish.queries import (  # noqa: F401 (the service is the one entry point)
@@ -45,8 +38,6 @@ from engage.publish.queries import (  # noqa: F401 (the service is the one entry
 from engage.util import date_in_window, date_window_message, utcnow
 
 MAX_TEXT = 5_000
-MAX_COMMENT = 2_000
-CONFIRM_WITHIN = timedelta(days=7)
 # Items that are not answered by a response even when linked to one.
 _NOT_ANSWERED = (Status.SPAM,)
 
@@ -91,7 +82,7 @@ def _clean(you_said: str | None, we_did: str | None) -> tuple[str, str]:
         ("you_said", you_said, "what people told us"),
         ("we_did", we_did, "what we are doing"),
     ):
-        text = feedback.clean_text(value)
+        text = validation.clean_text(value)
         if not text:
             errors[name] = f"Enter {label}"
         elif len(text) > MAX_TEXT:
@@ -241,7 +232,7 @@ def change_status(
     _check_date(on, "on", "The date of the change")
     if status == response.status:
         raise WrongState("The response already has this status")
-    note = feedback.clean_text(note)[:MAX_TEXT]
+    note = validation.clean_text(note)[:MAX_TEXT]
     response.status = status
     label = RESPONSE_STATUS_LABELS[status]
     milestone = ResponseMilestone(
@@ -263,7 +254,7 @@ def change_status(
 def add_milestone(response: Response, *, on: date, text: str) -> ResponseMilestone:
     """Record a dated step without changing the status. Raises InvalidResponse."""
     _check_date(on, "on", "The date")
-    text = feedback.clean_text(text)
+    text = validation.clean_text(text)
     if not text:
         raise InvalidResponse({"text": "Enter what happened"})
     milestone = ResponseMilestone(response=response, on=on, text=text[:MAX_TEXT])
@@ -280,7 +271,7 @@ def unpublish(response: Response, *, reason: str, by: str | None = None) -> Resp
     """
     if not response.is_public:
         raise WrongState("Only a published response can be unpublished")
-    reason = feedback.clean_text(reason)
+    reason = validation.clean_text(reason)
     if not reason:
         raise InvalidResponse({"reason": "Say why the response is being unpublished"})
     response.state = ResponseState.UNPUBLISHED
@@ -314,238 +305,16 @@ def unlink_items(response: Response, *, items: Iterable[FeedbackItem]) -> None:
     response.items = [i for i in response.items if i not in drop]
 
 
-def vote(
-    response: Response, *, helpful: bool, comment: str | None = None, area: str | None = None
-) -> ResponseVote:
-    """Record whether a response answers someone's concern.
-
-    A "no" with a comment long enough to be feedback is also submitted as a new
-    feedback item (committed by feedback.service.submit) and linked to the vote.
-    Raises WrongState for a response the public cannot see. The caller commits.
-    """
-    if not response.is_public:
-        raise WrongState("Only published responses can be voted on")
-    comment = feedback.clean_text(comment)[:MAX_COMMENT] or None
-    item = None
-    if not helpful and comment and len(comment) >= feedback.MIN_TEXT:
-        try:
-            item = feedback.submit(
-                feedback.Submission(
-                    channel=Channel.WEB,
-                    text=comment,
-                    engagement_slug=response.engagement.slug,
-                    area=area,
-                    subject=f"Reply to response {response.id}: {response.you_said[:120]}",
-                )
-            )
-        except feedback.InvalidSubmission:
-            item = None
-    vote = ResponseVote(
-        response=response,
-        helpful=bool(helpful),
-        comment=comment,
-        created_at=utcnow(),
-        feedback_item_id=item.id if item else None,
-    )
-    db.session.add(vote)
-    return vote
-
-
-@dataclass(frozen=True)
-class VoteCounts:
-    """How many people said a response does, or does not, answer their concern."""
-
-    yes: int
-    no: int
-
-
-def vote_counts(response: Response) -> VoteCounts:
-    """Count the yes and no answers to a response."""
-    rows = dict(
-        db.session.execute(
-            select(ResponseVote.helpful, func.count())
-            .where(ResponseVote.response_id == response.id)
-            .group_by(ResponseVote.helpful)
-        ).all()
-    )
-    return VoteCounts(yes=rows.get(True, 0), no=rows.get(False, 0))
-
-
-# Alerts: one subscription per address, following several themes and engagements, with
-# double opt-in for every choice added and one signed link to manage them all.
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _targets(
-    themes: Iterable[Theme], engagements: Iterable[Engagement]
-) -> list[tuple[Theme | None, Engagement | None]]:
-    unique_themes = {t.id: t for t in themes if t is not None}
-    unique_engagements = {e.id: e for e in engagements if e is not None}
-    return [(t, None) for t in unique_themes.values()] + [
-        (None, e) for e in unique_engagements.values()
-    ]
-
-
-def _choice_for(subscription: AlertSubscription, theme: Theme | None, engagement):
-    for choice in subscription.choices:
-        if theme is not None and choice.theme_id == theme.id:
-            return choice
-        if engagement is not None and choice.engagement_id == engagement.id:
-            return choice
-    return None
-
-
-def subscription_for_address(address: str) -> AlertSubscription:
-    """The one subscription of an address, made if missing.
-
-    Made with INSERT … ON CONFLICT DO NOTHING, so two sign-ups for a new address at the
-    same moment (a form sent twice) share one row instead of one failing.
-    """
-    address = address.lower()
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(AlertSubscription)
-        .values(email=address, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["email"])
-    )
-    return db.session.scalars(
-        select(AlertSubscription).where(AlertSubscription.email == address)
-    ).one()
-
-
-def subscribe(
-    *,
-    email: str,
-    themes: Iterable[Theme] = (),
-    engagements: Iterable[Engagement] = (),
-    theme: Theme | None = None,
-    engagement: Engagement | None = None,
-) -> AlertSubscription:
-    """Ask for alerts about some themes and engagements; emails a confirmation link.
-
-    One subscription per address: choices it already follows stay as they are, new
-    ones wait for the link (asking again re-sends it). Nothing is sent when every
-    choice is already followed. Raises InvalidResponse. The caller commits.
-    """
-    targets = _targets([*themes, theme], [*engagements, engagement])
-    if not targets:
-        raise InvalidResponse({"themes": _("Select at least one theme or engagement")})
-    try:
-        address = feedback.validate_email_address(feedback.clean_line(email or "", limit=254) or "")
-    except ValueError as error:
-        raise InvalidResponse(
-            {"email": _("Enter an email address in the correct format, like name@example.com")}
-        ) from error
-    subscription = subscription_for_address(address)
-    for chosen_theme, chosen_engagement in targets:
-        choice = _choice_for(subscription, chosen_theme, chosen_engagement)
-        if choice is None:
-            subscription.choices.append(
-                AlertChoice(theme=chosen_theme, engagement=chosen_engagement)
-            )
-    if subscription.active and not subscription.pending:
-        return subscription
-    token = secrets.token_urlsafe(32)
-    subscription.token_hash = _hash(token)
-    subscription.token_created_at = utcnow()
-    db.session.flush()
-    notifications.send_alert_confirmation(subscription, token)
-    return subscription
-
-
-def subscription_for_confirm_token(token: str) -> AlertSubscription | None:
-    """The subscription a confirmation link is for, if still valid."""
-    if not token or len(token) > 200:
-        return None
-    subscription = db.session.scalar(
-        select(AlertSubscription).where(AlertSubscription.token_hash == _hash(token))
-    )
-    if subscription is None or subscription.token_created_at is None:
-        return None
-    if subscription.token_created_at < utcnow() - CONFIRM_WITHIN:
-        return None
-    return subscription
-
-
-def confirm(*, token: str) -> AlertSubscription | None:
-    """Start the choices waiting for a confirmation link; None when it is not valid.
-
-    The link works once. The caller commits.
-    """
-    subscription = subscription_for_confirm_token(token)
-    if subscription is None:
-        return None
-    now = utcnow()
-    for choice in subscription.pending:
-        choice.confirmed_at = now
-    subscription.confirmed_at = subscription.confirmed_at or now
-    subscription.unsubscribed_at = None
-    subscription.token_hash = None
-    return subscription
-
-
-def set_choices(
-    subscription: AlertSubscription,
-    *,
-    themes: Iterable[Theme] = (),
-    engagements: Iterable[Engagement] = (),
-) -> AlertSubscription:
-    """Follow exactly these, from the manage page (its signed link proves the address).
-
-    Raises InvalidResponse when nothing is chosen (stopping is unsubscribe()'s job).
-    The caller commits.
-    """
-    targets = _targets(themes, engagements)
-    if not targets:
-        raise InvalidResponse(
-            {"themes": _("Select at least one theme or engagement, or stop all alerts")}
-        )
-    now = utcnow()
-    keep = []
-    for theme, engagement in targets:
-        choice = _choice_for(subscription, theme, engagement)
-        if choice is None:
-            choice = AlertChoice(theme=theme, engagement=engagement)
-            subscription.choices.append(choice)
-        choice.confirmed_at = choice.confirmed_at or now
-        keep.append(choice)
-    for choice in list(subscription.choices):
-        if choice not in keep:
-            subscription.choices.remove(choice)
-    subscription.confirmed_at = subscription.confirmed_at or now
-    subscription.unsubscribed_at = None
-    subscription.token_hash = None
-    return subscription
-
-
-def unsubscribe(*, token: str) -> AlertSubscription | None:
-    """Stop all of an address's alerts; None when the token is not genuine.
-
-    Its choices are removed. The caller commits.
-    """
-    subscription = notifications.subscription_for_token(token)
-    if subscription is None:
-        return None
-    if subscription.unsubscribed_at is None:
-        subscription.unsubscribed_at = utcnow()
-    subscription.choices.clear()
-    subscription.token_hash = None
-    return subscription
-
-
 def save_template(*, name: str, you_said: str, we_did: str, by: str | None = None):
     """Keep reusable wording under a name (not committed). Raises InvalidResponse."""
-    name = feedback.clean_text(name).replace("\n", " ")[:200]
+    name = validation.clean_text(name).replace("\n", " ")[:200]
     errors = {}
     if not name:
         errors["name"] = "Give the template a name"
     elif db.session.scalar(select(ResponseTemplate.id).where(ResponseTemplate.name == name)):
         errors["name"] = "There is already a template with this name"
-    you_said = feedback.clean_text(you_said)[:MAX_TEXT]
-    we_did = feedback.clean_text(we_did)[:MAX_TEXT]
+    you_said = validation.clean_text(you_said)[:MAX_TEXT]
+    we_did = validation.clean_text(we_did)[:MAX_TEXT]
     if not (you_said or we_did):
         errors["we_did"] = "Write the wording to reuse"
     if errors:

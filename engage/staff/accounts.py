@@ -141,6 +141,9 @@ def check_credentials(email: str, password: str, ip: str | None = None) -> SignI
                 target=user,
                 detail={"until": paused.isoformat()},
             )
+        # Kept here (and below): sign-in attempts and their failures are stored whatever the
+        # answer, for the throttle and the audit log; the request's own unit of work would
+        # drop them with an error answer.
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
     if not password_matches(user, password):
@@ -221,6 +224,7 @@ def session_for_token(token: str | None) -> StaffSession | None:
         return None
     if now - found.last_seen_at > timedelta(minutes=1):
         found.last_seen_at = now
+        # Kept here: a session's last use is stored even on a page that answers with an error.
         db.session.commit()
     return found
 
@@ -265,6 +269,7 @@ def reauthenticate(
             target=user,
             detail={"until": paused.isoformat()},
         )
+        # Kept here, as in sign_in(): a failure counts towards the pause whatever the answer.
         db.session.commit()
         return (
             "There have been too many wrong attempts from this device. "

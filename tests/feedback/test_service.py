@@ -9,8 +9,10 @@ from sqlalchemy import func, select, update
 
 from engage.extensions import db
 from engage.feedback import service
+from engage.feedback.idempotency import DOUBLE_SUBMIT_WINDOW, form_submission_key
 from engage.feedback.models import Channel, FeedbackItem, Status
 from engage.feedback.service import InvalidSubmission, Submission, submit
+from engage.feedback.storing import make_reference
 from engage.followup import post_commit
 from engage.outbox.models import OutboxMessage
 from engage.util import utcnow
@@ -175,7 +177,7 @@ def test_each_submission_gets_the_next_id_and_its_own_reference(app):
     assert [item.id for item in items] == [row.id for row in stored]
     assert items[1].id == items[0].id + 1 and items[2].id == items[1].id + 1
     for item, row in zip(items, stored, strict=True):
-        assert row.reference == item.reference == service.make_reference(row.id, row.submitted_at)
+        assert row.reference == item.reference == make_reference(row.id, row.submitted_at)
 
 
 def test_returned_item_is_the_stored_row(app, make_engagement):
@@ -341,23 +343,23 @@ def test_an_unstorable_subject_is_mended_not_refused(app):
 
 def test_submission_key_answers_the_earlier_item_within_the_window(app):
     submission = Submission(text="Please keep the walk-in centre open.", channel=Channel.WEB)
-    key = service.form_submission_key("session-secret", submission)
+    key = form_submission_key("session-secret", submission)
     first = submit(replace(submission, submission_key=key))
     again = submit(replace(submission, submission_key=key))
     assert again.id == first.id and count_items() == 1
-    other_session = service.form_submission_key("another-secret", submission)
+    other_session = form_submission_key("another-secret", submission)
     assert submit(replace(submission, submission_key=other_session)).id != first.id
     assert count_items() == 2
 
 
 def test_submission_key_after_the_window_stores_again(app):
     submission = Submission(text="Please keep the walk-in centre open.", channel=Channel.WEB)
-    key = service.form_submission_key("session-secret", submission)
+    key = form_submission_key("session-secret", submission)
     first = submit(replace(submission, submission_key=key))
     db.session.execute(
         update(FeedbackItem)
         .where(FeedbackItem.id == first.id)
-        .values(submitted_at=utcnow() - service.DOUBLE_SUBMIT_WINDOW - timedelta(seconds=1))
+        .values(submitted_at=utcnow() - DOUBLE_SUBMIT_WINDOW - timedelta(seconds=1))
     )
     db.session.commit()
     later = submit(replace(submission, submission_key=key))
@@ -373,7 +375,7 @@ def test_two_posts_at_the_same_moment_store_once(app, monkeypatch):
     import threading
 
     submission = Submission(text="Sent twice by a double click.", channel=Channel.WEB)
-    keyed = replace(submission, submission_key=service.form_submission_key("s", submission))
+    keyed = replace(submission, submission_key=form_submission_key("s", submission))
     barrier = threading.Barrier(2, timeout=20)
     real_validate = service.validate
 

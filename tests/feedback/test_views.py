@@ -321,7 +321,7 @@ def test_the_same_text_after_ten_minutes_is_stored_again(client, make_engagement
 
     from sqlalchemy import update
 
-    from engage.feedback.service import DOUBLE_SUBMIT_WINDOW
+    from engage.feedback.idempotency import DOUBLE_SUBMIT_WINDOW
     from engage.util import utcnow
 
     engagement = make_engagement()

@@ -28,6 +28,7 @@ from engage.extensions import db
 from engage.feedback import notifications
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, TagSource, ThemeTag
+from engage.feedback.storing import make_reference
 from engage.followup import post_commit
 from engage.mail import inbound
 from engage.outbox.models import OutboxMessage
@@ -74,7 +75,7 @@ def test_batch_boundaries_every_message_stored_classified_and_acknowledged_once(
     stored = items()
     assert len(stored) == 250
     assert sorted(i.message_id for i in stored) == sorted(f"m{n}@example.org" for n in range(250))
-    assert all(i.reference == feedback.make_reference(i.id, i.submitted_at) for i in stored)
+    assert all(i.reference == make_reference(i.id, i.submitted_at) for i in stored)
     assert all(i.channel == Channel.IMPORT for i in stored)
     # Classified by the active model, in the same way as one item at a time.
     assert all(i.classified_at is not None and i.model_version == model["version"] for i in stored)
@@ -187,7 +188,7 @@ def test_a_malformed_message_does_not_lose_its_neighbours(app, model):
 def test_a_batch_the_database_refuses_is_stored_message_by_message(app, model, monkeypatch, caplog):
     """Another import commits m2 after this batch looked for duplicates (a race)."""
     inbound.ingest_many([mail(2)], channel=Channel.IMPORT)
-    monkeypatch.setattr(inbound, "_known", lambda message_ids: {})
+    monkeypatch.setattr(inbound, "stored_references", lambda message_ids: {})
     with caplog.at_level(logging.WARNING, logger="engage.mail.inbound"):
         summary = inbound.ingest_many(
             [mail(n) for n in range(5)], channel=Channel.IMPORT, batch_size=10
@@ -297,7 +298,7 @@ def test_crash_between_store_commit_and_classification(app, model, monkeypatch):
     stored = items()
     # The first batch is stored whole, not classified, and still owed its email.
     assert len(stored) == 10
-    assert all(i.reference == feedback.make_reference(i.id, i.submitted_at) for i in stored)
+    assert all(i.reference == make_reference(i.id, i.submitted_at) for i in stored)
     assert all(i.classified_at is None and i.ack_pending for i in stored)
     assert count(OutboxMessage) == 0
     # The worker's sweeps finish them.
@@ -345,7 +346,7 @@ def test_sigkill_mid_import_loses_nothing_and_stores_nothing_twice(app, model, t
     stored = items()
     assert 0 < len(stored) < total, "the import was not interrupted part way"
     # No half-stored item: each has its final reference and its text.
-    assert all(i.reference == feedback.make_reference(i.id, i.submitted_at) for i in stored)
+    assert all(i.reference == make_reference(i.id, i.submitted_at) for i in stored)
     assert all(i.text.startswith("Message ") for i in stored)
     result = subprocess.run(
         [ENGAGE, "import-mail", "--json", str(path)],

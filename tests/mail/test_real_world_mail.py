@@ -19,8 +19,8 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from engage import cli as engage_cli
 from engage.cli import cli
+from engage.cli import mail as mail_cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.mail import inbound, mailboxes
@@ -575,11 +575,11 @@ def test_a_progress_bar_on_a_terminal_once_an_import_takes_a_while(tmp_path):
     path = tmp_path / "box.mbox"
     _mbox(path, [NO_ID] * 5)
     ticks = iter(range(100))
-    lines = engage_cli._DroppedLines()
+    lines = mail_cli._DroppedLines()
     controller, terminal = pty.openpty()
     with os.fdopen(terminal, "w") as stream:
         read = list(
-            engage_cli._with_progress(
+            mail_cli._with_progress(
                 mailboxes.iter_messages(path),
                 path,
                 lines,
@@ -598,14 +598,14 @@ def test_a_progress_bar_on_a_terminal_once_an_import_takes_a_while(tmp_path):
 def test_no_progress_bar_off_a_terminal_or_for_a_short_import(tmp_path):
     path = tmp_path / "box.mbox"
     _mbox(path, [NO_ID] * 3)
-    lines = engage_cli._DroppedLines()
+    lines = mail_cli._DroppedLines()
     # stderr is captured by pytest: not a terminal, so no bar
-    quiet = list(engage_cli._with_progress(mailboxes.iter_messages(path), path, lines))
+    quiet = list(mail_cli._with_progress(mailboxes.iter_messages(path), path, lines))
     assert len(quiet) == 3 and not lines.holding
     controller, terminal = pty.openpty()
     with os.fdopen(terminal, "w") as stream:
         quick = list(
-            engage_cli._with_progress(
+            mail_cli._with_progress(
                 mailboxes.iter_messages(path), path, lines, stream=stream, clock=lambda: 0.0
             )
         )

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from engage import outbox
 from engage.extensions import db
 from engage.outbox.models import OutboxMessage
+from engage.publish import alerts as alerting
 from engage.publish import service
 from engage.publish.models import AlertChoice, AlertSubscription, AlertSubscriptionAlias
 from engage.publish.notifications import manage_token, subscription_for_token
@@ -128,9 +129,9 @@ def test_sign_up_errors(client):
 
 def test_manage_page_changes_choices(client, make_engagement):
     walk_in = make_engagement(title="Walk-in centres")
-    service.subscribe(email="kim@example.org", themes=[theme("money")], engagements=[walk_in])
+    alerting.subscribe(email="kim@example.org", themes=[theme("money")], engagements=[walk_in])
     db.session.commit()
-    service.confirm(token=_token(_confirmations()[0]))
+    alerting.confirm(token=_token(_confirmations()[0]))
     db.session.commit()
     manage = f"/you-said-we-did/alerts/manage/{manage_token(_subscription())}"
     shown = client.get(manage)
@@ -167,7 +168,7 @@ def test_manage_page_changes_choices(client, make_engagement):
 
 
 def test_manage_links_are_bound_to_the_address(client, app):
-    service.subscribe(email="kim@example.org", theme=theme("money"))
+    alerting.subscribe(email="kim@example.org", theme=theme("money"))
     db.session.commit()
     subscription = _subscription()
     assert subscription_for_token(manage_token(subscription)) is subscription
@@ -183,9 +184,9 @@ def test_manage_links_are_bound_to_the_address(client, app):
 def test_links_sent_before_the_merge_still_stop_alerts(client, app):
     from itsdangerous import URLSafeSerializer
 
-    service.subscribe(email="kim@example.org", themes=[theme("money"), theme("jobs")])
+    alerting.subscribe(email="kim@example.org", themes=[theme("money"), theme("jobs")])
     db.session.commit()
-    service.confirm(token=_token(_confirmations()[0]))
+    alerting.confirm(token=_token(_confirmations()[0]))
     subscription = _subscription()
     # As migration 0014 leaves them: its own old id, and one merged into it.
     for old_id in (subscription.id, subscription.id + 40):
@@ -195,7 +196,7 @@ def test_links_sent_before_the_merge_still_stop_alerts(client, app):
     for old_id in (subscription.id, subscription.id + 40):
         assert subscription_for_token(legacy.dumps({"alert": old_id})) is subscription
     # An id the migration did not record (a newer row) opens nothing from an old link.
-    newer = service.subscribe(email="new@example.org", theme=theme("money"))
+    newer = alerting.subscribe(email="new@example.org", theme=theme("money"))
     db.session.commit()
     assert subscription_for_token(legacy.dumps({"alert": newer.id})) is None
     old_link = legacy.dumps({"alert": subscription.id + 40})
@@ -212,17 +213,17 @@ def test_one_alert_per_subscriber_per_response(app, smtp_server, base_url, make_
     engagement = response.engagement
     # Kim follows the engagement and both of its themes; Lee follows one theme; Mo's
     # choice is waiting for confirmation; Pat follows only another theme.
-    service.subscribe(
+    alerting.subscribe(
         email="kim@example.org",
         themes=[theme("money"), theme("services")],
         engagements=[engagement],
     )
-    service.subscribe(email="lee@example.org", theme=theme("services"))
-    service.subscribe(email="pat@example.org", theme=theme("jobs"))
+    alerting.subscribe(email="lee@example.org", theme=theme("services"))
+    alerting.subscribe(email="pat@example.org", theme=theme("jobs"))
     db.session.commit()
     for message in _confirmations():
-        service.confirm(token=_token(message))
-    service.subscribe(email="mo@example.org", theme=theme("money"))
+        alerting.confirm(token=_token(message))
+    alerting.subscribe(email="mo@example.org", theme=theme("money"))
     db.session.commit()
     outbox.send_due()
     smtp_server.handler.messages.clear()
@@ -267,9 +268,9 @@ def test_one_alert_per_subscriber_per_response(app, smtp_server, base_url, make_
 
 
 def test_unsubscribe_get_changes_nothing(client):
-    service.subscribe(email="kim@example.org", theme=theme("money"))
+    alerting.subscribe(email="kim@example.org", theme=theme("money"))
     db.session.commit()
-    service.confirm(token=_token(_confirmations()[0]))
+    alerting.confirm(token=_token(_confirmations()[0]))
     db.session.commit()
     url = f"/you-said-we-did/alerts/unsubscribe/{manage_token(_subscription())}"
     page = client.get(url).get_data(as_text=True)
@@ -284,9 +285,9 @@ def test_forms_need_a_csrf_token_except_one_click(app, make_engagement):
     try:
         client = app.test_client()
         assert _sign_up(client, themes=["money"]).status_code == 400
-        service.subscribe(email="kim@example.org", theme=theme("money"))
+        alerting.subscribe(email="kim@example.org", theme=theme("money"))
         db.session.commit()
-        service.confirm(token=_token(_confirmations()[0]))
+        alerting.confirm(token=_token(_confirmations()[0]))
         db.session.commit()
         token = manage_token(_subscription())
         manage = f"/you-said-we-did/alerts/manage/{token}"
@@ -307,9 +308,9 @@ def test_forms_need_a_csrf_token_except_one_click(app, make_engagement):
 def test_a_sign_up_sent_twice_at_once_shares_one_row(app):
     # The second of two racing sign-ups finds the row the first made: its INSERT does
     # nothing instead of failing on the unique address.
-    first = service.subscription_for_address("Kim@Example.org")
+    first = alerting.subscription_for_address("Kim@Example.org")
     db.session.commit()
-    second = service.subscription_for_address("kim@example.org")
+    second = alerting.subscription_for_address("kim@example.org")
     db.session.commit()
     assert first.id == second.id
     assert db.session.scalar(select(func.count()).select_from(AlertSubscription)) == 1

@@ -8,7 +8,7 @@ import json
 
 from engage.extensions import db
 from engage.feedback.models import Status
-from engage.publish import service
+from engage.publish import votes as voting
 
 NAME = "Wilhelmina Quarterbridge"
 EMAIL = "w.quarterbridge@private-mail.example"
@@ -29,7 +29,7 @@ def test_exports_contain_no_personal_data(client, make_engagement, make_item, ma
         subject="Private subject line Quasimodo",
     )
     response = make_response(engagement=engagement, items=[item], themes=("services",))
-    service.vote(response, helpful=False, comment=COMMENT)
+    voting.vote(response, helpful=False, comment=COMMENT)
     db.session.commit()
     secrets = [
         NAME,

@@ -17,6 +17,7 @@ from engage.extensions import db
 from engage.feedback.models import Status
 from engage.pagecache.models import PublicState
 from engage.publish import service as publish
+from engage.publish import votes as voting
 from engage.publish.models import Response, ResponseStatus
 from engage.staff.models import Role
 from tests.databases import counting_statements
@@ -85,7 +86,7 @@ def test_status_milestones_votes_and_spam_move_the_version(client, published):
     assert version() > before
     assert client.get("/api/v1/responses").get_json()["items"][0]["status"] == "done"
 
-    publish.vote(response, helpful=True)
+    voting.vote(response, helpful=True)
     db.session.commit()
     assert client.get("/api/v1/responses").get_json()["items"][0]["votes"]["yes"] == 1
 

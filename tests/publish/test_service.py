@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
 from engage.outbox.models import OutboxMessage
+from engage.publish import alerts as alerting
 from engage.publish import queries, service
+from engage.publish import votes as voting
 from engage.publish.models import ResponseState, ResponseStatus, RevisionKind
 from tests.publish.factories import theme
 
@@ -170,23 +172,23 @@ def test_link_items_to_published_response(make_response, make_engagement, make_i
 
 def test_vote_no_with_comment_becomes_feedback(make_response):
     response = make_response()
-    vote = service.vote(response, helpful=False, comment="This does not say when it starts.")
+    vote = voting.vote(response, helpful=False, comment="This does not say when it starts.")
     db.session.commit()
     item = db.session.get(FeedbackItem, vote.feedback_item_id)
     assert item is not None and item.engagement_id == response.engagement_id
     assert item.subject.startswith(f"Reply to response {response.id}")
     assert item.text == "This does not say when it starts."
-    service.vote(response, helpful=True)
-    service.vote(response, helpful=False, comment="No.")
+    voting.vote(response, helpful=True)
+    voting.vote(response, helpful=False, comment="No.")
     db.session.commit()
-    counts = service.vote_counts(response)
+    counts = voting.vote_counts(response)
     assert (counts.yes, counts.no) == (1, 2)
     assert db.session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
 
 
 def test_vote_on_draft_refused(make_response):
     with pytest.raises(service.WrongState):
-        service.vote(make_response(publish=False), helpful=True)
+        voting.vote(make_response(publish=False), helpful=True)
 
 
 def test_responsiveness(app, make_response, make_engagement, make_item):
@@ -226,48 +228,48 @@ def test_quotes_only_with_consent_and_redaction(make_response, make_engagement, 
 
 def test_alert_subscription_double_opt_in(app, make_engagement):
     engagement = make_engagement()
-    subscription = service.subscribe(email="Ali@Example.org", engagement=engagement)
+    subscription = alerting.subscribe(email="Ali@Example.org", engagement=engagement)
     db.session.commit()
     [message] = _outbox("alert_confirm")
     token = message.body_text.split("/alerts/confirm/")[1].split()[0]
     assert not subscription.active
-    assert service.confirm(token=token + "x") is None
-    assert service.confirm(token=token) is subscription
+    assert alerting.confirm(token=token + "x") is None
+    assert alerting.confirm(token=token) is subscription
     db.session.commit()
-    assert subscription.active and service.confirm(token=token) is None
+    assert subscription.active and alerting.confirm(token=token) is None
     # Asking again while subscribed sends nothing.
-    assert service.subscribe(email="ali@example.org", engagement=engagement) is subscription
+    assert alerting.subscribe(email="ali@example.org", engagement=engagement) is subscription
     db.session.commit()
     assert len(_outbox("alert_confirm")) == 1
 
 
 def test_alert_subscription_rules(app, make_engagement):
     with pytest.raises(service.InvalidResponse):
-        service.subscribe(email="a@example.org")
+        alerting.subscribe(email="a@example.org")
     with pytest.raises(service.InvalidResponse):
-        service.subscribe(email="a@example.org", themes=[], engagements=[])
+        alerting.subscribe(email="a@example.org", themes=[], engagements=[])
     with pytest.raises(service.InvalidResponse):
-        service.subscribe(email="not an address\r\nBcc: x@example.org", theme=theme("money"))
+        alerting.subscribe(email="not an address\r\nBcc: x@example.org", theme=theme("money"))
 
 
 def test_confirmation_link_expires(app):
-    subscription = service.subscribe(email="old@example.org", theme=theme("jobs"))
+    subscription = alerting.subscribe(email="old@example.org", theme=theme("jobs"))
     db.session.commit()
     token = _outbox("alert_confirm")[0].body_text.split("/alerts/confirm/")[1].split()[0]
-    subscription.token_created_at -= service.CONFIRM_WITHIN + timedelta(minutes=1)
+    subscription.token_created_at -= alerting.CONFIRM_WITHIN + timedelta(minutes=1)
     db.session.commit()
-    assert service.confirm(token=token) is None
+    assert alerting.confirm(token=token) is None
 
 
 def test_alerts_go_to_confirmed_subscribers_of_theme_or_engagement(app, make_response):
-    money = service.subscribe(email="money@example.org", theme=theme("money"))
-    service.subscribe(email="jobs@example.org", theme=theme("jobs"))
-    pending = service.subscribe(email="pending@example.org", theme=theme("money"))
+    money = alerting.subscribe(email="money@example.org", theme=theme("money"))
+    alerting.subscribe(email="jobs@example.org", theme=theme("jobs"))
+    pending = alerting.subscribe(email="pending@example.org", theme=theme("money"))
     db.session.commit()
     for message in _outbox("alert_confirm"):
         if message.recipient != "pending@example.org":
             token = message.body_text.split("/alerts/confirm/")[1].split()[0]
-            assert service.confirm(token=token) is not None
+            assert alerting.confirm(token=token) is not None
     db.session.commit()
     response = make_response(themes=("money", "services"), publish=False)
     assert service.publish(response) == 1
@@ -276,6 +278,6 @@ def test_alerts_go_to_confirmed_subscribers_of_theme_or_engagement(app, make_res
     assert alert.recipient == "money@example.org"
     assert "/alerts/unsubscribe/" in alert.headers["List-Unsubscribe"]
     token = alert.headers["List-Unsubscribe"].split("/alerts/unsubscribe/")[1].rstrip(">")
-    assert service.unsubscribe(token=token) is money
-    assert service.unsubscribe(token="forged") is None
+    assert alerting.unsubscribe(token=token) is money
+    assert alerting.unsubscribe(token="forged") is None
     assert not money.active and not pending.active

@@ -47,7 +47,6 @@ def accounts_new():
         except accounts.AccountError as exc:
             error = str(exc)
         else:
-            db.session.commit()
             flash(f"Account created for {user.email}", "info")
             return redirect(url_for("staff.accounts_index"))
     status = 200 if not (error or form.errors) else 400
@@ -76,7 +75,6 @@ def accounts_edit(user_id: int):
             db.session.rollback()
             error = str(exc)
         else:
-            db.session.commit()
             flash(f"Saved the changes to {person.email}", "info")
             return redirect(url_for("staff.accounts_index"))
     status = 200 if not (error or form.errors) else 400

@@ -97,7 +97,6 @@ def concerns_refresh():
             "new_group": result.to_new_group,
         },
     )
-    db.session.commit()
     flash(
         f"{result.concerns} concerns; {result.found} found, {result.joined} items joined "
         f"kept concerns, {result.to_new_group} went to “new feedback”",
@@ -119,9 +118,9 @@ def concerns_rename(concern_id: int):
             draft=request.form.get("draft"),
         )
     except service.ConcernError as error:
+        db.session.rollback()
         flash(str(error), "warning")
         return _back(concern)
-    db.session.commit()
     flash("Concern renamed", "info")
     return _back(concern)
 
@@ -133,7 +132,6 @@ def concerns_hide(concern_id: int):
     _checked_form()
     concern = _concern(concern_id)
     steering.set_hidden(concern, hidden=request.form.get("hidden") == "1")
-    db.session.commit()
     return _back(concern)
 
 
@@ -147,9 +145,9 @@ def concerns_merge(concern_id: int):
     try:
         moved = steering.merge(concern, [other])
     except service.ConcernError as error:
+        db.session.rollback()
         flash(str(error), "warning")
         return _back(concern)
-    db.session.commit()
     flash(f"Merged: {moved} items moved", "info")
     return _back(concern)
 
@@ -163,9 +161,9 @@ def concerns_split(concern_id: int):
     try:
         steering.split(concern)
     except service.ConcernError as error:
+        db.session.rollback()
         flash(str(error), "warning")
         return _back(concern)
-    db.session.commit()
     flash("Split in two", "info")
     return _back(concern)
 
@@ -184,9 +182,9 @@ def concerns_move(concern_id: int):
     try:
         steering.move_item(item, to=concern)
     except service.ConcernError as error:
+        db.session.rollback()
         flash(str(error), "warning")
         return _back(concern)
-    db.session.commit()
     flash(f"{item.reference} moved", "info")
     return _back(concern)
 
@@ -204,6 +202,5 @@ def concerns_respond(concern_id: int):
         db.session.rollback()
         flash(f"The response could not be started: {error}", "warning")
         return _back(concern)
-    db.session.commit()
     flash("Draft response started from the concern: write what we are doing", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))

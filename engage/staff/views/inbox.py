@@ -88,7 +88,6 @@ def inbox_bulk():
         db.session.rollback()
         flash(str(exc), "warning")
         return redirect(back)
-    db.session.commit()
     flash(f"Changed {changed} of {len(ids)} selected items", "info")
     return redirect(back)
 
@@ -104,7 +103,6 @@ def _split(action: str, ids: list[int], back: str):
         db.session.rollback()
         flash(str(exc), "warning")
         return redirect(back)
-    db.session.commit()
     if made is not None:
         flash(f"The ticked items are now group {made.id} of {made.size} items", "info")
         return redirect(url_for("staff.inbox", group=made.id))
@@ -121,7 +119,6 @@ def inbox_export(fmt: str):
         "feedback.export",
         detail={"format": fmt, "count": inbox_list.count(filters), "filters": filters.as_args()},
     )
-    db.session.commit()
     query = inbox_list.inbox_query(filters)
     lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
     stamp = utcnow().strftime("%Y%m%d-%H%M")

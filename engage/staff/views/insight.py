@@ -225,7 +225,6 @@ def duplicates_act(group_id: int):
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_groups()
-    db.session.commit()
     flash(f"Done: {changed:,} of the group's {group.size:,} items changed", "info")
     return _back_to_groups()
 
@@ -246,7 +245,6 @@ def duplicates_merge():
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_groups()
-    db.session.commit()
     flash(f"Merged {len(set(ids))} groups: one group of {kept.size:,} items", "info")
     return _back_to_groups()
 
@@ -279,7 +277,6 @@ def duplicates_link(group_id: int):
             db.session.rollback()
             flash(str(exc), "warning")
             return redirect(url_for("staff.duplicates_link", group_id=group.id))
-        db.session.commit()
         flash(f"Linked {new:,} more items of the group to the response", "info")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     q = clean_param(request.args.get("q"), 200)
@@ -305,7 +302,6 @@ def duplicates_regroup():
         abort(400)
     result = duplicates.group_all()
     audit.record("duplicates.regroup", detail=result.as_dict())
-    db.session.commit()
     flash(
         f"Grouping done: {result.groups} campaign groups holding {result.items_grouped:,} items",
         "info",
@@ -339,6 +335,5 @@ def models_activate(version: str):
         flash(f"Version {version} cannot be used: {exc}", "warning")
         return redirect(url_for("staff.models"))
     audit.record("model.activate", target=row, detail={"version": row.version})
-    db.session.commit()
     flash(f"Version {row.version} is now active. New feedback is tagged with it", "info")
     return redirect(url_for("staff.models"))

@@ -142,7 +142,6 @@ def _back_to_item(item_id: int):
 def _done(item: FeedbackItem, message: str):
     """Commit, say so, and show the item again in its list, or the next item of the
     list when the form asked for it ("Save and go to the next")."""
-    db.session.commit()
     flash(message, "info")
     filters, at, _args = _trail()
     if request.form.get("then") == "next":
@@ -245,7 +244,6 @@ def record_feedback():
             errors = exc.errors
         else:
             audit.record("item.recorded", target=item, detail={"channel": item.channel.value})
-            db.session.commit()
             flash(f"Recorded as {item.reference}", "info")
             return redirect(url_for("staff.item", item_id=item.id))
     for name, message in errors.items():

@@ -275,7 +275,6 @@ def responses_new():
         _set_errors(form, getattr(exc, "errors", {"status": "Choose a status"}))
         return _editor(form, None, 400)
     audit.record("response.created", target=response, detail={"items": len(items)})
-    db.session.commit()
     flash("Draft saved. Preview it, then publish when it is ready", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -331,7 +330,6 @@ def responses_edit(response_id: int):
         return _editor(form, response, 400)
     if changed:
         audit.record("response.edited", target=response, detail={"public": response.is_public})
-    db.session.commit()
     flash("Changes saved" if changed else "Nothing had changed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -358,7 +356,6 @@ def responses_items(response_id: int):
             return redirect(url_for("staff.responses_edit", response_id=response.id))
         audit.record("response.linked", target=response, detail={"items": len(new)})
         message = f"Linked {len(new)} more items"
-    db.session.commit()
     flash(message, "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -390,7 +387,6 @@ def responses_templates():
             status = 400
         else:
             audit.record("response_template.created", target=template)
-            db.session.commit()
             flash(f"Template “{template.name}” saved", "info")
             return redirect(url_for("staff.responses_templates"))
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))

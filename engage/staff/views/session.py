@@ -102,6 +102,8 @@ def sign_in_code():
         else:
             throttle.record_failure(user.email, ip)
             audit.record("sign_in.bad_code", actor=user, target=user)
+            # Committed here, not at the end of the request: the failure must count
+            # although the answer is an error (400), which commits nothing.
             db.session.commit()
             error = (
                 "The code is not right, or it has already been used. "
@@ -142,7 +144,6 @@ def two_factor_setup():
         codes = two_factor.enable_two_factor(user, secret, form.code.data)
         if codes is not None:
             current_session().two_factor_passed = True
-            db.session.commit()
             session.pop("staff_totp_candidate", None)
             # Shown in this answer only: never stored anywhere but as hashes.
             return render_template("staff/recovery_codes.html", codes=codes, first=True)
@@ -173,7 +174,6 @@ def recovery_codes():
     form = ConfirmForm()
     if form.validate_on_submit():
         codes = two_factor.new_recovery_codes(user)
-        db.session.commit()
         return render_template("staff/recovery_codes.html", codes=codes, first=False)
     return render_template(
         "staff/recovery_codes_new.html", form=form, left=two_factor.recovery_codes_left(user)
@@ -196,7 +196,6 @@ def two_factor_remove():
         except accounts.AccountError as exc:
             error = str(exc)
         else:
-            db.session.commit()
             flash("Two-factor sign-in is off", "info")
             return redirect(url_for("staff.account"))
     status = 200 if not error else 400
@@ -241,7 +240,6 @@ def account():
         except accounts.AccountError as exc:
             error = str(exc)
         else:
-            db.session.commit()
             flash("Your password has changed. Other devices have been signed out", "info")
             return redirect(url_for("staff.account"))
     status = 200 if not (error or form.errors) else 400

@@ -68,6 +68,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     observability.init_app(app)  # request ids, JSON logs, /metrics (#26)
     public_cache.init_app(app)
+    # Issue 24 (languages): localized_text() and language names for templates.
+    from engage.languages import content as language_content
+
+    language_content.init_app(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
 from engage.feedback.models import Channel, Status
+from engage.languages import names as language_names  # issue 24
 
 STATUS_COLOURS = {
     Status.NEW: "yellow",
@@ -77,11 +78,14 @@ def theme_tags(item) -> Markup:
         return _theme_tags(current, colour)
     if item.themes_reviewed_at:
         return _NO_THEME
+    if getattr(item, "needs_translation", False):  # issue 24: never silently unclassified
+        return _NEEDS_TRANSLATION
     return _UNCLASSIFIED
 
 
 _NO_THEME = _tag("grey", "No theme")
 _UNCLASSIFIED = _tag("orange", "Unclassified")
+_NEEDS_TRANSLATION = _tag("purple", "Needs translation")  # issue 24
 _PROBE = 987654321
 
 
@@ -114,6 +118,8 @@ def inbox_row(item, can_triage: bool, trail: str = "", at: int | None = None) ->
     if item.area:
         meta.append(item.area)
     meta.append(item.engagement_title or "General")
+    if item.language and item.language != "en":  # issue 24
+        meta.append(language_names.name(item.language))
     checkbox = ""
     if can_triage:
         checkbox = (
@@ -162,6 +168,7 @@ def inbox_filter_options(choices) -> dict[str, tuple[tuple[str, str], ...]]:
         "area": tuple((area, area) for area in choices.areas),
         "channel": tuple((c.value, c.label) for c in Channel),
         "status": tuple((s.value, s.value.capitalize()) for s in Status),
+        "language": tuple(language_names.NAMES.items()),  # issue 24
     }
 
 

@@ -50,6 +50,7 @@ from engage.feedback.models import (
     current_of,
 )
 from engage.feedback.themes import percent
+from engage.languages import names as language_names  # issue 24
 from engage.pagination import PageNotFound
 from engage.publish.queries import clean_param
 from engage.staff import audit
@@ -101,6 +102,7 @@ class InboxFilters:
     date_to: date | None = None
     q: str = ""
     group: int | None = None  # a duplicate group's id
+    language: str = ""  # issue 24: an ISO 639-1 code (engage.languages.names)
     sort: str = "unclassified"
     counts: bool = False  # show how many items each filter value would give (costly)
     errors: tuple[str, ...] = field(default=(), compare=False)
@@ -142,6 +144,7 @@ class InboxFilters:
             date_to=date_to,
             q=q,
             group=group,
+            language=_language_param(args.get("language"), errors),  # issue 24
             sort=sort,
             counts=clean_param(args.get("counts"), 1) == "1",
             errors=tuple(errors),
@@ -160,6 +163,7 @@ class InboxFilters:
             "to": f.date_to.isoformat() if f.date_to else "",
             "q": f.q,
             "group": str(f.group) if f.group else "",
+            "language": f.language,  # issue 24
             "sort": "" if f.sort == _default_sort(f.q) else f.sort,
             "counts": "1" if f.counts else "",
         }
@@ -169,6 +173,15 @@ class InboxFilters:
     def active(self) -> bool:
         """True when anything narrows the list (sorting and counts do not)."""
         return any(v for k, v in self.as_args().items() if k not in ("sort", "counts"))
+
+
+def _language_param(value: str | None, errors: list[str]) -> str:
+    """Issue 24: the language filter, a code engage knows, or "" (with a message)."""
+    code = clean_param(value, 12)
+    if code and code not in language_names.NAMES:
+        errors.append("That language is not one we detect; showing every language")
+        return ""
+    return code
 
 
 def _default_sort(q: str) -> str:
@@ -437,6 +450,8 @@ def _conditions(f: InboxFilters, ids: _Ids | None = None, *, skip: str | None = 
         where.compare("before", FeedbackItem.submitted_at, operator.lt, before)
     if f.group:
         where.compare("group", FeedbackItem.duplicate_group_id, operator.eq, f.group)
+    if f.language and skip != "language":  # issue 24
+        where.compare("language", FeedbackItem.language, operator.eq, f.language)
     if f.q and skip != "q":
         dialect = db.engine.dialect.name
         clause = search.matching(f.q, dialect)
@@ -465,7 +480,11 @@ def _order(f: InboxFilters) -> list:
     if f.theme:
         # A theme filter keeps only classified or only unclassified items.
         return [*_NEWEST]
-    return [case((_unclassified(), 0), else_=1), *_NEWEST]
+    # Issue 24: items waiting for a translation first, then unclassified ones.
+    return [
+        case((FeedbackItem.needs_translation, 0), (_unclassified(), 1), else_=2),
+        *_NEWEST,
+    ]
 
 
 def inbox_query(f: InboxFilters) -> Select:
@@ -524,6 +543,8 @@ class InboxRow:
     current_themes: tuple[ThemeChoice, ...]
     # The model's probability of each current theme as a whole percent (None: staff set it).
     current_percents: tuple[int | None, ...] = ()
+    language: str | None = None  # issue 24
+    needs_translation: bool = False  # issue 24
 
     def themes(self) -> list[ThemeChoice]:
         """The item's current themes, as FeedbackItem.themes() gives them."""
@@ -578,7 +599,8 @@ def _parse_tags(value: str | None) -> list[_Tag]:
     return tags
 
 
-# InboxRow's fields in order (but its themes), then the tags they are worked out from.
+# InboxRow's fields in order (but its themes), then (issue 24) the item's language and
+# whether it needs a translation, then the tags its themes are worked out from.
 _ROW_COLUMNS = (
     FeedbackItem.id,
     FeedbackItem.reference,
@@ -592,6 +614,8 @@ _ROW_COLUMNS = (
     Engagement.title.label("engagement_title"),
     FeedbackItem.duplicate_group_id,
     DuplicateGroup.size.label("duplicate_group_size"),
+    FeedbackItem.language,  # issue 24
+    FeedbackItem.needs_translation,  # issue 24
     _tags_column(),
 )
 
@@ -620,8 +644,13 @@ def _ranked_rows(where: list) -> Select:
             .subquery()
         )
 
-    first, rest = part(_unclassified(), 0), part(_classified(), 1)
-    both = union_all(select(first), select(rest)).subquery("ranked")
+    # Issue 24: items waiting for a translation come first (read through their partial
+    # index), then the unclassified, then the rest; the three parts do not overlap.
+    waiting = FeedbackItem.needs_translation.is_(True)
+    others = FeedbackItem.needs_translation.is_(False)
+    untranslated = part(waiting, 0)
+    first, rest = part(and_(others, _unclassified()), 1), part(and_(others, _classified()), 2)
+    both = union_all(select(untranslated), select(first), select(rest)).subquery("ranked")
     return (
         _rows_select()
         .join(both, both.c.id == FeedbackItem.id)
@@ -659,7 +688,9 @@ def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow
         current = current_of(_parse_tags(row.tags), reviewed=row.themes_reviewed_at)
         out.append(
             InboxRow(
-                *row[:-1],
+                *row[:-3],
+                language=row.language,  # issue 24
+                needs_translation=row.needs_translation,
                 current_themes=tuple(themes[t.theme_id] for t in current),
                 current_percents=tuple(
                     percent(t.confidence) if t.source == TagSource.MODEL else None for t in current
@@ -821,6 +852,7 @@ class Facets:
     area: dict[str, int]
     channel: dict[str, int]
     status: dict[str, int]
+    language: dict[str, int] = field(default_factory=dict)  # issue 24: code -> items
 
 
 def _grouped(column, where: list[ColumnElement[bool]]) -> dict:
@@ -870,12 +902,14 @@ def facets(f: InboxFilters) -> Facets:
     area = _grouped(FeedbackItem.area, _conditions(f, ids, skip="area"))
     channel = _grouped(FeedbackItem.channel, _conditions(f, ids, skip="channel"))
     status = _grouped(FeedbackItem.status, _conditions(f, ids, skip="status"))
+    language = _grouped(FeedbackItem.language, _conditions(f, ids, skip="language"))
     return Facets(
         engagement=engagement,
         theme=theme,
         area={k: n for k, n in area.items() if k},
         channel={k.value: n for k, n in channel.items()},
         status={k.value: n for k, n in status.items()},
+        language={k: n for k, n in language.items() if k},  # issue 24
     )
 
 

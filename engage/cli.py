@@ -200,6 +200,23 @@ def classify_command(text: str, as_json: bool) -> None:
         click.echo(f"{theme['theme']}\t{theme['percent']}%")
 
 
+@cli.command("detect-languages")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@with_appcontext
+def detect_languages_command(as_json: bool) -> None:
+    """Detect the language of items stored before detection existed (issue 24)."""
+    from engage.languages import backfill, names
+
+    found = backfill.detect_missing()
+    if as_json:
+        _echo_json({"detected": found})
+        return
+    if not found:
+        click.echo("Every item has its language already.")
+    for code, n in sorted(found.items(), key=lambda cn: -cn[1]):
+        click.echo(f"{names.name(code)} ({code})\t{n}")
+
+
 @cli.group("models")
 def models_group() -> None:
     """List stored theme models, or roll back to one."""

@@ -118,7 +118,7 @@ class FeedbackItem(db.Model):
             "submitted_at",
             "id",
             postgresql_where=sql_text("needs_translation"),
-            sqlite_where=sql_text("needs_translation"),
+            sqlite_where=sql_text("needs_translation = 1"),
         ),
     )
 

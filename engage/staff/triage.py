@@ -26,11 +26,13 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    false,
     func,
     literal,
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased, selectinload
@@ -646,8 +648,9 @@ def _ranked_rows(where: list) -> Select:
 
     # Issue 24: items waiting for a translation come first (read through their partial
     # index), then the unclassified, then the rest; the three parts do not overlap.
-    waiting = FeedbackItem.needs_translation.is_(True)
-    others = FeedbackItem.needs_translation.is_(False)
+    # "= 1" on SQLite (not "IS 1"), which its planner matches to the partial index.
+    waiting = FeedbackItem.needs_translation == true()
+    others = FeedbackItem.needs_translation == false()
     untranslated = part(waiting, 0)
     first, rest = part(and_(others, _unclassified()), 1), part(and_(others, _classified()), 2)
     both = union_all(select(untranslated), select(first), select(rest)).subquery("ranked")
@@ -1071,12 +1074,13 @@ def suggestions(item: FeedbackItem, themes: Iterable[Theme], n: int = 2) -> list
 
     if item.classified_at is None or item.themes_reviewed_at is not None or item.themes():
         return []
-    if item.text == retention.PLACEHOLDER:
+    if item.text == retention.PLACEHOLDER or item.needs_translation:  # issue 24
         return []
     by_slug = {theme.slug: theme for theme in themes}
     return [
         (by_slug[slug], percent(p))
-        for slug, p in classify.suggest_themes(item.text, n=n)
+        # Issue 24: the model read the English translation, when there is one.
+        for slug, p in classify.suggest_themes(item.translation or item.text, n=n)
         if slug in by_slug
     ]
 
@@ -1097,7 +1101,9 @@ def explanation(item: FeedbackItem, limit: int = 6) -> dict[str, list[tuple[str,
     out = {}
     for tag in model_tags:
         try:
-            out[tag.theme.slug] = model.explain(item.text, tag.theme.slug, top=limit)
+            # Issue 24: the words of the English translation, when the model read one.
+            english = item.translation or item.text
+            out[tag.theme.slug] = model.explain(english, tag.theme.slug, top=limit)
         except ValueError:
             continue
     return out

@@ -45,7 +45,7 @@ def upgrade():
         ["submitted_at", "id"],
         unique=False,
         postgresql_where=sa.text("needs_translation"),
-        sqlite_where=sa.text("needs_translation"),
+        sqlite_where=sa.text("needs_translation = 1"),
     )
     with op.batch_alter_table("engagement") as batch:
         batch.add_column(sa.Column("translations", sa.JSON(), nullable=True))

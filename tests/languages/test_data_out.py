@@ -106,3 +106,30 @@ def test_api_statistics_carry_language_counts(trained, make_engagement, make_ite
     assert stats["languages"] == {"pl": 2, "ar": 1, "en": 1}
     schema = client.get("/api/v1/openapi.json").get_json()
     assert "languages" in schema["components"]["schemas"]["Statistics"]["properties"]
+
+
+def test_detect_languages_fills_in_items_stored_before_detection(trained, make_item, runner):
+    from sqlalchemy import select, update
+
+    from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
+
+    polish, english = make_item(POLISH), make_item(ENGLISH)
+    # As an item classified before migration 0016: no language, the English model's tags.
+    db.session.execute(
+        update(FeedbackItem)
+        .where(FeedbackItem.id.in_([polish.id, english.id]))
+        .values(language=None, needs_translation=False, model_version="v0")
+    )
+    theme_id = db.session.scalar(select(ThemeTag.theme_id).limit(1)) or 1
+    db.session.add(ThemeTag(item_id=polish.id, theme_id=theme_id, source=TagSource.MODEL))
+    db.session.commit()
+    out = runner.invoke(cli, ["detect-languages", "--json"])
+    assert json.loads(out.output) == {"detected": {"pl": 1, "en": 1}}
+    db.session.expire_all()
+    assert db.session.get(FeedbackItem, polish.id).needs_translation is True
+    assert db.session.get(FeedbackItem, english.id).needs_translation is False
+    assert not db.session.scalars(
+        select(ThemeTag).where(ThemeTag.item_id == polish.id, ThemeTag.source == TagSource.MODEL)
+    ).all()
+    again = runner.invoke(cli, ["detect-languages"])
+    assert "Every item has its language already." in again.output

@@ -84,9 +84,10 @@ def test_it_is_fast_enough_for_the_classification_step():
 
     texts = [text for _, text in SHORT] * 10
     detect.detect(texts[0])  # the model loads once
-    started = time.perf_counter()
+    # CPU time, not wall time: the test machine is shared with other work.
+    started = time.process_time()
     detect.detect_many(texts)
-    per_second = len(texts) / (time.perf_counter() - started)
+    per_second = len(texts) / max(time.process_time() - started, 1e-9)
     # The classifier's own target is 2,000 items a second for the whole step; detection
     # must take a small part of it (measured about 20,000 a second on one core).
-    assert per_second > 4_000, per_second
+    assert per_second > 5_000, per_second

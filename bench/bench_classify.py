@@ -23,7 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engage.classify import pipeline as P  # noqa: E402
+from engage.classify.corpus import THEMES, default_corpus_paths, load_corpus  # noqa: E402
+from engage.classify.designs import BEST_DESIGN, DESIGNS  # noqa: E402
+from engage.classify.training import train  # noqa: E402
 from engage.languages import detect  # noqa: E402
 
 N_SINGLE = 500
@@ -31,20 +33,20 @@ N_BATCH = 5_000
 
 
 def _corpus() -> tuple[list[str], np.ndarray, str]:
-    parts = P.default_corpus_paths()
+    parts = default_corpus_paths()
     if parts:
-        texts, Y = P.load_corpus(parts)
+        texts, Y = load_corpus(parts)
         return texts, Y, "corpus parts"
     from tests.classify.corpus import ITEMS  # a fresh checkout without the corpus
 
     texts = [t for t, _ in ITEMS]
-    Y = np.array([[int(s in lab.split(";")) for s in P.THEMES] for _, lab in ITEMS])
+    Y = np.array([[int(s in lab.split(";")) for s in THEMES] for _, lab in ITEMS])
     return texts, Y, "test corpus"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--design", default=P.BEST_DESIGN, choices=sorted(P.DESIGNS))
+    parser.add_argument("--design", default=BEST_DESIGN, choices=sorted(DESIGNS))
     args = parser.parse_args(argv)
 
     texts, Y, source = _corpus()
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     big_texts, big_Y = [texts[i] for i in idx], Y[idx]
 
     t0 = time.perf_counter()
-    model = P.train(big_texts, big_Y, design=args.design)
+    model = train(big_texts, big_Y, design=args.design)
     train_seconds = time.perf_counter() - t0
 
     model.predict(texts[:5])  # warm-up

@@ -121,27 +121,30 @@ def make_model(out_dir: Path) -> dict:
     """
     import numpy as np
 
-    from engage.classify import pipeline as P
+    from engage.classify.corpus import THEMES, default_corpus_paths, load_corpus, training_hash
+    from engage.classify.designs import BEST_DESIGN, build_pipeline
+    from engage.classify.model import ThemeModel, save
+    from engage.classify.text import normalise
 
     started = time.perf_counter()
-    texts, Y = P.load_corpus(P.default_corpus_paths())
-    estimator = P.build_pipeline(P.BEST_DESIGN).fit([P.normalise(t) for t in texts], Y)
+    texts, Y = load_corpus(default_corpus_paths())
+    estimator = build_pipeline(BEST_DESIGN).fit([normalise(t) for t in texts], Y)
     metadata = {
-        "design": P.BEST_DESIGN,
-        "themes": list(P.THEMES),
-        "thresholds": {t: 0.5 for t in P.THEMES},
+        "design": BEST_DESIGN,
+        "themes": list(THEMES),
+        "thresholds": {t: 0.5 for t in THEMES},
         "n_train": len(texts),
-        "training_sha256": P.training_hash(texts, Y),
+        "training_sha256": training_hash(texts, Y),
         "cv": {},
         "note": "benchmark model: fitted without cross-validation",
     }
-    model = P.ThemeModel(estimator, np.full(len(P.THEMES), 0.5), metadata)
+    model = ThemeModel(estimator, np.full(len(THEMES), 0.5), metadata)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / MODEL_FILE
-    P.save(model, path)
+    save(model, path)
     return {
         "file": str(path),
-        "design": P.BEST_DESIGN,
+        "design": BEST_DESIGN,
         "n_train": len(texts),
         "training_sha256": metadata["training_sha256"],
         "seconds": round(time.perf_counter() - started, 2),

@@ -49,6 +49,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    from engage import i18n
+
+    i18n.init_app(app)  # languages of the interface (issue 24)
 
     _import_models()
     _register_blueprints(app)

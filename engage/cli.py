@@ -117,10 +117,12 @@ def _train(service, *, as_json: bool, force: bool, if_missing: bool) -> None:
 @with_appcontext
 def evaluate_command(path: str, as_json: bool) -> None:
     """Score the active model on a labelled CSV (columns text,themes)."""
-    from engage.classify import pipeline, service
+    from engage.classify import service
+    from engage.classify.corpus import load_corpus
+    from engage.classify.training import evaluate
 
     try:
-        texts, labels = pipeline.load_corpus(path)
+        texts, labels = load_corpus(path)
     except (ValueError, UnicodeDecodeError) as error:
         raise click.ClickException(str(error)) from error
     if not texts:
@@ -129,7 +131,7 @@ def evaluate_command(path: str, as_json: bool) -> None:
         model, row = service.load_active()
     except service.NoModelError as error:
         raise click.ClickException(str(error)) from error
-    result = pipeline.evaluate(model, texts, labels, model_version=row.version)
+    result = evaluate(model, texts, labels, model_version=row.version)
     if as_json:
         _echo_json(result)
         return
@@ -518,11 +520,11 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
 def export_feedback_command(fmt: str, output: str | None) -> None:
     """Export every feedback item (personal data included: keep the file safe)."""
     from engage.extensions import db
-    from engage.staff import audit, export, triage
+    from engage.staff import audit, export, inbox
 
-    everything = triage.InboxFilters(sort="oldest")
-    total = triage.count(everything)
-    query = triage.inbox_query(everything)
+    everything = inbox.InboxFilters(sort="oldest")
+    total = inbox.count(everything)
+    query = inbox.inbox_query(everything)
     lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:

@@ -36,6 +36,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
 from engage.extensions import db
+from engage.i18n import _, _l
 
 bp = Blueprint("web", __name__)
 log = logging.getLogger(__name__)
@@ -130,18 +131,21 @@ def nhsuk_assets(filename: str):
 
 
 _MESSAGES = {
-    400: ("There is a problem with your request", "Check what you entered and try again."),
-    403: ("You do not have permission to see this page", "Sign in with an account that can."),
-    404: ("Page not found", "If you typed the web address, check it is correct."),
-    405: ("That action is not allowed here", "Go back to the page and try again."),
-    413: ("What you sent is too large", "Send something smaller and try again."),
-    429: ("Too many requests", "Wait a minute, then try again."),
+    400: (_l("There is a problem with your request"), _l("Check what you entered and try again.")),
+    403: (
+        _l("You do not have permission to see this page"),
+        _l("Sign in with an account that can."),
+    ),
+    404: (_l("Page not found"), _l("If you typed the web address, check it is correct.")),
+    405: (_l("That action is not allowed here"), _l("Go back to the page and try again.")),
+    413: (_l("What you sent is too large"), _l("Send something smaller and try again.")),
+    429: (_l("Too many requests"), _l("Wait a minute, then try again.")),
 }
 
 
 def _error_page(status: int, title: str | None = None, detail: str | None = None):
     default_title, default_detail = _MESSAGES.get(
-        status, ("Sorry, there is a problem with the service", "Try again later.")
+        status, (_l("Sorry, there is a problem with the service"), _l("Try again later."))
     )
     return (
         render_template(
@@ -226,9 +230,11 @@ def register_error_handlers(app: Flask) -> None:
             return problem(400, f"The request was refused by the CSRF check: {error.description}")
         return _error_page(
             400,
-            "Your form has expired",
-            "For your security, forms expire. Go back, reload the page and send it again. "
-            "Nothing you sent has been saved.",
+            _("Your form has expired"),
+            _(
+                "For your security, forms expire. Go back, reload the page and send it again. "
+                "Nothing you sent has been saved."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -253,8 +259,8 @@ def register_error_handlers(app: Flask) -> None:
         g._login_user = login.anonymous_user()
         return _error_page(
             503,
-            "Sorry, the service is unavailable",
-            "We could not reach our database. Try again in a few minutes.",
+            _("Sorry, the service is unavailable"),
+            _("We could not reach our database. Try again in a few minutes."),
         )
 
     @app.errorhandler(StatementError)
@@ -271,9 +277,11 @@ def register_error_handlers(app: Flask) -> None:
                 )
             return _error_page(
                 400,
-                "We could not use what was sent",
-                "Part of the request holds something we cannot store, such as a NUL "
-                "character or a number that is far too large. Check it and try again.",
+                _("We could not use what was sent"),
+                _(
+                    "Part of the request holds something we cannot store, such as a NUL "
+                    "character or a number that is far too large. Check it and try again."
+                ),
             )
         return unexpected(error)
 
@@ -288,15 +296,15 @@ def register_error_handlers(app: Flask) -> None:
 
 # Header links: (endpoint, label). Shown only once the feature providing them is registered.
 NAVIGATION = (
-    ("engagements.index", "Engagements"),
-    ("public.log", "You said, we did"),
-    ("feedback.track", "Track my feedback"),
+    ("engagements.index", _l("Engagements")),
+    ("public.log", _l("You said, we did")),
+    ("feedback.track", _l("Track my feedback")),
 )
 FOOTER = (
-    ("public.accessibility", "Accessibility statement"),
-    ("public.privacy", "Privacy notice"),
-    ("public.open_data", "Open data"),
-    ("public.api_docs", "API"),
+    ("public.accessibility", _l("Accessibility statement")),
+    ("public.privacy", _l("Privacy notice")),
+    ("public.open_data", _l("Open data")),
+    ("public.api_docs", _l("API")),
 )
 
 
@@ -307,7 +315,7 @@ MAX_FRAGMENTS = 512
 
 def _links(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     views = current_app.view_functions
-    return [{"href": url_for(e), "text": label} for e, label in pairs if e in views]
+    return [{"href": url_for(e), "text": str(label)} for e, label in pairs if e in views]
 
 
 def public_url(endpoint: str, **values) -> str:
@@ -328,10 +336,10 @@ def public_base_url() -> str:
 
 
 def long_date(value) -> str:
-    """Format a date the GOV.UK way: 28 May 2019."""
-    if value is None:
-        return ""
-    return f"{value.day} {value:%B %Y}"
+    """Format a date the GOV.UK way in English (28 May 2019), in words in other languages."""
+    from engage import i18n
+
+    return i18n.long_date(value)
 
 
 UK = ZoneInfo("Europe/London")
@@ -341,9 +349,10 @@ def uk_time(value: datetime | None) -> str:
     """A stored UTC time as UK clock time, the GOV.UK way: 2:05pm on 28 May 2019."""
     if value is None:
         return ""
+    from engage import i18n
+
     local = value.replace(tzinfo=UTC).astimezone(UK)
-    hour = local.hour % 12 or 12
-    return f"{hour}:{local:%M}{'am' if local.hour < 12 else 'pm'} on {long_date(local)}"
+    return _("%(time)s on %(date)s", time=i18n.clock_time(local), date=long_date(local))
 
 
 def fingerprint_static_urls(app: Flask) -> None:
@@ -407,8 +416,8 @@ def register_template_helpers(app: Flask) -> None:
                 return None
             return {
                 "items": [
-                    {"href": url_for("staff.inbox"), "text": "Staff area", "icon": True},
-                    {"action": url_for("staff.logout"), "text": "Sign out"},
+                    {"href": url_for("staff.inbox"), "text": _("Staff area"), "icon": True},
+                    {"action": url_for("staff.logout"), "text": _("Sign out")},
                 ]
             }
 
@@ -429,7 +438,9 @@ def register_template_helpers(app: Flask) -> None:
         their output depends only on the key given (plus the app's URLs and settings,
         fixed for the app). Anything that varies by request must be in the key.
         """
-        full_key = (request.script_root, *key)
+        from engage.i18n import current_code
+
+        full_key = (request.script_root, current_code(), *key)
         html = fragments.get(full_key)
         if html is None:
             html = caller()  # a macro call in an autoescaped template: already Markup
@@ -538,14 +549,19 @@ def configure_deployment(app: Flask) -> None:
             if host_is_trusted(request.host, hosts):
                 return None
             log.warning("refused a request for host %r", request.host[:200])
-            detail = "This site does not answer for that address. Check the web address."
             if is_api_request():
-                return problem(400, detail)
+                return problem(
+                    400, "This site does not answer for that address. Check the web address."
+                )
             # Rendered as for a visitor: no session or database is looked at.
             from engage.extensions import login
 
             g._login_user = login.anonymous_user()
-            return _error_page(400, "This site does not answer for that address", detail)
+            return _error_page(
+                400,
+                _("This site does not answer for that address"),
+                _("This site does not answer for that address. Check the web address."),
+            )
 
         # First of all: before rate limits, sign-in or the view see the request.
         app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_hosts)

@@ -84,10 +84,10 @@ def _empty_all_tables() -> None:
 @pytest.fixture
 def app(_app):
     """The app inside an app context, on empty tables with the default themes."""
+    from engage import caching
     from engage.extensions import limiter
     from engage.feedback.service import ensure_default_themes
     from engage.public import cache
-    from engage.staff import triage
 
     with _app.app_context():
         # Flask-Limiter is one object: a test that built another app may have switched it
@@ -96,7 +96,7 @@ def app(_app):
         limiter.reset()
         _empty_all_tables()
         cache.store().clear()  # pages of the previous test's data
-        triage.forget_areas()  # and the inbox's list of areas
+        caching.clear_all()  # and every named cache (the inbox's areas, rankings, ...)
         ensure_default_themes()
         yield _app
         _db.session.remove()

@@ -29,7 +29,7 @@ from engage.feedback.models import FeedbackItem
 from engage.feedback.partners import create_partner
 from engage.feedback.service import MAX_TEXT, clean_text
 from engage.mail.models import OutboxMessage
-from engage.staff import triage
+from engage.staff import item_actions
 from engage.staff.models import Role
 from tests.publish.factories import make_response  # noqa: F401
 
@@ -483,8 +483,8 @@ def test_stored_script_is_escaped_on_staff_and_public_pages(
         consent_to_quote=True,
     )
     staff = signed_in(Role.TRIAGER)
-    triage.save_redaction(item, "<script>alert('quote')</script> keep it open", by=staff.user)
-    triage.add_note(item, "<img src=x onerror=alert('note')>", by=staff.user)
+    item_actions.save_redaction(item, "<script>alert('quote')</script> keep it open", by=staff.user)
+    item_actions.add_note(item, "<img src=x onerror=alert('note')>", by=staff.user)
     db.session.commit()
     response = make_response(engagement=engagement, items=[item], you_said=XSS, we_did=XSS)
 

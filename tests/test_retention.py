@@ -25,7 +25,7 @@ from engage.mail.models import OutboxMessage
 from engage.public import opendata
 from engage.publish import queries
 from engage.publish.models import AlertChoice, AlertSubscription, ResponseVote
-from engage.staff import accounts, audit, triage
+from engage.staff import accounts, audit, item_actions
 from engage.staff.models import AuditEvent, ItemNote, Role
 from engage.util import utcnow
 from tests.publish.factories import make_response  # noqa: F401
@@ -113,9 +113,9 @@ def world(app, make_engagement, make_item, make_response):  # noqa: F811
         contact_me=True,
         submitted_at=old,
     )
-    triage.set_themes(nora, ["services", "decision-making"], by=staff)
-    triage.save_redaction(nora, "A family worried about GP access.", by=staff)
-    triage.add_note(nora, "Rang Nora Oldham back on 020 7946 0001.", by=staff)
+    item_actions.set_themes(nora, ["services", "decision-making"], by=staff)
+    item_actions.save_redaction(nora, "A family worried about GP access.", by=staff)
+    item_actions.add_note(nora, "Rang Nora Oldham back on 020 7946 0001.", by=staff)
 
     carl = make_item(
         "Please reply to carl.old@example.org about the deficit and the money.",
@@ -152,7 +152,7 @@ def world(app, make_engagement, make_item, make_response):  # noqa: F811
         contact_me=True,
         submitted_at=recent,
     )
-    triage.add_note(newer, "Nina Newman wants a call back.", by=staff)
+    item_actions.add_note(newer, "Nina Newman wants a call back.", by=staff)
     group = DuplicateGroup(engagement_id=engagement.id, size=2, sample_text=carl.text)
     db.session.add(group)
     db.session.flush()
@@ -408,7 +408,7 @@ def test_purged_texts_are_not_training_labels(app, world):
     from engage.classify import service as classify
 
     staff = accounts.create_staff(email="t2@nhs.example", role=Role.TRIAGER, password="x" * 16)
-    triage.set_themes(db.session.get(FeedbackItem, world["anon"]), ["jobs"], by=staff)
+    item_actions.set_themes(db.session.get(FeedbackItem, world["anon"]), ["jobs"], by=staff)
     db.session.commit()
     retention.purge(730)
     texts, labels = classify.staff_labels()

@@ -1,9 +1,10 @@
 """Training, activating and applying theme models inside the app.
 
-numpy, scikit-learn and skops (engage.classify.pipeline) are imported only when a model
-is trained, loaded or applied: importing them costs seconds of CPU, and every process
-that builds the app (a web worker, `engage import-mail` before its first batch) imports
-this module without needing them yet.
+numpy, scikit-learn and skops (engage.classify.corpus, .model, .training and the
+modules they use) are imported only when a model is trained, loaded or applied:
+importing them costs seconds of CPU, and every process that builds the app (a web
+worker, `engage import-mail` before its first batch) imports this module without
+needing them yet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from sqlalchemy import case, delete, func, insert, select, update
 
-from engage import claiming
+from engage import caching, claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.feedback import retention
@@ -30,7 +31,7 @@ from engage.util import utcnow
 if TYPE_CHECKING:
     import numpy as np
 
-    from engage.classify import pipeline
+    from engage.classify.model import ThemeModel
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ log = logging.getLogger(__name__)
 # than this (noise between two fits on nearly the same data).
 TOLERANCE = 0.005
 
-_cache_lock = threading.Lock()
-_cache: dict[str, pipeline.ThemeModel] = {}
+# The loaded active model, by its file: one at a time, since a model file never changes
+# under its name and a new active version has a new file (so no lifetime is needed).
+_cache = caching.named_cache("classify_model", maxsize=1, seconds=None)
+# One thread loads a model at a time (it takes seconds and much memory); the others
+# wait for it rather than load a second copy.
+_load_lock = threading.Lock()
 
 
 class NoModelError(RuntimeError):
@@ -57,26 +62,26 @@ def active_version() -> ModelVersion | None:
     return db.session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True)))
 
 
-def load_active() -> tuple[pipeline.ThemeModel, ModelVersion]:
-    """The active model, loaded once per process; raises NoModelError."""
-    from engage.classify import pipeline
-
+def load_active() -> tuple[ThemeModel, ModelVersion]:
+    """The active model, loaded once per process (see ``_cache``); raises NoModelError."""
     row = active_version()
     if row is None:
         raise NoModelError("No theme model has been trained yet (run `engage train`)")
     key = f"{model_dir()}/{row.file_name}"
-    with _cache_lock:
-        model = _cache.get(key)
-        if model is None:
-            try:
-                model = pipeline.load(model_dir() / row.file_name)
-            except Exception as error:  # a missing, corrupt or untrusted file alike
-                raise NoModelError(
-                    f"The model file for {row.version} cannot be used: {error}"
-                ) from error
-            _cache.clear()
-            _cache[key] = model
+    model = _cache.get(key)
+    if model is None:
+        with _load_lock:
+            model = _cache.get_or_make(key, lambda: _load(row))
     return model, row
+
+
+def _load(row: ModelVersion) -> ThemeModel:
+    from engage.classify import model
+
+    try:
+        return model.load(model_dir() / row.file_name)
+    except Exception as error:  # a missing, corrupt or untrusted file alike
+        raise NoModelError(f"The model file for {row.version} cannot be used: {error}") from error
 
 
 def staff_labels() -> tuple[list[str], np.ndarray]:
@@ -86,7 +91,7 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
     """
     import numpy as np
 
-    from engage.classify import pipeline
+    from engage.classify.corpus import THEMES
 
     staff_tag = (ThemeTag.item_id == FeedbackItem.id) & (ThemeTag.source == TagSource.STAFF)
     # Issue 24: an item's English translation is what it teaches; an item still waiting
@@ -109,9 +114,9 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
             slugs.add(slug)
     texts = [text for text, _ in by_item.values()]
     labels = np.array(
-        [[int(t in slugs) for t in pipeline.THEMES] for _, slugs in by_item.values()],
+        [[int(t in slugs) for t in THEMES] for _, slugs in by_item.values()],
         dtype=np.int64,
-    ).reshape(len(texts), len(pipeline.THEMES))
+    ).reshape(len(texts), len(THEMES))
     return texts, labels
 
 
@@ -152,10 +157,12 @@ def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> Tra
     """
     import numpy as np
 
-    from engage.classify import pipeline
+    from engage.classify import corpus as seed
+    from engage.classify import training
+    from engage.classify.model import save
 
-    paths = corpus if corpus is not None else pipeline.default_corpus_paths()
-    texts, labels = pipeline.load_corpus(paths) if paths else ([], np.zeros((0, 5), int))
+    paths = corpus if corpus is not None else seed.default_corpus_paths()
+    texts, labels = seed.load_corpus(paths) if paths else ([], np.zeros((0, 5), int))
     extra_texts, extra_labels = staff_labels()
     if not texts and not extra_texts:
         raise NoTrainingDataError(
@@ -163,16 +170,16 @@ def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> Tra
         )
     all_texts = list(texts) + extra_texts
     all_labels = np.vstack([labels, extra_labels]) if len(extra_texts) else labels
-    model = pipeline.train(all_texts, all_labels)
+    model = training.train(all_texts, all_labels)
     holdout = None
-    if pipeline.HOLDOUT_PATH.exists():
-        holdout_texts, holdout_labels = pipeline.load_corpus(pipeline.HOLDOUT_PATH)
-        holdout = pipeline.evaluate(model, holdout_texts, holdout_labels)
+    if seed.HOLDOUT_PATH.exists():
+        holdout_texts, holdout_labels = seed.load_corpus(seed.HOLDOUT_PATH)
+        holdout = training.evaluate(model, holdout_texts, holdout_labels)
     number = (db.session.scalar(select(func.count()).select_from(ModelVersion)) or 0) + 1
     sha = model.metadata["training_sha256"]
     version = f"v{number}-{sha[:8]}"
     file_name = f"{version}.skops"
-    pipeline.save(model, model_dir() / file_name)
+    save(model, model_dir() / file_name)
     row = ModelVersion(
         version=version,
         design=model.metadata["design"],
@@ -231,9 +238,9 @@ def activate(version: str) -> ModelVersion:
     row = db.session.scalar(select(ModelVersion).where(ModelVersion.version == version))
     if row is None:
         raise LookupError(f"There is no model version {version!r}")
-    from engage.classify import pipeline
+    from engage.classify import model
 
-    pipeline.load(model_dir() / row.file_name)  # refuse a version whose file is unusable
+    model.load(model_dir() / row.file_name)  # refuse a version whose file is unusable
     _activate(row)
     db.session.commit()
     return row
@@ -308,7 +315,7 @@ def classify_batch(rows: list[tuple[int, str]], *, owed_only: bool = False) -> i
 
 def _write_tags(
     rows: list[tuple[int, str]],
-    model: pipeline.ThemeModel,
+    model: ThemeModel,
     version: str,
     *,
     owed_only: bool,
@@ -357,7 +364,7 @@ class TagPlan:
         )
 
 
-def plan_tags(rows: list[tuple[int, str]], model: pipeline.ThemeModel, version: str) -> TagPlan:
+def plan_tags(rows: list[tuple[int, str]], model: ThemeModel, version: str) -> TagPlan:
     """Predict the themes of committed items, given as (id, text), in one call.
 
     Items not in English are not given to the model (see engage.languages.routing).

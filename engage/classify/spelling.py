@@ -66,6 +66,9 @@ class Speller:
             if len(word) >= MIN_LENGTH:
                 for d in _deletes(word):
                     self._deleted.setdefault(d, []).append(word)
+        # Corrections made so far. Per speller, not an engage.caching cache: a correction
+        # is only true of this word list, and every unknown word of every classified item
+        # is looked up here, where a lock a lookup would show in the batch rate.
         self._cache: dict[str, str | None] = {}
 
     def correct(self, word: str) -> str | None:

@@ -22,7 +22,7 @@ import skops.io as sio
 
 __all__ = ["ALLOWED_TYPES", "UntrustedModelError", "dump", "load", "types_in"]
 
-# Everything the four designs in pipeline.DESIGNS put into a saved file, and no more.
+# Everything the designs in designs.DESIGNS put into a saved file, and no more.
 ALLOWED_TYPES: frozenset[str] = frozenset(
     {
         "builtins.dict",

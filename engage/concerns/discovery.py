@@ -29,7 +29,6 @@ import csv
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import resources
 from math import log
 
@@ -41,6 +40,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
+from engage.caching import memoize
 from engage.concerns import concepts
 from engage.concerns import text as textmod
 
@@ -99,22 +99,29 @@ class Space:
             min_df=2,
             token_pattern=r"\S+",  # noqa: S106  (a regex, not a password) dtype=np.float32
         )
-        matrix = self.vectoriser.fit_transform([self.words(t) for t in corpus])
+        matrix = self.vectoriser.fit_transform(self.documents(corpus))
         dims = min(DIMENSIONS, matrix.shape[1] - 1, matrix.shape[0] - 1)
         with threadpool_limits(limits=1):
             self.svd = TruncatedSVD(dims, random_state=SEED).fit(matrix)
 
     def words(self, text: str) -> str:
         """The stems of the text, then its idea tokens (concepts.ideas), twice each."""
-        stems = textmod.stems(text)
+        return self.documents([text])[0]
+
+    def documents(self, texts: Sequence[str]) -> list[str]:
+        """``words`` of each text (each distinct word stemmed once: textmod.stems_of)."""
+        stemmed = textmod.stems_of(texts)
         if not self.with_ideas:
-            return stems
-        found = concepts.ideas(text)
-        return " ".join([stems, *found, *found])
+            return stemmed
+        documents = []
+        for text, stems in zip(texts, stemmed, strict=True):
+            found = concepts.ideas(text)
+            documents.append(" ".join([stems, *found, *found]))
+        return documents
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors, one row per text (a row of zeros for a text of no known word)."""
-        matrix = self.vectoriser.transform([self.words(t) for t in texts])
+        matrix = self.vectoriser.transform(self.documents(texts))
         return normalize(self.svd.transform(matrix)).astype(np.float32)
 
 
@@ -129,9 +136,11 @@ def seed_corpus() -> list[str]:
     return texts
 
 
-@lru_cache(maxsize=1)
+@memoize("concerns_space", maxsize=1, seconds=None)
 def space() -> Space:
-    """The space every run uses (fitted once per process, about a second)."""
+    """The space every run uses: fitted once per process (about a second) and kept in
+    the named cache ``concerns_space`` with no lifetime, since the seed corpus it is
+    fitted on ships with the code."""
     return Space(seed_corpus())
 
 

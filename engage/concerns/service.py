@@ -9,7 +9,8 @@ Rules worth knowing:
 - A label or draft staff have edited is never rewritten; others follow their items.
 - Examples shown or drafted from are the redacted copies of items whose authors agreed
   to be quoted; anything else is referred to by its reference only.
-- Functions flush and audit; the caller commits.
+- Functions flush; the caller commits. Staff's own changes (rename, hide, merge, split,
+  move an item, start a response) are in steering.py, which audits each.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from engage.concerns.models import Concern, ConcernItem
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme, ThemeTag, current_of
-from engage.staff import audit
 from engage.util import utcnow
 
 JOIN_SIMILARITY = 0.35
 CENTRAL_KEPT = 20
 EXAMPLES = 5
 NEW_GROUP_LABEL = "New feedback, not yet near a concern"
-WE_DID_PLACEHOLDER = "To be written by the engagement team."
 _WORRY = re.compile(
     r"\b(?:worried|concerned|worry|fear|afraid|scared|anxious)\b(?:\s+(?:is|about\s+it))?"
     r"\s+that\s+([^.?!\n]{12,160})",
@@ -113,7 +112,7 @@ def concerns_of(engagement: Engagement, theme: Theme) -> list[Concern]:
     )
 
 
-def _draft(phrases: Sequence[str], texts: Sequence[str]) -> str:
+def draft_line(phrases: Sequence[str], texts: Sequence[str]) -> str:
     """A clause to follow "You told us you are concerned that": said by someone, or a template."""
     for text in texts:
         match = _WORRY.search(text)
@@ -126,7 +125,8 @@ def _draft(phrases: Sequence[str], texts: Sequence[str]) -> str:
     return f"the changes will affect {listed}."
 
 
-def _label(phrases: Sequence[str]) -> str:
+def label_from(phrases: Sequence[str]) -> str:
+    """A concern's label from its most distinctive phrases (the first three)."""
     return (", ".join(phrases[:3]) or "Other feedback")[:200]
 
 
@@ -174,7 +174,7 @@ def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -
             concern = Concern(
                 engagement_id=engagement.id,
                 theme_id=theme.id,
-                label=_label(part.phrases),
+                label=label_from(part.phrases),
                 draft="",
                 created_at=now,
                 updated_at=now,
@@ -242,7 +242,7 @@ def _place(unplaced, concerns, placed, engagement, theme, result: RefreshResult)
             of_group.setdefault(item.duplicate_group_id, target)
 
 
-def _unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[FeedbackItem]:
+def unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[FeedbackItem]:
     """The concern's items, one per campaign group (its first), in member order."""
     seen: set[int] = set()
     firsts = []
@@ -259,7 +259,7 @@ def _unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[Feedba
     return firsts
 
 
-def _set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackItem]:
+def set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackItem]:
     """Store the centre of ``firsts`` and its most central items; return those items."""
     if not firsts:
         concern.centroid, concern.central_ids = None, []
@@ -275,12 +275,6 @@ def _set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackIt
     return central
 
 
-def _refresh_centre(concern: Concern) -> None:
-    """After staff moved items: the concern's centre and examples from its items now."""
-    by_id = {m.item_id: m.item for m in concern.members if m.item is not None}
-    _set_centre(concern, _unit_items(concern, by_id))
-
-
 def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
     """Each concern's centre, central items, and (unless edited) label and draft."""
     live = [c for c in concerns if c.members]
@@ -290,17 +284,17 @@ def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
             db.session.delete(concern)
     if not live:
         return
-    unit_items = [_unit_items(concern, by_id) for concern in live]
-    phrases = discovery.distinctive_phrases([[i.text for i in firsts] for firsts in unit_items])
+    firsts_of = [unit_items(concern, by_id) for concern in live]
+    phrases = discovery.distinctive_phrases([[i.text for i in firsts] for firsts in firsts_of])
     now = utcnow()
-    for concern, firsts, words in zip(live, unit_items, phrases, strict=True):
+    for concern, firsts, words in zip(live, firsts_of, phrases, strict=True):
         if not firsts:
             continue
-        central = _set_centre(concern, firsts)
+        central = set_centre(concern, firsts)
         if concern.edited_at is None and not concern.is_new_group:
-            concern.label = _label(words)
+            concern.label = label_from(words)
             texts = [t for t in (quotable(item) for item in central) if t]
-            concern.draft = _draft(words, texts)
+            concern.draft = draft_line(words, texts)
         concern.updated_at = now
     db.session.flush()
 
@@ -343,135 +337,6 @@ def overview(engagement: Engagement, theme: Theme, *, hidden: bool = False) -> l
     ]
     views.sort(key=lambda v: (v.concern.is_new_group, -v.count, v.concern.id))
     return views
-
-
-# --- staff steering: each change is audited; the caller commits ---------------------
-
-
-def rename(concern: Concern, *, label: str, draft: str | None = None) -> None:
-    """Give a concern staff's own label (and draft line), kept from then on."""
-    label = " ".join((label or "").split())[:200]
-    if not label:
-        raise ConcernError("Enter a name for the concern")
-    before = {"label": concern.label, "draft": concern.draft}
-    concern.label = label
-    if draft is not None and draft.strip():
-        concern.draft = draft.strip()[:2000]
-    concern.edited_at = utcnow()
-    audit.record(
-        "concern.rename", target=concern, detail={"before": before, "label": concern.label}
-    )
-
-
-def set_hidden(concern: Concern, *, hidden: bool) -> None:
-    """Hide a concern from the page (its items stay with it) or show it again."""
-    concern.hidden = hidden
-    audit.record("concern.hide" if hidden else "concern.show", target=concern)
-
-
-def merge(target: Concern, sources: Sequence[Concern]) -> int:
-    """Move every item of ``sources`` into ``target`` and delete them; return items moved."""
-    moved = 0
-    for source in sources:
-        if source.id == target.id:
-            continue
-        if (source.engagement_id, source.theme_id) != (target.engagement_id, target.theme_id):
-            raise ConcernError("Only concerns of the same engagement and theme can be merged")
-        for member in list(source.members):
-            source.members.remove(member)
-            member.placed_by = "staff"
-            target.members.append(member)
-            moved += 1
-        audit.record(
-            "concern.merge",
-            target=target,
-            detail={"merged": source.id, "label": source.label, "items": moved},
-        )
-        db.session.flush()
-        db.session.delete(source)
-    target.updated_at = utcnow()
-    db.session.flush()
-    _refresh_centre(target)
-    return moved
-
-
-def split(concern: Concern) -> Concern:
-    """Split a concern in two by grouping its items again; return the new one."""
-    members = [m for m in concern.members if m.item is not None]
-    entries = [discovery.Entry(m.item_id, m.item.text, m.item.duplicate_group_id) for m in members]
-    found = discovery.discover(entries, k=2)
-    if len(found.concerns) < 2:
-        raise ConcernError("This concern has too few items to split")
-    moving = set(found.concerns[1].keys)
-    now = utcnow()
-    other = Concern(
-        engagement_id=concern.engagement_id,
-        theme_id=concern.theme_id,
-        label=_label(found.concerns[1].phrases),
-        draft="",
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(other)
-    for member in members:
-        if member.item_id in moving:
-            concern.members.remove(member)
-            member.placed_by = "staff"
-            other.members.append(member)
-    db.session.flush()
-    _refresh_centre(concern)
-    central = _set_centre(other, _unit_items(other, {m.item_id: m.item for m in other.members}))
-    other.draft = _draft(found.concerns[1].phrases, [t for t in map(quotable, central) if t])
-    audit.record(
-        "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}
-    )
-    return other
-
-
-def move_item(item: FeedbackItem, *, to: Concern) -> None:
-    """Put one item in another concern of the same theme (kept there on every re-run)."""
-    if item.engagement_id != to.engagement_id:
-        raise ConcernError("The item is not about this engagement")
-    member = db.session.scalar(
-        select(ConcernItem).where(
-            ConcernItem.item_id == item.id, ConcernItem.theme_id == to.theme_id
-        )
-    )
-    before = member.concern_id if member is not None else None
-    if member is None:
-        member = ConcernItem(item_id=item.id, theme_id=to.theme_id)
-        db.session.add(member)
-    member.concern_id = to.id
-    member.placed_by = "staff"
-    db.session.flush()
-    db.session.expire_all()
-    for touched in {to.id, before} - {None}:
-        _refresh_centre(db.session.get(Concern, touched))
-    audit.record(
-        "concern.move_item",
-        target=to,
-        detail={"item": item.reference, "from": before, "to": to.id},
-    )
-
-
-def create_response(concern: Concern, *, engagement: Engagement, by: str | None = None):
-    """Start a draft response from a concern, linked to all its items (publish.service)."""
-    from engage.publish import service as publish
-
-    items = [m.item for m in concern.members if m.item is not None]
-    response = publish.create_draft(
-        engagement=engagement,
-        you_said=concern.draft or concern.label,
-        we_did=WE_DID_PLACEHOLDER,
-        themes=[concern.theme],
-        items=items,
-        by=by,
-    )
-    concern.response_id = response.id
-    audit.record(
-        "concern.response", target=concern, detail={"response": response.id, "items": len(items)}
-    )
-    return response
 
 
 def as_json(engagement: Engagement, theme: Theme) -> dict:

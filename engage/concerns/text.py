@@ -9,8 +9,9 @@ to the same key, never to produce a real word.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Sequence
 
+from engage.caching import memoize
 from engage.staff.duplicates import normalise_for_matching
 
 # Function words, and the words people use to say they are worried about anything:
@@ -34,9 +35,12 @@ _SUFFIXES = (
 _DIGITS = re.compile(r"\d")
 
 
-@lru_cache(maxsize=65536)
+@memoize("concerns_stem", maxsize=65536, seconds=None)
 def stem(word: str) -> str:
-    """A rough stem: the first matching suffix cut when at least four letters remain."""
+    """A rough stem: the first matching suffix cut when at least four letters remain.
+
+    A pure function of the word, kept in the named cache ``concerns_stem`` (no lifetime).
+    """
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) > len(suffix) + 3:
             return word[: -len(suffix)]
@@ -50,9 +54,19 @@ def words(text: str) -> list[str]:
 
 def stems(text: str) -> str:
     """The text as space-separated stems of its content words (no stop words, no numbers)."""
-    return " ".join(
-        stem(word) for word in words(text) if word not in STOP_WORDS and not _DIGITS.search(word)
-    )
+    return stems_of([text])[0]
+
+
+def stems_of(texts: Sequence[str]) -> list[str]:
+    """``stems`` of each text. Each distinct word is stemmed once a call: ``stem``'s
+    cache takes a lock on every lookup, which would cost more than the stemming saves
+    when asked once for every word of ten thousand items."""
+    kept = [
+        [word for word in words(text) if word not in STOP_WORDS and not _DIGITS.search(word)]
+        for text in texts
+    ]
+    stemmed = {word: stem(word) for word in {word for found in kept for word in found}}
+    return [" ".join([stemmed[word] for word in found]) for found in kept]
 
 
 # Phrases never run across these: "... a consultation? Will staff ..." is two phrases.

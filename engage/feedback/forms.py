@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from engage.feedback.service import MAX_TEXT
+from engage.i18n import LazyNumber, _l
 
 
 class FeedbackForm(FlaskForm):
@@ -20,26 +21,31 @@ class FeedbackForm(FlaskForm):
     # No field validators here: feedback.service.validate() checks every field at once,
     # so the error summary lists every problem together.
     text = TextAreaField(
-        "Your feedback",
-        description="Tell us what concerns you, or what you would like us to do. "
-        f"You can write up to {MAX_TEXT:,} characters.",
+        _l("Your feedback"),
+        description=_l(
+            "Tell us what concerns you, or what you would like us to do. "
+            "You can write up to %(num)s characters.",
+            num=LazyNumber(MAX_TEXT),
+        ),
     )
-    author_name = StringField("Your name (optional)")
+    author_name = StringField(_l("Your name (optional)"))
     author_email = EmailField(
-        "Email address (optional)",
-        description="We will email you a reference number. We never publish your email address.",
+        _l("Email address (optional)"),
+        description=_l(
+            "We will email you a reference number. We never publish your email address."
+        ),
     )
-    area = SelectField("Where do you live? (optional)", choices=[], validate_choice=False)
+    area = SelectField(_l("Where do you live? (optional)"), choices=[], validate_choice=False)
     consent_to_quote = BooleanField(
-        "You can quote what I wrote, without my name, when you publish your response"
+        _l("You can quote what I wrote, without my name, when you publish your response")
     )
-    contact_me = BooleanField("Email me when you publish a response to my feedback")
+    contact_me = BooleanField(_l("Email me when you publish a response to my feedback"))
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill it in.
-    website = StringField("Leave this field empty")
+    website = StringField(_l("Leave this field empty"))
 
     def set_areas(self, areas: list[str]) -> None:
         """Offer the engagement's boroughs, with an empty first choice."""
-        self.area.choices = [SelectChoice("", "Prefer not to say")] + [
+        self.area.choices = [SelectChoice("", str(_l("Prefer not to say")))] + [
             SelectChoice(a, a) for a in areas
         ]
 
@@ -48,12 +54,12 @@ class TrackForm(FlaskForm):
     """A reference and the email address used when sending the feedback."""
 
     reference = StringField(
-        "Reference number",
-        validators=[DataRequired("Enter your reference number"), Length(max=40)],
-        description="For example, YS-2026-000042",
+        _l("Reference number"),
+        validators=[DataRequired(_l("Enter your reference number")), Length(max=40)],
+        description=_l("For example, %(reference)s", reference="YS-2026-000042"),
     )
     author_email = EmailField(
-        "Email address",
-        validators=[DataRequired("Enter the email address you gave us"), Length(max=254)],
-        description="The email address you gave when you sent your feedback",
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter the email address you gave us")), Length(max=254)],
+        description=_l("The email address you gave when you sent your feedback"),
     )

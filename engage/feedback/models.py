@@ -212,7 +212,9 @@ class FeedbackItem(db.Model):
 
 def current_of(tags: Iterable[_Tag], *, reviewed: datetime | None) -> list[_Tag]:
     """The current ones of an item's tags (anything with a ``source``), in their order:
-    its staff tags once staff have tagged or reviewed the item, else the model's."""
+    its staff tags once staff have tagged or reviewed the item, else the model's.
+
+    The rule in Python; ``feedback.queries.is_current`` states it in SQL."""
     tags = list(tags)
     staff = [t for t in tags if t.source == TagSource.STAFF]
     if staff or reviewed is not None:

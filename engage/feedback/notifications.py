@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from flask import current_app
+from flask_babel import force_locale
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -12,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from engage import claiming
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
+from engage.i18n import email_locale
 from engage.mail import outbox
 from engage.web import public_url
 
@@ -82,7 +84,9 @@ def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
 
     Each repeats the reference and the first ACK_EXCERPT characters of what was sent,
     links to /track with the reference filled in, and says how to send more (it comes
-    from the no-reply address).
+    from the no-reply address). Each is in the resident's language (engage.i18n
+    email_locale: the interface language they used, else the language they wrote in,
+    when it has a catalogue; else English). Rows keep the order of ``items``.
     """
     serializer = _serializer()
     organisation = current_app.config["ENGAGE_ORGANISATION"]
@@ -108,11 +112,21 @@ def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
         }
         return item.author_email, context, headers
 
-    return outbox.render_many(
-        kind="acknowledgement",
-        template="acknowledgement",
-        messages=[message(item) for item in items],
-    )
+    by_locale: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        locale = email_locale(item.ui_locale, item.language)
+        by_locale.setdefault(locale, []).append(index)
+    rows: list[dict | None] = [None] * len(items)
+    for locale, indexes in by_locale.items():
+        with force_locale(locale):
+            rendered = outbox.render_many(
+                kind="acknowledgement",
+                template="acknowledgement",
+                messages=[message(items[i]) for i in indexes],
+            )
+        for i, row in zip(indexes, rendered, strict=True):
+            rows[i] = row
+    return rows  # type: ignore[return-value]
 
 
 def owed_acknowledgement(items: list[FeedbackItem]) -> list[FeedbackItem]:

@@ -32,6 +32,8 @@ from engage.engagements.models import Engagement
 from engage.extensions import db, writer_queue
 from engage.feedback.models import Channel, FeedbackItem, IdempotencyKey, Status, Theme
 from engage.feedback.themes import DEFAULT_THEMES
+from engage.i18n import _, _l
+from engage.i18n import number as i18n_number
 from engage.util import CONTROL_IN_TEXT, utcnow
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,9 @@ class Submission:
     # earlier item with the same key, sent within DOUBLE_SUBMIT_WINDOW, instead of
     # storing this one again.
     submission_key: str | None = None
+    # The interface language the resident used (the web form's locale; engage.i18n):
+    # their emails are written in it when it has a catalogue.
+    ui_locale: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -208,27 +213,28 @@ def validate(
         for field in ("text", "author_name", "author_email", "area"):
             raw = getattr(submission, field)
             if isinstance(raw, str) and (nul := _NUL.search(raw)):
-                label = "Feedback" if field == "text" else field.replace("_", " ").capitalize()
-                errors[field] = f"{label} {_describe(raw, nul)}"
+                errors[field] = _describe(_field_label(field), raw, nul)
         if errors:
             raise InvalidSubmission(errors)
     text = clean_text(submission.text)
-    if unstorable := _unstorable(text):
-        errors["text"] = f"Feedback {unstorable}"
+    if unstorable := _unstorable(_field_label("text"), text):
+        errors["text"] = unstorable
     elif len(text) < MIN_TEXT:
-        errors["text"] = f"Enter your feedback (at least {MIN_TEXT} characters)"
+        errors["text"] = _("Enter your feedback (at least %(num)s characters)", num=MIN_TEXT)
     elif len(text) > MAX_TEXT:
-        errors["text"] = f"Feedback must be {MAX_TEXT:,} characters or fewer"
+        errors["text"] = _(
+            "Feedback must be %(num)s characters or fewer", num=i18n_number(MAX_TEXT)
+        )
     cleaned: dict = {"text": text}
     for name, limit in (("author_name", 200), ("author_email", 254), ("area", 120)):
-        label = name.replace("_", " ").capitalize()
+        label = _field_label(name)
         try:
             cleaned[name] = clean_line(getattr(submission, name), limit=limit)
         except ValueError as exc:
-            errors[name] = f"{label} {exc}"
+            errors[name] = _("%(field)s %(problem)s", field=label, problem=str(exc))
             continue
-        if unstorable := _unstorable(cleaned[name]):
-            errors[name] = f"{label} {unstorable}"
+        if unstorable := _unstorable(label, cleaned[name]):
+            errors[name] = unstorable
     try:
         cleaned["subject"] = clean_line(submission.subject, limit=500)
     except ValueError:
@@ -237,13 +243,13 @@ def validate(
         cleaned["subject"] = _SURROGATE.sub("\ufffd", cleaned["subject"])
     slug = submission.engagement_slug
     if slug and (bad := _UNSTORABLE_NAME.search(slug)):
-        errors["engagement"] = f"Engagement {_describe(slug, bad)}"
+        errors["engagement"] = _describe(_field_label("engagement"), slug, bad)
     email = cleaned.get("author_email")
     if email and "author_email" not in errors:
         try:
             cleaned["author_email"] = validate_email_address(email)
         except ValueError:
-            errors["author_email"] = (
+            errors["author_email"] = _(
                 "Enter an email address in the correct format, like name@example.com"
             )
     if not errors:
@@ -260,30 +266,47 @@ def validate(
     engagement = cleaned.get("engagement")
     area = cleaned.get("area")
     if area and engagement is not None and engagement.areas and area not in engagement.areas:
-        errors["area"] = "Choose an area from the list"
+        errors["area"] = _("Choose an area from the list")
     if errors:
         raise InvalidSubmission(errors)
     return cleaned
 
 
-def _unstorable(value: str | None) -> str | None:
-    """Why ``value`` cannot be stored (the rest of a sentence naming it), or None."""
+def _field_label(field: str) -> str:
+    """A field's name as the start of an error message ("Feedback", "Author name")."""
+    labels = {
+        "text": _l("Feedback"),
+        "author_name": _l("Author name"),
+        "author_email": _l("Author email"),
+        "area": _l("Area"),
+        "engagement": _l("Engagement"),
+    }
+    return str(labels[field])
+
+
+def _unstorable(label: str, value: str | None) -> str | None:
+    """Why ``value`` cannot be stored, as a sentence naming its field, or None."""
     if value and (bad := _SURROGATE.search(value)):
-        return _describe(value, bad)
+        return _describe(label, value, bad)
     return None
 
 
-def _describe(value: str, bad: re.Match) -> str:
+def _describe(label: str, value: str, bad: re.Match) -> str:
     char = bad.group()
     if char == "\x00":
-        kind = "a NUL character"
+        kind = _("a NUL character")
     elif "\ud800" <= char <= "\udfff":
-        kind = "an unpaired surrogate"
+        kind = _("an unpaired surrogate")
     else:
-        kind = "a control character"
-    return (
-        f"contains a character that cannot be stored: {kind}, U+{ord(char):04X}, "
-        f"at position {bad.start() + 1}"
+        kind = _("a control character")
+    code = f"{ord(char):04X}"
+    return _(
+        "%(field)s contains a character that cannot be stored: %(kind)s, U+%(code)s, "
+        "at position %(position)s",
+        field=label,
+        kind=kind,
+        code=code,
+        position=bad.start() + 1,
     )
 
 
@@ -305,7 +328,7 @@ def _find_engagement(slug: str | None) -> Engagement | None:
 
 
 def _no_engagement(slug: str) -> str:
-    return f"There is no engagement called {slug!r}"
+    return _("There is no engagement called %(slug)s", slug=repr(slug))
 
 
 def make_reference(item_id: int, when: datetime) -> str:
@@ -337,6 +360,7 @@ def item_row(submission: Submission, cleaned: dict, engagement_id: int | None) -
         "status": Status.NEW,
         "ack_pending": bool(submission.acknowledge and cleaned["author_email"]),
         "submission_key": submission.submission_key,
+        "ui_locale": submission.ui_locale,
         **submission.extra,
     }
 

@@ -23,6 +23,7 @@ from engage.extensions import csrf, db, limiter
 from engage.feedback import notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
+from engage.i18n import _, current_code
 from engage.publish.queries import clean_param
 from engage.util import utcnow
 
@@ -30,6 +31,7 @@ bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
 
 FORM_LIMIT = "10 per minute;60 per hour"
+# In English here (tests compare with it); shown through the catalogue (engage.i18n.LABELS).
 NO_EMAIL_FOR_CONTACT = (
     "Enter your email address if you want us to email you when we publish a response"
 )
@@ -61,11 +63,12 @@ def send(slug: str):
         area=form.area.data or None,
         consent_to_quote=form.consent_to_quote.data,
         contact_me=form.contact_me.data,
+        ui_locale=current_code(),
     )
     # Asked to be emailed but gave no address: say so instead of storing feedback
     # nobody can be told about (every other problem is listed with it).
     if submission.contact_me and not (submission.author_email or "").strip():
-        errors = {"author_email": NO_EMAIL_FOR_CONTACT}
+        errors = {"author_email": _(NO_EMAIL_FOR_CONTACT)}
         try:
             service.validate(submission)
         except service.InvalidSubmission as invalid:

@@ -6,19 +6,21 @@ picks the visitor's language where staff wrote one and says which language it sh
 ``localized_text`` (a template global) adds the notice a page shows when it falls back
 to English.
 
-The visitor's language is Flask-Babel's choice when Flask-Babel is set up (the switcher,
-then Accept-Language); without it, only an explicit ``?lang=`` (part of the page's URL,
-so the public page cache keeps each language apart).
+The visitor's language is the page's: Flask-Babel's locale as engage.i18n chooses it
+(the switcher's cookie, then Accept-Language, else English; staff pages are English).
+The public page cache keys each page by that locale, so each language is kept apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, has_request_context
+from flask_babel import gettext as _
+from markupsafe import Markup
 
+from engage import i18n
 from engage.languages import names
-from engage.languages.i18n import _
 
 ENGLISH = "en"
 
@@ -46,20 +48,11 @@ def localized(obj: object, field: str, locale: str | None) -> tuple[str, str]:
 
 
 def visitor_locale() -> str:
-    """The language the visitor reads, as an ISO 639-1 code ("en" by default)."""
+    """The language the visitor reads, as an ISO 639-1 code: the page's Babel locale
+    (engage.i18n.select_locale), "en" outside a request."""
     if not has_request_context():
         return ENGLISH
-    if "babel" in current_app.extensions:
-        try:
-            from flask_babel import get_locale
-
-            chosen = get_locale()
-        except Exception:  # Babel present but not ready: fall through
-            chosen = None
-        if chosen is not None:
-            return _base(getattr(chosen, "language", None) or str(chosen)) or ENGLISH
-    asked = _base(request.args.get("lang", "")[:12])
-    return asked if asked in names.NAMES else ENGLISH
+    return _base(i18n.current_code()) or ENGLISH
 
 
 @dataclass(frozen=True)
@@ -80,6 +73,16 @@ class LocalizedText:
         return "rtl" if self.locale in names.RTL else "ltr"
 
     @property
+    def html(self) -> Markup:
+        """The text in a span marked with its language and direction (escaped), to go
+        inside a translated sentence."""
+        return Markup('<span lang="%s" dir="%s">%s</span>') % (
+            self.locale,
+            self.direction,
+            self.text,
+        )
+
+    @property
     def notice(self) -> str:
         """What the page says when it shows English instead ("" when it does not)."""
         if not self.fell_back:
@@ -97,7 +100,10 @@ def fallback_notice(wanted: str) -> str:
 
 
 def localized_text(obj: object, field: str, locale: str | None = None) -> LocalizedText:
-    """Template global: ``field`` of ``obj`` for this visitor (or ``locale``)."""
+    """Template global: ``field`` of ``obj`` in the visitor's Babel locale (or ``locale``).
+
+    Templates put ``lang`` and ``dir`` from the result on the element, so English shown
+    on a Polish or Arabic page is marked ``lang="en"``."""
     wanted = _base(locale) or visitor_locale()
     text, shown = localized(obj, field, wanted)
     return LocalizedText(text, shown, wanted)

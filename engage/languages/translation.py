@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
+from engage import i18n
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
 from engage.languages import detect, names
@@ -104,8 +105,11 @@ def set_language(item: FeedbackItem, code: str, *, by: StaffUser) -> bool:
 
 
 def content_locales() -> list[str]:
-    """The languages staff may write an engagement or a response in (not English)."""
-    return [code for code in names.NAMES if code != detect.ENGLISH]
+    """The languages staff may write an engagement or a response in: those a visitor can
+    read the site in (engage.i18n.available(), the switcher's), but English. A page shows
+    staff's text in the visitor's Babel locale, so text in any other language would
+    never be shown."""
+    return [code for code in i18n.available() if code != detect.ENGLISH]
 
 
 def set_content_translation(

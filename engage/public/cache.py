@@ -22,7 +22,8 @@ Each worker process keeps its own store, bounded to ``ENGAGE_PAGE_CACHE_ENTRIES`
 pages of at most ``MAX_BODY`` bytes each and to ``ENGAGE_PAGE_CACHE_MAX_BYTES``
 bytes in all (bodies, headers and keys), least recently used dropped first: junk query
 strings can fill it but never grow it (issue #20). Nothing stored depends on the
-request's Host: absolute URLs come from ENGAGE_BASE_URL (engage.web.public_url).
+request's Host: absolute URLs come from ENGAGE_BASE_URL (engage.web.public_url). A
+page is kept once per interface language: the locale is part of its key (engage.i18n).
 Shareable pages carry an ETag and Last-Modified, so browsers and feed readers
 revalidate with a 304.
 """
@@ -47,6 +48,7 @@ from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engage.extensions import db
+from engage.i18n import current_code
 from engage.public.models import PublicState
 from engage.util import utcnow
 
@@ -305,7 +307,15 @@ def cached_page(*, counts_feedback: bool = False, csrf: bool = False) -> Callabl
             if counts_feedback:
                 max_age = min(max_age, config["ENGAGE_FIGURES_MAX_AGE"])
             state = current_state()
-            key = (request.endpoint, request.full_path, state.version, utcnow().date())
+            # The page's language is part of its key: the same URL is served in the
+            # language of the visitor's cookie or Accept-Language (engage.i18n).
+            key = (
+                request.endpoint,
+                request.full_path,
+                current_code(),
+                state.version,
+                utcnow().date(),
+            )
             page = store().get(key, max_age) if max_age > 0 else None
             if page is None:
                 response = current_app.make_response(view(*args, **kwargs))

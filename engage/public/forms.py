@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectMultipleField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from engage.i18n import LazyNumber, _l
 from engage.publish.service import MAX_COMMENT
 
 
@@ -13,15 +15,22 @@ class VoteForm(FlaskForm):
     """Does this response answer your concern?"""
 
     helpful = RadioField(
-        "Does this answer your concern?",
-        choices={"yes": "Yes", "no": "No"},
-        validators=[DataRequired("Select yes or no")],
+        _l("Does this answer your concern?"),
+        choices=[SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))],
+        validators=[DataRequired(_l("Select yes or no"))],
     )
     comment = TextAreaField(
-        "What is still missing? (optional)",
-        description="If you answer no, tell us why. The engagement team reads every answer. "
-        "Do not include your name or contact details.",
-        validators=[Length(max=MAX_COMMENT, message=f"Write {MAX_COMMENT:,} characters or fewer")],
+        _l("What is still missing? (optional)"),
+        description=_l(
+            "If you answer no, tell us why. The engagement team reads every answer. "
+            "Do not include your name or contact details."
+        ),
+        validators=[
+            Length(
+                max=MAX_COMMENT,
+                message=_l("Write %(num)s characters or fewer", num=LazyNumber(MAX_COMMENT)),
+            )
+        ],
     )
 
 
@@ -31,8 +40,8 @@ class AlertChoicesForm(FlaskForm):
     Values are slugs; one that names nothing is ignored rather than refused.
     """
 
-    themes = SelectMultipleField("Themes", choices=[], validate_choice=False)
-    engagements = SelectMultipleField("Engagements", choices=[], validate_choice=False)
+    themes = SelectMultipleField(_l("Themes"), choices=[], validate_choice=False)
+    engagements = SelectMultipleField(_l("Engagements"), choices=[], validate_choice=False)
 
     def set_choices(self, themes, engagements) -> None:
         """Offer these themes and engagements."""
@@ -44,8 +53,9 @@ class AlertForm(AlertChoicesForm):
     """An email address and what to be alerted about."""
 
     email = EmailField(
-        "Email address",
-        description="We will send you a link to confirm. We only use your address for these "
-        "alerts.",
-        validators=[DataRequired("Enter your email address"), Length(max=254)],
+        _l("Email address"),
+        description=_l(
+            "We will send you a link to confirm. We only use your address for these alerts."
+        ),
+        validators=[DataRequired(_l("Enter your email address")), Length(max=254)],
     )

@@ -21,6 +21,7 @@ from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
 from engage.extensions import csrf, db, limiter
 from engage.feedback.models import Theme
+from engage.i18n import _
 from engage.pagination import page_number
 from engage.public import bp
 from engage.public.cache import cached_page
@@ -104,13 +105,17 @@ def vote(response_id: int):
     service.vote(found, helpful=helpful, comment=form.comment.data)
     db.session.commit()
     if helpful:
-        flash("Thank you. You told us this answers your concern.", "success")
-    else:
+        flash(_("Thank you. You told us this answers your concern."), "success")
+    elif form.comment.data:
         flash(
-            "Thank you. We have recorded that this does not answer your concern"
-            + (" and added what you wrote to the feedback we read." if form.comment.data else "."),
+            _(
+                "Thank you. We have recorded that this does not answer your concern and "
+                "added what you wrote to the feedback we read."
+            ),
             "success",
         )
+    else:
+        flash(_("Thank you. We have recorded that this does not answer your concern."), "success")
     return redirect(url_for("public.response", response_id=found.id, _anchor="vote"), code=303)
 
 
@@ -227,7 +232,7 @@ def alert_manage(token: str):
             _add_errors(form, invalid.errors)
         else:
             db.session.commit()
-            flash("Your choices are saved.", "success")
+            flash(_("Your choices are saved."), "success")
             return redirect(url_for("public.alert_manage", token=token), code=303)
     status = 400 if form.errors else 200
     return render_template(

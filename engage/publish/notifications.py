@@ -10,12 +10,14 @@ import hashlib
 import hmac
 
 from flask import current_app
+from flask_babel import force_locale
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
 from engage.feedback.notifications import more_feedback, unsubscribe_token
+from engage.i18n import email_locale
 from engage.mail import outbox
 from engage.publish.models import (
     AlertChoice,
@@ -148,19 +150,9 @@ def notify_followers(
     residents = _residents(response.items if items is None else items)
     for address, item in residents.items():
         url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
-        outbox.queue(
-            kind="response_published",
-            recipient=item.author_email or address,
-            template="response_published",
-            context={
-                **common,
-                **more_feedback(item),
-                "item": item,
-                "subscription": None,
-                "unsubscribe_url": url,
-            },
-            headers=_unsubscribe_headers(url),
-        )
+        # In the resident's language (engage.i18n.email_locale), whoever publishes.
+        with force_locale(email_locale(item.ui_locale, item.language)):
+            _queue_resident_email(common, address, item, url)
         sent += 1
     if not include_subscribers:
         return sent
@@ -186,6 +178,22 @@ def notify_followers(
         )
         sent += 1
     return sent
+
+
+def _queue_resident_email(common: dict, address: str, item: FeedbackItem, url: str) -> None:
+    outbox.queue(
+        kind="response_published",
+        recipient=item.author_email or address,
+        template="response_published",
+        context={
+            **common,
+            **more_feedback(item),
+            "item": item,
+            "subscription": None,
+            "unsubscribe_url": url,
+        },
+        headers=_unsubscribe_headers(url),
+    )
 
 
 def send_alert_confirmation(subscription: AlertSubscription, token: str) -> None:

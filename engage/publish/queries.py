@@ -19,6 +19,7 @@ from engage.engagements.service import counted_comments
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, Theme
 from engage.feedback.queries import current_tags
+from engage.i18n import _, _l
 from engage.pagination import Page, PageNotFound, paginate  # noqa: F401  (re-exported)
 from engage.publish.models import (
     Response,
@@ -190,9 +191,9 @@ class HistoryEntry:
 
 
 _KIND_TEXT = {
-    RevisionKind.PUBLISHED: "Published",
-    RevisionKind.EDITED: "Wording updated",
-    RevisionKind.STATUS: "Status changed",
+    RevisionKind.PUBLISHED: _l("Published"),
+    RevisionKind.EDITED: _l("Wording updated"),
+    RevisionKind.STATUS: _l("Status changed"),
 }
 
 
@@ -207,11 +208,14 @@ def public_history(response: Response) -> list[HistoryEntry]:
     published_before = False
     for revision in response.revisions:
         if revision.public and revision.kind in _KIND_TEXT:
-            description = _KIND_TEXT[revision.kind]
+            description = str(_KIND_TEXT[revision.kind])
             if revision.kind == RevisionKind.STATUS:
-                description = f"Status changed to {response_status_label(revision.status)}"
+                description = _(
+                    "Status changed to %(status)s",
+                    status=_(response_status_label(revision.status)),
+                )
             elif revision.kind == RevisionKind.PUBLISHED and published_before:
-                description = "Published again"
+                description = _("Published again")
             if revision.note and revision.kind != RevisionKind.PUBLISHED:
                 description += f": {revision.note}"
             said = did = None
@@ -406,8 +410,8 @@ def tracking(item: FeedbackItem) -> Tracking:
     from engage.feedback.models import TagSource
 
     received = item.submitted_at.date()
-    about = item.engagement.title if item.engagement else "General feedback"
-    events = [TrackEvent(received, "We received your feedback", about)]
+    about = item.engagement.title if item.engagement else _("General feedback")
+    events = [TrackEvent(received, _("We received your feedback"), about)]
     tagged = [t.created_at for t in item.tags if t.source == TagSource.STAFF and t.created_at]
     if item.themes_reviewed_at is not None:
         tagged.append(item.themes_reviewed_at)
@@ -416,8 +420,8 @@ def tracking(item: FeedbackItem) -> Tracking:
         events.append(
             TrackEvent(
                 max(min(tagged).date(), received),
-                "The engagement team read it and tagged its themes",
-                ", ".join(names) if names else "No theme",
+                _("The engagement team read it and tagged its themes"),
+                ", ".join(names) if names else _("No theme"),
             )
         )
     responses = sorted(
@@ -429,14 +433,14 @@ def tracking(item: FeedbackItem) -> Tracking:
         events.append(
             TrackEvent(
                 max(published, received),
-                "We answered it in public",
-                f"You told us you are concerned that {response.you_said}",
+                _("We answered it in public"),
+                _("You told us you are concerned that %(concern)s", concern=response.you_said),
                 response,
             )
         )
         for milestone in response.milestones:
             if milestone.on >= received:
-                events.append(TrackEvent(milestone.on, "Progress", milestone.text, response))
+                events.append(TrackEvent(milestone.on, _("Progress"), milestone.text, response))
     events.sort(key=lambda e: e.on)  # stable: same-day steps keep their order
     redacted = (item.redacted_text or "").strip()
     return Tracking(

@@ -21,6 +21,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, Status, Theme
+from engage.i18n import _
 from engage.publish import notifications
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
@@ -431,12 +432,12 @@ def subscribe(
     """
     targets = _targets([*themes, theme], [*engagements, engagement])
     if not targets:
-        raise InvalidResponse({"themes": "Select at least one theme or engagement"})
+        raise InvalidResponse({"themes": _("Select at least one theme or engagement")})
     try:
         address = feedback.validate_email_address(feedback.clean_line(email or "", limit=254) or "")
     except ValueError as error:
         raise InvalidResponse(
-            {"email": "Enter an email address in the correct format, like name@example.com"}
+            {"email": _("Enter an email address in the correct format, like name@example.com")}
         ) from error
     subscription = subscription_for_address(address)
     for chosen_theme, chosen_engagement in targets:
@@ -500,7 +501,7 @@ def set_choices(
     targets = _targets(themes, engagements)
     if not targets:
         raise InvalidResponse(
-            {"themes": "Select at least one theme or engagement, or stop all alerts"}
+            {"themes": _("Select at least one theme or engagement, or stop all alerts")}
         )
     now = utcnow()
     keep = []

@@ -1,15 +1,13 @@
-"""Staff accounts: passwords, lock-out, two-factor codes and server-side sessions.
+"""Staff accounts: passwords, signing in, server-side sessions and administration.
 
 Views call these functions; none of them reads the request (the client's address is
-passed in). Passwords are hashed with Argon2id (argon2-cffi); codes are RFC 6238 TOTP
-(pyotp), with ten one-time recovery codes kept as Argon2 hashes. A signed-in browser
+passed in). Passwords are hashed with Argon2id (argon2-cffi). A signed-in browser
 holds a random token whose hash is a ``StaffSession`` row: revoking the row (sign
 out, account disabled) ends the session wherever the cookie is.
 
-Failed passwords and codes are counted per (email typed, client address) in
-``sign_in_throttle``: after five, that address is paused for that email for 15
-minutes, and each further failure doubles the pause (up to a day). Other addresses
-are not affected, so nobody can lock a staff member out from elsewhere.
+Two-factor codes and recovery codes are in ``engage.staff.two_factor``; the count of
+failed passwords and codes per (email typed, client address), and the pauses it
+causes, in ``engage.staff.throttle``.
 """
 
 from __future__ import annotations
@@ -20,41 +18,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 
 from engage.extensions import db
-from engage.staff import audit
-from engage.staff.models import RecoveryCode, Role, SignInThrottle, StaffSession, StaffUser
+from engage.staff import audit, throttle, two_factor
+from engage.staff.models import Role, StaffSession, StaffUser
+from engage.staff.throttle import normalise_email
 from engage.util import utcnow
 
 MIN_PASSWORD_LENGTH = 12
-# Failures (passwords or codes) from one address for one email before it is paused.
-MAX_FAILED_SIGN_INS = 5
-# The first pause; each failure after it doubles the pause, up to LOCK_OUT_AT_MOST.
-LOCK_OUT_FOR = timedelta(minutes=15)
-LOCK_OUT_AT_MOST = timedelta(hours=24)
-# A count whose last failure is older than this starts again from nothing.
-FAILURES_FORGOTTEN_AFTER = timedelta(hours=24)
-RECOVERY_CODE_COUNT = 10
-# Letters only (no i, l, o): never mistaken for a 6-digit app code or each other.
-RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz"
-RECOVERY_CODE_LENGTH = 10
 SESSION_IDLE_LIMIT = timedelta(hours=2)
 SESSION_MAX_AGE = timedelta(hours=12)
 FRESH_FOR = timedelta(minutes=10)
-ISSUER = "engage"
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown or paused, so timing does not reveal accounts.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
-# Recovery codes are random (about 45 bits), so a lighter Argon2id is enough: checking a
-# code against ten hashes stays quick.
-_code_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
 class AccountError(ValueError):
@@ -84,10 +65,6 @@ def password_matches(user: StaffUser, password: str) -> bool:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return True
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def find_by_email(email: str) -> StaffUser | None:
@@ -135,98 +112,6 @@ GENERIC_FAILURE = (
 )
 
 
-# ------------------------------------------------------------------ throttle
-
-
-def _pause_after(failures: int) -> timedelta | None:
-    """How long an address waits after its ``failures``-th failure (None: not at all)."""
-    if failures < MAX_FAILED_SIGN_INS:
-        return None
-    doublings = min(failures - MAX_FAILED_SIGN_INS, 16)
-    return min(LOCK_OUT_FOR * (2**doublings), LOCK_OUT_AT_MOST)
-
-
-def _throttle_row(email: str, ip: str) -> SignInThrottle | None:
-    return db.session.scalar(
-        select(SignInThrottle).where(SignInThrottle.email == email, SignInThrottle.ip == ip)
-    )
-
-
-def paused_until(email: str, ip: str | None) -> datetime | None:
-    """When this address may try this email again, or None if it may now."""
-    row = _throttle_row(normalise_email(email)[:254], _address(ip))
-    if row is None or row.blocked_until is None or row.blocked_until <= utcnow():
-        return None
-    return row.blocked_until
-
-
-def record_failure(email: str, ip: str | None) -> SignInThrottle:
-    """Count one failed password or code of ``ip`` for ``email`` (not committed).
-
-    The count is raised in the database (``failures + 1``), so two processes counting
-    at once both count; the row is made on the first failure.
-    """
-    email, ip = normalise_email(email)[:254], _address(ip)
-    now = utcnow()
-    forgotten = now - FAILURES_FORGOTTEN_AFTER
-    # Old counts go (and with them the pauses they earned long ago).
-    db.session.execute(
-        delete(SignInThrottle).where(
-            SignInThrottle.last_failure_at < forgotten,
-            (SignInThrottle.blocked_until.is_(None)) | (SignInThrottle.blocked_until < now),
-        )
-    )
-    # Made if missing; if another process makes it at the same moment, theirs is kept.
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(SignInThrottle)
-        .values(email=email, ip=ip, failures=0, last_failure_at=now)
-        .on_conflict_do_nothing(index_elements=["email", "ip"])
-    )
-    db.session.execute(
-        update(SignInThrottle)
-        .where(SignInThrottle.email == email, SignInThrottle.ip == ip)
-        .values(failures=SignInThrottle.failures + 1, last_failure_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    row = _throttle_row(email, ip)
-    db.session.refresh(row)
-    pause = _pause_after(row.failures)
-    if pause is not None:
-        row.blocked_until = now + pause
-    return row
-
-
-def clear_failures(email: str, ip: str | None) -> None:
-    """A success from this address: its count for this email starts again (not committed)."""
-    db.session.execute(
-        delete(SignInThrottle).where(
-            SignInThrottle.email == normalise_email(email)[:254],
-            SignInThrottle.ip == _address(ip),
-        )
-    )
-
-
-def paused_addresses(user: StaffUser) -> int:
-    """How many addresses are paused from signing in to this account now (for admins)."""
-    return (
-        db.session.scalar(
-            select(func.count(SignInThrottle.id)).where(
-                SignInThrottle.email == user.email, SignInThrottle.blocked_until > utcnow()
-            )
-        )
-        or 0
-    )
-
-
-def _address(ip: str | None) -> str:
-    return (ip or "unknown")[:64]
-
-
-def _minutes_until(when: datetime) -> int:
-    return max(1, int((when - utcnow()).total_seconds() // 60) + 1)
-
-
 # ------------------------------------------------------------------ sign-in
 
 
@@ -239,14 +124,14 @@ def check_credentials(email: str, password: str, ip: str | None = None) -> SignI
     """
     typed = normalise_email(email)[:254]
     user = find_by_email(email)
-    paused = paused_until(typed, ip)
+    paused = throttle.paused_until(typed, ip)
     if user is None or paused is not None:
         # Same work as a real check, so the answer's timing says nothing.
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
         if user is None:
             if paused is None:
-                record_failure(typed, ip)
+                throttle.record_failure(typed, ip)
             audit.record("sign_in.failed", detail={"email": typed})
         else:
             audit.record(
@@ -258,7 +143,7 @@ def check_credentials(email: str, password: str, ip: str | None = None) -> SignI
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
     if not password_matches(user, password):
-        row = record_failure(typed, ip)
+        row = throttle.record_failure(typed, ip)
         detail = {"failures": row.failures}
         if row.blocked_until is not None and row.blocked_until > utcnow():
             detail["paused_until"] = row.blocked_until.isoformat()
@@ -269,148 +154,17 @@ def check_credentials(email: str, password: str, ip: str | None = None) -> SignI
         audit.record("sign_in.disabled_account", actor=user, target=user)
         db.session.commit()
         return SignInResult(None, error=GENERIC_FAILURE)
-    clear_failures(typed, ip)
+    throttle.clear_failures(typed, ip)
     db.session.commit()
     return SignInResult(user, needs_code=user.two_factor_enabled)
-
-
-def verify_code(user: StaffUser, code: str, *, secret: str | None = None) -> bool:
-    """Check a 6-digit code (one step of clock drift allowed); a code works once."""
-    secret = secret or user.totp_secret
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
-    if not secret or len(code) != 6:
-        return False
-    totp = pyotp.TOTP(secret)
-    now = utcnow()
-    for drift in (0, -1, 1):
-        at = now + timedelta(seconds=30 * drift)
-        step = totp.timecode(at)
-        if secrets.compare_digest(totp.at(at), code):
-            if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False
-            user.totp_last_step = step
-            return True
-    return False
-
-
-def _normalise_recovery_code(code: str) -> str:
-    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
-
-
-def use_recovery_code(user: StaffUser, code: str) -> bool:
-    """Accept one of the user's unused recovery codes, once (not committed)."""
-    code = _normalise_recovery_code(code)
-    if len(code) != RECOVERY_CODE_LENGTH:
-        return False
-    unused = db.session.scalars(
-        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    ).all()
-    for stored in unused:
-        try:
-            _code_hasher.verify(stored.code_hash, code)
-        except (VerificationError, InvalidHashError):
-            continue
-        # Marked used only if nobody used it in the meantime (another process).
-        taken = db.session.execute(
-            update(RecoveryCode)
-            .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
-            .values(used_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:
-            return False
-        audit.record(
-            "sign_in.recovery_code_used",
-            actor=user,
-            target=user,
-            detail={"left": len(unused) - 1},
-        )
-        return True
-    return False
-
-
-def check_second_factor(user: StaffUser, code: str) -> bool:
-    """A code from the app, or else one of the recovery codes (each works once)."""
-    if not user.two_factor_enabled:
-        return False
-    return verify_code(user, code) or use_recovery_code(user, code)
-
-
-def recovery_codes_left(user: StaffUser) -> int:
-    return (
-        db.session.scalar(
-            select(func.count(RecoveryCode.id)).where(
-                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-            )
-        )
-        or 0
-    )
-
-
-def new_recovery_codes(user: StaffUser) -> list[str]:
-    """Replace the user's recovery codes with ten new ones; return them to show once.
-
-    Only their hashes are kept (not committed).
-    """
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = [
-        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
-        for _ in range(RECOVERY_CODE_COUNT)
-    ]
-    now = utcnow()
-    for code in codes:
-        db.session.add(
-            RecoveryCode(user_id=user.id, code_hash=_code_hasher.hash(code), created_at=now)
-        )
-    audit.record("account.recovery_codes_made", actor=user, target=user)
-    half = RECOVERY_CODE_LENGTH // 2
-    return [f"{code[:half]}-{code[half:]}" for code in codes]
-
-
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
-def provisioning_uri(user: StaffUser, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-
-
-def enable_two_factor(user: StaffUser, secret: str, code: str) -> list[str] | None:
-    """Turn on two-factor sign-in once the user proves their app has the secret.
-
-    Returns the new recovery codes (to show once), or None if the code was wrong.
-    Not committed.
-    """
-    replacing = user.two_factor_enabled
-    # The new app's codes start their own replay guard.
-    previous_step, user.totp_last_step = user.totp_last_step, None
-    if not verify_code(user, code, secret=secret):
-        user.totp_last_step = previous_step
-        return None
-    user.totp_secret = secret
-    user.totp_confirmed_at = utcnow()
-    user.two_factor_must_enrol = False
-    audit.record(
-        "account.two_factor_replaced" if replacing else "account.two_factor_enabled",
-        actor=user,
-        target=user,
-    )
-    return new_recovery_codes(user)
 
 
 def remove_two_factor(user: StaffUser) -> None:
     """Turn off one's own two-factor sign-in (only roles that do not need it; not committed)."""
     if user.needs_two_factor:
         raise AccountError("Your role needs two-factor sign-in: set up a new app instead")
-    _forget_two_factor(user)
+    two_factor.forget(user)
     audit.record("account.two_factor_removed", actor=user, target=user)
-
-
-def _forget_two_factor(user: StaffUser) -> None:
-    user.totp_secret = None
-    user.totp_confirmed_at = None
-    user.totp_last_step = None
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
 # ------------------------------------------------------------------ sessions
@@ -500,7 +254,7 @@ def reauthenticate(
     None when confirmed, else the reason for people. Commits.
     """
     user = staff_session.user
-    paused = paused_until(user.email, ip)
+    paused = throttle.paused_until(user.email, ip)
     if paused is not None:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
@@ -513,18 +267,18 @@ def reauthenticate(
         db.session.commit()
         return (
             "There have been too many wrong attempts from this device. "
-            f"Try again in {_minutes_until(paused)} minutes"
+            f"Try again in {throttle.minutes_until(paused)} minutes"
         )
     if not password_matches(user, password) or (
-        user.two_factor_enabled and not check_second_factor(user, code)
+        user.two_factor_enabled and not two_factor.check_second_factor(user, code)
     ):
-        row = record_failure(user.email, ip)
+        row = throttle.record_failure(user.email, ip)
         audit.record(
             "reauthenticate.failed", actor=user, target=user, detail={"failures": row.failures}
         )
         db.session.commit()
         return "The password or code is not right"
-    clear_failures(user.email, ip)
+    throttle.clear_failures(user.email, ip)
     staff_session.authenticated_at = utcnow()
     audit.record("reauthenticated", actor=user, target=user)
     db.session.commit()
@@ -571,7 +325,7 @@ def set_active(user: StaffUser, active: bool, *, by: StaffUser) -> None:
 def reset_two_factor(user: StaffUser, *, by: StaffUser) -> None:
     """Forget a user's authenticator and recovery codes (lost phone); their sessions end
     and they must set up a new app at their next sign-in, whatever their role."""
-    _forget_two_factor(user)
+    two_factor.forget(user)
     user.two_factor_must_enrol = True
     revoke_all_sessions(user)
     audit.record("account.two_factor_reset", actor=by, target=user)

@@ -46,7 +46,7 @@ from engage.pagination import Page, paginate
 from engage.publish import service as publishing
 from engage.publish.models import Response
 from engage.publish.queries import clean_param, like_pattern
-from engage.staff import audit, triage
+from engage.staff import audit, inbox, item_actions
 from engage.staff.models import StaffUser
 from engage.util import MAX_DB_ID, utcnow
 
@@ -128,7 +128,7 @@ def groups_query(f: GroupFilters, engagements: list[Engagement], themes: list[Th
         theme_id = next((t.id for t in themes if t.slug == f.theme), -1)
         member = select(FeedbackItem.id).where(
             FeedbackItem.duplicate_group_id == DuplicateGroup.id,
-            triage._has_current_theme(theme_id),
+            inbox.has_current_theme(theme_id),
         )
         query = query.where(exists(member))
     return query
@@ -281,9 +281,9 @@ def set_theme(group: DuplicateGroup, slug: str, *, by: StaffUser) -> int:
     """
     changed = 0
     for item in _members(group):
-        changed += triage.set_themes(item, [slug], by=by)
+        changed += item_actions.set_themes(item, [slug], by=by)
         if item.status == Status.NEW:
-            triage.set_status(item, Status.TRIAGED, by=by)
+            item_actions.set_status(item, Status.TRIAGED, by=by)
     audit.record("group.theme", actor=by, target=group, detail={"theme": slug, "changed": changed})
     return changed
 
@@ -295,7 +295,7 @@ def set_status(group: DuplicateGroup, status: Status, *, by: StaffUser) -> int:
     changed = 0
     for item in _members(group):
         if item.status != Status.RESPONDED:
-            changed += triage.set_status(item, status, by=by)
+            changed += item_actions.set_status(item, status, by=by)
     audit.record(
         "group.status", actor=by, target=group, detail={"status": status.value, "changed": changed}
     )

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Date, case, distinct, exists, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
+from engage import caching
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
-from engage.feedback.queries import current_tags
+from engage.feedback.queries import current_tags, is_current
 from engage.publish.queries import week_start
 from engage.util import utcnow
 
 UNCLASSIFIED = "Unclassified"
 NOT_GIVEN = "Not given"
-
-CHANNEL_LABELS = {channel: channel.label for channel in Channel}
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def _by_channel(counted: ColumnElement[bool]) -> list[tuple[str, int]]:
     ).all()
     found = {Channel(channel): n for channel, n in rows}
     ordered = sorted(found.items(), key=lambda row: (-row[1], list(Channel).index(row[0])))
-    return [(CHANNEL_LABELS[channel], n) for channel, n in ordered]
+    return [(channel.label, n) for channel, n in ordered]
 
 
 def _by_week(counted: ColumnElement[bool]) -> list[tuple[date, int]]:
@@ -272,12 +270,11 @@ _RESPONDED = case((FeedbackItem.status == Status.RESPONDED, 1), else_=0)
 
 
 def _current_tag(tag) -> ColumnElement[bool]:
-    """The tag is one of its item's current themes (current_tags' rule, as an anti-join)."""
+    """The tag is one of its item's current themes (``is_current``, as an anti-join)."""
     staff = aliased(ThemeTag)
-    return (tag.source == TagSource.STAFF) | (
-        (tag.source == TagSource.MODEL)
-        & FeedbackItem.themes_reviewed_at.is_(None)
-        & ~exists().where(staff.item_id == tag.item_id, staff.source == TagSource.STAFF)
+    return is_current(
+        tag,
+        staff_tagged=exists().where(staff.item_id == tag.item_id, staff.source == TagSource.STAFF),
     )
 
 
@@ -403,23 +400,17 @@ def csv_rows(stats: PeriodStats, scope: str) -> list[list[str | int]]:
 
 
 def cached_period_stats(engagement_id: int | None, period: Period) -> PeriodStats:
-    """period_stats, kept for DASHBOARD_CACHE_SECONDS (60; none when testing) per worker.
+    """period_stats, kept for DASHBOARD_CACHE_SECONDS (60; none when testing) per worker
+    in the named cache ``dashboard_period_stats``.
 
     The figures read every item of the period (100,000 in the benchmark); a minute's
-    delay is fine on a dashboard, and the page says when the figures were counted.
+    delay is fine on a dashboard, and the page says when the figures were counted. The
+    cache's lifetime is the setting as the process first reads it (or
+    ENGAGE_CACHE_DASHBOARD_PERIOD_STATS_SECONDS); a setting of 0 at any time bypasses it.
     """
     seconds = current_app.config.get("DASHBOARD_CACHE_SECONDS", 0 if current_app.testing else 60)
     if not seconds:
         return period_stats(engagement_id, period)
-    store: dict = current_app.extensions.setdefault("engage_dashboard_cache", {})
-    key = (engagement_id, period)
-    now = monotonic()
-    found = store.get(key)
-    if found is not None and now - found[0] < seconds:
-        return found[1]
-    stats = period_stats(engagement_id, period)
-    if len(store) >= 64:  # a few engagements × a few periods; drop the oldest
-        for old in sorted(store, key=lambda k: store[k][0])[:16]:
-            store.pop(old, None)
-    store[key] = (now, stats)
-    return stats
+    # A few engagements × a few periods.
+    cache = caching.named_cache("dashboard_period_stats", maxsize=64, seconds=seconds)
+    return cache.get_or_make((engagement_id, period), lambda: period_stats(engagement_id, period))

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from time import monotonic
-
-from flask import current_app
 
 # Imported with the app (gunicorn preloads it), not by each worker's first editor page.
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import linear_kernel
 from sqlalchemy import exists, func, or_, select
 
+from engage import caching
 from engage.extensions import db
 from engage.feedback import search
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
 from engage.publish.models import response_item
-from engage.staff import triage
+from engage.staff import inbox
 
 ITEMS_PER_PAGE = 20
 GROUPS_SHOWN = 10
@@ -59,7 +57,7 @@ def _about(themes: Sequence[Theme]):
         return None
     # The inbox's probe of the item's own tags (index lookups per row read), not a
     # subquery over every staff tag, which PostgreSQL hashes in full each time.
-    return or_(*[triage._has_current_theme(t.id) for t in themes])
+    return or_(*[inbox.has_current_theme(t.id) for t in themes])
 
 
 def _not_linked(response_id: int | None):
@@ -230,17 +228,19 @@ def _rank(wording: str, texts: list[str]) -> list[float]:
     return linear_kernel(matrix[0:1], matrix[1:]).ravel().tolist()
 
 
-def _store() -> dict:
-    return current_app.extensions.setdefault("engage_picker_suggestions", {})
+# Rankings by (response, themes, wording), a minute per worker: the editor asks again
+# for the same wording as staff page through the candidates.
+RANKING_SECONDS = 60
+
+
+def _rankings() -> caching.NamedCache:
+    return caching.named_cache("picker_rankings", maxsize=128, seconds=RANKING_SECONDS)
 
 
 def _cached_ranking(key: tuple) -> list[tuple[str, int, int]] | None:
     """The ranking this worker made for the same response, themes and wording within
     the last minute, if any."""
-    found = _store().get(key)
-    if found is not None and monotonic() - found[0] < 60:
-        return found[1]
-    return None
+    return _rankings().get(key)
 
 
 def _ranking(key: tuple, wording: str, candidates) -> list[tuple[str, int, int]]:
@@ -255,10 +255,7 @@ def _ranking(key: tuple, wording: str, candidates) -> list[tuple[str, int, int]]
             for i in order[:SUGGESTIONS]
             if scores[i] >= MIN_SIMILARITY
         ]
-    store = _store()
-    if len(store) > 128:
-        store.clear()
-    store[key] = (monotonic(), ranked)
+    _rankings().set(key, ranked)
     return ranked
 
 

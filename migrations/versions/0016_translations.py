@@ -28,9 +28,7 @@ def upgrade():
         batch.add_column(sa.Column("translated_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("translated_by_id", sa.Integer(), nullable=True))
         batch.add_column(
-            sa.Column(
-                "needs_translation", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("needs_translation", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch.create_foreign_key(
             "fk_feedback_item_translated_by_id_staff_user",

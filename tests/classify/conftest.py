@@ -7,23 +7,34 @@ from pathlib import Path
 
 import pytest
 
-from engage.classify import pipeline as P
+import engage.classify
+from engage.classify.corpus import default_corpus_paths, load_corpus, training_hash
+from engage.classify.model import ThemeModel, load, save
+from engage.classify.training import train
 
 _CODE = [
-    Path(P.__file__).parent / name
-    for name in ("pipeline.py", "lexicon.py", "augment.py", "text.py")
+    Path(engage.classify.__file__).parent / name
+    for name in (
+        "corpus.py",
+        "designs.py",
+        "training.py",
+        "model.py",
+        "lexicon.py",
+        "augment.py",
+        "text.py",
+    )
 ]
 
 
 @pytest.fixture(scope="session")
-def shipped_model(request, tmp_path_factory) -> P.ThemeModel:
+def shipped_model(request, tmp_path_factory) -> ThemeModel:
     """What `engage train` makes from the shipped corpus with the default design.
 
     Cached in pytest's cache folder under a key made of the corpus and the code that
     trains, so a change to either trains again; CI starts from a clean clone and trains.
     """
-    texts, Y = P.load_corpus(P.default_corpus_paths())
-    key = hashlib.sha256(P.training_hash(texts, Y).encode())
+    texts, Y = load_corpus(default_corpus_paths())
+    key = hashlib.sha256(training_hash(texts, Y).encode())
     for path in _CODE:
         key.update(path.read_bytes())
     cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
@@ -33,9 +44,9 @@ def shipped_model(request, tmp_path_factory) -> P.ThemeModel:
         folder = tmp_path_factory.mktemp("engage-shipped-model")
     path = folder / f"{key.hexdigest()[:24]}.skops"
     if path.exists():
-        return P.load(path)
+        return load(path)
     for old in folder.glob("*.skops"):
         old.unlink()
-    model = P.train(texts, Y)
-    P.save(model, path)
+    model = train(texts, Y)
+    save(model, path)
     return model

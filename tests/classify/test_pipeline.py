@@ -1,4 +1,5 @@
-"""Tests for the pure scikit-learn theme classifier (engage.classify.pipeline)."""
+"""Tests for the pure scikit-learn theme classifier: engage.classify.corpus, designs,
+model, training, vectorise and storage."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from engage.classify import pipeline as P
 from engage.classify import storage
+from engage.classify.corpus import THEMES, load_corpus, training_hash
+from engage.classify.designs import BEST_DESIGN, DESIGNS, build_pipeline
 from engage.classify.keywords import KeywordBaseline
+from engage.classify.model import FORMAT, ThemeModel, load, save
+from engage.classify.storage import UntrustedModelError
 from engage.classify.text import normalise
+from engage.classify.training import THRESHOLD_RANGE, choose_thresholds, evaluate, train
+from engage.classify.vectorise import FastVectoriser
 
 from .corpus import ITEMS
 
 TEXTS = [t for t, _ in ITEMS]
-Y = np.array([[int(s in themes.split(";")) for s in P.THEMES] for _, themes in ITEMS])
+Y = np.array([[int(s in themes.split(";")) for s in THEMES] for _, themes in ITEMS])
 
 # Sentences not in the training corpus, with clear cues.
 UNSEEN = [
@@ -35,12 +41,12 @@ UNSEEN = [
 
 
 def _matrix(labels: list[str]) -> np.ndarray:
-    return np.array([[int(s in lab.split(";")) for s in P.THEMES] for lab in labels])
+    return np.array([[int(s in lab.split(";")) for s in THEMES] for lab in labels])
 
 
 @pytest.fixture(scope="module")
-def model() -> P.ThemeModel:
-    return P.train(TEXTS, Y, cv_folds=3, random_state=0)
+def model() -> ThemeModel:
+    return train(TEXTS, Y, cv_folds=3, random_state=0)
 
 
 class FixedProba:
@@ -59,7 +65,7 @@ class FixedProba:
 def test_load_corpus_reads_multi_and_empty_labels(tmp_path):
     f = tmp_path / "c.csv"
     f.write_text('text,themes\n"Budgets, and jobs",money;jobs\nWebsite broken,\n', encoding="utf-8")
-    texts, y = P.load_corpus(f)
+    texts, y = load_corpus(f)
     assert texts == ["Budgets, and jobs", "Website broken"]
     assert y.tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
 
@@ -68,23 +74,23 @@ def test_load_corpus_concatenates_parts(tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_text("text,themes\nOne,services\n", encoding="utf-8")
     b.write_text("text,themes\nTwo,decision-making\n", encoding="utf-8")
-    texts, y = P.load_corpus([a, b])
+    texts, y = load_corpus([a, b])
     assert texts == ["One", "Two"]
-    assert y[:, P.THEMES.index("decision-making")].tolist() == [0, 1]
+    assert y[:, THEMES.index("decision-making")].tolist() == [0, 1]
 
 
 def test_load_corpus_rejects_unknown_slug_naming_the_row(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("text,themes\nfine,money\nnot fine,money;parking\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"row 2.*parking"):
-        P.load_corpus(f)
+        load_corpus(f)
 
 
 def test_load_corpus_rejects_missing_column(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("body,labels\nx,money\n", encoding="utf-8")
     with pytest.raises(ValueError, match="missing column"):
-        P.load_corpus(f)
+        load_corpus(f)
 
 
 # ---------------------------------------------------------------- normalisation
@@ -162,24 +168,24 @@ def test_normalise_never_keeps_a_quoted_line(raw):
 
 
 def test_train_evaluate_round_trip(model):
-    on_train = P.evaluate(model, TEXTS, Y)
+    on_train = evaluate(model, TEXTS, Y)
     assert on_train["macro_f1"] > 0.9
-    unseen = P.evaluate(model, [t for t, _ in UNSEEN], _matrix([lab for _, lab in UNSEEN]))
+    unseen = evaluate(model, [t for t, _ in UNSEEN], _matrix([lab for _, lab in UNSEEN]))
     assert unseen["micro_f1"] >= 0.6
     assert unseen["n"] == len(UNSEEN)
 
 
 def test_metadata_records_training(model):
     md = model.metadata
-    assert md["design"] == P.BEST_DESIGN
+    assert md["design"] == BEST_DESIGN
     assert md["n_train"] == len(TEXTS)
-    assert md["training_sha256"] == P.training_hash(TEXTS, Y)
-    assert P.training_hash(TEXTS[::-1], Y[::-1]) == md["training_sha256"]
-    assert P.training_hash(TEXTS, np.roll(Y, 1, axis=0)) != md["training_sha256"]
-    assert list(md["thresholds"]) == list(P.THEMES)
+    assert md["training_sha256"] == training_hash(TEXTS, Y)
+    assert training_hash(TEXTS[::-1], Y[::-1]) == md["training_sha256"]
+    assert training_hash(TEXTS, np.roll(Y, 1, axis=0)) != md["training_sha256"]
+    assert list(md["thresholds"]) == list(THEMES)
     assert np.allclose(list(md["thresholds"].values()), model.thresholds)
     assert all(0.2 <= t <= 0.8 for t in model.thresholds)
-    assert set(md["cv"]["per_theme"]) == set(P.THEMES)
+    assert set(md["cv"]["per_theme"]) == set(THEMES)
     assert {"precision", "recall", "f1", "support"} == set(md["cv"]["per_theme"]["jobs"])
     assert md["cv"]["per_theme"]["jobs"]["support"] == int(Y[:, 4].sum())
     assert 0 < md["cv"]["macro_f1"] <= 1 and 0 < md["cv"]["micro_f1"] <= 1
@@ -189,55 +195,55 @@ def test_metadata_records_training(model):
 
 def test_train_rejects_bad_labels():
     with pytest.raises(ValueError, match="at least 3"):
-        P.train(TEXTS, np.c_[Y[:, :4], np.zeros(len(Y), dtype=int)], cv_folds=3)
+        train(TEXTS, np.c_[Y[:, :4], np.zeros(len(Y), dtype=int)], cv_folds=3)
     with pytest.raises(ValueError, match="shape"):
-        P.train(TEXTS, Y[:-1], cv_folds=3)
+        train(TEXTS, Y[:-1], cv_folds=3)
 
 
 def test_build_pipeline_rejects_unknowns():
     with pytest.raises(ValueError, match="unknown design"):
-        P.build_pipeline("bert")
+        build_pipeline("bert")
     with pytest.raises(ValueError, match="unknown parameter"):
-        P.build_pipeline("lr_word_char", gamma=1)
+        build_pipeline("lr_word_char", gamma=1)
 
 
 def test_choose_thresholds_maximises_f1_and_clips():
     y = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]])
     p = np.array([[0.60, 0.15, 0.95], [0.55, 0.05, 0.85], [0.30, 0.01, 0.82], [0.10, 0.02, 0.90]])
-    t = P.choose_thresholds(y, p)
+    t = choose_thresholds(y, p)
     assert 0.30 < t[0] <= 0.55  # any cut in (0.30, 0.55] is perfect
-    assert t[1] == P.THRESHOLD_RANGE[0]  # the best cut (0.06..0.15) is below the floor
-    assert t[2] == P.THRESHOLD_RANGE[1]  # the best cut (0.86..0.90) is above the ceiling
-    assert P.choose_thresholds(y, p, bounds=(0.2, 0.8))[2] == 0.8
+    assert t[1] == THRESHOLD_RANGE[0]  # the best cut (0.06..0.15) is below the floor
+    assert t[2] == THRESHOLD_RANGE[1]  # the best cut (0.86..0.90) is above the ceiling
+    assert choose_thresholds(y, p, bounds=(0.2, 0.8))[2] == 0.8
 
 
 # ------------------------------------------------------------------- thresholds
 
 
 def test_predict_uses_thresholds_not_half():
-    m = P.ThemeModel(FixedProba([0.6, 0.3, 0.1, 0.9, 0.45]), [0.7, 0.2, 0.5, 0.5, 0.4])
+    m = ThemeModel(FixedProba([0.6, 0.3, 0.1, 0.9, 0.45]), [0.7, 0.2, 0.5, 0.5, 0.4])
     (tags,) = m.predict(["anything"])
     # money at 0.6 is over 0.5 but under its 0.7 threshold; decision-making at 0.3 is over 0.2.
     assert tags == [("services", 0.9), ("jobs", 0.45), ("decision-making", 0.3)]
-    result = P.evaluate(m, ["x"], np.array([[1, 1, 0, 1, 1]]))
+    result = evaluate(m, ["x"], np.array([[1, 1, 0, 1, 1]]))
     assert result["per_theme"]["money"]["recall"] == 0.0
     assert result["per_theme"]["decision-making"]["recall"] == 1.0
 
 
 def test_threshold_moves_decision_on_a_trained_model(model):
     text = "Will the walk-in centre close?"
-    k = P.THEMES.index("services")
+    k = THEMES.index("services")
     p = model.predict_proba([text])[0, k]
-    below = P.ThemeModel(model.estimator, np.where(np.arange(5) == k, p - 0.01, 0.99))
-    above = P.ThemeModel(model.estimator, np.where(np.arange(5) == k, p + 0.01, 0.99))
+    below = ThemeModel(model.estimator, np.where(np.arange(5) == k, p - 0.01, 0.99))
+    above = ThemeModel(model.estimator, np.where(np.arange(5) == k, p + 0.01, 0.99))
     assert [t for t, _ in below.predict([text])[0]] == ["services"]
     assert above.predict([text])[0] == []
 
 
 def test_unclassified_when_below_every_threshold(model):
-    stub = P.ThemeModel(FixedProba([0.79, 0.5, 0.1, 0.6, 0.3]), [0.8] * 5)
+    stub = ThemeModel(FixedProba([0.79, 0.5, 0.1, 0.6, 0.3]), [0.8] * 5)
     assert stub.predict(["a", "b"]) == [[], []]
-    strict = P.ThemeModel(model.estimator, [1.0] * 5)
+    strict = ThemeModel(model.estimator, [1.0] * 5)
     assert strict.predict(["Will the walk-in centre close?"]) == [[]]
 
 
@@ -251,17 +257,17 @@ def test_predict_sorted_by_confidence(model):
 
 
 def test_evaluate_schema(model):
-    result = P.evaluate(model, TEXTS[:10], Y[:10], model_version="v1")
+    result = evaluate(model, TEXTS[:10], Y[:10], model_version="v1")
     assert set(result) == {"n", "macro_f1", "micro_f1", "per_theme", "model_version"}
     assert result["n"] == 10 and result["model_version"] == "v1"
-    assert list(result["per_theme"]) == list(P.THEMES)
+    assert list(result["per_theme"]) == list(THEMES)
     for scores in result["per_theme"].values():
         assert set(scores) == {"precision", "recall", "f1", "support"}
         assert isinstance(scores["support"], int)
         assert all(0.0 <= scores[k] <= 1.0 for k in ("precision", "recall", "f1"))
     # the first ten items have no jobs example: zero_division=0, no warning
     assert result["per_theme"]["jobs"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    assert P.evaluate(model, TEXTS[:1], Y[:1])["model_version"] is None
+    assert evaluate(model, TEXTS[:1], Y[:1])["model_version"] is None
 
 
 # ----------------------------------------------------------------------- explain
@@ -289,12 +295,12 @@ def test_explain_rejects_unknown_theme(model):
 # ----------------------------------------------------------------------- storage
 
 
-@pytest.mark.parametrize("design", sorted(P.DESIGNS))
+@pytest.mark.parametrize("design", sorted(DESIGNS))
 def test_save_load_round_trip_every_design(tmp_path, design):
-    m = P.train(TEXTS, Y, design=design, cv_folds=3)
+    m = train(TEXTS, Y, design=design, cv_folds=3)
     path = tmp_path / "model.skops"
-    P.save(m, path)
-    loaded = P.load(path)
+    save(m, path)
+    loaded = load(path)
     assert np.array_equal(loaded.predict_proba(TEXTS), m.predict_proba(TEXTS))
     # the fast path for logistic designs matches sklearn's own predict_proba
     via_sklearn = m.estimator.predict_proba([m.clean(t) for t in TEXTS])
@@ -309,17 +315,17 @@ def test_load_rejects_default_trusted_sklearn_type(tmp_path, model):
     path = tmp_path / "forest.skops"
     sio.dump(
         {
-            "format": P.FORMAT,
+            "format": FORMAT,
             "estimator": RandomForestClassifier(n_estimators=2),
             "thresholds": model.thresholds,
-            "themes": list(P.THEMES),
+            "themes": list(THEMES),
             "metadata": "{}",
         },
         path,
     )
     assert sio.get_untrusted_types(file=path) == []  # skops alone would load it
-    with pytest.raises(P.UntrustedModelError, match="RandomForestClassifier"):
-        P.load(path)
+    with pytest.raises(UntrustedModelError, match="RandomForestClassifier"):
+        load(path)
 
 
 def test_load_rejects_function_in_graph(tmp_path, model):
@@ -327,16 +333,16 @@ def test_load_rejects_function_in_graph(tmp_path, model):
     evil = Pipeline([("f", FunctionTransformer(np.exp)), ("m", model.estimator)])
     sio.dump(
         {
-            "format": P.FORMAT,
+            "format": FORMAT,
             "estimator": evil,
             "thresholds": model.thresholds,
-            "themes": list(P.THEMES),
+            "themes": list(THEMES),
             "metadata": "{}",
         },
         path,
     )
-    with pytest.raises(P.UntrustedModelError, match="FunctionTransformer"):
-        P.load(path)
+    with pytest.raises(UntrustedModelError, match="FunctionTransformer"):
+        load(path)
 
 
 class NotAModel:
@@ -345,31 +351,31 @@ class NotAModel:
 
 def test_load_rejects_custom_class(tmp_path):
     path = tmp_path / "custom.skops"
-    sio.dump({"format": P.FORMAT, "estimator": NotAModel()}, path)
-    with pytest.raises(P.UntrustedModelError, match="NotAModel"):
-        P.load(path)
+    sio.dump({"format": FORMAT, "estimator": NotAModel()}, path)
+    with pytest.raises(UntrustedModelError, match="NotAModel"):
+        load(path)
 
 
 def test_load_rejects_non_model_files(tmp_path):
     junk = tmp_path / "junk.skops"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(P.UntrustedModelError):
-        P.load(junk)
+    with pytest.raises(UntrustedModelError):
+        load(junk)
     other = tmp_path / "other.skops"
     sio.dump({"format": "something-else"}, other)
-    with pytest.raises(P.UntrustedModelError, match="not an"):
-        P.load(other)
+    with pytest.raises(UntrustedModelError, match="not an"):
+        load(other)
 
 
 def test_untrusted_model_error_is_a_value_error():
-    assert issubclass(P.UntrustedModelError, ValueError)
+    assert issubclass(UntrustedModelError, ValueError)
 
 
 # ---------------------------------------------------------------------- baseline
 
 
 def test_keyword_baseline_tags_by_keyword():
-    pred = KeywordBaseline(P.THEMES).predict(["The budget for A&E", "Website broken"])
+    pred = KeywordBaseline(THEMES).predict(["The budget for A&E", "Website broken"])
     assert pred.tolist() == [[1, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
 
 
@@ -377,16 +383,16 @@ def test_load_refuses_a_type_its_own_listing_missed(tmp_path, monkeypatch):
     # storage.load lists the file's types once and lets skops.io.load audit the tree
     # against that list: a type the listing misses must still stop the load.
     path = tmp_path / "custom.skops"
-    sio.dump({"format": P.FORMAT, "estimator": NotAModel()}, path)
+    sio.dump({"format": FORMAT, "estimator": NotAModel()}, path)
     monkeypatch.setattr(storage, "types_in", lambda _path: {"builtins.dict", "builtins.str"})
-    with pytest.raises(P.UntrustedModelError, match="NotAModel"):
-        P.load(path)
+    with pytest.raises(UntrustedModelError, match="NotAModel"):
+        load(path)
 
 
 def test_fast_counting_gives_sklearns_tfidf_matrix_exactly(model):
-    # ThemeModel._transform counts n-grams itself (char_wb n-grams per distinct word,
-    # cached): the matrix must be sklearn's, element for element, and stay so when
-    # the cache is warm and when it is cleared.
+    # FastVectoriser counts n-grams itself (char_wb n-grams per distinct word,
+    # remembered): the matrix must be sklearn's, element for element, and stay so when
+    # the memory is warm, when it is forgotten, and when it overflows its bound.
     docs = [normalise(t) for t in TEXTS] + [
         "",
         "   ",
@@ -398,15 +404,20 @@ def test_fast_counting_gives_sklearns_tfidf_matrix_exactly(model):
     union = model.estimator.named_steps["features"]
     vectorizers = [v for _, v in union.transformer_list if hasattr(v, "analyzer")]
     assert {vec.analyzer for vec in vectorizers} == {"word", "char_wb"}
+    tiny = FastVectoriser()
+    tiny.MAX_WORDS = 3  # forgets its words on almost every call
     for vec in vectorizers:
         expected = vec.transform(docs)
-        for _attempt in range(2):  # cold, then warm cache
-            got = model._transform(vec, docs)
+        for fast in (model.vectoriser, model.vectoriser, tiny, tiny):  # cold, then warm
+            got = fast.transform(vec, docs)
             assert got.shape == expected.shape and got.dtype == expected.dtype
             assert got.has_sorted_indices
             assert np.array_equal(got.indptr, expected.indptr)
             assert np.array_equal(got.indices, expected.indices)
             assert np.array_equal(got.data, expected.data)
-    model._word_features.clear()
+    # Over its bound, the memory starts again: it holds only the last call's words.
+    (char_wb,) = [vec for vec in vectorizers if vec.analyzer == "char_wb"]
+    assert 0 < len(tiny._words[id(char_wb)]) <= len(set(" ".join(docs).lower().split()))
+    model.vectoriser.forget()
     via_sklearn = model.estimator.predict_proba([model.clean(d) for d in docs])
     assert np.allclose(model.predict_proba(docs), via_sklearn, rtol=0, atol=1e-12)

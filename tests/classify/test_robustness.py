@@ -16,7 +16,8 @@ import re
 import numpy as np
 import pytest
 
-from engage.classify import pipeline as P
+from engage.classify.corpus import HOLDOUT_PATH, default_corpus_paths, load_corpus
+from engage.classify.model import ThemeModel
 
 GREETINGS = (
     "Dear Engagement Officer,",
@@ -77,13 +78,13 @@ PLACES = (
 PLACE_RE = re.compile(r"\b(" + "|".join(PLACES) + r")\b")
 
 
-def theme_sets(model: P.ThemeModel, texts: list[str]) -> list[frozenset[str]]:
+def theme_sets(model: ThemeModel, texts: list[str]) -> list[frozenset[str]]:
     return [frozenset(t for t, _ in row) for row in model.predict(texts)]
 
 
 @pytest.fixture(scope="module")
 def holdout() -> list[str]:
-    texts, _ = P.load_corpus(P.HOLDOUT_PATH)
+    texts, _ = load_corpus(HOLDOUT_PATH)
     return texts
 
 
@@ -131,7 +132,7 @@ def test_changing_case_keeps_at_least_95_percent(shipped_model, holdout, change)
 
 
 def test_swapping_a_place_keeps_at_least_95_percent(shipped_model):
-    texts, _ = P.load_corpus(P.default_corpus_paths())
+    texts, _ = load_corpus(default_corpus_paths())
     with_place = [t for t in texts if PLACE_RE.search(t)]
     assert len(with_place) >= 100  # enough items for 5% to mean something
     rng = random.Random(3)

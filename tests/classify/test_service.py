@@ -7,7 +7,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from engage.classify import pipeline, service
+from engage import caching
+from engage.classify import corpus as seed
+from engage.classify import service
 from engage.classify.models import ModelVersion
 from engage.cli import cli
 from engage.extensions import db
@@ -26,7 +28,7 @@ def test_first_model_is_stored_and_activated(trained, model_dir):
     row = db.session.scalar(select(ModelVersion))
     assert row.active and row.version == trained.version
     assert (model_dir / row.file_name).exists()
-    assert set(row.thresholds) == set(pipeline.THEMES)
+    assert set(row.thresholds) == set(seed.THEMES)
     assert 0 <= row.cv_metrics["macro_f1"] <= 1
 
 
@@ -66,7 +68,7 @@ def test_worse_model_not_activated_unless_forced(trained, corpus, monkeypatch):
     first.holdout_metrics = {"macro_f1": 0.99}
     first.cv_metrics = {**first.cv_metrics, "macro_f1": 0.99}
     db.session.commit()
-    monkeypatch.setattr(pipeline, "HOLDOUT_PATH", corpus.parent / "missing.csv")
+    monkeypatch.setattr(seed, "HOLDOUT_PATH", corpus.parent / "missing.csv")
     second = service.train_model(corpus=[corpus])
     assert not second.activated and "worse" in second.reason
     assert service.active_version().version == first.version
@@ -94,7 +96,7 @@ def test_staff_corrections_change_the_next_model(trained, corpus):
         db.session.add(ThemeTag(item=item, theme=jobs, source=TagSource.STAFF))
     db.session.commit()
     texts, labels = service.staff_labels()
-    assert len(texts) == 12 and labels[:, pipeline.THEMES.index("jobs")].sum() == 12
+    assert len(texts) == 12 and labels[:, seed.THEMES.index("jobs")].sum() == 12
     result = service.train_model(corpus=[corpus], force=True)
     assert result.n_staff_labels == 12
     again = web(pattern)
@@ -136,7 +138,7 @@ def test_cli_classify_and_evaluate_json(app, trained, corpus):
     data = json.loads(out.output)
     assert set(data) == {"n", "macro_f1", "micro_f1", "per_theme", "model_version"}
     assert data["n"] == len(ITEMS) and data["model_version"] == trained.version
-    assert set(data["per_theme"]) == set(pipeline.THEMES)
+    assert set(data["per_theme"]) == set(seed.THEMES)
     assert set(data["per_theme"]["money"]) == {"precision", "recall", "f1", "support"}
 
 
@@ -148,7 +150,7 @@ def test_cli_evaluate_bad_file_is_a_clear_error(app, trained, tmp_path):
 
 
 def test_train_if_missing_only_once(app, model_dir, corpus, monkeypatch):
-    monkeypatch.setattr(pipeline, "default_corpus_paths", lambda: [corpus])
+    monkeypatch.setattr(seed, "default_corpus_paths", lambda: [corpus])
     runner = app.test_cli_runner()
     first = json.loads(runner.invoke(cli, ["train", "--if-missing", "--json"]).output)
     assert first["activated"] is True
@@ -157,10 +159,20 @@ def test_train_if_missing_only_once(app, model_dir, corpus, monkeypatch):
 
 
 def test_train_without_any_data(app, model_dir, monkeypatch):
-    monkeypatch.setattr(pipeline, "default_corpus_paths", lambda: [])
+    monkeypatch.setattr(seed, "default_corpus_paths", lambda: [])
     runner = app.test_cli_runner()
     strict = runner.invoke(cli, ["train"])
     assert strict.exit_code != 0 and "No seed corpus" in strict.output
     lenient = runner.invoke(cli, ["train", "--if-missing"])
     assert lenient.exit_code == 0 and "no model trained" in lenient.output
     assert service.active_version() is None
+
+
+def test_the_active_model_is_loaded_once_into_its_named_cache(trained):
+    service._cache.clear()
+    model, row = service.load_active()
+    again, _ = service.load_active()
+    assert again is model
+    cache = caching.registered()["classify_model"]
+    assert cache is service._cache and cache.seconds is None and len(cache) == 1
+    assert cache.get(f"{service.model_dir()}/{row.file_name}") is model

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engage.classify import pipeline, service
+from engage.classify import service
+from engage.classify.corpus import THEMES
 from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.feedback.themes import percent, percent_text
@@ -54,7 +55,7 @@ def test_suggestions_are_the_likeliest_themes_by_the_active_model(trained):
     assert 1 <= len(got) <= 2
     assert got[0][0] == "money" == likeliest[0][0]
     assert [slug for slug, _ in got] == [slug for slug, _ in likeliest[: len(got)]]
-    assert all(slug in pipeline.THEMES and p >= service.SUGGESTION_FLOOR for slug, p in got)
+    assert all(slug in THEMES and p >= service.SUGGESTION_FLOOR for slug, p in got)
     assert [p for _, p in got] == sorted((p for _, p in got), reverse=True)
     assert got[0][1] == pytest.approx(float(likeliest[0][1]))
     assert len(service.suggest_themes(MONEY, n=1)) == 1

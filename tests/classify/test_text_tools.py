@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from engage.classify import augment, lexicon
-from engage.classify import pipeline as P
+from engage.classify.corpus import THEMES
+from engage.classify.model import FILLER
 from engage.classify.spelling import Speller
 from engage.classify.text import normalise
 
@@ -51,7 +52,7 @@ def test_lexicon_features_count_distinct_phrases_per_theme():
 
 
 def test_every_theme_has_a_lexicon_and_no_phrase_is_empty():
-    assert tuple(lexicon.LEXICON) == P.THEMES
+    assert tuple(lexicon.LEXICON) == THEMES
     for phrases in lexicon.LEXICON.values():
         assert len(phrases) > 50
         for phrase in phrases:
@@ -160,8 +161,8 @@ def test_explanations_hold_no_filler_words(shipped_model):
     words = [w for w, _ in shipped_model.explain(text, "money", top=10)]
     assert words, "money must have reasons here"
     for phrase in words:
-        assert phrase not in P.FILLER
-        assert not all(w in P.FILLER for w in phrase.split())
+        assert phrase not in FILLER
+        assert not all(w in FILLER for w in phrase.split())
     assert any(w in words for w in ("budget", "deficit", "funding", "budget deficit"))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from engage import caching
 from engage.concerns import discovery
-from engage.concerns.service import _draft
+from engage.concerns import text as textmod
+from engage.concerns.service import draft_line
 from tests.concerns.conftest import evaluation_rows
 
 
@@ -58,9 +60,24 @@ def test_a_concern_lists_its_most_central_item_first():
 
 
 def test_draft_uses_a_worry_someone_stated_or_falls_back_to_phrases():
-    said = _draft(["budget"], ["I am worried that money will leave our borough for good."])
+    said = draft_line(["budget"], ["I am worried that money will leave our borough for good."])
     assert said == "money will leave our borough for good."
-    template = _draft(["deficits", "debts"], ["Deficits and debts."])
+    template = draft_line(["deficits", "debts"], ["Deficits and debts."])
     assert template == "the changes will affect deficits and debts."
     # A worry told in the first person is not the public's words: the template is used.
-    assert _draft(["jobs"], ["I fear that I will lose my job."]).startswith("the changes")
+    assert draft_line(["jobs"], ["I fear that I will lose my job."]).startswith("the changes")
+
+
+def test_stems_of_a_batch_are_each_texts_own_stems():
+    texts = [row["text"] for row in evaluation_rows("jobs")] + ["", "Redundancies, 2019!"]
+    assert textmod.stems_of(texts) == [textmod.stems(text) for text in texts]
+    assert textmod.stems("Redundancies and redundant posts") == "redundanc redundant post"
+
+
+def test_space_and_stems_live_in_named_caches_without_a_lifetime():
+    assert discovery.space() is discovery.space()
+    caches = caching.registered()
+    assert caches["concerns_space"].seconds is None and len(caches["concerns_space"]) == 1
+    textmod.stem("consultations")
+    assert caches["concerns_stem"].seconds is None
+    assert caches["concerns_stem"].get(("consultations",)) == "consult"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from engage.concerns import service
+from engage.concerns import service, steering
 from engage.extensions import db
 from engage.publish import service as publish
 from tests.concerns.conftest import evaluation_rows
@@ -17,8 +17,8 @@ def _answered(make_engagement, add_items, theme_named):
     service.refresh(engagement, theme)
     db.session.commit()
     concern = service.concerns_of(engagement, theme)[0]
-    service.rename(concern, label="GP access", draft="you cannot get a GP appointment in time.")
-    response = service.create_response(concern, engagement=engagement)
+    steering.rename(concern, label="GP access", draft="you cannot get a GP appointment in time.")
+    response = steering.create_response(concern, engagement=engagement)
     db.session.commit()
     return engagement, concern, response, items
 
@@ -37,7 +37,7 @@ def test_a_concern_shows_on_the_engagement_page_only_once_answered_in_public(
     page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
     assert draft in page and "Concerns we have answered" in page
     assert f"<span>{len(concern.members)}</span></td>" in page
-    service.set_hidden(concern, hidden=True)
+    steering.set_hidden(concern, hidden=True)
     db.session.commit()
     page = client.get(f"/engagements/{engagement.slug}").get_data(as_text=True)
     assert "Concerns we have answered" not in page, "a hidden concern is not shown"

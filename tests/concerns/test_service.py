@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from engage.concerns import service
+from engage.concerns import service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup
@@ -53,10 +53,10 @@ def test_staff_changes_survive_new_feedback(services_theme, add_items):
     service.refresh(engagement, theme)
     db.session.commit()
     first, second, third = service.concerns_of(engagement, theme)[:3]
-    service.rename(first, label="Seeing a GP", draft="you cannot get a GP appointment.")
-    service.set_hidden(third, hidden=True)
+    steering.rename(first, label="Seeing a GP", draft="you cannot get a GP appointment.")
+    steering.set_hidden(third, hidden=True)
     moved = next(m.item for m in first.members)
-    service.move_item(moved, to=second)
+    steering.move_item(moved, to=second)
     db.session.commit()
 
     new = add_items(
@@ -92,7 +92,7 @@ def test_rediscovering_keeps_what_staff_touched(services_theme):
     service.refresh(engagement, theme)
     db.session.commit()
     kept = service.concerns_of(engagement, theme)[0]
-    service.rename(kept, label="Kept by staff")
+    steering.rename(kept, label="Kept by staff")
     kept_members = {m.item_id for m in kept.members}
     db.session.commit()
     service.refresh(engagement, theme, rediscover=True)
@@ -169,11 +169,11 @@ def test_merge_split_and_a_response_linked_to_every_item(services_theme):
     db.session.commit()
     a, b = service.concerns_of(engagement, theme)[:2]
     total = len(a.members) + len(b.members)
-    service.merge(a, [b])
+    steering.merge(a, [b])
     db.session.commit()
     assert len(a.members) == total
     assert db.session.get(Concern, b.id) is None
-    other = service.split(a)
+    other = steering.split(a)
     db.session.commit()
     assert len(a.members) + len(other.members) == total and other.members and a.members
     # Both halves have a centre and examples of their own, before any re-run.
@@ -181,7 +181,7 @@ def test_merge_split_and_a_response_linked_to_every_item(services_theme):
         assert half.centroid is not None
         assert half.central_ids and set(half.central_ids) <= {m.item_id for m in half.members}
 
-    response = service.create_response(a, engagement=engagement, by="publisher@example.org")
+    response = steering.create_response(a, engagement=engagement, by="publisher@example.org")
     db.session.commit()
     assert {i.id for i in response.items} == {m.item_id for m in a.members}
     assert response.you_said == a.draft

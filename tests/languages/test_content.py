@@ -14,7 +14,12 @@ from engage.languages.content import localized
 from engage.publish.models import Response
 from engage.staff.models import AuditEvent, Role
 
-NOTICE = "shown in English"
+# The fallback notice's class, and its wording in each language (engage/translations).
+NOTICE = "engage-language-notice"
+NOTICE_AR = "لم يُترجم هذا المحتوى إلى العربية بعد"
+NOTICE_PL = "Ta treść nie jest jeszcze dostępna w języku: Polski"
+ARABIC = {"Accept-Language": "ar"}
+POLISH = {"Accept-Language": "pl"}
 TITLE_PL = "Dostęp do lekarza rodzinnego"
 SUMMARY_PL = "Powiedz nam, jak łatwo umówić się na wizytę."
 
@@ -52,7 +57,7 @@ def test_staff_write_an_engagement_in_polish_and_visitors_read_it(
     )
     assert event.detail == {"locale": "pl", "fields": ["summary", "title"]}
 
-    polish = client.get("/engagements/gp?lang=pl")
+    polish = client.get("/engagements/gp", headers=POLISH)
     assert f'<h1 lang="pl" dir="ltr">{TITLE_PL}</h1>' in polish.text
     assert SUMMARY_PL in polish.text
     assert NOTICE not in polish.text
@@ -61,9 +66,19 @@ def test_staff_write_an_engagement_in_polish_and_visitors_read_it(
     assert '<h1 lang="en" dir="ltr">GP access</h1>' in english.text
     assert NOTICE not in english.text  # an English reader is not told anything
 
-    arabic = client.get("/engagements/gp?lang=ar")
-    assert "GP access" in arabic.text and TITLE_PL not in arabic.text
-    assert NOTICE in arabic.text and "العربية" in arabic.text
+    arabic = client.get("/engagements/gp", headers=ARABIC)
+    # The English shown on the Arabic page is marked as English, the notice is Arabic.
+    assert '<h1 lang="en" dir="ltr">GP access</h1>' in arabic.text
+    assert TITLE_PL not in arabic.text
+    assert NOTICE in arabic.text and NOTICE_AR in arabic.text
+
+    # The switcher's cookie wins over Accept-Language, and each language is cached apart.
+    client.get("/language/pl?next=/engagements/gp")
+    chosen = client.get("/engagements/gp", headers=ARABIC)
+    assert f'<h1 lang="pl" dir="ltr">{TITLE_PL}</h1>' in chosen.text
+    # No ?lang= path: the switcher is the one way to choose.
+    client.delete_cookie("engage_lang")
+    assert TITLE_PL not in client.get("/engagements/gp?lang=pl").text
 
 
 def test_a_response_in_arabic_and_its_fallback(make_response, signed_in, client):
@@ -79,14 +94,14 @@ def test_a_response_in_arabic_and_its_fallback(make_response, signed_in, client)
     assert db.session.get(Response, response.id).translations == {
         "ar": {"you_said": "العيادة تغلق مبكراً."}
     }
-    page = client.get(f"/you-said-we-did/{response.id}?lang=ar")
+    page = client.get(f"/you-said-we-did/{response.id}", headers=ARABIC)
     assert page.status_code == 200, page.status_code
     assert '<span lang="ar" dir="rtl">العيادة تغلق مبكراً.</span>' in page.text
     # "What we are doing" has no Arabic: English, and the page says so.
-    assert "It opens late on Tuesdays." in page.text
-    assert NOTICE in page.text
-    polish = client.get(f"/you-said-we-did/{response.id}?lang=pl")
-    assert "the clinic shuts too early." in polish.text and NOTICE in polish.text
+    assert '<p class="engage-quote" lang="en" dir="ltr">It opens late on Tuesdays.</p>' in page.text
+    assert NOTICE_AR in page.text
+    polish = client.get(f"/you-said-we-did/{response.id}", headers=POLISH)
+    assert "the clinic shuts too early." in polish.text and NOTICE_PL in polish.text
     assert NOTICE not in client.get(f"/you-said-we-did/{response.id}").text
 
 
@@ -105,4 +120,18 @@ def test_translations_need_the_publisher_role_and_a_known_language(make_engageme
         "/staff/engagements/gp/translations", data={"locale": "pl", "title": "x" * 301}
     )
     assert too_long.status_code == 400
+    assert db.session.scalar(select(Engagement.translations)) is None
+
+
+def test_staff_write_only_in_languages_visitors_can_choose(make_engagement, signed_in):
+    """Visitors read the site in the switcher's languages only, so a translation into
+    any other (Turkish here, a language engage detects in feedback) is refused."""
+    make_engagement(slug="gp")
+    publisher = signed_in(Role.PUBLISHER)
+    form = publisher.get("/staff/engagements/gp/translations")
+    assert 'value="ar"' in form.text and 'value="tr"' not in form.text
+    refused = publisher.post(
+        "/staff/engagements/gp/translations", data={"locale": "tr", "title": "GP erişimi"}
+    )
+    assert refused.status_code == 400
     assert db.session.scalar(select(Engagement.translations)) is None

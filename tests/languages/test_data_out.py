@@ -10,7 +10,7 @@ import json
 from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Status
-from engage.staff import triage
+from engage.staff import inbox
 
 POLISH = "Czekałem trzy tygodnie na wizytę u lekarza rodzinnego w przychodni."
 ARABIC = "انتظرت ثلاث ساعات في قسم الطوارئ ولم يتحدث معي أحد."
@@ -47,14 +47,14 @@ def _three_languages(make_engagement, make_item):
 
 def test_inbox_language_facet_and_filter(trained, make_engagement, make_item):
     _three_languages(make_engagement, make_item)
-    facets = triage.facets(triage.InboxFilters())
+    facets = inbox.facets(inbox.InboxFilters())
     assert facets.language == {"pl": 3, "ar": 1, "en": 1}
-    only_polish = triage.InboxFilters.from_args({"language": "pl"})
-    assert triage.count(only_polish) == 3
+    only_polish = inbox.InboxFilters.from_args({"language": "pl"})
+    assert inbox.count(only_polish) == 3
     # The language facet keeps the other filters.
-    spam = triage.InboxFilters.from_args({"status": "spam"})
-    assert triage.facets(spam).language == {"pl": 1}
-    unknown = triage.InboxFilters.from_args({"language": "xx"})
+    spam = inbox.InboxFilters.from_args({"status": "spam"})
+    assert inbox.facets(spam).language == {"pl": 1}
+    unknown = inbox.InboxFilters.from_args({"language": "xx"})
     assert unknown.language == "" and unknown.errors
 
 

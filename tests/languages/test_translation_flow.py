@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
-from engage.staff import triage
+from engage.staff import inbox
 from engage.staff.models import AuditEvent, Role
 
 POLISH = "Czekałem trzy tygodnie na wizytę u lekarza rodzinnego, a rejestracja nie odbiera."
@@ -51,7 +51,7 @@ def test_needs_translation_comes_first_in_triage(trained, make_item):
     polish = make_item(POLISH)
     # newer English items after the Polish one
     later = make_item("Parking at Northwick Park hospital costs far too much for visitors.")
-    page = triage.inbox_page(triage.InboxFilters(), 1)
+    page = inbox.inbox_page(inbox.InboxFilters(), 1)
     ids = [row.id for row in page.items]
     assert ids[0] == polish.id
     assert set(ids) == {polish.id, later.id, *(e.id for e in english)}
@@ -88,7 +88,7 @@ def test_translation_is_audited_kept_beside_the_original_and_classified(
     assert event is not None and event.target_id == str(item.id)
     assert event.detail["language"] == "pl"
     # Out of the "needs translation" head of the queue.
-    page = triage.inbox_page(triage.InboxFilters(), 1)
+    page = inbox.inbox_page(inbox.InboxFilters(), 1)
     assert [row.needs_translation for row in page.items] == [False]
 
 

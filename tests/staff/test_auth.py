@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engage.cli import cli
 from engage.extensions import db
-from engage.staff import accounts
+from engage.staff import accounts, throttle
 from engage.staff.models import (
     AuditEvent,
     AuditLogIsAppendOnly,
@@ -81,17 +81,17 @@ def test_lock_out_after_five_failures_even_with_the_right_password(app, make_sta
     account, and the answer is the same words as any other refusal)."""
     user = make_staff(Role.VIEWER)
     client = app.test_client()
-    for _ in range(accounts.MAX_FAILED_SIGN_INS):
+    for _ in range(throttle.MAX_FAILED_SIGN_INS):
         client.post("/staff/sign-in", data={"email": user.email, "password": "wrong" * 4})
     response = sign_in(client, user)
     assert response.status_code == 400
     assert accounts.GENERIC_FAILURE in response.get_data(as_text=True)
     assert client.get("/staff/inbox").status_code == 302  # no session was started
-    throttle = db.session.scalars(select(SignInThrottle)).one()
-    assert (throttle.email, throttle.ip) == (user.email, "127.0.0.1")
-    assert throttle.blocked_until > utcnow()
+    row = db.session.scalars(select(SignInThrottle)).one()
+    assert (row.email, row.ip) == (user.email, "127.0.0.1")
+    assert row.blocked_until > utcnow()
     # After the lock-out time, the right password works again.
-    throttle.blocked_until = utcnow() - timedelta(seconds=1)
+    row.blocked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert sign_in(client, user).status_code == 302
 

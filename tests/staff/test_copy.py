@@ -8,7 +8,7 @@ from datetime import datetime
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem
 from engage.staff.models import Role
-from engage.staff.views.responses import _people
+from engage.staff.views.publishing import _people
 
 
 def _one_item(make_engagement, text: str, channel: str = "api") -> FeedbackItem:

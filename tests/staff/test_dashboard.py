@@ -21,7 +21,6 @@ from engage.feedback.models import (
     ThemeTag,
 )
 from engage.staff.dashboard import (
-    CHANNEL_LABELS,
     NOT_GIVEN,
     UNCLASSIFIED,
     DashboardStats,
@@ -110,7 +109,7 @@ def direct_counts(rows: list[FeedbackItem], engagement_id: int | None) -> Dashbo
     by_theme = [(t.name, theme_counts[t.name]) for t in ordered]
     by_theme.append((UNCLASSIFIED, theme_counts[UNCLASSIFIED]))
     areas = Counter(r.area.strip() if r.area and r.area.strip() else NOT_GIVEN for r in kept)
-    channels = Counter(CHANNEL_LABELS[r.channel] for r in kept)
+    channels = Counter(r.channel.label for r in kept)
     weeks = Counter(date.fromisocalendar(*r.submitted_at.isocalendar()[:2], 1) for r in kept)
     by_week = []
     if weeks:

@@ -1,9 +1,10 @@
-"""Staff page pieces built in Python (engage.staff.html) and fragments rendered once."""
+"""Staff page pieces: tags built in Python (engage.staff.html), the inbox's macros
+(templates/staff/_inbox.html) and fragments rendered once."""
 
 from datetime import datetime
 
 from engage.feedback.models import Status
-from engage.staff import html
+from engage.staff import html, labels
 from engage.staff.models import Role
 
 
@@ -18,11 +19,22 @@ class _Item:
         return self._labels
 
 
-def test_status_tag_colours_each_status():
-    assert html.status_tag(Status.NEW) == (
+def test_item_status_tag_colours_and_names_each_status():
+    assert html.item_status_tag(Status.NEW) == (
         '<strong class="nhsuk-tag nhsuk-tag--yellow">New</strong>'
     )
-    assert set(html.STATUS_COLOURS) == set(Status)
+    assert set(labels.STATUS_COLOURS) == set(labels.STATUS_NAMES) == set(Status)
+
+
+def test_the_item_status_tag_does_not_hide_the_response_status_macro(app):
+    """One name, one thing: the response's ``status_tag`` macro and the item's
+    ``item_status_tag`` global are both usable in one template."""
+    assert "status_tag" not in app.jinja_env.globals
+    template = app.jinja_env.from_string(
+        '{% from "publish/_macros.html" import status_tag %}{{ item_status_tag(s) }}'
+    )
+    with app.test_request_context():
+        assert ">Spam<" in template.render(s=Status.SPAM)
 
 
 def test_theme_tags_say_what_staff_and_the_model_decided():
@@ -89,7 +101,7 @@ def test_kept_fragments_are_bounded(app, client, monkeypatch):
 
 def _row(**changes):
     from engage.feedback.models import Channel
-    from engage.staff.triage import InboxRow, ThemeChoice
+    from engage.staff.inbox import InboxRow, ThemeChoice
 
     values = dict(
         id=42,
@@ -115,7 +127,7 @@ def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
     from flask import url_for
 
     with app.test_request_context("/staff/inbox"):
-        row = str(html.inbox_row(_row(), can_triage=True))
+        row = str(_macro(app, "inbox_row")(_row(), True))
         assert f'href="{url_for("staff.item", item_id=42)}"' in row
         assert f'href="{url_for("staff.inbox", group=7)}"' in row
         assert "One of 1,234 similar texts" in row
@@ -128,7 +140,7 @@ def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
         assert ">Money &lt;&amp;&gt; 81%<" in row
         assert "certainty" not in row and "0.12" not in row
         viewer = str(
-            html.inbox_row(
+            _macro(app, "inbox_row")(
                 _row(
                     duplicate_group_id=None,
                     engagement_title=None,
@@ -136,7 +148,7 @@ def test_an_inbox_row_escapes_every_value_and_links_the_item(app):
                     themes_reviewed_at=datetime(2026, 1, 1),
                     current_percents=(None,),
                 ),
-                can_triage=False,
+                False,
             )
         )
         assert 'type="checkbox"' not in viewer and "similar texts" not in viewer
@@ -153,20 +165,28 @@ def test_numbered_urls_match_url_for(app):
             assert html.numbered_url("staff.inbox", "group", n) == url_for("staff.inbox", group=n)
 
 
-def test_a_filter_list_escapes_marks_the_choice_and_shows_counts():
+def test_a_filter_list_escapes_marks_the_choice_and_shows_counts(app):
+    facet_select = _macro(app, "facet_select")
     options = (("brent", "Brent <b>"), ("ealing", "Ealing"))
-    plain = str(html.facet_select("area", "Area", options, "ealing", None, "All <areas>"))
+    plain = str(facet_select("area", "Area", options, "ealing", None, "All <areas>"))
     assert '<select class="nhsuk-select" id="f-area" name="area">' in plain
     assert '<option value="">All &lt;areas&gt;</option>' in plain
     assert '<option value="brent" >Brent &lt;b&gt;</option>' in plain
     assert '<option value="ealing" selected>Ealing</option>' in plain
-    # The same list and choice again is the kept one; counts are never kept.
-    assert html.facet_select("area", "Area", options, "ealing", None, "All <areas>") is (
-        html.facet_select("area", "Area", list(options), "ealing", None, "All <areas>")
-    )
-    counted = str(html.facet_select("area", "Area", options, "", {"brent": 1234}, "All"))
+    counted = str(facet_select("area", "Area", options, "", {"brent": 1234}, "All"))
     assert ">Brent &lt;b&gt; (1,234)<" in counted and ">Ealing (0)<" in counted
     assert "selected" not in counted
+
+
+def test_an_inbox_link_carries_the_filters_and_position(app):
+    with app.test_request_context("/staff/inbox"):
+        row = str(_macro(app, "inbox_row")(_row(), True, "theme=money&q=a", 3))
+    assert "?theme=money&amp;q=a&amp;at=3" in row
+
+
+def _macro(app, name):
+    with app.app_context():
+        return app.jinja_env.get_template("staff/_inbox.html").module.__getattribute__(name)
 
 
 def test_form_fields_made_once_match_nhsuks_macros_for_each_value_and_error(app):

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from engage.extensions import db
-from engage.staff import accounts
+from engage.staff import accounts, throttle, two_factor
 from engage.staff.models import AuditEvent, RecoveryCode, Role, SignInThrottle, StaffSession
 from engage.util import utcnow
 from tests.staffing import PASSWORD, current_code, sign_in
@@ -63,7 +63,7 @@ def test_reauthenticate_refuses_a_locked_out_address_even_with_the_right_passwor
     client = signed_in(Role.VIEWER)
     _make_stale(client.user)
     thief = app.test_client()  # the same address, guessing at the sign-in page
-    for _ in range(accounts.MAX_FAILED_SIGN_INS):
+    for _ in range(throttle.MAX_FAILED_SIGN_INS):
         thief.post("/staff/sign-in", data={"email": client.user.email, "password": WRONG})
     response = client.post("/staff/reauthenticate", data={"password": PASSWORD})
     assert response.status_code == 400
@@ -78,9 +78,9 @@ def test_reauthenticate_counts_failures_like_sign_in(app, signed_in):
     _make_stale(client.user)
     statuses = [
         client.post("/staff/reauthenticate", data={"password": WRONG}).status_code
-        for _ in range(accounts.MAX_FAILED_SIGN_INS)
+        for _ in range(throttle.MAX_FAILED_SIGN_INS)
     ]
-    assert statuses == [400] * accounts.MAX_FAILED_SIGN_INS
+    assert statuses == [400] * throttle.MAX_FAILED_SIGN_INS
     assert _throttle(client.user.email).blocked_until > utcnow()
     right = client.post("/staff/reauthenticate", data={"password": PASSWORD})
     assert right.status_code == 400 and not _fresh(client.user)
@@ -137,7 +137,7 @@ def test_unknown_wrong_and_locked_get_the_same_answer_after_the_same_work(
     app, make_staff, monkeypatch
 ):
     user = make_staff(Role.VIEWER)
-    for _ in range(accounts.MAX_FAILED_SIGN_INS):
+    for _ in range(throttle.MAX_FAILED_SIGN_INS):
         app.test_client().post(
             "/staff/sign-in", data={"email": user.email, "password": WRONG}, **_from("10.0.0.3")
         )
@@ -164,7 +164,7 @@ def test_unknown_wrong_and_locked_get_the_same_answer_after_the_same_work(
 
 def test_unknown_wrong_and_locked_take_about_the_same_time(app, make_staff):
     user = make_staff(Role.VIEWER)
-    for _ in range(accounts.MAX_FAILED_SIGN_INS):
+    for _ in range(throttle.MAX_FAILED_SIGN_INS):
         app.test_client().post(
             "/staff/sign-in", data={"email": user.email, "password": WRONG}, **_from("10.0.1.3")
         )
@@ -190,7 +190,7 @@ def test_unknown_wrong_and_locked_take_about_the_same_time(app, make_staff):
 def test_a_stranger_cannot_lock_a_staff_member_out(app, make_staff):
     user = make_staff(Role.VIEWER)
     stranger = app.test_client()
-    for i in range(3 * accounts.MAX_FAILED_SIGN_INS):
+    for i in range(3 * throttle.MAX_FAILED_SIGN_INS):
         stranger.post(
             "/staff/sign-in",
             data={"email": user.email, "password": WRONG},
@@ -208,7 +208,7 @@ def test_pauses_grow_with_each_further_failure_and_are_kept_in_the_database(app,
     user = make_staff(Role.VIEWER)
     client = app.test_client()
     pauses = []
-    for attempt in range(1, accounts.MAX_FAILED_SIGN_INS + 3):
+    for attempt in range(1, throttle.MAX_FAILED_SIGN_INS + 3):
         client.post("/staff/sign-in", data={"email": user.email, "password": WRONG})
         row = _throttle(user.email)
         assert row.failures == attempt
@@ -223,22 +223,22 @@ def test_pauses_grow_with_each_further_failure_and_are_kept_in_the_database(app,
     until = row.blocked_until
     client.post("/staff/sign-in", data={"email": user.email, "password": PASSWORD})
     assert _throttle(user.email).blocked_until == until
-    assert _throttle(user.email).failures == accounts.MAX_FAILED_SIGN_INS + 3
+    assert _throttle(user.email).failures == throttle.MAX_FAILED_SIGN_INS + 3
 
 
 def test_the_pause_is_capped_and_old_counts_are_forgotten(app, make_staff):
-    assert accounts._pause_after(accounts.MAX_FAILED_SIGN_INS - 1) is None
-    assert accounts._pause_after(accounts.MAX_FAILED_SIGN_INS + 40) == accounts.LOCK_OUT_AT_MOST
+    assert throttle._pause_after(throttle.MAX_FAILED_SIGN_INS - 1) is None
+    assert throttle._pause_after(throttle.MAX_FAILED_SIGN_INS + 40) == throttle.LOCK_OUT_AT_MOST
     db.session.add(
         SignInThrottle(
             email="old@example.org",
             ip="10.0.0.1",
             failures=9,
-            last_failure_at=utcnow() - accounts.FAILURES_FORGOTTEN_AFTER - timedelta(hours=1),
+            last_failure_at=utcnow() - throttle.FAILURES_FORGOTTEN_AFTER - timedelta(hours=1),
         )
     )
     db.session.commit()
-    accounts.record_failure("someone@example.org", "10.0.0.2")
+    throttle.record_failure("someone@example.org", "10.0.0.2")
     db.session.commit()
     assert _throttle("old@example.org", "10.0.0.1") is None
 
@@ -246,7 +246,7 @@ def test_the_pause_is_capped_and_old_counts_are_forgotten(app, make_staff):
 def test_the_throttle_counts_failures_of_concurrent_requests(app):
     """The count is raised in the database, not in the process."""
     for _ in range(3):
-        accounts.record_failure("x@example.org", "10.0.0.1")
+        throttle.record_failure("x@example.org", "10.0.0.1")
         db.session.commit()
     row = _throttle("x@example.org", "10.0.0.1")
     # Another process's failure, written straight to the table.
@@ -256,9 +256,9 @@ def test_the_throttle_counts_failures_of_concurrent_requests(app):
         .values(failures=SignInThrottle.failures + 1)
     )
     db.session.commit()
-    assert accounts.record_failure("x@example.org", "10.0.0.1").failures == 5
+    assert throttle.record_failure("x@example.org", "10.0.0.1").failures == 5
     db.session.commit()
-    assert accounts.paused_until("x@example.org", "10.0.0.1") is not None
+    assert throttle.paused_until("x@example.org", "10.0.0.1") is not None
 
 
 # ------------------------------------------------------------------ item 6: next
@@ -415,12 +415,12 @@ def test_a_recovery_code_signs_in_once_in_place_of_the_app(app, make_staff):
     again.post("/staff/sign-in", data={"email": user.email, "password": PASSWORD})
     assert again.post("/staff/sign-in/code", data={"code": codes[3]}).status_code == 400
     assert again.post("/staff/sign-in/code", data={"code": codes[4]}).status_code == 302
-    assert accounts.recovery_codes_left(user) == 8
+    assert two_factor.recovery_codes_left(user) == 8
 
 
 def test_a_recovery_code_confirms_a_reauthentication(signed_in):
     client = signed_in(Role.PUBLISHER)
-    codes = accounts.new_recovery_codes(client.user)
+    codes = two_factor.new_recovery_codes(client.user)
     db.session.commit()
     _make_stale(client.user)
     response = client.post("/staff/reauthenticate", data={"password": PASSWORD, "code": codes[0]})
@@ -429,7 +429,7 @@ def test_a_recovery_code_confirms_a_reauthentication(signed_in):
 
 def test_recovery_codes_are_remade_only_with_a_fresh_password(signed_in):
     client = signed_in(Role.PUBLISHER)
-    old = accounts.new_recovery_codes(client.user)
+    old = two_factor.new_recovery_codes(client.user)
     db.session.commit()
     _make_stale(client.user)
     response = client.post("/staff/account/recovery-codes")
@@ -441,8 +441,8 @@ def test_recovery_codes_are_remade_only_with_a_fresh_password(signed_in):
     response = client.post("/staff/account/recovery-codes")
     new = re.findall(r"<li><code>([a-z]{5}-[a-z]{5})</code></li>", response.get_data(as_text=True))
     assert len(new) == 10 and not set(new) & set(old)
-    assert not accounts.use_recovery_code(client.user, old[0])
-    assert accounts.use_recovery_code(client.user, new[0])
+    assert not two_factor.use_recovery_code(client.user, old[0])
+    assert two_factor.use_recovery_code(client.user, new[0])
 
 
 # ------------------------------------------------------------------ admin reset, enrolment
@@ -451,7 +451,7 @@ def test_recovery_codes_are_remade_only_with_a_fresh_password(signed_in):
 def test_an_admin_resets_two_factor_and_the_account_enrols_again(app, signed_in, make_staff):
     admin = signed_in(Role.ADMIN)
     person = make_staff(Role.TRIAGER, two_factor=True)
-    accounts.new_recovery_codes(person)
+    two_factor.new_recovery_codes(person)
     db.session.commit()
     victim = app.test_client()
     assert sign_in(victim, person).status_code == 302
@@ -467,7 +467,7 @@ def test_an_admin_resets_two_factor_and_the_account_enrols_again(app, signed_in,
     assert event.actor_email == admin.user.email and event.target_id == str(person.id)
     db.session.refresh(person)
     assert not person.two_factor_enabled and person.two_factor_must_enrol
-    assert accounts.recovery_codes_left(person) == 0
+    assert two_factor.recovery_codes_left(person) == 0
     assert victim.get("/staff/inbox").status_code == 302  # their sessions ended
 
     # At the next sign-in (a triager, whose role alone would not need it) they enrol first.

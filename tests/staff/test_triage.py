@@ -14,7 +14,9 @@ from sqlalchemy import select
 from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme, ThemeTag
-from engage.staff import triage
+from engage.pagination import PageNotFound
+from engage.staff import inbox as inbox_list
+from engage.staff.inbox import page as inbox_page_module
 from engage.staff.models import AuditEvent, ItemNote, Role
 
 
@@ -70,26 +72,26 @@ def _refs(page):
 
 
 def _filters(**args):
-    return triage.InboxFilters.from_args(args)
+    return inbox_list.InboxFilters.from_args(args)
 
 
 def test_filters_by_each_dimension(inbox):
-    page = triage.inbox_page(_filters(theme="money"), 1)
+    page = inbox_list.inbox_page(_filters(theme="money"), 1)
     assert set(_refs(page)) == {inbox["money"].reference, inbox["both"].reference}
-    page = triage.inbox_page(_filters(theme="unclassified"), 1)
+    page = inbox_list.inbox_page(_filters(theme="unclassified"), 1)
     assert set(_refs(page)) == {inbox["none"].reference, inbox["general"].reference}
-    assert _refs(triage.inbox_page(_filters(engagement="general"), 1)) == [
+    assert _refs(inbox_list.inbox_page(_filters(engagement="general"), 1)) == [
         inbox["general"].reference
     ]
-    assert _refs(triage.inbox_page(_filters(channel="email"), 1)) == [inbox["both"].reference]
-    assert _refs(triage.inbox_page(_filters(area="Newham"), 1)) == [inbox["none"].reference]
-    page = triage.inbox_page(_filters(**{"from": "2019-06-05", "to": "2019-07-01"}), 1)
+    assert _refs(inbox_list.inbox_page(_filters(channel="email"), 1)) == [inbox["both"].reference]
+    assert _refs(inbox_list.inbox_page(_filters(area="Newham"), 1)) == [inbox["none"].reference]
+    page = inbox_list.inbox_page(_filters(**{"from": "2019-06-05", "to": "2019-07-01"}), 1)
     assert set(_refs(page)) == {inbox["both"].reference, inbox["none"].reference}
 
 
 def test_the_filter_lists_come_from_one_statement(inbox, make_engagement):
     later = make_engagement(slug="opened-later", title="Opened later", opens_on=date(2020, 1, 6))
-    choices = triage.inbox_choices()
+    choices = inbox_list.inbox_choices()
     slugs = [slug for slug, _ in choices.engagements]
     # The most recently opened first, then (same date) in the order they were made.
     assert slugs[0] == later.slug
@@ -101,30 +103,30 @@ def test_the_filter_lists_come_from_one_statement(inbox, make_engagement):
     # Areas named on items only (not every area an engagement lists), sorted, once each.
     assert choices.areas == ("Brent", "Ealing", "Newham")
     # The slugs resolve through the choices: an unknown one matches nothing.
-    assert triage.inbox_page(_filters(engagement="no-such-engagement"), 1).items == []
-    assert _refs(triage.inbox_page(_filters(engagement="ne-ics"), 1, choices=choices)) == [
+    assert inbox_list.inbox_page(_filters(engagement="no-such-engagement"), 1).items == []
+    assert _refs(inbox_list.inbox_page(_filters(engagement="ne-ics"), 1, choices=choices)) == [
         inbox["none"].reference
     ]
 
 
 def test_the_list_of_areas_is_kept_for_its_max_age(app, inbox, make_item, make_engagement):
-    assert triage.inbox_choices().areas == ("Brent", "Ealing", "Newham")
+    assert inbox_list.inbox_choices().areas == ("Brent", "Ealing", "Newham")
     make_item("Parking at the hospital", engagement_slug="ne-ics", area="Hackney")
     # Kept: the new area joins the list when the kept one is ENGAGE_INBOX_AREAS_MAX_AGE old.
-    assert triage.inbox_choices().areas == ("Brent", "Ealing", "Newham")
+    assert inbox_list.inbox_choices().areas == ("Brent", "Ealing", "Newham")
     app.config["ENGAGE_INBOX_AREAS_MAX_AGE"] = 0
     try:
-        triage.forget_areas()
-        assert triage.inbox_choices().areas == ("Brent", "Ealing", "Hackney", "Newham")
+        inbox_list.forget_areas()
+        assert inbox_list.inbox_choices().areas == ("Brent", "Ealing", "Hackney", "Newham")
         east = make_engagement(areas=["Barking", "Havering"])
         make_item("And the buses", engagement_slug=east.slug, area="Barking")
-        assert triage.inbox_choices().areas[0] == "Barking"  # 0: read on every page
+        assert inbox_list.inbox_choices().areas[0] == "Barking"  # 0: read on every page
     finally:
         app.config["ENGAGE_INBOX_AREAS_MAX_AGE"] = 60.0
 
 
 def test_a_statement_made_for_one_filter_runs_another_of_its_shape(inbox, monkeypatch):
-    monkeypatch.setattr(triage, "_STATEMENTS", {})
+    inbox_page_module._statement_cache().clear()
     pairs = [
         ({"engagement": "nw-case-for-change"}, {"engagement": "ne-ics"}),
         ({"area": "Brent"}, {"area": "Newham"}),
@@ -136,25 +138,25 @@ def test_a_statement_made_for_one_filter_runs_another_of_its_shape(inbox, monkey
         ({"q": "jobs", "sort": "oldest"}, {"q": "meeting", "sort": "oldest"}),
     ]
     for first, second in pairs:
-        made = len(triage._STATEMENTS)
-        triage.inbox_page(_filters(**first), 1)
-        assert len(triage._STATEMENTS) == made + 1, first
+        made = len(inbox_page_module._statement_cache())
+        inbox_list.inbox_page(_filters(**first), 1)
+        assert len(inbox_page_module._statement_cache()) == made + 1, first
         # The second reuses the first's statements with its own values...
-        page = triage.inbox_page(_filters(**second), 1)
-        assert len(triage._STATEMENTS) == made + 1, second
+        page = inbox_list.inbox_page(_filters(**second), 1)
+        assert len(inbox_page_module._statement_cache()) == made + 1, second
         # ...and finds what a query made for it alone finds.
-        expected = db.session.scalars(triage.inbox_query(_filters(**second))).all()
+        expected = db.session.scalars(inbox_list.inbox_query(_filters(**second))).all()
         assert _refs(page) == [i.reference for i in expected], second
         assert page.total == len(expected)
     # Another theme is another statement: the theme's probe is built per theme.
-    made = len(triage._STATEMENTS)
-    assert _refs(triage.inbox_page(_filters(theme="jobs"), 1)) == [inbox["both"].reference]
-    assert len(triage._STATEMENTS) == made + 1
+    made = len(inbox_page_module._statement_cache())
+    assert _refs(inbox_list.inbox_page(_filters(theme="jobs"), 1)) == [inbox["both"].reference]
+    assert len(inbox_page_module._statement_cache()) == made + 1
 
 
 def test_facet_counts_match_a_direct_count(inbox):
     f = _filters(engagement="nw-case-for-change")
-    facets = triage.facets(f)
+    facets = inbox_list.facets(f)
     # Each facet keeps the other filters: the engagement facet ignores its own filter.
     assert facets.engagement == {"nw-case-for-change": 2, "ne-ics": 1, "general": 1}
     assert facets.theme["money"] == 2 and facets.theme["jobs"] == 1
@@ -162,13 +164,13 @@ def test_facet_counts_match_a_direct_count(inbox):
     assert facets.channel == {"web": 1, "email": 1}
     assert facets.area == {"Brent": 1, "Ealing": 1}
     total = db.session.scalar(select(db.func.count(FeedbackItem.id)))
-    assert sum(triage.facets(_filters()).status.values()) == total
+    assert sum(inbox_list.facets(_filters()).status.values()) == total
 
 
 def test_unclassified_first_then_newest_and_least_certain(inbox):
-    default = _refs(triage.inbox_page(_filters(), 1))
+    default = _refs(inbox_list.inbox_page(_filters(), 1))
     assert default[:2] == [inbox["general"].reference, inbox["none"].reference]
-    uncertain = _refs(triage.inbox_page(_filters(sort="uncertain"), 1))
+    uncertain = _refs(inbox_list.inbox_page(_filters(sort="uncertain"), 1))
     # Never classified first, then the smallest margin.
     assert uncertain[2:] == [inbox["both"].reference, inbox["money"].reference]
 
@@ -178,13 +180,15 @@ def test_unclassified_first_then_newest_and_least_certain(inbox):
     ['"', "budget*", "NEAR(budget deficit)", "%", "' OR 1=1 --", "a AND OR NOT", "\\", "日本", ""],
 )
 def test_search_never_errors_on_query_syntax(inbox, q):
-    page = triage.inbox_page(_filters(q=q), 1)
+    page = inbox_list.inbox_page(_filters(q=q), 1)
     assert page.total >= 0
 
 
 def test_search_finds_words_with_stemming(inbox):
-    assert _refs(triage.inbox_page(_filters(q="budgets"), 1)) == [inbox["money"].reference]
-    assert _refs(triage.inbox_page(_filters(q="'deficit' brent"), 1)) == [inbox["money"].reference]
+    assert _refs(inbox_list.inbox_page(_filters(q="budgets"), 1)) == [inbox["money"].reference]
+    assert _refs(inbox_list.inbox_page(_filters(q="'deficit' brent"), 1)) == [
+        inbox["money"].reference
+    ]
 
 
 def test_a_search_lists_the_latest_received_matches_first(inbox, make_item):
@@ -193,20 +197,20 @@ def test_a_search_lists_the_latest_received_matches_first(inbox, make_item):
     second = make_item("Budget worries, an old email", submitted_at=datetime(2010, 1, 1))
     f = _filters(q="budget worries")
     assert f.sort == "received" and "sort" not in f.as_args()
-    assert _refs(triage.inbox_page(f, 1)) == [second.reference, first.reference]
+    assert _refs(inbox_list.inbox_page(f, 1)) == [second.reference, first.reference]
     # Asked for, the dates decide; the order stays part of the links.
     newest = _filters(q="budget worries", sort="newest")
     assert newest.as_args()["sort"] == "newest"
-    assert _refs(triage.inbox_page(newest, 1)) == [first.reference, second.reference]
+    assert _refs(inbox_list.inbox_page(newest, 1)) == [first.reference, second.reference]
     # Without a search the default is still unclassified first.
     assert _filters().sort == "unclassified"
 
 
 def test_search_pages_and_count_past_the_cap(make_item, monkeypatch):
-    monkeypatch.setattr(triage, "COUNT_CAP", 4)
+    monkeypatch.setattr(inbox_page_module, "COUNT_CAP", 4)
     made = [make_item(f"Pharmacy opening hours, letter {n}") for n in range(7)]
     make_item("Something else entirely about parking")
-    pages = [triage.inbox_page(_filters(q="pharmacy"), n, per_page=3) for n in (1, 2, 3)]
+    pages = [inbox_list.inbox_page(_filters(q="pharmacy"), n, per_page=3) for n in (1, 2, 3)]
     assert pages[0].total_capped and pages[0].has_next
     assert pages[2].total == 7 and not pages[2].has_next
     walked = [ref for page in pages for ref in _refs(page)]
@@ -292,7 +296,7 @@ def test_staff_themes_override_the_model_and_feed_training(signed_in, inbox):
     client.post(f"/staff/items/{inbox['money'].id}/themes", data={})
     db.session.refresh(inbox["money"])
     assert inbox["money"].themes() == []
-    assert triage.inbox_page(_filters(theme="unclassified"), 1).total == 2
+    assert inbox_list.inbox_page(_filters(theme="unclassified"), 1).total == 2
     texts, labels = staff_labels()
     assert labels[texts.index(inbox["money"].text)].sum() == 0
     event = db.session.scalars(
@@ -443,10 +447,10 @@ def test_pages_follow_the_full_order_across_unclassified_and_classified(inbox, m
     extra = make_item("A later thought about the budget", submitted_at=datetime(2019, 8, 1))
     _tag(extra, "services", source=TagSource.STAFF)  # staff tag without a review: counts
     for f in (_filters(), _filters(q="budget"), _filters(sort="oldest"), _filters(theme="money")):
-        expected = [i.reference for i in db.session.scalars(triage.inbox_query(f))]
+        expected = [i.reference for i in db.session.scalars(inbox_list.inbox_query(f))]
         walked, page = [], 1
         while True:
-            result = triage.inbox_page(f, page, per_page=2)
+            result = inbox_list.inbox_page(f, page, per_page=2)
             walked += _refs(result)
             if not result.has_next:
                 break
@@ -454,7 +458,7 @@ def test_pages_follow_the_full_order_across_unclassified_and_classified(inbox, m
         assert walked == expected and expected
     # Current themes follow FeedbackItem.themes(), the staff tag included.
     for slug in ("money", "services", "jobs", "unclassified"):
-        refs = set(_refs(triage.inbox_page(_filters(theme=slug), 1)))
+        refs = set(_refs(inbox_list.inbox_page(_filters(theme=slug), 1)))
         items = db.session.scalars(select(FeedbackItem)).all()
         if slug == "unclassified":
             want = {i.reference for i in items if not i.themes() and not i.themes_reviewed_at}
@@ -464,23 +468,23 @@ def test_pages_follow_the_full_order_across_unclassified_and_classified(inbox, m
 
 
 def test_totals_are_counted_up_to_the_cap(signed_in, inbox, make_item, monkeypatch):
-    monkeypatch.setattr(triage, "COUNT_CAP", 2)
-    first = triage.inbox_page(_filters(), 1, per_page=1)
+    monkeypatch.setattr(inbox_page_module, "COUNT_CAP", 2)
+    first = inbox_list.inbox_page(_filters(), 1, per_page=1)
     assert first.total == 3 and first.total_capped and first.pages is None and first.has_next
     # The last page knows the exact total without counting.
-    last = triage.inbox_page(_filters(), 4, per_page=1)
+    last = inbox_list.inbox_page(_filters(), 4, per_page=1)
     assert last.total == 4 and not last.total_capped and last.pages == 4 and not last.has_next
-    with pytest.raises(triage.PageNotFound):
-        triage.inbox_page(_filters(), 5, per_page=1)
-    small = triage.inbox_page(_filters(theme="money"), 1)
+    with pytest.raises(PageNotFound):
+        inbox_list.inbox_page(_filters(), 5, per_page=1)
+    small = inbox_list.inbox_page(_filters(theme="money"), 1)
     assert small.total == 2 and not small.total_capped
     client = signed_in(Role.VIEWER)
-    for i in range(triage.PER_PAGE - 2):
+    for i in range(inbox_list.PER_PAGE - 2):
         make_item(f"Another comment, number {i}", engagement_slug=None)
     body = client.get("/staff/inbox").get_data(as_text=True)
     assert "More than 2 items · page 1" in body and "page=2" in body
     body = client.get("/staff/inbox?page=2").get_data(as_text=True)
-    assert f"{triage.PER_PAGE + 2} items · page 2 of 2" in body and "page=3" not in body
+    assert f"{inbox_list.PER_PAGE + 2} items · page 2 of 2" in body and "page=3" not in body
     assert "2 items match" in client.get("/staff/inbox?theme=money").get_data(as_text=True)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
-from engage.staff import triage
+from engage.staff import inbox
 from engage.staff.models import Role
 
 START = datetime(2024, 5, 1, 9)
@@ -139,14 +139,14 @@ def test_save_and_go_to_the_next_item_of_an_unclassified_queue(queue, signed_in)
 
 def test_neighbours_when_the_item_left_the_list(queue):
     engagement, items = queue
-    f = triage.InboxFilters.from_args({"engagement": engagement.slug, "sort": "oldest"})
-    assert triage.queue_ids(f, 3, 3) == [items[3].id, items[4].id, items[5].id]
+    f = inbox.InboxFilters.from_args({"engagement": engagement.slug, "sort": "oldest"})
+    assert inbox.queue_ids(f, 3, 3) == [items[3].id, items[4].id, items[5].id]
     items[4].status = Status.SPAM
     db.session.commit()
-    gone = triage.InboxFilters.from_args(
+    gone = inbox.InboxFilters.from_args(
         {"engagement": engagement.slug, "sort": "oldest", "status": "new"}
     )
-    nav = triage.neighbours(gone, 4, items[4].id)
+    nav = inbox.neighbours(gone, 4, items[4].id)
     assert (nav.previous, nav.previous_at) == (items[3].id, 3)
     assert (nav.next, nav.next_at) == (items[5].id, 4)
 
@@ -158,7 +158,7 @@ def test_select_all_on_the_page_without_javascript(queue, signed_in):
         as_text=True
     )
     on_page = re.findall(r'name="on_page" value="(\d+)"', html)
-    assert len(on_page) == triage.PER_PAGE
+    assert len(on_page) == inbox.PER_PAGE
     assert 'id="all-on-page" name="all_on_page"' in html
     assert "Select all 25 items on this page" in html
     got = client.post(

@@ -36,9 +36,11 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from engage.classify import pipeline as P  # noqa: E402
+from engage.classify.corpus import DATA_DIR, HOLDOUT_PATH, THEMES, default_corpus_paths, load_corpus  # noqa: E402
 from engage.classify.keywords import KeywordBaseline  # noqa: E402
+from engage.classify.model import ThemeModel  # noqa: E402
 from engage.classify.text import normalise  # noqa: E402
+from engage.classify.training import evaluate, scores, train  # noqa: E402
 
 # (label, design, params): the designs at their defaults plus the tuning variants
 # reported in docs/data-card.md.
@@ -59,7 +61,7 @@ CANDIDATES: list[tuple[str, str | None, dict[str, Any]]] = [
 
 
 def _keyword_scores(texts: list[str], Y: np.ndarray) -> dict[str, Any]:
-    return P.scores(Y, KeywordBaseline(P.THEMES).predict(texts))
+    return scores(Y, KeywordBaseline(THEMES).predict(texts))
 
 
 def cross_validate(
@@ -72,9 +74,9 @@ def cross_validate(
     arr = np.asarray(texts, dtype=object)
     splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
     for tr, te in splitter.split(arr, Y):
-        model = P.train(list(arr[tr]), Y[tr], design=design, **params)
+        model = train(list(arr[tr]), Y[tr], design=design, **params)
         pred[te] = model.decide(model.predict_proba(list(arr[te])))
-    return P.scores(Y, pred)
+    return scores(Y, pred)
 
 
 def holdout(
@@ -84,12 +86,12 @@ def holdout(
     ho_Y: np.ndarray,
     design: str | None,
     params: dict[str, Any],
-) -> tuple[dict[str, Any], P.ThemeModel | None]:
+) -> tuple[dict[str, Any], ThemeModel | None]:
     """Train on all of the corpus, score on the holdout."""
     if design is None:
         return _keyword_scores(ho_texts, ho_Y), None
-    model = P.train(texts, Y, design=design, **params)
-    return P.evaluate(model, ho_texts, ho_Y), model
+    model = train(texts, Y, design=design, **params)
+    return evaluate(model, ho_texts, ho_Y), model
 
 
 def corpus_stats(texts: list[str], Y: np.ndarray) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def corpus_stats(texts: list[str], Y: np.ndarray) -> dict[str, Any]:
     cleaned = [normalise(t).lower() for t in texts]
     return {
         "n": len(texts),
-        "per_theme": {t: int(c) for t, c in zip(P.THEMES, Y.sum(axis=0), strict=True)},
+        "per_theme": {t: int(c) for t, c in zip(THEMES, Y.sum(axis=0), strict=True)},
         "labels_per_item": {int(k): int(v) for k, v in sorted(Counter(n_labels).items())},
         "multi_label_share": round(float((n_labels > 1).mean()), 3),
         "no_theme_share": round(float((n_labels == 0).mean()), 3),
@@ -128,14 +130,14 @@ def markdown(results: list[dict[str, Any]], real_names: list[str] = ()) -> str:
         lines += [
             f"**{title}**",
             "",
-            "| candidate | macro-F1 | micro-F1 | " + " | ".join(P.THEMES) + " |",
-            "| --- | ---: | ---: | " + " | ".join("---:" for _ in P.THEMES) + " |",
+            "| candidate | macro-F1 | micro-F1 | " + " | ".join(THEMES) + " |",
+            "| --- | ---: | ---: | " + " | ".join("---:" for _ in THEMES) + " |",
         ]
         for r in results:
             if key not in r:
                 continue
             s = r[key]
-            per = " | ".join(_fmt(s["per_theme"][t]["f1"]) for t in P.THEMES)
+            per = " | ".join(_fmt(s["per_theme"][t]["f1"]) for t in THEMES)
             lines.append(
                 f"| {r['label']} | {_fmt(s['macro_f1'])} | {_fmt(s['micro_f1'])} | {per} |"
             )
@@ -162,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         name, _, path = spec.partition("=")
         if not path:
             parser.error(f"--real takes NAME=PATH, not {spec!r}")
-        real[name] = P.load_corpus(path)
+        real[name] = load_corpus(path)
     if len(real) > 1:
         real["all"] = (
             [t for n in list(real) for t in real[n][0]],
             np.concatenate([real[n][1] for n in list(real)]),
         )
 
-    parts = P.default_corpus_paths()
+    parts = default_corpus_paths()
     if not parts:
-        parser.error(f"no corpus parts in {P.DATA_DIR / 'corpus'}")
-    texts, Y = P.load_corpus(parts)
-    ho_texts, ho_Y = P.load_corpus(P.HOLDOUT_PATH)
+        parser.error(f"no corpus parts in {DATA_DIR / 'corpus'}")
+    texts, Y = load_corpus(parts)
+    ho_texts, ho_Y = load_corpus(HOLDOUT_PATH)
     overlap = {normalise(t).lower() for t in texts} & {normalise(t).lower() for t in ho_texts}
     stats = {
         "parts": [p.name for p in parts],
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         row["holdout"], model = holdout(texts, Y, ho_texts, ho_Y, design, params)
         for name, (r_texts, r_Y) in real.items():
             row[f"real:{name}"] = (
-                P.evaluate(model, r_texts, r_Y) if model else _keyword_scores(r_texts, r_Y)
+                evaluate(model, r_texts, r_Y) if model else _keyword_scores(r_texts, r_Y)
             )
         row["thresholds"] = model.metadata["thresholds"] if model else None
         row["seconds"] = round(time.perf_counter() - t0, 1)

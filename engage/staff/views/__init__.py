@@ -6,16 +6,18 @@ from flask import Blueprint
 
 from engage.feedback.themes import percent_text
 from engage.staff import html
+from engage.staff.inbox import filter_options
+from engage.staff.labels import STATUS_NAMES
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-bp.add_app_template_global(html.status_tag, "status_tag")
+bp.add_app_template_global(html.item_status_tag, "item_status_tag")
 bp.add_app_template_global(html.theme_tags, "theme_tags")
-bp.add_app_template_global(html.inbox_row, "inbox_row")
-bp.add_app_template_global(html.facet_select, "facet_select")
-bp.add_app_template_global(html.inbox_filter_options, "inbox_filter_options")
 bp.add_app_template_global(html.theme_label, "theme_label")
+bp.add_app_template_global(html.numbered_url, "numbered_url")
+bp.add_app_template_global(filter_options, "filter_options")
+bp.add_app_template_global(STATUS_NAMES, "status_names")
 # A theme's probability as staff see it everywhere: {{ tag.confidence | percent }} is "81%".
 bp.add_app_template_filter(percent_text, "percent")
 
@@ -34,6 +36,7 @@ from engage.staff.views import (  # noqa: E402, F401  (modules register routes o
     insight,
     items,
     languages,  # issue 24: translations of items, engagements and responses
+    publishing,
     responses,
     session,
 )

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from engage.extensions import db
-from engage.staff import accounts
+from engage.staff import accounts, throttle
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.forms import EditStaffForm, NewStaffForm
 from engage.staff.models import Role, StaffUser
@@ -23,7 +23,7 @@ def accounts_index():
         "staff/accounts/index.html",
         people=people,
         last_seen={p.id: accounts.last_seen(p) for p in people},
-        paused={p.id: accounts.paused_addresses(p) for p in people},
+        paused={p.id: throttle.paused_addresses(p) for p in people},
         now=utcnow(),
     )
 

@@ -7,13 +7,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from engage.concerns import service
+from engage.concerns import service, steering
 from engage.concerns.models import Concern
 from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Theme
 from engage.publish.service import InvalidResponse
+from engage.staff import audit
 from engage.staff.auth import role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
@@ -85,7 +86,7 @@ def concerns_refresh():
         abort(404)
     rediscover = request.form.get("rediscover") == "1"
     result = service.refresh(engagement, theme, rediscover=rediscover)
-    service.audit.record(
+    audit.record(
         "concern.refresh",
         detail={
             "engagement": engagement.slug,
@@ -112,7 +113,7 @@ def concerns_rename(concern_id: int):
     _checked_form()
     concern = _concern(concern_id)
     try:
-        service.rename(
+        steering.rename(
             concern,
             label=request.form.get("label", ""),
             draft=request.form.get("draft"),
@@ -131,7 +132,7 @@ def concerns_hide(concern_id: int):
     """Hide a concern, or show it again."""
     _checked_form()
     concern = _concern(concern_id)
-    service.set_hidden(concern, hidden=request.form.get("hidden") == "1")
+    steering.set_hidden(concern, hidden=request.form.get("hidden") == "1")
     db.session.commit()
     return _back(concern)
 
@@ -144,7 +145,7 @@ def concerns_merge(concern_id: int):
     concern = _concern(concern_id)
     other = _concern(request.form.get("other", type=int) or 0)
     try:
-        moved = service.merge(concern, [other])
+        moved = steering.merge(concern, [other])
     except service.ConcernError as error:
         flash(str(error), "warning")
         return _back(concern)
@@ -160,7 +161,7 @@ def concerns_split(concern_id: int):
     _checked_form()
     concern = _concern(concern_id)
     try:
-        service.split(concern)
+        steering.split(concern)
     except service.ConcernError as error:
         flash(str(error), "warning")
         return _back(concern)
@@ -181,7 +182,7 @@ def concerns_move(concern_id: int):
         flash(f"No feedback with the reference {reference}", "warning")
         return _back(concern)
     try:
-        service.move_item(item, to=concern)
+        steering.move_item(item, to=concern)
     except service.ConcernError as error:
         flash(str(error), "warning")
         return _back(concern)
@@ -198,7 +199,7 @@ def concerns_respond(concern_id: int):
     concern = _concern(concern_id)
     engagement = db.session.get(Engagement, concern.engagement_id)
     try:
-        response = service.create_response(concern, engagement=engagement, by=current_user.email)
+        response = steering.create_response(concern, engagement=engagement, by=current_user.email)
     except InvalidResponse as error:
         db.session.rollback()
         flash(f"The response could not be started: {error}", "warning")

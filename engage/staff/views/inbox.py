@@ -10,7 +10,8 @@ from flask_wtf import FlaskForm
 
 from engage.extensions import db
 from engage.pagination import PageNotFound, page_number
-from engage.staff import audit, campaigns, export, triage
+from engage.staff import audit, campaigns, export, item_actions
+from engage.staff import inbox as inbox_list
 from engage.staff.auth import role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
@@ -33,22 +34,24 @@ def home():
 @role_required(Role.VIEWER)
 def inbox():
     """Incoming feedback, unclassified first, with filters; counts per filter value on request."""
-    filters = triage.InboxFilters.from_args(request.args)
+    filters = inbox_list.InboxFilters.from_args(request.args)
     for message in filters.errors:
         flash(message, "warning")
-    choices = triage.inbox_choices()
+    choices = inbox_list.inbox_choices()
     try:
-        results = triage.inbox_page(filters, page_number(request.args.get("page")), choices=choices)
+        results = inbox_list.inbox_page(
+            filters, page_number(request.args.get("page")), choices=choices
+        )
     except PageNotFound:
         return redirect(url_for("staff.inbox", **filters.as_args()))
     return render_template(
         "staff/inbox.html",
         filters=filters,
         results=results,
-        facets=triage.facets(filters) if filters.counts else None,
+        facets=inbox_list.facets(filters) if filters.counts else None,
         choices=choices,
-        sorts=triage.SORTS,
-        bulk_actions={**triage.BULK_ACTIONS, **GROUP_ACTIONS},
+        sorts=inbox_list.SORTS,
+        bulk_actions={**item_actions.BULK_ACTIONS, **GROUP_ACTIONS},
         form=FlaskForm(),
         can_triage=current_user.role.can(Role.TRIAGER),
         trail=urlencode(filters.as_args(counts=False)),
@@ -61,7 +64,7 @@ def inbox():
 def inbox_bulk():
     """Apply one action to the ticked items."""
     form = FlaskForm()
-    back = url_for("staff.inbox", **triage.InboxFilters.from_args(request.form).as_args())
+    back = url_for("staff.inbox", **inbox_list.InboxFilters.from_args(request.form).as_args())
     if not form.validate_on_submit():
         flash("The form expired. Try again", "warning")
         return redirect(back)
@@ -69,18 +72,18 @@ def inbox_bulk():
     if request.form.get("all_on_page"):
         # "Every item on this page", ticked without JavaScript: the page's own ids.
         ids = [v for v in request.form.getlist("on_page") if v.isascii() and v.isdigit()]
-    ids = [v for v in dict.fromkeys(ids) if len(v) < 12][: triage.MAX_BULK + 1]
+    ids = [v for v in dict.fromkeys(ids) if len(v) < 12][: item_actions.MAX_BULK + 1]
     action = request.form.get("action", "")
     if action in GROUP_ACTIONS:
         return _split(action, [int(v) for v in ids], back)
     try:
-        changed = triage.bulk(
+        changed = item_actions.bulk(
             request.form.get("action", ""),
             [int(v) for v in ids],
             by=current_user,
             theme=request.form.get("bulk_theme", ""),
         )
-    except triage.TriageError as exc:
+    except item_actions.TriageError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
         return redirect(back)
@@ -91,8 +94,8 @@ def inbox_bulk():
 
 def _split(action: str, ids: list[int], back: str):
     """Take the ticked items out of their campaign groups, alone or as a new group."""
-    if not ids or len(ids) > triage.MAX_BULK:
-        flash(f"Select between 1 and {triage.MAX_BULK} items", "warning")
+    if not ids or len(ids) > item_actions.MAX_BULK:
+        flash(f"Select between 1 and {item_actions.MAX_BULK} items", "warning")
         return redirect(back)
     try:
         made = campaigns.split(ids, by=current_user, new_group=action == "new_group")
@@ -112,13 +115,13 @@ def _split(action: str, ids: list[int], back: str):
 @role_required(Role.TRIAGER)
 def inbox_export(fmt: str):
     """Download the filtered inbox (it holds personal data: triagers and above only)."""
-    filters = triage.InboxFilters.from_args(request.args)
+    filters = inbox_list.InboxFilters.from_args(request.args)
     audit.record(
         "feedback.export",
-        detail={"format": fmt, "count": triage.count(filters), "filters": filters.as_args()},
+        detail={"format": fmt, "count": inbox_list.count(filters), "filters": filters.as_args()},
     )
     db.session.commit()
-    query = triage.inbox_query(filters)
+    query = inbox_list.inbox_query(filters)
     lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"

@@ -22,7 +22,15 @@ from engage.publish import queries as publish_queries
 from engage.publish.models import Response
 from engage.publish.queries import clean_param
 from engage.publish.service import InvalidResponse
-from engage.staff import audit, campaigns, charts, dashboard, duplicates, export, triage
+from engage.staff import (
+    audit,
+    campaigns,
+    charts,
+    dashboard,
+    duplicates,
+    export,
+    item_actions,
+)
 from engage.staff.auth import fresh_required, role_required
 from engage.staff.models import Role
 from engage.staff.views import bp
@@ -221,7 +229,7 @@ def duplicates_act(group_id: int):
             changed = campaigns.count_each(group, by=current_user)
         else:
             raise campaigns.CampaignError("Choose what to do to the group")
-    except (campaigns.CampaignError, triage.TriageError) as exc:
+    except (campaigns.CampaignError, item_actions.TriageError) as exc:
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_groups()

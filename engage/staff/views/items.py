@@ -13,11 +13,12 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
+from engage import personal_data
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme
-from engage.staff import audit, redaction, triage
+from engage.staff import audit, inbox, item_actions
 from engage.staff.auth import role_required
 from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
 from engage.staff.models import Role
@@ -44,7 +45,7 @@ def _item(item_id: int) -> FeedbackItem:
     return item
 
 
-def _trail(source=None) -> tuple[triage.InboxFilters, int | None, dict[str, str | int]]:
+def _trail(source=None) -> tuple[inbox.InboxFilters, int | None, dict[str, str | int]]:
     """The inbox list an item was opened from: its filters and the item's position.
 
     Read from the query string, or on a POST from the form's one ``trail`` field (a
@@ -55,7 +56,7 @@ def _trail(source=None) -> tuple[triage.InboxFilters, int | None, dict[str, str 
             source = MultiDict(parse_qsl(request.form.get("trail", "")[:2000]))
         else:
             source = request.args
-    filters = triage.InboxFilters.from_args(source)
+    filters = inbox.InboxFilters.from_args(source)
     raw = source.get("at", "")
     at = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
     args: dict[str, str | int] = dict(filters.as_args(counts=False))
@@ -64,7 +65,7 @@ def _trail(source=None) -> tuple[triage.InboxFilters, int | None, dict[str, str 
     return filters, at, args
 
 
-def _item_url(item_id: int, filters: triage.InboxFilters, at: int | None) -> str:
+def _item_url(item_id: int, filters: inbox.InboxFilters, at: int | None) -> str:
     args: dict[str, str | int] = dict(filters.as_args(counts=False))
     if at is not None:
         args["at"] = at
@@ -74,16 +75,16 @@ def _item_url(item_id: int, filters: triage.InboxFilters, at: int | None) -> str
 def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: int = 200):
     can_triage = current_user.role.can(Role.TRIAGER)
     filters, at, trail_args = _trail()
-    nav = triage.neighbours(filters, at, item.id)
+    nav = inbox.neighbours(filters, at, item.id)
     back_args = dict(filters.as_args())
-    if at is not None and at >= triage.PER_PAGE:
-        back_args["page"] = str(at // triage.PER_PAGE + 1)
+    if at is not None and at >= inbox.PER_PAGE:
+        back_args["page"] = str(at // inbox.PER_PAGE + 1)
     if redaction_form is None:
         redaction_form = RedactionForm()
-        redaction_form.redacted_text.data = item.redacted_text or redaction.propose(
+        redaction_form.redacted_text.data = item.redacted_text or personal_data.propose(
             item.text, known_names=[item.author_name] if item.author_name else []
         )
-    findings = redaction.find_pii(
+    findings = personal_data.find_pii(
         item.text, known_names=[item.author_name] if item.author_name else []
     )
     model_tags = sorted(
@@ -96,11 +97,11 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
             item=item,
             current=[t.slug for t in item.themes()],
             model_tags=model_tags,
-            explanation=triage.explanation(item),
-            suggestions=triage.suggestions(item, themes),
+            explanation=item_actions.explanation(item),
+            suggestions=item_actions.suggestions(item, themes),
             themes=themes,
             statuses=SETTABLE_STATUSES,
-            notes=triage.notes_for(item),
+            notes=item_actions.notes_for(item),
             note_form=note_form or NoteForm(),
             redaction_form=redaction_form,
             findings=findings,
@@ -117,7 +118,7 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
             else None,
             next_url=_item_url(nav.next, filters, nav.next_at) if nav.next else None,
             unclassified_url=(
-                _item_url(nav.unclassified, replace(filters, theme=triage.UNCLASSIFIED), 0)
+                _item_url(nav.unclassified, replace(filters, theme=inbox.UNCLASSIFIED), 0)
                 if nav.unclassified
                 else None
             ),
@@ -145,7 +146,7 @@ def _done(item: FeedbackItem, message: str):
     flash(message, "info")
     filters, at, _args = _trail()
     if request.form.get("then") == "next":
-        nav = triage.neighbours(filters, at, item.id)
+        nav = inbox.neighbours(filters, at, item.id)
         if nav.next is not None:
             return redirect(_item_url(nav.next, filters, nav.next_at))
         flash("That was the last item of the list", "info")
@@ -160,10 +161,10 @@ def item_themes(item_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        changed = triage.set_themes(found, request.form.getlist("theme"), by=current_user)
+        changed = item_actions.set_themes(found, request.form.getlist("theme"), by=current_user)
         if found.status == Status.NEW:
-            triage.set_status(found, Status.TRIAGED, by=current_user)
-    except triage.TriageError as exc:
+            item_actions.set_status(found, Status.TRIAGED, by=current_user)
+    except item_actions.TriageError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_item(item_id)
@@ -181,8 +182,8 @@ def item_status(item_id: int):
         flash("Choose a status", "warning")
         return _back_to_item(item_id)
     try:
-        triage.set_status(found, Status(value), by=current_user)
-    except triage.TriageError as exc:
+        item_actions.set_status(found, Status(value), by=current_user)
+    except item_actions.TriageError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_item(item_id)
@@ -196,7 +197,7 @@ def item_note(item_id: int):
     form = NoteForm()
     if not form.validate_on_submit():
         return _render(found, note_form=form, status=400)
-    triage.add_note(found, form.text.data, by=current_user)
+    item_actions.add_note(found, form.text.data, by=current_user)
     return _done(found, "Note added")
 
 
@@ -208,8 +209,8 @@ def item_redaction(item_id: int):
     form = RedactionForm()
     if not form.validate_on_submit():
         return _render(found, redaction_form=form, status=400)
-    remaining = redaction.find_pii(form.redacted_text.data)
-    triage.save_redaction(found, form.redacted_text.data, by=current_user)
+    remaining = personal_data.find_pii(form.redacted_text.data)
+    item_actions.save_redaction(found, form.redacted_text.data, by=current_user)
     message = "Redacted copy saved"
     if remaining:
         kinds = ", ".join(sorted({f.kind.replace("_", " ") for f in remaining}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -12,10 +12,9 @@ from wtforms.fields.choices import SelectChoice
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import DuplicateGroup, FeedbackItem, Status, Theme
-from engage.mail import outbox
 from engage.pagination import page_number
 from engage.public.views import render_response
-from engage.publish import notifications, queries, service
+from engage.publish import queries, service
 from engage.publish.models import (
     RESPONSE_STATUS_LABELS,
     Response,
@@ -28,21 +27,15 @@ from engage.publish.queries import clean_param
 from engage.staff import audit, picker
 from engage.staff.auth import role_required
 from engage.staff.forms import ResponseForm, StatusChangeForm, TemplateForm, UnpublishForm
+from engage.staff.labels import RESPONSE_STATE_NAMES
 from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.util import MAX_DB_ID
-from engage.web import public_url
 
 LINKED_SHOWN = 50  # linked items listed in the editor ("and N more")
 
-STATE_LABELS = {
-    ResponseState.DRAFT: "Draft",
-    ResponseState.PUBLISHED: "Published",
-    ResponseState.UNPUBLISHED: "Unpublished",
-}
 
-
-def _response(response_id: int) -> Response:
+def response_or_404(response_id: int) -> Response:
     found = db.session.get(Response, response_id) if response_id <= MAX_DB_ID else None
     if found is None:
         audit.denied("not_found", detail={"response_id": response_id})
@@ -139,9 +132,9 @@ def _editor(form: ResponseForm, response: Response | None, status: int = 200):
             themes_chosen=themes,
             templates=templates,
             unpublish_form=UnpublishForm(),
-            status_form=_status_form(),
+            status_form=status_form(),
             actions=FlaskForm(),
-            state_labels=STATE_LABELS,
+            state_labels=RESPONSE_STATE_NAMES,
             people=people,
             picker_args=_picker_args(form, response),
             linked_items=linked_items,
@@ -204,7 +197,7 @@ def _insert_template(form: ResponseForm) -> bool:
     return True
 
 
-def _status_form() -> StatusChangeForm:
+def status_form() -> StatusChangeForm:
     form = StatusChangeForm()
     form.status.choices = [SelectChoice(s.value, RESPONSE_STATUS_LABELS[s]) for s in ResponseStatus]
     return form
@@ -234,7 +227,7 @@ def responses():
         responses=found,
         people=queries.people_counts([r.id for r in found]),
         state=state,
-        state_labels=STATE_LABELS,
+        state_labels=RESPONSE_STATE_NAMES,
     )
 
 
@@ -308,7 +301,7 @@ def _items_from_form(field: str = "item") -> list[FeedbackItem]:
 @role_required(Role.PUBLISHER)
 def responses_edit(response_id: int):
     """Edit the wording and themes; every public edit is kept in the history."""
-    response = _response(response_id)
+    response = response_or_404(response_id)
     form = ResponseForm()
     _fill_choices(form)
     if request.method == "GET":
@@ -347,7 +340,7 @@ def responses_edit(response_id: int):
 @role_required(Role.PUBLISHER)
 def responses_items(response_id: int):
     """Link more items (or whole campaign groups), or unlink some."""
-    response = _response(response_id)
+    response = response_or_404(response_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
     unlink = request.form.get("action") == "unlink"
@@ -374,108 +367,7 @@ def responses_items(response_id: int):
 @role_required(Role.PUBLISHER)
 def responses_preview(response_id: int):
     """The response exactly as the public will see it, marked as a preview."""
-    return render_response(_response(response_id), preview=True)
-
-
-@bp.get("/responses/<int:response_id>/publish")
-@role_required(Role.PUBLISHER)
-def responses_publish_confirm(response_id: int):
-    """Before publishing: how many people will be emailed at once, and the email."""
-    response = _response(response_id)
-    if response.is_public:
-        flash("This response is already published", "info")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    residents, subscribers = notifications.followers(response)
-    sample_item = next(iter(residents.values()), None)
-    preview = outbox.render(
-        kind="response_published",
-        recipient="preview@example.invalid",
-        template="response_published",
-        context={
-            "response": response,
-            "change": "published",
-            "permalink": public_url("public.response", response_id=response.id),
-            "organisation": current_app.config["ENGAGE_ORGANISATION"],
-            "item": sample_item,
-            "subscription": None if sample_item else next(iter(subscribers.values()), None),
-            "unsubscribe_url": "(a link for each person to stop these emails)",
-        },
-    )
-    return render_template(
-        "staff/responses/publish.html",
-        response=response,
-        residents=len(residents),
-        subscribers=len(subscribers),
-        linked=len(response.items),
-        preview=preview if (residents or subscribers) else None,
-        sample_item=sample_item,
-        form=FlaskForm(),
-    )
-
-
-@bp.post("/responses/<int:response_id>/publish")
-@role_required(Role.PUBLISHER)
-def responses_publish(response_id: int):
-    response = _response(response_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    try:
-        emails = service.publish(response, by=current_user.email)
-    except service.WrongState as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    audit.record("response.published", target=response, detail={"emails": emails})
-    db.session.commit()
-    flash(f"Published. {_people(emails)} will be emailed", "info")
-    return redirect(url_for("staff.responses_edit", response_id=response.id))
-
-
-@bp.post("/responses/<int:response_id>/unpublish")
-@role_required(Role.PUBLISHER)
-def responses_unpublish(response_id: int):
-    response = _response(response_id)
-    form = UnpublishForm()
-    if not form.validate_on_submit():
-        flash("Say why the response is being unpublished", "warning")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    try:
-        service.unpublish(response, reason=form.reason.data, by=current_user.email)
-    except (service.WrongState, service.InvalidResponse) as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    audit.record("response.unpublished", target=response, detail={"reason": form.reason.data})
-    db.session.commit()
-    flash("Unpublished. It no longer appears anywhere in public", "info")
-    return redirect(url_for("staff.responses_edit", response_id=response.id))
-
-
-@bp.post("/responses/<int:response_id>/status")
-@role_required(Role.PUBLISHER)
-def responses_status(response_id: int):
-    """Move the response on (planned, in progress, done…) with a dated milestone."""
-    response = _response(response_id)
-    form = _status_form()
-    if not form.validate_on_submit() or form.status.data not in {s.value for s in ResponseStatus}:
-        flash("Choose a status and enter the date as a real date", "warning")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    try:
-        emails = service.change_status(
-            response,
-            status=ResponseStatus(form.status.data),
-            note=form.note.data or "",
-            on=form.on.data,
-            by=current_user.email,
-        )
-    except service.WrongState as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for("staff.responses_edit", response_id=response.id))
-    audit.record("response.status", target=response, detail={"status": form.status.data})
-    db.session.commit()
-    flash(f"Status changed. {_people(emails)} will be emailed", "info")
-    return redirect(url_for("staff.responses_edit", response_id=response.id))
+    return render_response(response_or_404(response_id), preview=True)
 
 
 @bp.route("/responses/templates", methods=["GET", "POST"])
@@ -503,10 +395,3 @@ def responses_templates():
             return redirect(url_for("staff.responses_templates"))
     templates = list(db.session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.name)))
     return render_template("staff/responses/templates.html", form=form, templates=templates), status
-
-
-def _people(count: int) -> str:
-    """'1 person', '2 people', 'No one' for the flash messages."""
-    if count == 0:
-        return "No one"
-    return f"{count:,} person" if count == 1 else f"{count:,} people"

@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user
 
 from engage.extensions import db, limiter
-from engage.staff import accounts, audit
+from engage.staff import accounts, audit, throttle, two_factor
 from engage.staff.auth import (
     clean_next,
     current_session,
@@ -92,14 +92,14 @@ def sign_in_code():
     error = None
     if form.validate_on_submit():
         ip = request.remote_addr
-        if accounts.paused_until(user.email, ip) is not None:
+        if throttle.paused_until(user.email, ip) is not None:
             error = "There have been too many wrong attempts from this device. Try again later"
-        elif accounts.check_second_factor(user, form.code.data):
-            accounts.clear_failures(user.email, ip)
+        elif two_factor.check_second_factor(user, form.code.data):
+            throttle.clear_failures(user.email, ip)
             start_signed_in(user, two_factor_passed=True)  # commits
             return redirect(safe_next(request.args.get("next")))
         else:
-            accounts.record_failure(user.email, ip)
+            throttle.record_failure(user.email, ip)
             audit.record("sign_in.bad_code", actor=user, target=user)
             db.session.commit()
             error = (
@@ -133,12 +133,12 @@ def two_factor_setup():
     """
     user: StaffUser = current_user
     # The candidate secret stays in the (signed) cookie until a code proves it works.
-    secret = session.get("staff_totp_candidate") or accounts.new_totp_secret()
+    secret = session.get("staff_totp_candidate") or two_factor.new_totp_secret()
     session["staff_totp_candidate"] = secret
     form = CodeForm()
     error = None
     if form.validate_on_submit():
-        codes = accounts.enable_two_factor(user, secret, form.code.data)
+        codes = two_factor.enable_two_factor(user, secret, form.code.data)
         if codes is not None:
             current_session().two_factor_passed = True
             db.session.commit()
@@ -146,7 +146,7 @@ def two_factor_setup():
             # Shown in this answer only: never stored anywhere but as hashes.
             return render_template("staff/recovery_codes.html", codes=codes, first=True)
         error = "The code is not right. Check the time on your phone and try the newest code"
-    uri = accounts.provisioning_uri(user, secret)
+    uri = two_factor.provisioning_uri(user, secret)
     status = 200 if not (error or form.errors) else 400
     return (
         render_template(
@@ -171,11 +171,11 @@ def recovery_codes():
         return redirect(url_for("staff.account"))
     form = ConfirmForm()
     if form.validate_on_submit():
-        codes = accounts.new_recovery_codes(user)
+        codes = two_factor.new_recovery_codes(user)
         db.session.commit()
         return render_template("staff/recovery_codes.html", codes=codes, first=False)
     return render_template(
-        "staff/recovery_codes_new.html", form=form, left=accounts.recovery_codes_left(user)
+        "staff/recovery_codes_new.html", form=form, left=two_factor.recovery_codes_left(user)
     )
 
 
@@ -250,7 +250,7 @@ def account():
             "staff/account.html",
             form=form,
             error=error,
-            recovery_left=accounts.recovery_codes_left(user) if user.two_factor_enabled else 0,
+            recovery_left=two_factor.recovery_codes_left(user) if user.two_factor_enabled else 0,
         ),
         status,
     )

@@ -1,4 +1,4 @@
-"""staff.redaction: proposed removal of personal details, on the cases in tests/data/pii."""
+"""engage.personal_data: proposed removal of personal details, on the cases in tests/data/pii."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engage.staff.redaction import (
+from engage.personal_data import (
     PLACEHOLDERS,
     Finding,
     find_pii,
@@ -17,7 +17,7 @@ from engage.staff.redaction import (
     summary,
 )
 
-CASES = json.loads((Path(__file__).parents[1] / "data" / "pii" / "cases.json").read_text("utf-8"))
+CASES = json.loads((Path(__file__).parent / "data" / "pii" / "cases.json").read_text("utf-8"))
 
 
 def test_fixture_is_broad():
@@ -155,3 +155,13 @@ def test_long_text_with_many_findings():
 def test_repeated_phone_numbers_are_each_found():
     text = "07700 900461 " * 50
     assert [f.text for f in find_pii(text)] == ["07700 900461"] * 50
+
+
+def test_word_lists_are_read_from_the_package_data_files():
+    from engage.personal_data import detect
+
+    # Comment lines are not words; every list has its words in the expected case.
+    for words in (detect._GENERIC_WORDS, detect._PLACES, detect._WORDLIKE_NAMES):
+        assert words and not any(w.startswith("#") or w != w.lower() for w in words)
+    assert {"NW", "E", "ZE"} <= detect._POSTCODE_AREAS and "XX" not in detect._POSTCODE_AREAS
+    assert {"brent", "ealing"} <= detect._PLACES and "grace" in detect._WORDLIKE_NAMES

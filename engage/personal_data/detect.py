@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.resources import files
 
 PLACEHOLDERS = {
     "email": "[email removed]",
@@ -227,19 +228,17 @@ def _phones(text: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
+def _word_list(name: str) -> frozenset[str]:
+    """The words of ``data/<name>``, one a line (``#`` starts a comment line)."""
+    text = files("engage.personal_data").joinpath("data", name).read_text(encoding="utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 # --- postcodes ----------------------------------------------------------------------
 
-_POSTCODE_AREAS = _word_set(
-    """AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL
-    DN DT DY E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT
-    KW KY L LA LD LE LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG
-    RH RM S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC
-    WD WF WN WR WS WV YO ZE"""
-)
+_POSTCODE_AREAS = _word_list("postcode_areas.txt")
 _POSTCODE = re.compile(
     r"(?<![\w-])([A-Z]{1,2})(\d[A-Z\d]?)[ \t\u00a0]?(\d[ABD-HJLNP-UW-Z]{2})(?![\w-])",
     re.IGNORECASE,
@@ -267,66 +266,12 @@ def _postcodes(text: str) -> list[tuple[str, int, int]]:
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr"})
 
 # Capitalised words that are not names: function words, NHS and council terms, roles.
-_GENERIC_WORDS = _word_set(
-    """a about above after again against all also am an and another any anyone anything
-    are as at away back be because been before being below between both but by can cannot
-    could did do does doing done down during each either else even ever every everyone
-    everybody for from further had has have having he her here hers herself him himself his
-    how however i if in into is it its itself just least less let like many may me might
-    more most much must my myself neither never no nobody none nor not nothing now of off
-    on once one only or other others our ours ourselves out over own please rather same
-    she should since so some someone something still such than that the their theirs them
-    themselves then there these they this those though through thus to too under until up
-    upon us very was we were what when where whether which while who whom whose why will
-    with within without would yes yet you your yours yourself yourselves
-    anonymous unknown none n/a name names sir madam sirs madams dear hi hello hey
-    regards thanks thank wishes best kind kindest warm sincerely faithfully truly cheers
-    yours respectfully signed sent love take care good morning afternoon evening
-    team engagement consultation committee board panel forum group groups council
-    councillor councillors cllr mp mayor officer officers member members chair chairman
-    chairwoman chairperson manager managers director directors staff colleague colleagues
-    resident residents patient patients carer carers parent parents mum mother dad father
-    son daughter wife husband partner family friend friends neighbour neighbours user users
-    public people person citizen citizens taxpayer voter constituent concerned local
-    worried angry disappointed interested frequent regular long-term elderly older young
-    disabled deaf blind british english scottish welsh irish asian black white mixed
-    african caribbean indian pakistani bangladeshi chinese polish somali turkish muslim
-    christian jewish hindu sikh catholic
-    nhs gp gps ccg ccgs ics icb stp stps qipp jhosc cqc a&e ae trust trusts foundation
-    hospital hospitals surgery surgeries practice practices clinic clinics centre centres
-    center health healthcare care services service social community primary secondary
-    acute mental urgent emergency walk-in pharmacy pharmacist pharmacies appointment
-    appointments doctor doctors nurse nurses nursing midwife midwives consultant
-    consultants paramedic ambulance ward wards department unit units reception receptionist
-    clinical commissioning commissioners governing body medical medicine maternity
-    healthwatch commission england britain uk united kingdom government minister
-    ministry department secretary state
-    monday tuesday wednesday thursday friday saturday sunday january february september
-    october november december
-    re subject fw fwd from to cc bcc date ps pps ref reference tel telephone phone mobile
-    email e-mail address postcode website iphone android outlook"""
-)
+_GENERIC_WORDS = _word_list("generic_words.txt")
 # Places that readers in North West and North East London write about.
-_PLACES = _word_set(
-    """london north south east west central greater inner outer city barking dagenham
-    barnet bexley brent bromley camden croydon ealing enfield greenwich hackney hammersmith
-    fulham haringey harrow havering hillingdon hounslow islington kensington chelsea
-    kingston lambeth lewisham merton newham redbridge richmond southwark sutton tower
-    hamlets waltham forest wandsworth westminster wembley southall acton pinner uxbridge
-    hayes northolt kilburn willesden paddington marylebone stratford ilford romford
-    leytonstone walthamstow whitechapel shoreditch homerton chiswick feltham isleworth
-    brentford edgware stanmore wealdstone greenford hanwell park royal road street lane
-    avenue drive close way hill grove gardens square place"""
-)
+_PLACES = _word_list("places.txt")
 _NOT_NAMES = _GENERIC_WORDS | _PLACES
 # First names that are also ordinary words: matched only when written with a capital.
-_WORDLIKE_NAMES = _word_set(
-    """will may june april august mark bill rose hope joy faith grace frank pat rich dawn
-    summer iris ruby amber holly ivy jack bob sue don guy art ray gene penny robin sunny
-    carol harry sandy rusty chip chuck dean drew grant hunter jay lance miles neil rob
-    wade angel autumn crystal daisy destiny heather honey jade jasmine lily luck mercy
-    olive pearl poppy river rowan sky star violet"""
-)
+_WORDLIKE_NAMES = _word_list("wordlike_names.txt")
 
 # After a cue ("Regards,", "Mrs", "my name is") a word-like first name is a name.
 _STOP_WORDS = (_NOT_NAMES - _WORDLIKE_NAMES) | _TITLES

@@ -1,0 +1,270 @@
+"""The fitted theme model: probabilities, tags, explanations, and its file.
+
+``ThemeModel`` holds a fitted pipeline (designs.build_pipeline, fitted by
+training.train) and one threshold per theme. Predictions always go through
+probabilities and those thresholds; ``OneVsRestClassifier.predict`` (a fixed 0.5 cut)
+is never used. ``save`` and ``load`` write and read one skops file, loaded against
+storage.ALLOWED_TYPES. No Flask, no database (the app's side is service.py).
+
+Not to be confused with models.py, the database table of trained model versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from engage.classify import storage
+from engage.classify.corpus import THEMES
+from engage.classify.lexicon import matches as lexicon_matches
+from engage.classify.spelling import Speller
+from engage.classify.storage import UntrustedModelError
+from engage.classify.text import normalise
+from engage.classify.vectorise import FastVectoriser
+
+__all__ = ["FILLER", "FORMAT", "ThemeModel", "UntrustedModelError", "load", "save"]
+
+# Words that carry no theme on their own, never shown as a reason: sklearn's English
+# stop words less a few that do mean something here ("system" as in integrated care
+# system, "bill", "fire", "call", "back" as in "cut back").
+FILLER: frozenset[str] = frozenset(
+    ENGLISH_STOP_WORDS - {"system", "bill", "fire", "call", "back", "cry", "found", "interest"}
+) | frozenset({"just", "really", "lot", "lots", "things", "thing", "like", "dear", "hi"})
+
+
+FORMAT = "engage-theme-model/1"
+
+
+class ThemeModel:
+    """A fitted pipeline plus the per-theme thresholds that turn probabilities into tags."""
+
+    def __init__(
+        self,
+        estimator: Pipeline,
+        thresholds: Sequence[float] | np.ndarray,
+        metadata: dict[str, Any] | None = None,
+        themes: Sequence[str] = THEMES,
+    ) -> None:
+        self.estimator = estimator
+        self.themes = tuple(themes)
+        self.thresholds = np.asarray(thresholds, dtype=np.float64).copy()
+        if self.thresholds.shape != (len(self.themes),):
+            raise ValueError(f"need {len(self.themes)} thresholds, got {self.thresholds.shape}")
+        self.metadata = dict(metadata or {})
+        # Worked out from the fitted estimator once, then read: per model, not in
+        # engage.caching, as they are only true of this estimator (see vectorise.py).
+        self._coefs: dict[int, np.ndarray] = {}
+        self._linear: tuple[np.ndarray, np.ndarray] | bool | None = None
+        self.vectoriser = FastVectoriser()  # the fitted vectorizers' counting, faster
+        self._feature_names: dict[int, np.ndarray] = {}  # see _names()
+        self._logistic_weights()  # computed now, so a shared model is read-only afterwards
+        self.speller = self._speller()
+
+    def _speller(self) -> Speller | None:
+        """A speller over the word vectorizer's single words, commonest (lowest idf) first."""
+        union = getattr(self.estimator, "named_steps", {}).get("features")
+        for name, vec in getattr(union, "transformer_list", []):
+            if name == "word" and hasattr(vec, "idf_"):
+                words = [(w, vec.idf_[i]) for w, i in vec.vocabulary_.items() if " " not in w]
+                return Speller(w for w, _ in sorted(words, key=lambda wi: (wi[1], wi[0])))
+        return None
+
+    def clean(self, text: str) -> str:
+        """What the features are computed from: normalise(), then mistyped words fixed."""
+        cleaned = normalise(text)
+        return self.speller.fix(cleaned) if self.speller is not None else cleaned
+
+    @property
+    def version(self) -> str:
+        """Short identifier: design and training-data hash."""
+        design = self.metadata.get("design", "model")
+        return f"{design}-{str(self.metadata.get('training_sha256', ''))[:12]}"
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, n_themes) array of per-theme probabilities."""
+        cleaned = [self.clean(t) for t in texts]
+        if not cleaned:
+            return np.zeros((0, len(self.themes)))
+        linear = self._logistic_weights()
+        if linear is None:
+            return np.asarray(self.estimator.predict_proba(cleaned), dtype=np.float64)
+        # Same arithmetic as FeatureUnion.transform + LogisticRegression.predict_proba,
+        # without sklearn's per-call validation (most of the time for a single item).
+        union = self.estimator.named_steps["features"]
+        X = sp.hstack(
+            [self.vectoriser.transform(vec, cleaned) for _, vec in union.transformer_list],
+            format="csr",
+        )
+        return expit(X @ linear[0] + linear[1]).astype(np.float64)
+
+    def _logistic_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(W, b) when every theme is a plain logistic model, so that p = expit(XW + b)."""
+        if self._linear is None:
+            self._linear = False
+            steps = getattr(self.estimator, "named_steps", {})
+            ests = getattr(steps.get("clf"), "estimators_", [])
+            if (
+                isinstance(steps.get("features"), FeatureUnion)
+                and len(ests) == len(self.themes)
+                and all(
+                    isinstance(e, LogisticRegression)
+                    or (isinstance(e, SGDClassifier) and e.loss == "log_loss")
+                    for e in ests
+                )
+            ):
+                # keep the fitted dtype (SGD fits float32) so results match exactly
+                W = np.column_stack([e.coef_.ravel() for e in ests])
+                b = np.array([e.intercept_[0] for e in ests])
+                self._linear = (W, b)
+        return self._linear or None
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Turn probabilities into a 0/1 matrix with this model's thresholds."""
+        return (np.asarray(proba) >= self.thresholds).astype(np.int64)
+
+    def predict(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """Themes at or over threshold per text, most confident first; [] is 'unclassified'."""
+        proba = self.predict_proba(texts)
+        out = []
+        for row in proba:
+            hits = [
+                (t, float(p))
+                for t, p, th in zip(self.themes, row, self.thresholds, strict=True)
+                if p >= th
+            ]
+            out.append(sorted(hits, key=lambda h: -h[1]))
+        return out
+
+    def explain(self, text: str, theme: str, top: int = 8) -> list[tuple[str, float]]:
+        """Words and phrases of *text* that pushed *theme* up, largest first.
+
+        Each feature's contribution is its coefficient times its value. Character
+        n-grams are credited to the words they came from; a word bigram stays a phrase
+        when both its words carry meaning and goes to its meaningful word when one is
+        filler; the lexicon feature is shared among the lexicon phrases that matched.
+        Filler words ("and", "that", "more": see FILLER) are never returned on their
+        own. Only positive contributions are returned. Raises ValueError for an
+        unknown theme.
+        """
+        if theme not in self.themes:
+            raise ValueError(f"unknown theme {theme!r}")
+        k = self.themes.index(theme)
+        coef = self._coef(k)
+        cleaned = self.clean(text)
+        union: FeatureUnion = self.estimator.named_steps["features"]
+        row = union.transform([cleaned]).tocsr()
+        contrib = dict(
+            zip(row.indices.tolist(), (row.data * coef[row.indices]).tolist(), strict=True)
+        )
+        credit: dict[str, float] = defaultdict(float)
+        offset = 0
+        for name, vec in union.transformer_list:
+            # A vectorizer's size from its vocabulary: get_feature_names_out() would build
+            # an array of ~50,000 names on every item page just to count them.
+            vocabulary = getattr(vec, "vocabulary_", None)
+            size = len(vocabulary) if vocabulary is not None else len(vec.get_feature_names_out())
+            local = {i - offset: c for i, c in contrib.items() if offset <= i < offset + size}
+            offset += size
+            if name == "word":
+                names = self._names(vec)
+                for i, c in local.items():
+                    words = [w for w in str(names[i]).split() if w not in FILLER]
+                    if words:
+                        credit[" ".join(words)] += c
+            elif name == "lexicon":
+                phrases = lexicon_matches(cleaned, vec.lexicon[k][1]) if k in local else []
+                for phrase in phrases:
+                    credit[phrase] += local[k] / len(phrases)
+                n_themes = len(vec.lexicon)
+                for i, c in local.items():  # a context, credited by its name
+                    if i >= n_themes:
+                        credit[vec.contexts[i - n_themes][0]] += c
+            else:
+                self._credit_chars(vec, cleaned, local, credit)
+        ranked = sorted(
+            ((w, s) for w, s in credit.items() if s > 0 and w not in FILLER), key=lambda ws: -ws[1]
+        )
+        return [(w, float(s)) for w, s in ranked[:top]]
+
+    def _names(self, vec: Any) -> np.ndarray:
+        """A vectorizer's feature names, made once per model: sklearn builds and sorts
+        ~50,000 of them on every call (most of an explanation's time)."""
+        names = self._feature_names.get(id(vec))
+        if names is None:
+            names = self._feature_names[id(vec)] = vec.get_feature_names_out()
+        return names
+
+    def _credit_chars(self, vec, cleaned, local, credit) -> None:
+        """Share each char n-gram's contribution among the words it occurs in."""
+        if not local:
+            return
+        vocab = vec.vocabulary_
+        analyse = vec.build_analyzer()
+        word_token = self.estimator.named_steps["features"].transformer_list[0][1].build_tokenizer()
+        per_chunk = []
+        totals: Counter[int] = Counter()
+        for chunk in cleaned.lower().split():
+            counts = Counter(vocab[g] for g in analyse(chunk) if g in vocab)
+            tokens = word_token(chunk)
+            if tokens:
+                per_chunk.append((max(tokens, key=len), counts))
+            totals.update(counts)
+        for label, counts in per_chunk:
+            credit[label] += sum(local.get(i, 0.0) * n / totals[i] for i, n in counts.items())
+
+    def _coef(self, k: int) -> np.ndarray:
+        """The linear weights of theme *k* (averaged over calibration folds)."""
+        if k not in self._coefs:
+            est = self.estimator.named_steps["clf"].estimators_[k]
+            if isinstance(est, CalibratedClassifierCV):
+                w = np.mean(
+                    [c.estimator.coef_.ravel() for c in est.calibrated_classifiers_], axis=0
+                )
+            elif isinstance(est, ComplementNB):
+                w = est.feature_log_prob_[1] - est.feature_log_prob_[0]
+            else:
+                w = est.coef_.ravel()
+            self._coefs[k] = np.asarray(w, dtype=np.float64)
+        return self._coefs[k]
+
+
+def save(model: ThemeModel, path: str | os.PathLike) -> None:
+    """Write *model* (estimator, thresholds, metadata) to one skops file, atomically."""
+    storage.dump(
+        {
+            "format": FORMAT,
+            "estimator": model.estimator,
+            "thresholds": np.asarray(model.thresholds, dtype=np.float64),
+            "themes": list(model.themes),
+            "metadata": json.dumps(model.metadata, sort_keys=True),
+        },
+        path,
+    )
+
+
+def load(path: str | os.PathLike) -> ThemeModel:
+    """Load a model saved by :func:`save`.
+
+    Raises UntrustedModelError if the file holds any type outside storage.ALLOWED_TYPES
+    or is not a theme model.
+    """
+    obj = storage.load(path)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise UntrustedModelError(f"{path} is not an {FORMAT} file")
+    if not isinstance(obj.get("estimator"), Pipeline):
+        raise UntrustedModelError(f"{path} does not hold a Pipeline")
+    return ThemeModel(
+        obj["estimator"], obj["thresholds"], json.loads(obj["metadata"]), themes=obj["themes"]
+    )

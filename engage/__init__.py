@@ -74,6 +74,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         feedback_metrics.database_series, outbox_metrics.database_series
     )
     pagecache.init_app(app)
+    # Issue 24 (languages): localized_text() and language names for templates.
+    from engage.languages import content as language_content
+
+    language_content.init_app(app)
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:

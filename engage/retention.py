@@ -11,6 +11,8 @@ identify a person once feedback is older than ENGAGE_RETENTION_DAYS (730 by defa
 
 For every feedback item submitted before the cutoff it
 - clears ``author_name``, ``author_email``, ``subject`` and ``attachment_names``;
+- clears staff's English ``translation`` (issue 24: it repeats the whole text), and an
+  item whose text is gone no longer "needs translation";
 - replaces the original ``text`` by the staff's redacted copy when there is one, else by
   PLACEHOLDER (the redacted copy itself is kept: staff made it to be quotable);
 - replaces a Message-ID by a SHA-256 of it (``msgid-sha256:…``): a Message-ID can carry
@@ -205,6 +207,7 @@ def _holds_personal_data(item: FeedbackItem, boroughs: frozenset[str]) -> bool:
         or item.ack_pending
         or item.submission_key is not None
         or item.text != _new_text(item)
+        or item.translation is not None  # issue 24
         or (item.message_id is not None and hashed_message_id(item.message_id) != item.message_id)
         or (item.area is not None and item.area not in boroughs)
         or (item.classified_at is None and _new_text(item) == PLACEHOLDER)
@@ -220,6 +223,9 @@ def _scrub(item: FeedbackItem, boroughs: frozenset[str]) -> None:
     item.ack_pending = False
     item.submission_key = None  # a hash of the text and the sender's session
     item.text = _new_text(item)
+    item.translation = None  # issue 24: a translation repeats the whole text
+    if item.text == PLACEHOLDER:
+        item.needs_translation = False
     if item.message_id is not None:
         item.message_id = hashed_message_id(item.message_id)
     if item.area is not None and item.area not in boroughs:

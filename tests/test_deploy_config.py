@@ -92,8 +92,7 @@ def test_env_example_names_only_settings_the_code_reads():
     names = re.findall(r"^([A-Z][A-Z0-9_]+)=", env, re.M)
     assert "ENGAGE_METRICS_TOKEN" in names and "ENGAGE_LOG_FORMAT" in names
     readers = "".join(
-        path.read_text()
-        for path in (ROOT / "engage" / "config.py", DEPLOY / "gunicorn.conf.py")
+        path.read_text() for path in (ROOT / "engage" / "config.py", DEPLOY / "gunicorn.conf.py")
     )
     unknown = [name for name in names if f'"{name}"' not in readers]
     assert unknown == []

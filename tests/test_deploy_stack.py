@@ -39,6 +39,8 @@ def _nginx_installed():
     """nginx is installed by `make test` (system-deps): its absence fails, not skips."""
     if not shutil.which(NGINX):
         pytest.fail("nginx is not installed (make system-deps installs nginx-light)")
+
+
 TOKEN = "stack-metrics-token"
 _OURS = ("ENGAGE_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "GUNICORN_", "PROMETHEUS_")
 
@@ -106,6 +108,7 @@ def _access_lines(node) -> list[dict]:
 
 def test_one_node_behind_nginx_logs_and_counts_every_process(stack):
     port, node, through = stack
+
     def visit(_):
         return through("/", source="127.0.0.5", headers={"X-Request-ID": "client-chosen-id-123"})
 

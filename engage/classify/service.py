@@ -24,6 +24,7 @@ from engage import caching, claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.feedback.models import PLACEHOLDER, FeedbackItem, TagSource, Theme, ThemeTag
+from engage.languages import routing
 from engage.util import utcnow
 
 if TYPE_CHECKING:
@@ -92,13 +93,17 @@ def staff_labels() -> tuple[list[str], np.ndarray]:
     from engage.classify.corpus import THEMES
 
     staff_tag = (ThemeTag.item_id == FeedbackItem.id) & (ThemeTag.source == TagSource.STAFF)
+    # Issue 24: an item's English translation is what it teaches; an item still waiting
+    # for one teaches nothing (the model reads English).
+    english_text = func.coalesce(FeedbackItem.translation, FeedbackItem.text)
     rows = db.session.execute(
-        select(FeedbackItem.id, FeedbackItem.text, Theme.slug)
+        select(FeedbackItem.id, english_text, Theme.slug)
         .outerjoin(ThemeTag, staff_tag)
         .outerjoin(Theme, Theme.id == ThemeTag.theme_id)
         .where(FeedbackItem.themes_reviewed_at.is_not(None) | ThemeTag.id.is_not(None))
         # A text emptied under the retention policy teaches nothing.
         .where(FeedbackItem.text != PLACEHOLDER)
+        .where(FeedbackItem.needs_translation.is_(False))
         .order_by(FeedbackItem.id)
     ).all()
     by_item: dict[int, tuple[str, set[str]]] = {}
@@ -346,6 +351,10 @@ class TagPlan:
     certainty: dict[int, float]
     version: str
     at: datetime
+    # Issue 24 (engage.languages.routing): languages detected in this batch, and the
+    # items not in English that wait for a translation (no tags, no certainty).
+    languages: dict[int, str] = field(default_factory=dict)
+    untranslated: frozenset[int] = frozenset()
 
     def only(self, ids: Collection[int]) -> TagPlan:
         """The same plan for only these of its items."""
@@ -356,20 +365,26 @@ class TagPlan:
             {item_id: c for item_id, c in self.certainty.items() if item_id in keep},
             self.version,
             self.at,
+            {item_id: code for item_id, code in self.languages.items() if item_id in keep},
+            self.untranslated & keep,
         )
 
 
 def plan_tags(rows: list[tuple[int, str]], model: ThemeModel, version: str) -> TagPlan:
-    """Predict the themes of committed items, given as (id, text), in one call."""
+    """Predict the themes of committed items, given as (id, text), in one call.
+
+    Items not in English are not given to the model (see engage.languages.routing).
+    """
     import numpy as np
 
     themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
     ids = [item_id for item_id, _ in rows]
-    proba = model.predict_proba([text for _, text in rows])
+    routed = routing.route(rows)  # issue 24: by language; translations replace the text
+    proba = model.predict_proba([text for _, text in routed.rows]) if routed.rows else []
     now = utcnow()
     tags: list[dict] = []
     certainty: dict[int, float] = {}
-    for item_id, scores in zip(ids, proba, strict=True):
+    for (item_id, _), scores in zip(routed.rows, proba, strict=True):
         for slug, p, threshold in zip(model.themes, scores, model.thresholds, strict=True):
             if p >= threshold and slug in themes:
                 tags.append(
@@ -384,7 +399,9 @@ def plan_tags(rows: list[tuple[int, str]], model: ThemeModel, version: str) -> T
                 )
         # Distance of the closest theme to its threshold: small means hesitation.
         certainty[item_id] = float(np.min(np.abs(scores - model.thresholds)))
-    return TagPlan(ids, tags, certainty, version, now)
+    return TagPlan(
+        ids, tags, certainty, version, now, routed.languages, frozenset(routed.untranslated)
+    )
 
 
 def apply_tag_plan(plan: TagPlan, *, acknowledged: Collection[int] = ()) -> None:
@@ -405,8 +422,19 @@ def apply_tag_plan(plan: TagPlan, *, acknowledged: Collection[int] = ()) -> None
         "classified_at": plan.at,
         "model_version": plan.version,
         # One UPDATE for the batch, not one per item: the certainty is picked by id.
-        "certainty": case(plan.certainty, value=table.c.id),
+        "certainty": case(plan.certainty, value=table.c.id) if plan.certainty else None,
+        # Issue 24: an item the model did not read needs a translation; every other
+        # item of the batch no longer does.
+        "needs_translation": table.c.id.in_(list(plan.untranslated))
+        if plan.untranslated
+        else False,
     }
+    if plan.untranslated:
+        values["model_version"] = case(
+            (table.c.id.in_(list(plan.untranslated)), None), else_=plan.version
+        )
+    if plan.languages:
+        values["language"] = case(plan.languages, value=table.c.id, else_=table.c.language)
     if acknowledged:
         values["ack_pending"] = case(
             (table.c.id.in_(list(acknowledged)), False), else_=table.c.ack_pending

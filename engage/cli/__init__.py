@@ -74,6 +74,7 @@ def _register() -> None:
         classify.train_command,
         classify.evaluate_command,
         classify.classify_command,
+        classify.detect_languages_command,
         classify.models_group,
         mail.import_mail_command,
         mail.fetch_mail_command,

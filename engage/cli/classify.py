@@ -95,14 +95,31 @@ def evaluate_command(path: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @with_appcontext
 def classify_command(text: str, as_json: bool) -> None:
-    """Tag one piece of text with the active model."""
+    """Tag one piece of text with the active model (and give its language)."""
     from engage.classify import service
     from engage.feedback.themes import percent
+    from engage.languages import detect, names  # issue 24
 
     try:
         model, row = service.load_active()
     except service.NoModelError as error:
         raise click.ClickException(str(error)) from error
+    language = detect.detect(text)
+    if language != detect.ENGLISH:
+        # As in the classification job: the English model does not read other languages.
+        result = {
+            "language": language,
+            "needs_translation": True,
+            "themes": [],
+            "unclassified": False,
+            "probabilities": {},
+            "model_version": row.version,
+        }
+        if as_json:
+            echo_json(result)
+            return
+        click.echo(f"needs translation: written in {names.name(language)} ({language})")
+        return
     proba = model.predict_proba([text])[0]
     themes = [
         {"theme": slug, "confidence": round(float(p), 4), "percent": percent(float(p))}
@@ -111,6 +128,8 @@ def classify_command(text: str, as_json: bool) -> None:
     ]
     themes.sort(key=lambda t: -t["confidence"])
     result = {
+        "language": language,
+        "needs_translation": False,
         "themes": themes,
         "unclassified": not themes,
         "probabilities": {s: round(float(p), 4) for s, p in zip(model.themes, proba, strict=True)},
@@ -125,6 +144,23 @@ def classify_command(text: str, as_json: bool) -> None:
         click.echo(f"unclassified (model {row.version}); likeliest: {guesses}")
     for theme in themes:
         click.echo(f"{theme['theme']}\t{theme['percent']}%")
+
+
+@click.command("detect-languages")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@with_appcontext
+def detect_languages_command(as_json: bool) -> None:
+    """Detect the language of items stored before detection existed (issue 24)."""
+    from engage.languages import backfill, names
+
+    found = backfill.detect_missing()
+    if as_json:
+        echo_json({"detected": found})
+        return
+    if not found:
+        click.echo("Every item has its language already.")
+    for code, n in sorted(found.items(), key=lambda cn: -cn[1]):
+        click.echo(f"{names.name(code)} ({code})\t{n}")
 
 
 @click.group("models")

@@ -28,6 +28,9 @@ class Engagement(db.Model):
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     email_address: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Issue 24: the title and summary in other languages, {locale: {"title": …,
+    # "summary": …}} (engage.languages.content); None or a missing field: English.
+    translations: Mapped[dict | None] = mapped_column(JSON)
 
     extensions: Mapped[list[EngagementExtension]] = relationship(
         back_populates="engagement",

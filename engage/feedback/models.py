@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage import pagecache
@@ -118,6 +119,14 @@ class FeedbackItem(db.Model):
         Index("ix_feedback_item_area", "area"),
         # The web form's double-submit check: one index seek (see service.submit()).
         Index("ix_feedback_item_submission_key", "submission_key", unique=True),
+        # Issue 24: the inbox reads the items waiting for a translation first.
+        Index(
+            "ix_feedback_item_needs_translation",
+            "submitted_at",
+            "id",
+            postgresql_where=sql_text("needs_translation"),
+            sqlite_where=sql_text("needs_translation = 1"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,6 +159,15 @@ class FeedbackItem(db.Model):
     # Either may choose the language of the acknowledgement.
     language: Mapped[str | None] = mapped_column(String(12), index=True)
     ui_locale: Mapped[str | None] = mapped_column(String(12))
+    # Issue 24 (engage.staff.translation): staff's English translation of an item not
+    # in English, kept beside the original ``text``; ``needs_translation`` is set by the
+    # classification job when the language is not English and there is no translation.
+    translation: Mapped[str | None] = mapped_column(Text)
+    translated_at: Mapped[datetime | None]
+    translated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    needs_translation: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Names of attachments we did not keep.
     attachment_names: Mapped[list[str] | None] = mapped_column(JSON)
     # Web form: a hash of the browser session and what was sent, so a post sent twice

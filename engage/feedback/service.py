@@ -33,10 +33,6 @@ from engage.feedback.idempotency import (
     sent_before,
     stored_under,
 )
-
-# feedback/views.py calls service.form_submission_key(); it is re-exported here until
-# that module moves (issue 23) and imports it from engage.feedback.idempotency.
-from engage.feedback.idempotency import form_submission_key as form_submission_key
 from engage.feedback.models import FeedbackItem, Theme
 from engage.feedback.storing import insert_items, item_row, loaded_item
 from engage.feedback.themes import DEFAULT_THEMES

@@ -34,9 +34,8 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from engage.extensions import db
-from engage.feedback import models as retention  # hashed_message_id (issue 23)
 from engage.feedback import service as feedback
-from engage.feedback.models import Channel
+from engage.feedback.models import Channel, hashed_message_id
 from engage.mail import parsing
 from engage.mail.submissions import (
     Engagements,
@@ -307,7 +306,7 @@ def _ingest_batch(batch: list[_Valid], *, follow_up_here: bool = True) -> list[O
             outcomes.append(_outcome(valid, DUPLICATE, reference=existing))
             continue
         taken.add(valid.message_id)
-        taken.add(retention.hashed_message_id(valid.message_id))
+        taken.add(hashed_message_id(valid.message_id))
         fresh.append(valid)
     if not fresh:
         return outcomes

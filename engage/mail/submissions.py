@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback import retention, validation
 from engage.feedback import service as feedback
-from engage.feedback.models import Channel, FeedbackItem
+from engage.feedback import validation
+from engage.feedback.models import Channel, FeedbackItem, hashed_message_id
 from engage.mail import parsing
 
 # Added to the text of a message cut to the longest text an item may hold.
@@ -162,7 +162,7 @@ def stored_references(message_ids: Iterable[str]) -> dict[str, str]:
     wanted = set()
     for message_id in message_ids:
         wanted.add(message_id)
-        wanted.add(retention.hashed_message_id(message_id))
+        wanted.add(hashed_message_id(message_id))
     if not wanted:
         return {}
     rows = db.session.execute(
@@ -175,7 +175,7 @@ def stored_references(message_ids: Iterable[str]) -> dict[str, str]:
 
 def reference_of(message_ids: Iterable[str], known: dict[str, str]) -> str | None:
     for message_id in message_ids:
-        found = known.get(message_id) or known.get(retention.hashed_message_id(message_id))
+        found = known.get(message_id) or known.get(hashed_message_id(message_id))
         if found:
             return found
     return None

@@ -13,6 +13,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import queries as feedback_queries
 from engage.feedback.models import Theme
+from engage.languages import stats as language_stats  # issue 24
 from engage.pagecache import cached_page
 from engage.public import bp
 from engage.public.openapi import document
@@ -193,6 +194,7 @@ def _statistics(engagement: Engagement) -> dict[str, Any]:
         "engagement": engagement.slug,
         "comments": figures.total,
         "themes": {s.slug: s.count for s in figures.themes},
+        "languages": language_stats.languages_of(engagement),  # issue 24
         "published_responses": queries.status_counts(engagement),
         "responsiveness": {
             "comments_answered": answered.answered,

@@ -21,8 +21,8 @@ from flask import (
 from flask_wtf import FlaskForm
 
 from engage.engagements import service as engagements
-from engage.extensions import csrf, db, limiter
-from engage.feedback import notifications, service
+from engage.extensions import csrf, limiter
+from engage.feedback import idempotency, notifications, service
 from engage.feedback.forms import FeedbackForm, TrackForm
 from engage.feedback.models import STATUS_LABELS, Channel
 from engage.i18n import _, current_code
@@ -80,7 +80,7 @@ def send(slug: str):
         return render_engagement_page(engagement, form, status=400)
     session_secret = _session_secret()
     if session_secret:
-        key = service.form_submission_key(session_secret, submission)
+        key = idempotency.form_submission_key(session_secret, submission)
         submission = replace(submission, submission_key=key)
     started = utcnow()
     try:
@@ -177,7 +177,6 @@ def unsubscribe_confirm(token: str):
     if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
     item.contact_me = False
-    db.session.commit()
     if one_click:
         return "", 204
     return render_template("feedback/unsubscribe.html", token=token, done=True)

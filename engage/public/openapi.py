@@ -452,6 +452,16 @@ def document(*, server: str) -> dict[str, Any]:
                         "engagement": string,
                         "comments": count,
                         "themes": {"type": "object", "additionalProperties": count},
+                        # Issue 24: comments by the language they were written in.
+                        "languages": {
+                            "type": "object",
+                            "description": (
+                                "Comments by the language detected in them, as ISO 639-1"
+                                ' codes ("en", "pl", ...); "" while not detected yet.'
+                                " Counts only: never the words."
+                            ),
+                            "additionalProperties": count,
+                        },
                         "published_responses": {
                             "type": "object",
                             "additionalProperties": count,

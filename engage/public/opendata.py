@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response as HttpResponse
 from flask import jsonify, render_template
 
+from engage.languages import stats as language_stats  # issue 24
 from engage.pagecache import cached_page
 from engage.public import bp
 from engage.public.serialize import (
@@ -74,6 +75,7 @@ def open_data():
         licence_url=LICENCE_URL,
         response_columns=RESPONSE_COLUMNS,
         count_columns=COUNT_COLUMNS,
+        language_columns=language_stats.COLUMNS,  # issue 24
     )
 
 
@@ -109,5 +111,37 @@ def counts_csv():
 @bp.get("/open-data/feedback-counts.json")
 @cached_page(counts_feedback=True)
 def counts_json():
-    """Download anonymised comment counts by theme, area and week as JSON."""
-    return jsonify({"licence": _licence(), "generated_at": iso(utcnow()), "counts": count_dicts()})
+    """Download anonymised comment counts by theme, area and week as JSON, with the
+    counts by engagement and language (issue 24)."""
+    return jsonify(
+        {
+            "licence": _licence(),
+            "generated_at": iso(utcnow()),
+            "counts": count_dicts(),
+            "languages": language_stats.as_dicts(language_stats.language_counts()),
+        }
+    )
+
+
+# Issue 24: comments by engagement and the language they were written in (counts only).
+
+
+@bp.get("/open-data/language-counts.csv")
+@cached_page(counts_feedback=True)
+def language_counts_csv():
+    """Download comment counts by engagement and language as CSV."""
+    rows = ((r.engagement, r.language, r.comments) for r in language_stats.language_counts())
+    return _csv("language-counts.csv", language_stats.COLUMNS, rows)
+
+
+@bp.get("/open-data/language-counts.json")
+@cached_page(counts_feedback=True)
+def language_counts_json():
+    """Download comment counts by engagement and language as JSON."""
+    return jsonify(
+        {
+            "licence": _licence(),
+            "generated_at": iso(utcnow()),
+            "languages": language_stats.as_dicts(language_stats.language_counts()),
+        }
+    )

@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -108,6 +109,9 @@ class Response(db.Model):
     # The staff member's email address (staff accounts live elsewhere).
     published_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Issue 24: the wording in other languages, {locale: {"you_said": …, "we_did": …}}
+    # (engage.languages.content); None or a missing field: English.
+    translations: Mapped[dict | None] = mapped_column(JSON)
 
     engagement: Mapped[Engagement] = relationship()
     themes: Mapped[list[Theme]] = relationship(secondary=response_theme, order_by="Theme.position")

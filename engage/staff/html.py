@@ -56,7 +56,8 @@ def _theme_tags(labels: tuple[tuple[str, int | None], ...], colour: str) -> Mark
 def theme_tags(item) -> Markup:
     """An item's current themes as tags (blue once staff have reviewed them; the
     model's with their percent, "Money 81%"), else "No theme" (reviewed as having
-    none) or "Unclassified".
+    none), "Needs translation" (issue 24: the model reads English only) or
+    "Unclassified".
 
     ``item`` is anything with ``theme_labels()`` and ``themes_reviewed_at``: a
     FeedbackItem or a row of the inbox.
@@ -67,11 +68,14 @@ def theme_tags(item) -> Markup:
         return _theme_tags(current, colour)
     if item.themes_reviewed_at:
         return _NO_THEME
+    if getattr(item, "needs_translation", False):  # issue 24: never silently unclassified
+        return _NEEDS_TRANSLATION
     return _UNCLASSIFIED
 
 
 _NO_THEME = _tag("grey", "No theme")
 _UNCLASSIFIED = _tag("orange", "Unclassified")
+_NEEDS_TRANSLATION = _tag("purple", "Needs translation")  # issue 24
 _PROBE = 987654321
 
 

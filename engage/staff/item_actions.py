@@ -182,12 +182,13 @@ def suggestions(item: FeedbackItem, themes: Iterable[Theme], n: int = 2) -> list
 
     if item.classified_at is None or item.themes_reviewed_at is not None or item.themes():
         return []
-    if item.text == PLACEHOLDER:
+    if item.text == PLACEHOLDER or item.needs_translation:  # issue 24
         return []
     by_slug = {theme.slug: theme for theme in themes}
     return [
         (by_slug[slug], percent(p))
-        for slug, p in classify.suggest_themes(item.text, n=n)
+        # Issue 24: the model read the English translation, when there is one.
+        for slug, p in classify.suggest_themes(item.translation or item.text, n=n)
         if slug in by_slug
     ]
 
@@ -208,7 +209,9 @@ def explanation(item: FeedbackItem, limit: int = 6) -> dict[str, list[tuple[str,
     out = {}
     for tag in model_tags:
         try:
-            out[tag.theme.slug] = model.explain(item.text, tag.theme.slug, top=limit)
+            # Issue 24: the words of the English translation, when the model read one.
+            english = item.translation or item.text
+            out[tag.theme.slug] = model.explain(english, tag.theme.slug, top=limit)
         except ValueError:
             continue
     return out

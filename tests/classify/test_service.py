@@ -108,7 +108,15 @@ def test_cli_classify_and_evaluate_json(app, trained, corpus):
     out = runner.invoke(cli, ["classify", "The deficit means cuts to the budget", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert set(data) == {"themes", "unclassified", "probabilities", "model_version"}
+    assert set(data) == {
+        "themes",
+        "unclassified",
+        "probabilities",
+        "model_version",
+        "language",  # issue 24
+        "needs_translation",
+    }
+    assert data["language"] == "en" and data["needs_translation"] is False
     assert data["model_version"] == trained.version
     for theme in data["themes"]:
         assert theme["percent"] == percent(theme["confidence"])

@@ -12,6 +12,7 @@ from engage import caching
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import Channel, Status, Theme
+from engage.languages import names as language_names  # issue 24
 from engage.staff.inbox.filters import GENERAL, UNCLASSIFIED, InboxFilters
 from engage.staff.labels import STATUS_NAMES
 
@@ -164,4 +165,5 @@ def filter_options(choices: InboxChoices) -> dict[str, tuple[tuple[str, str], ..
         "area": tuple((area, area) for area in choices.areas),
         "channel": tuple((c.value, c.label) for c in Channel),
         "status": tuple((s.value, STATUS_NAMES[s]) for s in Status),
+        "language": tuple(language_names.NAMES.items()),  # issue 24
     }

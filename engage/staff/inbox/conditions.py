@@ -135,6 +135,8 @@ def conditions(f: InboxFilters, ids: Ids | None = None, *, skip: str | None = No
         where.compare("before", FeedbackItem.submitted_at, operator.lt, before)
     if f.group:
         where.compare("group", FeedbackItem.duplicate_group_id, operator.eq, f.group)
+    if f.language and skip != "language":  # issue 24
+        where.compare("language", FeedbackItem.language, operator.eq, f.language)
     if f.q and skip != "q":
         dialect = db.engine.dialect.name
         clause = search.matching(f.q, dialect)

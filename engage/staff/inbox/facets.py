@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -29,6 +29,7 @@ class Facets:
     area: dict[str, int]
     channel: dict[str, int]
     status: dict[str, int]
+    language: dict[str, int] = field(default_factory=dict)  # issue 24: code -> items
 
 
 def _grouped(column, where: list[ColumnElement[bool]]) -> dict:
@@ -71,10 +72,12 @@ def facets(f: InboxFilters) -> Facets:
     area = _grouped(FeedbackItem.area, conditions(f, ids, skip="area"))
     channel = _grouped(FeedbackItem.channel, conditions(f, ids, skip="channel"))
     status = _grouped(FeedbackItem.status, conditions(f, ids, skip="status"))
+    language = _grouped(FeedbackItem.language, conditions(f, ids, skip="language"))
     return Facets(
         engagement=engagement,
         theme=theme,
         area={k: n for k, n in area.items() if k},
         channel={k.value: n for k, n in channel.items()},
         status={k.value: n for k, n in status.items()},
+        language={k: n for k, n in language.items() if k},  # issue 24
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from engage.feedback.models import Channel, Status
+from engage.languages import names as language_names  # issue 24
 from engage.util import MAX_DB_ID, clean_param
 
 UNCLASSIFIED = "unclassified"
@@ -48,6 +49,7 @@ class InboxFilters:
     date_to: date | None = None
     q: str = ""
     group: int | None = None  # a duplicate group's id
+    language: str = ""  # issue 24: an ISO 639-1 code (engage.languages.names)
     sort: str = "unclassified"
     counts: bool = False  # show how many items each filter value would give (costly)
     errors: tuple[str, ...] = field(default=(), compare=False)
@@ -89,6 +91,7 @@ class InboxFilters:
             date_to=date_to,
             q=q,
             group=group,
+            language=_language_param(args.get("language"), errors),  # issue 24
             sort=sort,
             counts=clean_param(args.get("counts"), 1) == "1",
             errors=tuple(errors),
@@ -107,6 +110,7 @@ class InboxFilters:
             "to": f.date_to.isoformat() if f.date_to else "",
             "q": f.q,
             "group": str(f.group) if f.group else "",
+            "language": f.language,  # issue 24
             "sort": "" if f.sort == _default_sort(f.q) else f.sort,
             "counts": "1" if f.counts else "",
         }
@@ -116,6 +120,15 @@ class InboxFilters:
     def active(self) -> bool:
         """True when anything narrows the list (sorting and counts do not)."""
         return any(v for k, v in self.as_args().items() if k not in ("sort", "counts"))
+
+
+def _language_param(value: str | None, errors: list[str]) -> str:
+    """Issue 24: the language filter, a code engage knows, or "" (with a message)."""
+    code = clean_param(value, 12)
+    if code and code not in language_names.NAMES:
+        errors.append("That language is not one we detect; showing every language")
+        return ""
+    return code
 
 
 def _default_sort(q: str) -> str:

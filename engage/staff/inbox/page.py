@@ -12,12 +12,15 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     case,
     cast,
+    false,
     func,
     literal,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -68,7 +71,11 @@ def _order(f: InboxFilters) -> list:
     if f.theme:
         # A theme filter keeps only classified or only unclassified items.
         return [*_NEWEST]
-    return [case((unclassified(), 0), else_=1), *_NEWEST]
+    # Issue 24: items waiting for a translation first, then unclassified ones.
+    return [
+        case((FeedbackItem.needs_translation, 0), (unclassified(), 1), else_=2),
+        *_NEWEST,
+    ]
 
 
 def inbox_query(f: InboxFilters) -> Select:
@@ -132,6 +139,8 @@ class InboxRow:
     current_themes: tuple[ThemeChoice, ...]
     # The model's probability of each current theme as a whole percent (None: staff set it).
     current_percents: tuple[int | None, ...] = ()
+    language: str | None = None  # issue 24
+    needs_translation: bool = False  # issue 24
 
     def themes(self) -> list[ThemeChoice]:
         """The item's current themes, as FeedbackItem.themes() gives them."""
@@ -186,7 +195,8 @@ def _parse_tags(value: str | None) -> list[_Tag]:
     return tags
 
 
-# InboxRow's fields in order (but its themes), then the tags they are worked out from.
+# InboxRow's fields in order (but its themes), then (issue 24) the item's language and
+# whether it needs a translation, then the tags its themes are worked out from.
 _ROW_COLUMNS = (
     FeedbackItem.id,
     FeedbackItem.reference,
@@ -200,6 +210,8 @@ _ROW_COLUMNS = (
     Engagement.title.label("engagement_title"),
     FeedbackItem.duplicate_group_id,
     DuplicateGroup.size.label("duplicate_group_size"),
+    FeedbackItem.language,  # issue 24
+    FeedbackItem.needs_translation,  # issue 24
     _tags_column(),
 )
 
@@ -215,7 +227,8 @@ def _rows_select() -> Select:
 
 def _ranked_rows(where: list) -> Select:
     """The default order without sorting every matching row on a CASE: the newest
-    unclassified items, then the newest classified ones, each read in index order (each
+    unclassified items, then the newest classified ones (issue 24: after those waiting
+    for a translation), each read in index order (each
     part up to ``f_cutoff`` rows: the page's offset plus its limit)."""
     cutoff = bindparam("f_cutoff", type_=Integer)
 
@@ -228,8 +241,14 @@ def _ranked_rows(where: list) -> Select:
             .subquery()
         )
 
-    first, rest = part(unclassified(), 0), part(classified(), 1)
-    both = union_all(select(first), select(rest)).subquery("ranked")
+    # Issue 24: items waiting for a translation come first (read through their partial
+    # index), then the unclassified, then the rest; the three parts do not overlap.
+    # "= 1" on SQLite (not "IS 1"), which its planner matches to the partial index.
+    waiting = FeedbackItem.needs_translation == true()
+    others = FeedbackItem.needs_translation == false()
+    untranslated = part(waiting, 0)
+    first, rest = part(and_(others, unclassified()), 1), part(and_(others, classified()), 2)
+    both = union_all(select(untranslated), select(first), select(rest)).subquery("ranked")
     return (
         _rows_select()
         .join(both, both.c.id == FeedbackItem.id)
@@ -273,7 +292,9 @@ def _with_themes(rows: list, themes: Mapping[int, ThemeChoice]) -> list[InboxRow
         current = current_of(_parse_tags(row.tags), reviewed=row.themes_reviewed_at)
         out.append(
             InboxRow(
-                *row[:-1],
+                *row[:-3],
+                language=row.language,  # issue 24
+                needs_translation=row.needs_translation,
                 current_themes=tuple(themes[t.theme_id] for t in current),
                 current_percents=tuple(
                     percent(t.confidence) if t.source == TagSource.MODEL else None for t in current

@@ -35,6 +35,7 @@ from engage.staff.views import (  # noqa: E402, F401  (modules register routes o
     inbox,
     insight,
     items,
+    languages,  # issue 24: translations of items, engagements and responses
     publishing,
     responses,
     session,

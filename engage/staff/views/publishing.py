@@ -69,7 +69,6 @@ def responses_publish(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.published", target=response, detail={"emails": emails})
-    db.session.commit()
     flash(f"Published. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -89,7 +88,6 @@ def responses_unpublish(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.unpublished", target=response, detail={"reason": form.reason.data})
-    db.session.commit()
     flash("Unpublished. It no longer appears anywhere in public", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 
@@ -116,7 +114,6 @@ def responses_status(response_id: int):
         flash(str(exc), "warning")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     audit.record("response.status", target=response, detail={"status": form.status.data})
-    db.session.commit()
     flash(f"Status changed. {_people(emails)} will be emailed", "info")
     return redirect(url_for("staff.responses_edit", response_id=response.id))
 

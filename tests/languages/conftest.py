@@ -1,0 +1,1 @@
+from tests.publish.factories import make_response  # noqa: F401

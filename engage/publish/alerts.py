@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from flask import has_request_context
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,7 +20,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import validation
 from engage.feedback.models import Theme
-from engage.i18n import _
+from engage.i18n import _, current_code
 from engage.publish import notifications
 from engage.publish.models import AlertChoice, AlertSubscription
 from engage.publish.service import InvalidResponse
@@ -95,6 +96,8 @@ def subscribe(
             {"email": _("Enter an email address in the correct format, like name@example.com")}
         ) from error
     subscription = subscription_for_address(address)
+    if has_request_context():  # alerts come in the language they were asked in
+        subscription.locale = current_code()
     for chosen_theme, chosen_engagement in targets:
         choice = _choice_for(subscription, chosen_theme, chosen_engagement)
         if choice is None:

@@ -231,6 +231,9 @@ class AlertSubscription(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # The interface language the address last asked for alerts in (issue 24): its
+    # alerts are written in it when it has a catalogue (engage.i18n.email_locale).
+    locale: Mapped[str | None] = mapped_column(String(12))
 
     choices: Mapped[list[AlertChoice]] = relationship(
         back_populates="subscription",

@@ -161,21 +161,23 @@ def notify_followers(
             continue
         token = manage_token(subscription)
         url = public_url("public.alert_unsubscribe", token=token)
-        outbox.queue(
-            kind="response_alert",
-            recipient=subscription.email,
-            template="response_published",
-            context={
-                **common,
-                **more_feedback(),
-                "item": None,
-                "subscription": subscription,
-                "matched": sorted(matched, key=AlertChoice.sort_key),
-                "manage_url": public_url("public.alert_manage", token=token),
-                "unsubscribe_url": url,
-            },
-            headers=_unsubscribe_headers(url),
-        )
+        # In the language the address asked for alerts in, whoever publishes.
+        with force_locale(email_locale(subscription.locale, None)):
+            outbox.queue(
+                kind="response_alert",
+                recipient=subscription.email,
+                template="response_published",
+                context={
+                    **common,
+                    **more_feedback(),
+                    "item": None,
+                    "subscription": subscription,
+                    "matched": sorted(matched, key=AlertChoice.sort_key),
+                    "manage_url": public_url("public.alert_manage", token=token),
+                    "unsubscribe_url": url,
+                },
+                headers=_unsubscribe_headers(url),
+            )
         sent += 1
     return sent
 

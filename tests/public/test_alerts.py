@@ -314,3 +314,34 @@ def test_a_sign_up_sent_twice_at_once_shares_one_row(app):
     db.session.commit()
     assert first.id == second.id
     assert db.session.scalar(select(func.count()).select_from(AlertSubscription)) == 1
+
+
+def test_alerts_come_in_the_language_they_were_asked_in(app, smtp_server, make_response):
+    """An address that asked for alerts on Polish pages gets its alerts in Polish; one
+    that asked in English, in English (issue 24)."""
+    response = make_response(themes=("money",), publish=False)
+    with app.test_request_context("/", headers={"Accept-Language": "pl"}):
+        polish = alerting.subscribe(email="ola@example.org", theme=theme("money"))
+    alerting.subscribe(email="kim@example.org", theme=theme("money"))
+    db.session.commit()
+    assert (polish.locale, _subscription("kim@example.org").locale) == ("pl", None)
+    for message in _confirmations():
+        alerting.confirm(token=_token(message))
+    db.session.commit()
+    outbox.send_due()
+    smtp_server.handler.messages.clear()
+
+    assert service.publish(response) == 2
+    db.session.commit()
+    assert outbox.send_due().sent == 2
+    received = {m["To"]: m for m in smtp_server.wait_for(2)}
+    ola = received["ola@example.org"]
+    assert '<html lang="pl"' in ola.get_body(("html",)).get_content()
+    assert "Prosiłeś(-aś) o e-mail, gdy odpowiemy w sprawie" in " ".join(
+        ola.get_body(("plain",)).get_content().split()
+    )
+    kim = received["kim@example.org"]
+    assert '<html lang="en"' in kim.get_body(("html",)).get_content()
+    assert "You asked for an email when we respond about" in " ".join(
+        kim.get_body(("plain",)).get_content().split()
+    )

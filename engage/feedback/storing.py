@@ -7,13 +7,13 @@ in the session without reading it back.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import datetime
 
 from sqlalchemy import Insert, String, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 
+from engage.caching import memoize
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status
 from engage.feedback.validation import Submission
@@ -106,7 +106,7 @@ def _insert_one_sqlite(row: dict) -> None:
     row["reference"] = make_reference(row["id"], row["submitted_at"])
 
 
-@functools.cache
+@memoize("feedback_insert_statements", maxsize=64)
 def _insert_one_statement(columns: tuple[str, ...]) -> Insert:
     table = FeedbackItem.__table__
     next_id = select((func.coalesce(func.max(table.c.id), 0) + 1).label("id")).subquery()

@@ -6,9 +6,9 @@ the control-character patterns the other parsing modules share."""
 from __future__ import annotations
 
 import codecs
-import functools
 import re
 
+from engage.caching import memoize
 from engage.util import CONTROL_IN_TEXT
 
 _CONTROL = CONTROL_IN_TEXT
@@ -103,7 +103,7 @@ _SINGLE_BYTE_PREFIXES = ("cp125", "iso8859-", "koi8-", "mac-", "cp874", "cp437",
 _ASCII_SAFE = frozenset({"utf-8", "ascii", "gb18030", "big5hkscs", "cp949", "cp932"})
 
 
-@functools.lru_cache(maxsize=256)
+@memoize("mail_codecs", maxsize=256)
 def _codec(charset: str | None) -> str | None:
     """The Python codec for a declared charset, or None when it names none we can use."""
     if not charset:

@@ -5,7 +5,6 @@ Also the email policy the parser uses, which parses each distinct header value o
 from __future__ import annotations
 
 import binascii
-import functools
 import re
 from datetime import datetime
 from email import policy
@@ -13,6 +12,7 @@ from email.message import Message
 from email.quoprimime import header_decode as _q_decode
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
+from engage.caching import memoize
 from engage.mail.parsing.charsets import (
     _ANY_CONTROL,
     _CONTROL,
@@ -22,7 +22,7 @@ from engage.mail.parsing.charsets import (
 )
 
 
-@functools.lru_cache(maxsize=1024)
+@memoize("mail_parsed_headers", maxsize=1024)
 def _parsed_header(name: str, value: str):
     return policy.default.header_fetch_parse(name, value)
 
@@ -152,7 +152,7 @@ def _simple_header(message: Message, name: str, pattern: re.Pattern) -> str | No
     return value if pattern.fullmatch(value) else None
 
 
-@functools.lru_cache(maxsize=1024)
+@memoize("mail_recipient_addresses", maxsize=1024)
 def _addresses(value: str) -> tuple[str, ...]:
     """The addresses in a To or Cc header (a mailbox sends most mail to a few)."""
     return tuple(addr.strip().lower() for _, addr in getaddresses([value]) if "@" in addr)

@@ -98,6 +98,7 @@ def app(_app):
         cache.store().clear()  # pages of the previous test's data
         caching.clear_all()  # and every named cache (the inbox's areas, rankings, ...)
         ensure_default_themes()
+        _db.session.commit()
         yield _app
         _db.session.remove()
 

@@ -325,8 +325,8 @@ def test_two_engage_workers_acknowledge_each_post_once_and_soon(
     """The production path: a server process hands each commit's work to the queue; two
     `engage worker` processes (two threads each) take the hand-overs and their minute
     sweeps; each post gets one email, sent by the hand-over job itself."""
-    from engage.feedback.partners import create_partner
     from tests.feedback.test_batch_processes import Server
+    from tests.partners import create_partner
 
     token = create_partner("Healthwatch Brent")[1]
     env = {

@@ -37,10 +37,10 @@ from engage.classify.models import ModelVersion
 from engage.cli import cli
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.feedback.partners import create_partner
 from engage.feedback.service import ensure_default_themes
 from engage.staff.models import Role
 from tests.databases import fresh_database
+from tests.partners import create_partner
 
 PASSWORD = "correct horse battery staple"
 # What a clean error page must never show.

@@ -26,11 +26,11 @@ from sqlalchemy import func, select
 
 from engage.extensions import db, limiter
 from engage.feedback.models import FeedbackItem
-from engage.feedback.partners import create_partner
 from engage.feedback.validation import MAX_TEXT, clean_text
 from engage.outbox.models import OutboxMessage
 from engage.staff import item_actions
 from engage.staff.models import Role
+from tests.partners import create_partner
 from tests.publish.factories import make_response  # noqa: F401
 
 XSS = "<script>alert('engage')</script> please keep our <b>surgery</b> open"

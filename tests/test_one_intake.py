@@ -18,13 +18,13 @@ from engage.cli import cli
 from engage.extensions import db
 from engage.feedback import service
 from engage.feedback.models import Channel, FeedbackItem
-from engage.feedback.partners import create_partner
 from engage.followup import post_commit
 from engage.mail import inbound
 from tests.batchfail import fail_the_batch
 from tests.mail import test_inbound as mail_tests
 from tests.mail.test_import_batches import mail
 from tests.mail.test_inbound import _deliver, _mbox, message, post_raw
+from tests.partners import create_partner
 
 # The webhook's token and the IMAP server, as the mail tests set them up.
 webhook_token = mail_tests.webhook_token

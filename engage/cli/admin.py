@@ -42,6 +42,7 @@ def worker_command(workers: int) -> None:
 @click.command("create-partner")
 @click.argument("name")
 @with_appcontext
+@transaction()
 def create_partner_command(name: str) -> None:
     """Create an API partner (such as a Healthwatch) and print its token once."""
     from engage.feedback.partners import create_partner
@@ -57,6 +58,7 @@ def create_partner_command(name: str) -> None:
 @click.command("revoke-partner")
 @click.argument("name")
 @with_appcontext
+@transaction()
 def revoke_partner_command(name: str) -> None:
     """Revoke an API partner's token."""
     from engage.feedback.partners import revoke_partner

@@ -30,8 +30,7 @@ def create_partner(name: str) -> tuple[ApiPartner, str]:
     token = "eng_" + secrets.token_urlsafe(32)
     partner = ApiPartner(name=name, token_hash=_hash(token))
     db.session.add(partner)
-    # Kept for now: called by `engage create-partner` and tests, which rely on it.
-    db.session.commit()
+    db.session.flush()  # the caller's unit of work commits
     return partner, token
 
 
@@ -59,6 +58,5 @@ def revoke_partner(name: str) -> bool:
     if partner is None or partner.revoked_at is not None:
         return False
     partner.revoked_at = utcnow()
-    # Kept for now: called by `engage revoke-partner` and tests, which rely on it.
-    db.session.commit()
+    db.session.flush()  # the caller's unit of work commits
     return True

@@ -244,7 +244,5 @@ def ensure_default_themes() -> list[Theme]:
     for position, (slug, name, description) in enumerate(DEFAULT_THEMES):
         if slug not in existing:
             db.session.add(Theme(slug=slug, name=name, description=description, position=position))
-    # Kept here for now: a set-up step (create_app's callers, tests, bench, the demo)
-    # whose callers rely on the themes being stored when it returns.
-    db.session.commit()
+    db.session.flush()  # the caller's unit of work commits
     return list(db.session.scalars(select(Theme).order_by(Theme.position)))

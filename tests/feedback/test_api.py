@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db, limiter
 from engage.feedback.models import ApiPartner, Channel, FeedbackItem
-from engage.feedback.partners import create_partner, revoke_partner
+from tests.partners import create_partner, revoke_partner
 
 
 def count_items() -> int:

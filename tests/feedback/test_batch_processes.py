@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.feedback.partners import create_partner
+from tests.partners import create_partner
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = [

@@ -13,8 +13,8 @@ from engage.extensions import db
 from engage.feedback import api_views, service
 from engage.feedback.idempotency import IDEMPOTENCY_KEY_LIFETIME
 from engage.feedback.models import FeedbackItem, IdempotencyKey
-from engage.feedback.partners import create_partner
 from engage.util import utcnow
+from tests.partners import create_partner
 
 BATCH = [
     {"text": "Residents at our Harrow event worried about GP access."},

@@ -153,13 +153,13 @@ def _seed(app, model_dir: Path, corpus: Path) -> dict:
     from engage.classify import service as classify
     from engage.engagements.models import Engagement
     from engage.feedback.models import Theme
-    from engage.feedback.partners import create_partner
     from engage.feedback.service import ensure_default_themes
     from engage.publish import service as publish
     from engage.publish.models import ResponseStatus
     from engage.staff import accounts
     from engage.staff.models import Role
     from engage.util import utcnow
+    from tests.partners import create_partner
 
     with app.app_context():
         ensure_default_themes()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db, limiter
 from engage.feedback.models import FeedbackItem
-from engage.feedback.partners import create_partner
+from tests.partners import create_partner
 
 CONFORMANCE = [
     checks.not_a_server_error,

@@ -203,7 +203,10 @@ def test_two_workers_and_the_web_path_do_each_item_once(
         assert "Traceback" not in worker.errors(), worker.errors()
     _check_each_item_once(sweepers.record, smtp_server, 200)
     # Both workers took part (the claims divided the work, they did not serialise it).
-    assert all(total["classified"] + total["acknowledged"] for total in totals), totals
+    # Which steps each got depends on timing: on a loaded machine the web path and the
+    # first worker may classify everything before the second worker's first sweep, and
+    # the second then takes its share of the sending.
+    assert all(sum(total.values()) - total["rounds"] for total in totals), totals
     assert sum(total["sent"] for total in totals) == 200
 
 

@@ -297,6 +297,7 @@ def test_corrupt_model_feedback_is_stored_unclassified(
 
     # A good model again: the waiting items are classified, nothing was lost.
     classify.train_model(corpus=[corrupt_model["corpus"]], force=True)
+    db.session.commit()
     assert classify.classify_pending() == 2
     db.session.expire_all()
     assert all(i.classified_at is not None for i in db.session.scalars(select(FeedbackItem)))

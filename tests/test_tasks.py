@@ -125,6 +125,7 @@ def test_a_web_submission_hands_its_work_to_the_worker(
     from engage.classify.service import train_model
 
     train_model(force=True)
+    db.session.commit()
     engagement = make_engagement()
     monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
     monkeypatch.setattr(tasks, "_last_hand_over", float("-inf"))

@@ -12,6 +12,7 @@ import csv
 import pytest
 
 from engage.classify import service
+from engage.extensions import db
 from tests.classify.corpus import ITEMS
 
 
@@ -37,4 +38,6 @@ def model_dir(app, tmp_path):
 
 @pytest.fixture
 def trained(app, model_dir, corpus):
-    return service.train_model(corpus=[corpus])
+    result = service.train_model(corpus=[corpus])
+    db.session.commit()  # as `engage train` does
+    return result

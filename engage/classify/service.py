@@ -195,10 +195,7 @@ def train_model(*, force: bool = False, corpus: list[Path] | None = None) -> Tra
     activated, reason = _should_activate(row, current, force)
     if activated:
         _activate(row)
-    # Kept here for now: training is a job in itself (engage train, the staff models
-    # page, test and bench set-up), whose callers rely on the new version being stored
-    # when it returns. To convert together with those callers.
-    db.session.commit()
+    db.session.flush()  # the caller's unit of work commits (engage train: transaction())
     return TrainResult(
         version=version,
         activated=activated,

@@ -19,7 +19,8 @@ def train_command(as_json: bool, force: bool, if_missing: bool) -> None:
     from engage.classify import service
 
     try:
-        _train(service, as_json=as_json, force=force, if_missing=if_missing)
+        with transaction():  # the new version is stored once the command has trained it
+            _train(service, as_json=as_json, force=force, if_missing=if_missing)
     except service.NoTrainingDataError as error:
         if not if_missing:
             raise click.ClickException(str(error)) from error

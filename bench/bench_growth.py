@@ -543,6 +543,23 @@ def write_readme(table: str, readme: Path = HERE / "README.md") -> None:
 # ---------------------------------------------------------------------------- main
 
 
+def _save(report: dict, started: float, args, *, partial: bool) -> None:
+    """bench/out/growth.json and growth.md, and the plot; after each size (``partial``)
+    and at the end (and bench/README.md then, with --write-readme)."""
+    report["partial"] = partial
+    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["targets"] = judge(report)
+    out_dir = HERE / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "growth.json").write_text(json.dumps(report, indent=2) + "\n")
+    Path(args.svg).write_text(svg_plot(report))
+    table = markdown(report)
+    (out_dir / "growth.md").write_text(table)
+    if args.write_readme and not partial:
+        write_readme(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
@@ -587,23 +604,14 @@ def main(argv: list[str] | None = None) -> int:
                 run = _step(lambda b=backend, s=size: measure_size(b, s, work, args))
                 report[backend][str(size)] = run
                 failed |= "error" in run
-            report.setdefault("growth", {})[backend] = growth(report[backend])
+                report.setdefault("growth", {})[backend] = growth(report[backend])
+                _save(report, started, args, partial=True)  # a long run keeps what it has
     finally:
         if args.keep:
             common.log(f"work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["targets"] = judge(report)
-    out_dir = HERE / "out"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "growth.json").write_text(json.dumps(report, indent=2) + "\n")
-    Path(args.svg).write_text(svg_plot(report))
-    table = markdown(report)
-    (out_dir / "growth.md").write_text(table)
-    if args.write_readme:
-        write_readme(table)
+    _save(report, started, args, partial=False)
     print(json.dumps(report), flush=True)
     met = sum(c["pass"] for c in report["targets"].values())
     common.log(

@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,7 @@ def measured(args: list[str], env: dict[str, str], timeout: float | None = None)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(args, cwd=common.ROOT, env=env, stdout=out, stderr=err)
-        status, usage, stopped = bench_import._wait(proc, timeout)
+        status, usage, stopped = _wait(proc, timeout)
         seconds = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
@@ -107,6 +108,27 @@ def measured(args: list[str], env: dict[str, str], timeout: float | None = None)
         "stopped": stopped,
         "stdout": stdout,
     }
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None, grace: float = 10.0):
+    """wait4() the child; after ``timeout`` SIGINT, and SIGKILL ``grace`` seconds later
+    (a purge interrupted between batches can carry on with the next one)."""
+    if not timeout:
+        _, status, usage = os.wait4(proc.pid, 0)
+        return status, usage, False
+    deadline = time.monotonic() + timeout
+    stopped = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return status, usage, stopped
+        now = time.monotonic()
+        if now >= deadline and not stopped:
+            proc.send_signal(signal.SIGINT)
+            stopped = True
+        elif stopped and now >= deadline + grace:
+            proc.kill()
+        time.sleep(0.05)
 
 
 def _last_json(stdout: str) -> dict:

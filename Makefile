@@ -115,7 +115,7 @@ security: $(STAMP) ## bandit over engage/, pip-audit over .venv (see above)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# How costs grow from 10,000 to 1,000,000 items (issue #25; ~20 minutes, not in CI).
+# How costs grow from 10,000 to 1,000,000 items (issue #25; not in CI; tens of minutes).
 # GROWTH_ARGS="--sizes 10000,100000" for a quick run; see bench/bench_growth.py.
 GROWTH_ARGS ?=
 bench-growth: $(STAMP)

@@ -34,7 +34,8 @@ size over the one before it (1M / 100k in a full run), and the issue's targets j
 at the largest PostgreSQL size. ``bench/out/growth.json`` keeps it; ``bench/growth.svg``
 is the plot of p95 against size per page (hand-written SVG); ``--write-readme`` puts
 the tables into bench/README.md between the ``growth:begin``/``growth:end`` markers.
-Not part of .ci/run; budget: about 20 minutes for a full run on 2 cores.
+Not part of .ci/run. The issue asks for under 20 minutes on 2 cores; the one full run so
+far took 37 minutes on a machine loaded by other jobs (bench/README.md, "Growth").
 """
 
 from __future__ import annotations
@@ -307,6 +308,9 @@ def figures(run: dict) -> dict[str, float | None]:
         flat[f"{page}.p95_ms"] = page_figures.get("p95_ms")
         flat[f"{page}.rps"] = page_figures.get("rps")
         flat[f"{page}.cpu_ms"] = page_figures.get("server_cpu_ms_per_request")
+        # One request alone before the load test: for the dashboard and the engagement
+        # page's figures, the recount that the per-worker cache then hides for a minute.
+        flat[f"{page}.first_ms"] = page_figures.get("single_request_ms")
         if page in PUBLIC_PAGES:
             flat[f"{page}.ratio_to_bare"] = page_figures.get("ratio_to_bare")
     flat["bare.rps"] = (web.get("bare") or {}).get("rps")
@@ -496,6 +500,7 @@ def _num(value, digits: int = 1) -> str:
 ROWS = (
     *((f"{p}.p95_ms", f"{p}, p95 ms") for p in PAGES),
     *((f"{p}.cpu_ms", f"{p}, server CPU ms/request") for p in PAGES),
+    *((f"{p}.first_ms", f"{p}, first request alone, ms") for p in PAGES),
     *((f"{p}.ratio_to_bare", f"{p}, × bare route") for p in PUBLIC_PAGES),
     ("bare.rps", "bare route, req/s"),
     ("export_feedback.seconds", "export-feedback, s"),

@@ -181,12 +181,14 @@ import json, sys, time
 from sqlalchemy import event
 from engage import create_app
 from engage.extensions import db
-try:
-    from engage import retention
-except ImportError:
-    from engage.feedback import retention
-log = open(sys.argv[1], "a", buffering=1)
+import engage, importlib, pathlib
 app = create_app()
+# engage/retention.py, or engage/feedback/retention.py before the move: whichever this
+# tree holds (a plain "try the new name" can load another checkout's module through an
+# editable install's finder).
+moved = (pathlib.Path(engage.__file__).parent / "retention.py").exists()
+retention = importlib.import_module("engage.retention" if moved else "engage.feedback.retention")
+log = open(sys.argv[1], "a", buffering=1)
 with app.app_context():
     began = {}
     @event.listens_for(db.session, "after_begin")
@@ -233,11 +235,7 @@ def purge(env: dict[str, str], instance: Path, to_purge: int, max_seconds: float
 
 
 def _retention_batch() -> int:
-    try:
-        from engage import retention  # where it is moving
-    except ImportError:
-        from engage.feedback import retention
-    return retention.BATCH
+    return 500  # retention.BATCH (importing the module here would load the app's models)
 
 
 # ---------------------------------------------------------------- one size, one db

@@ -101,7 +101,9 @@ def measured(args: list[str], env: dict[str, str], timeout: float | None = None)
         stdout, stderr = out.read().decode(), err.read().decode("utf-8", "replace")
     code = os.waitstatus_to_exitcode(status)
     if code != 0 and not stopped:
-        raise RuntimeError(f"{' '.join(args[:3])} exited {code}: {stderr[-2000:]}")
+        # The command line shortened (a script given with -c would hide the error).
+        name = " ".join(a if len(a) < 80 else a[:30] + "…" for a in args[:3])
+        raise RuntimeError(f"{name} exited {code}: {stderr[-1500:]}")
     return {
         "seconds": round(seconds, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),

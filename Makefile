@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 
-.PHONY: run test test-postgres lint security bench install system-deps clean \
+.PHONY: run test test-postgres lint security bench bench-growth install system-deps clean \
 	translations-extract translations-update translations-compile
 
 $(STAMP): pyproject.toml
@@ -141,6 +141,12 @@ security: $(STAMP) ## bandit over engage/, pip-audit over .venv (see above)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# How costs grow from 10,000 to 1,000,000 items (issue #25; not in CI; tens of minutes).
+# GROWTH_ARGS="--sizes 10000,100000" for a quick run; see bench/bench_growth.py.
+GROWTH_ARGS ?=
+bench-growth: $(STAMP)
+	$(BIN)/python -m bench growth $(GROWTH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@
     python -m bench classify              # only the classifier
     python -m bench web import            # only these parts
     python -m bench ack                   # only post-to-acknowledgement latency
+    python -m bench growth [--sizes ...]  # 10k to 1M items (issue #25, bench/bench_growth.py)
     python -m bench --backends sqlite     # only one database
     python -m bench --keep                # keep the work folder (databases, logs, mboxes)
 
@@ -176,6 +177,11 @@ def _summary(report: dict) -> dict[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["growth"]:  # a run of its own, with its own options
+        from bench import bench_growth
+
+        return bench_growth.main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", help=f"any of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--backends", default=",".join(BACKENDS))

@@ -12,7 +12,9 @@
         write an mbox of N realistic emails; prints {"file":…, "messages":…, "bytes":…}
 
 Everything comes from ``random.Random(seed)``: the same seed gives the same data.
-Rows go in with SQLAlchemy Core executemany in large batches. The full-text index
+Rows go in with SQLAlchemy Core executemany in large batches (with ``--copy``, on
+PostgreSQL, with COPY FROM STDIN: ``python -m bench growth`` loads up to 1,000,000
+items that way). The full-text index
 (engage.feedback.search) is uninstalled for the load and installed afterwards: on
 SQLite that recreates feedback_fts and its triggers and rebuilds the index in one
 pass (the triggers firing row by row cost some 20 s more); on PostgreSQL it builds
@@ -420,6 +422,44 @@ def _insert(connection, table, rows: list[dict]) -> None:
         connection.execute(table.insert(), rows[start : start + BATCH])
 
 
+def _copy(connection, table, rows: list[dict]) -> None:
+    """PostgreSQL's COPY FROM STDIN through psycopg, each value turned into what the
+    column stores by the column type's own bind processor (enums to their values,
+    JSON to text), so the rows are the ones ``_insert`` would have written."""
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = connection.dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    converters = [(name, proc) for name, proc in zip(names, processors, strict=True)]
+    cursor = connection.connection.driver_connection.cursor()
+    columns = ", ".join(f'"{name}"' for name in names)
+    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([proc(row[name]) if proc else row[name] for name, proc in converters])
+
+
+def keep_staff_labels(rows: dict[str, list[dict]], count: int) -> None:
+    """Keep staff review on ``count`` items spread evenly over the data set, and clear it
+    on the rest (their staff tags go; their model tags stay), so that `engage train` has
+    the same number of staff labels at every size (bench/bench_growth.py)."""
+    from engage.feedback.models import TagSource
+
+    reviewed = [item for item in rows["feedback_item"] if item["themes_reviewed_at"]]
+    if len(reviewed) <= count:
+        return
+    step = len(reviewed) / count
+    kept = {reviewed[int(n * step)]["id"] for n in range(count)}
+    for item in reviewed:
+        if item["id"] not in kept:
+            item["themes_reviewed_at"] = None
+    rows["theme_tag"] = [
+        tag
+        for tag in rows["theme_tag"]
+        if tag["source"] != TagSource.STAFF or tag["item_id"] in kept
+    ]
+
+
 def add_publishers() -> None:
     """The bench's publisher accounts, two-factor sign-in set up with known secrets."""
     from engage.extensions import db
@@ -491,22 +531,34 @@ def load_data(args: argparse.Namespace) -> dict:
 
         t = time.perf_counter()
         rows = build_rows(ids, themes, args.items, args.seed)
+        if args.staff_labels is not None:
+            keep_staff_labels(rows, args.staff_labels)
         timings["build_rows"] = round(time.perf_counter() - t, 2)
         log(f"built {len(rows['feedback_item']):,} items in {timings['build_rows']} s")
 
         t = time.perf_counter()
         metadata = db.metadata
+        load = _copy if args.copy and dialect == "postgresql" else _insert
         with db.engine.begin() as connection:
             # The full-text index is built once after the load (what its triggers would
             # do row by row, some 20 s slower on SQLite): uninstall, load, install.
-            search.uninstall(connection)
+            if load is _copy:
+                # Only the GIN index goes: adding the stored document column back
+                # afterwards would rewrite the table and rebuild all its indexes.
+                connection.execute(text("DROP INDEX IF EXISTS ix_feedback_item_search"))
+            else:
+                search.uninstall(connection)
             for name, table_rows in rows.items():
                 t1 = time.perf_counter()
-                _insert(connection, metadata.tables[name], table_rows)
+                load(connection, metadata.tables[name], table_rows)
                 log(f"{name}: {len(table_rows):,} rows in {time.perf_counter() - t1:.1f} s")
         timings["insert"] = round(time.perf_counter() - t, 2)
+        del rows
         t = time.perf_counter()
         with db.engine.begin() as connection:
+            if dialect == "postgresql":
+                # Room to sort the GIN index's entries in memory (this transaction only).
+                connection.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
             search.install(connection)  # the FTS5 table and its triggers, or the GIN index
             if dialect == "postgresql":
                 for name in (
@@ -720,6 +772,17 @@ def main(argv: list[str] | None = None) -> int:
     common.add_where_arguments(data)
     data.add_argument("--items", type=int, default=N_ITEMS)
     data.add_argument("--seed", type=int, default=SEED)
+    data.add_argument(
+        "--staff-labels",
+        type=int,
+        default=None,
+        help="keep staff review on this many items only (default: as generated, ~30%%)",
+    )
+    data.add_argument(
+        "--copy",
+        action="store_true",
+        help="on PostgreSQL, load with COPY instead of INSERT (bench growth)",
+    )
     mbox = sub.add_parser("mbox")
     mbox.add_argument("--out", required=True)
     mbox.add_argument("--messages", type=int, required=True)

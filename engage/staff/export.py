@@ -14,6 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import Select, select
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag
+from engage.feedback.models import FeedbackItem, TagSource, Theme, ThemeTag, current_of
 from engage.feedback.themes import percent
 from engage.public.serialize import iso
 from engage.util import spreadsheet_safe
@@ -85,15 +86,14 @@ def _themes_of(ids: list[int]) -> dict[int, list[tuple[str, int | None]]]:
     """Each item's current themes in the guide's order, as (slug, percent): the model's
     probability as a whole percent for a theme the model set, None for one staff set.
 
-    The rule of current_tags() (staff tags once staff have tagged or reviewed the item,
-    else the model's), applied here to the batch's own tags, read through their item
-    index: current_tags() in SQL read every tag and every staff tag in the table for
-    each batch, so an export's time grew with the square of the items (bench growth).
+    The rule is feedback.models.current_of, applied to the batch's own tags, read
+    through their item index: current_tags() in SQL read every tag and every staff
+    tag in the table for each batch, so an export's time grew with the square of the
+    items (bench growth).
     """
-    staff: dict[int, list[tuple[str, int | None]]] = {}
-    model: dict[int, list[tuple[str, int | None]]] = {}
-    reviewed: set[int] = set()
-    for item_id, slug, source, confidence, reviewed_at in db.session.execute(
+    tags: dict[int, list] = {}
+    reviewed: dict[int, datetime | None] = {}
+    for row in db.session.execute(
         select(ThemeTag.item_id, Theme.slug, ThemeTag.source, ThemeTag.confidence)
         .add_columns(FeedbackItem.themes_reviewed_at)
         .join(Theme, Theme.id == ThemeTag.theme_id)
@@ -101,17 +101,15 @@ def _themes_of(ids: list[int]) -> dict[int, list[tuple[str, int | None]]]:
         .where(ThemeTag.item_id.in_(ids))
         .order_by(ThemeTag.item_id, Theme.position, Theme.slug)
     ):
-        if reviewed_at is not None:
-            reviewed.add(item_id)
-        if source == TagSource.STAFF:
-            staff.setdefault(item_id, []).append((slug, None))
-        else:
-            model.setdefault(item_id, []).append((slug, percent(confidence)))
-    themes = staff
-    for item_id, shares in model.items():
-        if item_id not in staff and item_id not in reviewed:
-            themes[item_id] = shares
-    return themes
+        tags.setdefault(row.item_id, []).append(row)
+        reviewed[row.item_id] = row.themes_reviewed_at
+    return {
+        item_id: [
+            (tag.slug, None if tag.source == TagSource.STAFF else percent(tag.confidence))
+            for tag in current_of(rows, reviewed=reviewed[item_id])
+        ]
+        for item_id, rows in tags.items()
+    }
 
 
 def _percent_cell(shares: dict[str, int]) -> str:

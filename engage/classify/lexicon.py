@@ -131,7 +131,11 @@ _PHRASES: dict[str, str] = {
         "life or death, blue light, golden hour, consultant-led, consultant led, midwife-led, "
         "midwife led, special care baby, scbu, nicu, urgent, emergency, cottage hospital*, "
         "community hospital*, health centre*, hub, taxi, round trip, roads, go private, private "
-        "health care, private healthcare, further to travel, too far, for miles"
+        "health care, private healthcare, further to travel, too far, for miles, same doctor, "
+        "same gp, same worker, same person twice, continuity, online form*, get through, "
+        "getting through, answered in time, calls not answered, stay open, stays open, kept "
+        "open, still have a hospital, charged to park, to park, callback, call back, get "
+        "seen, got seen, be seen, housebound, nurse appointment*"
     ),
     "jobs": (
         "job, jobs, staff, staffing, staffed, understaff*, workforce, employ*, redundan*, laid "
@@ -255,7 +259,9 @@ def matches(text: str, phrases: Sequence[str]) -> list[str]:
 # The guide's clinical leadership is clinicians *deciding* ("GPs on the board",
 # "consultants were never asked"), not clinicians named in passing (so not "consult*",
 # the public consultation, "support*" or "the powers that be"); staff named with praise
-# ("the nurses were wonderful") is not a workforce concern; and staff named with a worry
+# ("the nurses were wonderful") is not a workforce concern, nor care at a named unit
+# praised ("the care on the ward was excellent") a concern about services (convention
+# 16); and staff named with a worry
 # ("colleagues are in limbo", "not enough call handlers") is one, without the words
 # "jobs" or "redundancy".
 # fmt: off
@@ -284,6 +290,18 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "caring", "thank*", "fantastic", "excellent", "superb", "great", "fab*",
             "angels", "heroes", "professional", "cannot fault", "can't fault",
             "outstanding", "helpful", "friendly", "best",
+        ),
+    ),
+    "care praised": (
+        (
+            "care", "cared", "team", "unit", "ward", "hospital", "hospice", "clinic",
+            "crew", "service", "treatment", "treated", "looked after", "operation",
+        ),
+        (
+            "excellent", "wonderful", "brilliant", "outstanding", "superb", "fantastic",
+            "commend*", "thank*", "grateful", "gratitude", "saved my", "saved his",
+            "saved her", "saved our", "saved the life", "cannot fault", "can't fault",
+            "could not fault", "couldn't fault", "first class", "second to none",
         ),
     ),
     "staff worried": (

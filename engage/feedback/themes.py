@@ -3,6 +3,8 @@ theme's probability is shown to staff on (``percent``)."""
 
 from __future__ import annotations
 
+from engage.i18n import _l
+
 DEFAULT_THEMES: tuple[tuple[str, str, str], ...] = (
     (
         "money",
@@ -32,6 +34,18 @@ DEFAULT_THEMES: tuple[tuple[str, str, str], ...] = (
         "Impact on jobs",
         "Staff and workforce: redundancies, restructuring, recruitment, morale, pay and TUPE.",
     ),
+)
+
+
+# The default themes' names, marked for the catalogue (issue 24): public pages pass a
+# theme's stored name through ``engage.i18n.translate``, so a default theme is shown in
+# the visitor's language and a theme staff renamed is shown as they typed it.
+THEME_NAMES_FOR_CATALOGUE = (
+    _l("Money"),
+    _l("Decision-making"),
+    _l("Clinical leadership"),
+    _l("Impact on services"),
+    _l("Impact on jobs"),
 )
 
 

@@ -7,7 +7,7 @@ from wtforms import EmailField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from engage.i18n import LazyNumber, _l
+from engage.i18n import LazyNumber, _l, translate
 from engage.publish.votes import MAX_COMMENT
 
 
@@ -45,7 +45,7 @@ class AlertChoicesForm(FlaskForm):
 
     def set_choices(self, themes, engagements) -> None:
         """Offer these themes and engagements."""
-        self.themes.choices = [(t.slug, t.name) for t in themes]
+        self.themes.choices = [(t.slug, translate(t.name)) for t in themes]
         self.engagements.choices = [(e.slug, e.title) for e in engagements]
 
 

@@ -25,6 +25,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import queries as feedback_queries
 from engage.feedback.models import FeedbackItem, Theme
+from engage.i18n import _, translate
 from engage.util import db_enum, utcnow
 
 
@@ -296,7 +297,7 @@ class AlertChoice(db.Model):
     def name(self) -> str:
         """What is followed, for emails and pages: "the theme Money" or a title."""
         if self.theme is not None:
-            return f"the theme {self.theme.name}"
+            return _("the theme %(name)s", name=translate(self.theme.name))
         return self.engagement.title if self.engagement else ""
 
     def sort_key(self) -> tuple:

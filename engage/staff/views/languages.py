@@ -31,38 +31,38 @@ def _back_to_item(item_id: int, anchor: str = "language"):
 @role_required(Role.TRIAGER)
 def item_translation(item_id: int):
     """Keep staff's English translation beside the original; the classifier tags it."""
-    found = _item(item_id)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    try:
-        changed = translation.add_translation(
+    return _change_item(
+        item_id,
+        lambda found: translation.add_translation(
             found, request.form.get("translation"), by=current_user
-        )
-    except translation.TranslationError as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return _back_to_item(item_id)
-    # Kept here: the item must be stored before it is handed to classification
-    # (post_commit reads committed rows, perhaps in another process).
-    db.session.commit()
-    if changed:
-        # The normal classification step, now or in the worker (engage.followup).
-        post_commit.after_commit([found])
-    flash("Translation saved" if changed else "The translation has not changed", "info")
-    return _back_to_item(item_id)
+        ),
+        saved="Translation saved",
+        unchanged="The translation has not changed",
+    )
 
 
 @bp.post("/items/<int:item_id>/language")
 @role_required(Role.TRIAGER)
 def item_language(item_id: int):
     """Correct the detected language (the item is classified again)."""
+    return _change_item(
+        item_id,
+        lambda found: translation.set_language(
+            found, request.form.get("language", "")[:12], by=current_user
+        ),
+        saved="Language saved",
+        unchanged="The language has not changed",
+    )
+
+
+def _change_item(item_id: int, change, *, saved: str, unchanged: str):
+    """Apply ``change`` (True when it changed the item) and, if it did, hand the item to
+    the normal classification step, now or in the worker (engage.followup)."""
     found = _item(item_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        changed = translation.set_language(
-            found, request.form.get("language", "")[:12], by=current_user
-        )
+        changed = change(found)
     except translation.TranslationError as exc:
         db.session.rollback()
         flash(str(exc), "warning")
@@ -72,7 +72,7 @@ def item_language(item_id: int):
     db.session.commit()
     if changed:
         post_commit.after_commit([found])
-    flash("Language saved" if changed else "The language has not changed", "info")
+    flash(saved if changed else unchanged, "info")
     return _back_to_item(item_id)
 
 

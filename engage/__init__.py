@@ -86,7 +86,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             "feedback_address": app.config["ENGAGE_FEEDBACK_ADDRESS"],
         }
 
+    if not app.testing:
+        _keep_statistics(app)
     return app
+
+
+def _keep_statistics(app: Flask) -> None:
+    """On SQLite, describe the tables to the query planner once there is feedback and no
+    description yet (extensions.keep_sqlite_statistics)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engage.extensions import keep_sqlite_statistics
+
+    with app.app_context():
+        try:
+            keep_sqlite_statistics(only_if_missing=True)
+        except SQLAlchemyError as error:  # not migrated yet, or the file is busy
+            app.logger.warning("SQLite statistics not refreshed at start: %s", error)
 
 
 def _import_models() -> None:

@@ -174,3 +174,31 @@ def test_a_queue_that_is_down_loses_nothing(app, client, monkeypatch, make_engag
     assert item.ack_pending  # the minute's sweep still owes and sends it
     tasks.bind(app)
     assert tasks.run_sweeps()["acknowledge"] == 1
+
+
+def test_sqlite_statistics_are_made_once_there_is_feedback(app, make_item, make_engagement):
+    """SQLite plans the staff pages' statements well only with ANALYZE's statistics
+    (bench README: the editor's picker 40 ms a call without, 3.75 ms with)."""
+    from sqlalchemy import text
+
+    from engage.extensions import keep_sqlite_statistics
+
+    if db.engine.dialect.name != "sqlite":
+        assert keep_sqlite_statistics(only_if_missing=True) is False  # autovacuum's job
+        return
+    db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+    db.session.commit()
+    assert keep_sqlite_statistics(only_if_missing=True) is False  # no feedback yet
+    engagement = make_engagement()
+    for n in range(3):
+        make_item(
+            f"Keep the walk-in centre open at weekends, please ({n}).",
+            engagement_slug=engagement.slug,
+        )
+    assert keep_sqlite_statistics(only_if_missing=True) is True
+    described = db.session.execute(
+        text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'feedback_item'")
+    ).scalar()
+    assert described >= 1
+    assert keep_sqlite_statistics(only_if_missing=True) is False  # already described
+    assert keep_sqlite_statistics() is True  # the quarter-hour refresh always runs

@@ -98,15 +98,9 @@ def _backend(backend: str, work: Path, parts: set[str], mboxes: list[str]) -> di
     instance = work / backend
     instance.mkdir(parents=True, exist_ok=True)
     models = work / "models"
-    pg_name = f"engage_bench_{os.getpid()}"
-    if backend == "postgresql":
-        common.pg_ensure_running()
-        url = common.pg_create(pg_name)
-    else:
-        url = f"sqlite:///{instance / 'engage.db'}"
-    where = ["--database-url", url, "--instance", str(instance), "--model-dir", str(models)]
     out: dict = {}
-    try:
+    with common.bench_database(backend, instance, f"engage_bench_{os.getpid()}") as url:
+        where = ["--database-url", url, "--instance", str(instance), "--model-dir", str(models)]
         common.log(f"{backend}: generating 100,000 items and 5,000 responses")
         out["generate"] = common.run_json([sys.executable, "-m", "bench.generate", "data", *where])
         if "web" in parts:
@@ -117,9 +111,6 @@ def _backend(backend: str, work: Path, parts: set[str], mboxes: list[str]) -> di
             out["import_mail"] = _step(
                 lambda: common.run_json([*_script("bench_import.py"), *where, *mboxes])
             )
-    finally:
-        if backend == "postgresql":
-            common.pg_drop(pg_name)
     return out
 
 
@@ -127,26 +118,11 @@ def _ack(backend: str, work: Path) -> dict:
     """bench_ack.py on a fresh database of its own (no 100k items: it needs none)."""
     instance = work / backend / "ack"
     instance.mkdir(parents=True, exist_ok=True)
-    pg_name = f"engage_bench_ack_{os.getpid()}"
-    if backend == "postgresql":
-        common.pg_ensure_running()
-        url = common.pg_create(pg_name)
-    else:
-        url = f"sqlite:///{instance / 'engage.db'}"
-    where = [
-        "--database-url",
-        url,
-        "--instance",
-        str(instance),
-        "--model-dir",
-        str(work / "models"),
-    ]
-    try:
+    with common.bench_database(backend, instance, f"engage_bench_ack_{os.getpid()}") as url:
+        where = ["--database-url", url, "--instance", str(instance)]
+        where += ["--model-dir", str(work / "models")]
         common.log(f"{backend}: post-to-acknowledgement benchmark")
         return common.run_json([*_script("bench_ack.py"), *where])
-    finally:
-        if backend == "postgresql":
-            common.pg_drop(pg_name)
 
 
 def _step(fn) -> dict:

@@ -41,6 +41,7 @@ far took 37 minutes on a machine loaded by other jobs (bench/README.md, "Growth"
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -247,12 +248,10 @@ def measure_size(backend: str, size: int, work: Path, args) -> dict:
     instance = work / f"{backend}-{size}"
     instance.mkdir(parents=True, exist_ok=True)
     models = work / "models"
-    pg_name = f"engage_growth_{os.getpid()}"
-    if backend == "postgresql":
-        common.pg_ensure_running()
-        url = common.pg_create(pg_name)
-    else:
-        url = f"sqlite:///{instance / 'engage.db'}"
+    database = contextlib.ExitStack()  # closed in the finally below: drops PostgreSQL's
+    url = database.enter_context(
+        common.bench_database(backend, instance, f"engage_growth_{os.getpid()}")
+    )
     where = ["--database-url", url, "--instance", str(instance), "--model-dir", str(models)]
     env = common.app_env(url, instance, models)
     out: dict = {"items": size, "load_average_start": [round(x, 2) for x in os.getloadavg()]}
@@ -278,8 +277,7 @@ def measure_size(backend: str, size: int, work: Path, args) -> dict:
             out["purge"] = _step(lambda: purge(env, instance, to_purge, args.purge_seconds))
         out["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
-        if backend == "postgresql":
-            common.pg_drop(pg_name)
+        database.close()
         if not args.keep:
             shutil.rmtree(instance, ignore_errors=True)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -63,6 +64,21 @@ def pg_create(name: str) -> str:
 def pg_drop(name: str) -> None:
     with pg_connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def bench_database(backend: str, instance: Path, name: str):
+    """A fresh database for one benchmark step: yields its SQLAlchemy URL (PostgreSQL:
+    a database called ``name``, dropped afterwards; SQLite: a file in ``instance``)."""
+    if backend != "postgresql":
+        yield f"sqlite:///{instance / 'engage.db'}"
+        return
+    pg_ensure_running()
+    url = pg_create(name)
+    try:
+        yield url
+    finally:
+        pg_drop(name)
 
 
 def add_where_arguments(parser) -> None:

@@ -138,6 +138,30 @@ def test_suggestions_are_ranked_by_the_wording(consultation, app):
         assert picker.suggestions(engagement.id, [money], None, "the and of") == []
 
 
+def test_ranking_with_kept_words_scores_as_analysing_the_texts_afresh():
+    """The words kept per text give the same similarities as a vectoriser that reads
+    the texts itself, and a changed text is read again (kept by text, not by item)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import linear_kernel
+
+    wording = "We are keeping the birth centre open and adding midwives"
+    texts = [
+        "Please keep the birth centre at the community hospital open!",
+        "The midwives are the best, we need more of them.",
+        "Parking charges are far too high",
+        "the and of",
+        "KEEP THE BIRTH CENTRE OPEN. keep it open.",
+    ]
+    fresh = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1)
+    matrix = fresh.fit_transform([wording, *texts])
+    expected = linear_kernel(matrix[0:1], matrix[1:]).ravel().tolist()
+    assert picker._rank(wording, texts) == pytest.approx(expected)
+    assert picker._rank(wording, texts) == pytest.approx(expected)  # from kept words
+    assert expected[0] > expected[2] == 0.0
+    changed = [*texts[:2], "birth centre parking", *texts[3:]]
+    assert picker._rank(wording, changed)[2] > 0.0
+
+
 def test_reusable_wording_is_inserted_without_saving(consultation, signed_in):
     engagement, *_ = consultation
     template = ResponseTemplate(

@@ -358,9 +358,7 @@ def test_default_theme_names_follow_the_language_and_renamed_ones_stay(client):
 
     db.session.scalars(select(Theme).where(Theme.slug == "jobs")).one().name = "Staff"
     db.session.commit()
-    page = client.get("/you-said-we-did", headers={"Accept-Language": "pl"}).get_data(
-        as_text=True
-    )
+    page = client.get("/you-said-we-did", headers={"Accept-Language": "pl"}).get_data(as_text=True)
     assert ">Pieniądze</option>" in page and ">Przywództwo kliniczne</option>" in page
     assert ">Staff</option>" in page  # a name staff typed is shown as typed
     english = client.get("/you-said-we-did").get_data(as_text=True)

@@ -29,7 +29,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from engage.classify import storage
 from engage.classify.corpus import THEMES
 from engage.classify.lexicon import matches as lexicon_matches
-from engage.classify.spelling import Speller
+from engage.classify.spelling import Speller, english_words
 from engage.classify.storage import UntrustedModelError
 from engage.classify.text import normalise
 from engage.classify.vectorise import FastVectoriser
@@ -78,7 +78,10 @@ class ThemeModel:
         for name, vec in getattr(union, "transformer_list", []):
             if name == "word" and hasattr(vec, "idf_"):
                 words = [(w, vec.idf_[i]) for w, i in vec.vocabulary_.items() if " " not in w]
-                return Speller(w for w, _ in sorted(words, key=lambda wi: (wi[1], wi[0])))
+                return Speller(
+                    (w for w, _ in sorted(words, key=lambda wi: (wi[1], wi[0]))),
+                    english=english_words(),
+                )
         return None
 
     def clean(self, text: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MIN_LENGTH", "Speller"]
+__all__ = ["MIN_LENGTH", "Speller", "english_words"]
 
 MIN_LENGTH = 5
 _WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
@@ -30,6 +30,29 @@ _WORD = re.compile(rf"[^\W\d_]{{{MIN_LENGTH},}}")
 
 # Nothing but space and opening punctuation since the text began or a sentence ended.
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n])[\s\"'(\[*-]*\Z")
+
+
+_ENGLISH: list[dict[str, int]] = []  # read once per process: a file of an installed package
+
+#: An English word stays as typed unless the correction is this many times commoner.
+COMMONER = 10
+
+
+def english_words() -> dict[str, int]:
+    """How common each English word of MIN_LENGTH letters or more is (lower case).
+
+    From the word-frequency list that ships with pyspellchecker (about 160,000 words;
+    misspellings such as "goverment" or "recieve" are not in it). Read on first use
+    (half a second) and kept for the life of the process, like the code itself: it is
+    not a cache of anything that can change, so not an engage.caching cache (whose
+    caches tests empty between apps).
+    """
+    if not _ENGLISH:
+        from spellchecker import SpellChecker
+
+        counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
+        _ENGLISH.append({w: n for w, n in counts.items() if len(w) >= MIN_LENGTH and w.isalpha()})
+    return _ENGLISH[0]
 
 
 def _one_slip(a: str, b: str) -> bool:
@@ -55,7 +78,10 @@ def _deletes(word: str) -> set[str]:
 class Speller:
     """Corrects single slips against a ranked word list (the first word is the commonest)."""
 
-    def __init__(self, ranked_words: Iterable[str]) -> None:
+    def __init__(
+        self, ranked_words: Iterable[str], *, english: dict[str, int] | None = None
+    ) -> None:
+        self.english = english or {}  # how common real words are (english_words)
         self.rank: dict[str, int] = {}
         for word in ranked_words:
             if word.isalpha() and word not in self.rank:
@@ -86,6 +112,9 @@ class Speller:
         # ("funed" and "found" share "fund"); keep those truly one slip away.
         close = [c for c in set(candidates) if _one_slip(word, c)]
         best = min(close, key=self.rank.__getitem__) if close else None
+        common = self.english.get(word, 0)
+        if best is not None and common and common * COMMONER >= self.english.get(best, 0):
+            best = None  # a real word in its own right ("grand", not "grant")
         if len(self._cache) > 50_000:  # bounded: a long import meets ever rarer words
             self._cache.clear()
         self._cache[word] = best

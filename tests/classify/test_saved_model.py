@@ -46,6 +46,10 @@ def test_pre_split_file_names_only_allowed_types(saved):
 
 def test_pre_split_model_loads_and_predicts_as_it_did(saved, expected):
     model = load(saved)
+    # Since the file was saved the speller learnt to leave real English words alone
+    # ("decides" in the third text); what it predicted then is read with that off.
+    model.speller.english = {}
+    model.speller._cache.clear()
     assert model.version == expected["version"]
     assert model.thresholds.tolist() == expected["thresholds"]
     proba = model.predict_proba(expected["texts"])

@@ -10,7 +10,7 @@ import pytest
 from engage.classify import augment, lexicon
 from engage.classify.corpus import THEMES
 from engage.classify.model import FILLER
-from engage.classify.spelling import Speller
+from engage.classify.spelling import Speller, english_words
 from engage.classify.text import normalise
 
 # ------------------------------------------------------------------------- lexicon
@@ -96,6 +96,20 @@ def test_known_short_and_far_words_are_left_alone(speller):
 def test_the_commonest_candidate_wins():
     assert Speller(["cared", "cares"]).correct("carex") == "cared"
     assert Speller(["cares", "cared"]).correct("carex") == "cares"
+
+
+def test_a_real_english_word_is_not_taken_for_a_slip():
+    """Real comments were read wrongly: "My grand parents relied on the hospital" became
+    "grant" (money); a real word stays unless the correction is far commoner."""
+    english = english_words()
+    speller = Speller(["grant", "health", "design", "resources", "spending"], english=english)
+    assert speller.correct("grand") is None  # as common as "grant": a word of its own
+    assert speller.correct("heath") == "health"  # rare next to "health": a slip
+    assert speller.correct("deign") == "design"
+    assert speller.correct("desgin") == "design"  # not a word at all
+    assert "goverment" not in english and "recieve" not in english
+    assert speller.fix("My grand parents") == "My grand parents"
+    assert Speller(["grant"]).correct("grand") == "grant"  # without the word list
 
 
 # -------------------------------------------------------------------- augmentation

@@ -70,3 +70,16 @@ def test_staffing_in_a_quoted_reply_never_reaches_the_lexicon():
     assert "shortages" not in own
     assert not lexicon.matches(own, lexicon.LEXICON["jobs"])
     assert lexicon.matches(own, lexicon.LEXICON["services"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your survey has a redundant question in every section. Please tidy it up.",
+        "Loved your posts on Instagram about the new children's ward.",
+        "Went for my blood test and the clinic was closed for staff training.",
+    ],
+)
+def test_the_shipped_model_reads_the_other_sense_as_not_jobs(shipped_model, text):
+    themes = {t for t, _ in shipped_model.predict([text])[0]}
+    assert "jobs" not in themes

@@ -318,6 +318,33 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "not enough", "too few", "understaff*", "morale", "stress*",
         ),
     ),
+    # Guards for workforce words in other senses (convention 21): "redundant" as
+    # unneeded ("redundant jargon"), "posts" on social media, staff training named
+    # only as why a clinic shut. The jobs phrases still count; these let training
+    # learn that, in such a sentence, they do not mean staff.
+    "redundant as unneeded": (
+        ("redundant",),
+        (
+            "jargon", "word", "words", "wording", "question*", "paragraph*", "document*",
+            "survey*", "form", "forms", "buildings", "offices", "sitting empty",
+            "machine*", "equipment", "repeat*", "duplicat*", "pointless", "unnecessary",
+        ),
+    ),
+    "posts online": (
+        ("posts",),
+        (
+            "facebook", "twitter", "instagram", "tiktok", "nextdoor", "linkedin",
+            "whatsapp", "social media", "tweet*", "retweet*", "thread*", "blog*",
+            "your page", "its page", "share these", "sharing these", "tagging", "tagged",
+        ),
+    ),
+    "shut for training": (
+        ("training", "training day*", "protected learning", "learning time"),
+        (
+            "closed", "closes", "closing", "closure*", "shut*", "cancel*", "half day",
+            "half-day", "afternoon*", "no appointments", "turned up", "turned away",
+        ),
+    ),
 }
 # fmt: on
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -1,0 +1,85 @@
+"""Workforce words in other senses (docs/themes.md, convention 21): the lexicon's guards.
+
+"Redundant" meaning unneeded, "posts" on social media and staff training named only
+as why a clinic shut hold jobs phrases without being about staff. The contexts in
+lexicon.py mark such sentences so that training can learn the difference; quoted
+earlier replies that talk about staffing never reach the model at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engage.classify import lexicon
+from engage.classify.text import normalise
+
+GUARDS = ("redundant as unneeded", "posts online", "shut for training")
+
+
+def guards_found(text: str) -> dict[str, bool]:
+    features = lexicon.LexiconFeatures(None, 1.0, lexicon.default_contexts())
+    names = [name for name, *_ in lexicon.default_contexts()]
+    found = dict(zip(names, features.context_sentences(text), strict=True))
+    return {name: bool(found[name]) for name in GUARDS}
+
+
+@pytest.mark.parametrize(
+    ("text", "guard"),
+    [
+        ("The leaflet is full of redundant jargon.", "redundant as unneeded"),
+        ("Question 6 is redundant, it repeats question 3.", "redundant as unneeded"),
+        ("The old offices in Crewe are redundant and sitting empty.", "redundant as unneeded"),
+        ("I saw your posts on Facebook about the hub.", "posts online"),
+        ("Stop deleting posts that criticise the plan on your page.", "posts online"),
+        ("The clinic was shut for staff training again.", "shut for training"),
+        ("Surgery closed this afternoon for protected learning time.", "shut for training"),
+    ],
+)
+def test_a_guard_marks_the_other_sense(text, guard):
+    found = guards_found(text)
+    assert found[guard]
+    assert sum(found.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Forty admin staff are to be made redundant in the merger.",
+        "Thirty posts at the CCG will go and nobody has told the people in them.",
+        "The staff training budget has been cut again and nurses pay for their own courses.",
+        "My post is one of the savings lines in the restructure.",
+    ],
+)
+def test_workforce_senses_raise_no_guard(text):
+    assert not any(guards_found(text).values())
+
+
+def test_guards_look_within_one_sentence():
+    text = "Twelve posts are being cut. I read about it on Facebook."
+    assert not guards_found(text)["posts online"]
+
+
+def test_staffing_in_a_quoted_reply_never_reaches_the_lexicon():
+    text = (
+        "My mum waited eleven hours on a trolley at the Royal. That's what I complained about.\n\n"
+        "On 4 Jan 2025, at 16:02, Patient Experience <pals@nhs.example> wrote:\n"
+        "> We are sorry. The department had staff shortages that day and several\n"
+        "> nursing shifts were unfilled."
+    )
+    own = normalise(text)
+    assert "shortages" not in own
+    assert not lexicon.matches(own, lexicon.LEXICON["jobs"])
+    assert lexicon.matches(own, lexicon.LEXICON["services"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your survey has a redundant question in every section. Please tidy it up.",
+        "Loved your posts on Instagram about the new children's ward.",
+        "Went for my blood test and the clinic was closed for staff training.",
+    ],
+)
+def test_the_shipped_model_reads_the_other_sense_as_not_jobs(shipped_model, text):
+    themes = {t for t, _ in shipped_model.predict([text])[0]}
+    assert "jobs" not in themes

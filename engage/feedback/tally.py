@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, event, func, inspect, select, text
+from sqlalchemy import delete, event, func, inspect, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -196,18 +196,15 @@ _KEY_COLUMNS = ("kind", "engagement_key", "day", "key")
 _COUNT_COLUMNS = ("n", "spam", "duplicate", "responded")
 
 
-def _upsert(dialect: str):
+def _upsert(dialect: str, rows: list[dict[str, Any]]):
+    # One multi-row statement (each key once: a delta is a dict), not an executemany,
+    # which PostgreSQL runs as a statement per row.
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(_TABLE)
+    statement = insert(_TABLE).values(rows)
     return statement.on_conflict_do_update(
         index_elements=list(_KEY_COLUMNS),
         set_={name: _TABLE.c[name] + statement.excluded[name] for name in _COUNT_COLUMNS},
     )
-
-
-_DELETE_EMPTY = delete(_TABLE).where(
-    *(_TABLE.c[name] == bindparam(name) for name in _KEY_COLUMNS), _TABLE.c.n == 0
-)
 
 
 def apply(delta: Delta, session: Session | None = None) -> None:
@@ -221,16 +218,16 @@ def apply(delta: Delta, session: Session | None = None) -> None:
         return
     session = session if session is not None else db.session()
     dialect = session.get_bind().dialect.name
-    session.execute(_upsert(dialect), rows)
+    for start in range(0, len(rows), CHUNK):
+        session.execute(_upsert(dialect, rows[start : start + CHUNK]))
     # A row that counts nothing goes: its key may be an area typed in by a resident,
     # which the retention purge must not leave behind.
-    emptied = [
-        dict(zip(_KEY_COLUMNS, key, strict=True))
-        for key, counts in sorted(delta.items())
-        if counts[0] < 0
-    ]
-    if emptied:
-        session.execute(_DELETE_EMPTY, emptied)
+    emptied = [key for key, counts in sorted(delta.items()) if counts[0] < 0]
+    keys = tuple_(*(_TABLE.c[name] for name in _KEY_COLUMNS))
+    for start in range(0, len(emptied), CHUNK):
+        session.execute(
+            delete(_TABLE).where(keys.in_(emptied[start : start + CHUNK]), _TABLE.c.n == 0)
+        )
 
 
 def added(rows: Iterable[dict[str, Any]]) -> None:

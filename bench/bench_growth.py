@@ -229,7 +229,7 @@ def purge(env: dict[str, str], instance: Path, to_purge: int, max_seconds: float
         result["purge_seconds"] = round(done["seconds"], 2)
         result["projected_seconds"] = result["purge_seconds"]
     elif batches:
-        # Batches walk the items older than the cutoff by id, 500 at a time; the items
+        # Batches walk the items older than the cutoff by id, BATCH at a time; the items
         # read so far over the time they took gives the rate for the rest.
         total_items = to_purge or 1
         per_batch = sum(batches) / len(batches)
@@ -238,7 +238,7 @@ def purge(env: dict[str, str], instance: Path, to_purge: int, max_seconds: float
 
 
 def _retention_batch() -> int:
-    return 500  # retention.BATCH (importing the module here would load the app's models)
+    return 250  # retention.BATCH (importing the module here would load the app's models)
 
 
 # ---------------------------------------------------------------- one size, one db

@@ -492,7 +492,7 @@ def load_data(args: argparse.Namespace) -> dict:
     from engage.classify.models import ModelVersion
     from engage.demo import ENGAGEMENTS, ensure_engagement
     from engage.extensions import db
-    from engage.feedback import search
+    from engage.feedback import search, tally
     from engage.feedback.service import ensure_default_themes
     from engage.staff.accounts import create_staff
     from engage.staff.models import Role
@@ -560,6 +560,8 @@ def load_data(args: argparse.Namespace) -> dict:
                 # Room to sort the GIN index's entries in memory (this transaction only).
                 connection.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
             search.install(connection)  # the FTS5 table and its triggers, or the GIN index
+            # The rows went in beside the app: count them as its writes would have.
+            tally.rebuild(connection)
             if dialect == "postgresql":
                 for name in (
                     "feedback_item",

@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure_deployment(app)  # trusted proxies, allowed hosts, __Host- cookies (#20)
     from engage import observability, tasks
     from engage.feedback import metrics as feedback_metrics
+    from engage.feedback import tally as feedback_tally
     from engage.outbox import metrics as outbox_metrics
 
     # Request ids, JSON logs (with the worker's queued jobs), /metrics (#26).
@@ -74,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         feedback_metrics.database_series, outbox_metrics.database_series
     )
     pagecache.init_app(app)
+    feedback_tally.install()  # counts kept in step with every flush (issue 25)
     # Issue 24 (languages): localized_text() and language names for templates.
     from engage.languages import content as language_content
 

@@ -23,6 +23,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from engage import caching, claiming
 from engage.classify.models import ModelVersion
 from engage.extensions import db
+from engage.feedback import tally
 from engage.feedback.models import PLACEHOLDER, FeedbackItem, TagSource, Theme, ThemeTag
 from engage.languages import routing
 from engage.util import utcnow
@@ -408,12 +409,15 @@ def apply_tag_plan(plan: TagPlan, *, acknowledged: Collection[int] = ()) -> None
     transaction; the one UPDATE that marks the batch classified also clears their
     ack_pending, so each row is rewritten once rather than twice.
     """
+    # The items' counts by theme move with their tags (read locked, before the change).
+    before = tally.read_states(db.session(), plan.ids, lock=True)
     db.session.execute(
         delete(ThemeTag).where(ThemeTag.item_id.in_(plan.ids), ThemeTag.source == TagSource.MODEL)
     )
     if plan.tags:
         # One multi-row INSERT: an executemany is a statement per row for PostgreSQL.
         db.session.execute(insert(ThemeTag.__table__).values(plan.tags))
+    tally.apply(tally.retagged(before, plan.tags))
     table = FeedbackItem.__table__
     values = {
         "classified_at": plan.at,

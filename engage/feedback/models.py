@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, false
@@ -267,6 +267,31 @@ class ThemeTag(db.Model):
 
     item: Mapped[FeedbackItem] = relationship(back_populates="tags")
     theme: Mapped[Theme] = relationship(lazy="joined")
+
+
+class FeedbackTally(db.Model):
+    """Feedback counted per engagement, day, kind and key (issue 25): the figures of the
+    dashboard and the engagement page are sums of these rows, not counts of items.
+
+    ``kind`` says what ``key`` is: "all" (key ""), "channel" (its value), "area" (as
+    typed, "" for none), "theme" (the id of one of the items' current themes),
+    "unthemed" (key "": items with no current theme) or "group" (a duplicate group's
+    id). ``n`` counts the items of any status, ``spam``, ``duplicate`` and
+    ``responded`` those of that status. ``engagement_key`` is the engagement's id, 0
+    for items without one. Kept exact by ``engage.feedback.tally`` in the transaction
+    of every write that changes what an item contributes.
+    """
+
+    __tablename__ = "feedback_tally"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    engagement_key: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+    spam: Mapped[int] = mapped_column(default=0)
+    duplicate: Mapped[int] = mapped_column(default=0)
+    responded: Mapped[int] = mapped_column(default=0)
 
 
 class ApiPartner(db.Model):

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, or_, select
 from sqlalchemy.orm import aliased
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback import tally
 from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.util import utcnow
 
@@ -110,19 +111,43 @@ def counted_comments() -> ColumnElement[bool]:
 
 
 def figures(engagement: Engagement) -> EngagementFigures:
-    """Count an engagement's comments and the share carrying each theme."""
-    counted = (FeedbackItem.engagement_id == engagement.id) & counted_comments()
-    total = db.session.scalar(select(func.count()).select_from(FeedbackItem).where(counted)) or 0
-    tags = current_tags(counted)
+    """Count an engagement's comments and the share carrying each theme.
+
+    Read from the counts kept per day (``feedback.tally``: one sum over the
+    engagement's days), less the few items ``not_counted`` leaves out, read one by one.
+    """
+    counted: dict[tuple[str, str], int] = {}
+    for kind, key, n, spam, duplicate, _responded in tally.summed(
+        (tally.ALL, tally.THEME), engagement_id=engagement.id
+    ):
+        counted[kind, key] = n - spam - duplicate
+    left_out = _left_out(engagement.id)
+    if left_out:
+        delta: tally.Delta = {}
+        tally.add(delta, tally.read_states(db.session(), left_out).values(), -1)
+        for (kind, _engagement, _day, key), (n, spam, duplicate, _) in delta.items():
+            if kind in (tally.ALL, tally.THEME):
+                counted[kind, key] = counted.get((kind, key), 0) + n - spam - duplicate
+    total = counted.get((tally.ALL, ""), 0)
     rows = db.session.execute(
-        select(Theme.slug, Theme.name, func.count(func.distinct(tags.c.item_id)))
-        .select_from(Theme)
-        .outerjoin(tags, tags.c.theme_id == Theme.id)
-        .group_by(Theme.id, Theme.slug, Theme.name, Theme.position)
-        .order_by(Theme.position)
+        select(Theme.id, Theme.slug, Theme.name).order_by(Theme.position)
     ).all()
-    shares = [
-        ThemeShare(slug, name, count, round(100 * count / total) if total else 0)
-        for slug, name, count in rows
-    ]
+    shares = []
+    for theme_id, slug, name in rows:
+        count = counted.get((tally.THEME, str(theme_id)), 0)
+        shares.append(ThemeShare(slug, name, count, round(100 * count / total) if total else 0))
     return EngagementFigures(total=total, themes=shares)
+
+
+def _left_out(engagement_id: int) -> list[int]:
+    """Ids of the engagement's items that ``not_counted`` leaves out of public figures."""
+    if not _NOT_COUNTED:
+        return []
+    left_out = FeedbackItem.id.in_(_NOT_COUNTED[0]())
+    for ids in _NOT_COUNTED[1:]:
+        left_out = left_out | FeedbackItem.id.in_(ids())
+    return list(
+        db.session.scalars(
+            select(FeedbackItem.id).where(FeedbackItem.engagement_id == engagement_id, left_out)
+        )
+    )

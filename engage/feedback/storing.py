@@ -15,6 +15,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from engage.caching import memoize
 from engage.extensions import db
+from engage.feedback import tally
 from engage.feedback.models import FeedbackItem, Status
 from engage.feedback.validation import Submission
 from engage.util import utcnow
@@ -72,6 +73,7 @@ def insert_items(rows: list[dict]) -> list[tuple[int, str]]:
         _insert_one_sqlite(rows[0])
     else:
         _insert_then_reference(rows)
+    tally.added(rows)  # the counts of the dashboard and the public figures
     return [(row["id"], row["reference"]) for row in rows]
 
 

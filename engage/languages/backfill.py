@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from engage.extensions import db
+from engage.feedback import tally
 from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
 from engage.languages import detect
 
@@ -49,11 +50,12 @@ def detect_missing(limit: int | None = None) -> dict[str, int]:
             )
             found[language] = found.get(language, 0) + len(ids)
         if untranslated:
-            db.session.execute(
-                delete(ThemeTag).where(
-                    ThemeTag.item_id.in_(untranslated), ThemeTag.source == TagSource.MODEL
+            with tally.changing(untranslated):  # the items lose their model themes
+                db.session.execute(
+                    delete(ThemeTag).where(
+                        ThemeTag.item_id.in_(untranslated), ThemeTag.source == TagSource.MODEL
+                    )
                 )
-            )
             db.session.execute(
                 update(FeedbackItem)
                 .where(FeedbackItem.id.in_(untranslated))

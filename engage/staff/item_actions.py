@@ -157,13 +157,17 @@ def bulk(action: str, item_ids: Iterable[int], *, by: StaffUser, theme: str = ""
     if len(items) != len(ids):
         raise TriageError("Some of the selected items no longer exist; nothing was changed")
     changed = 0
-    for item in items:
-        if action == "add_theme":
-            changed += add_theme(item, theme, by=by)
-        elif action == "remove_theme":
-            changed += remove_theme(item, theme, by=by)
-        elif item.status != Status.RESPONDED or action != "triaged":
-            changed += set_status(item, Status(action), by=by)
+    # One flush for the whole change, not one per item when a read inside the loop
+    # would flush: the counts kept for the dashboard (feedback.tally) are then read and
+    # written once for the batch.
+    with db.session.no_autoflush:
+        for item in items:
+            if action == "add_theme":
+                changed += add_theme(item, theme, by=by)
+            elif action == "remove_theme":
+                changed += remove_theme(item, theme, by=by)
+            elif item.status != Status.RESPONDED or action != "triaged":
+                changed += set_status(item, Status(action), by=by)
     audit.record(
         "item.bulk", actor=by, detail={"action": action, "theme": theme, "count": len(ids)}
     )

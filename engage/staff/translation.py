@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from engage import audit, i18n
 from engage.extensions import db
+from engage.feedback import tally
 from engage.feedback.models import FeedbackItem, TagSource, ThemeTag
 from engage.languages import detect, names
 from engage.staff.models import StaffUser
@@ -36,9 +37,10 @@ def _clean(value: str | None) -> str:
 
 def _owe_classification(item: FeedbackItem) -> None:
     """Forget the model's reading of the item: the classification job reads it again."""
-    db.session.execute(
-        delete(ThemeTag).where(ThemeTag.item_id == item.id, ThemeTag.source == TagSource.MODEL)
-    )
+    with tally.changing([item.id]):  # the item may lose its themes
+        db.session.execute(
+            delete(ThemeTag).where(ThemeTag.item_id == item.id, ThemeTag.source == TagSource.MODEL)
+        )
     db.session.expire(item, ["tags"])
     item.classified_at = None
     item.model_version = None

@@ -346,7 +346,9 @@ def test_the_double_submit_check_is_one_indexed_lookup(client, make_engagement, 
     lookups = [s for s in statements if "submission_key" in s and s.lstrip().startswith("SELECT")]
     assert len(lookups) == 1
     writes = [s for s in statements if s.lstrip().split()[0] in ("INSERT", "UPDATE", "DELETE")]
-    assert len(writes) == 1 and "INSERT INTO feedback_item" in writes[0]
+    # The item, and its counts (one multi-row upsert: engage.feedback.tally).
+    assert len(writes) == 2 and "INSERT INTO feedback_item" in writes[0]
+    assert "INSERT INTO feedback_tally" in writes[1]
     if db.engine.dialect.name == "sqlite":
         connection = db.session.connection()
         plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + lookups[0], ("x",)).all()

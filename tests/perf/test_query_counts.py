@@ -112,3 +112,49 @@ def test_staff_pages_do_not_grow_with_rows(signed_in, make_engagement, make_item
         assert sum(item.reference in html for item in _items(engagement)) == 25
     else:
         assert 'nhsuk-table__cell--numeric">25<' in html
+
+
+def _reply(response, n: int) -> None:
+    from engage.publish import votes
+
+    votes.vote(response, helpful=False, comment=f"Reply number {n}: this does not answer me.")
+    db.session.commit()
+
+
+def test_the_engagement_page_does_not_grow_with_replies_to_responses(
+    client, make_engagement, make_item
+):
+    """Public figures leave replies out one by one (feedback.queries._left_out): reading
+    them is a fixed number of statements, however many there are (issue #25)."""
+    from engage.publish.models import Response
+
+    engagement = _fill(make_engagement, make_item, 2)
+    response = db.session.scalars(db.select(Response)).first()
+    _reply(response, 0)
+    url = f"/engagements/{engagement.slug}"
+    small = _cost(client, url)
+    for n in range(1, 8):
+        _reply(response, n)
+    assert _cost(client, url) == small
+
+
+@pytest.mark.parametrize("action", ["spam", "add_theme"])
+def test_keeping_the_counts_of_a_bulk_change_does_not_grow_with_it(
+    app, make_engagement, make_item, make_staff, action
+):
+    """The counts' share of a bulk change (engage.feedback.tally): the same statements
+    for 5 items or 25."""
+    from engage.staff import item_actions
+
+    staff = make_staff(Role.TRIAGER)
+    engagement = _fill(make_engagement, make_item, 30)
+    ids = [item.id for item in _items(engagement)]
+
+    def counting(some: list[int]) -> int:
+        db.session.expire_all()
+        with counting_statements() as statements:
+            item_actions.bulk(action, some, by=staff, theme="money")
+            db.session.commit()
+        return sum("feedback_tally" in s or "FOR UPDATE" in s for s in statements)
+
+    assert counting(ids[:5]) == counting(ids[5:30]) > 0

@@ -7,11 +7,12 @@ The method, every step of which can be explained to the person reading the resul
    then a TF-IDF vector of word 1-2 grams (sublinear counts).
 2. The vectors are projected onto 100 latent dimensions (LSA, a truncated SVD) learnt
    from the classifier's seed corpus of ~4,000 pieces of feedback about NHS
-   reorganisation. Short feedback about one worry shares few words; the projection
-   puts words that occur in the same kind of feedback ("redundant", "posts", "jobs")
-   close together. The space is fitted once and never on the items being grouped, so
-   an item's vector is the same on every run, and a new item can be compared with the
-   concerns found earlier.
+   reorganisation, and joined with one column per idea the text names and with the
+   text's word vectors (``wordvectors``: learnt from the same corpus), so that "lose
+   their jobs" and "redundancies" meet even when no idea names them (``Space``). The
+   space is fitted once and never on the items being grouped, so an item's vector is
+   the same on every run, and a new item can be compared with the concerns found
+   earlier.
 3. Campaign copies (a duplicate group) are one unit: grouped once with one vector,
    counted with their size. A template letter sent 500 times cannot form or pull a
    concern by weight.
@@ -41,11 +42,15 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from engage.caching import memoize
-from engage.concerns import concepts
+from engage.concerns import concepts, wordvectors
 from engage.concerns import text as textmod
 
 SEED = 20190528
 DIMENSIONS = 100
+# How much the idea columns and the word vectors weigh beside the LSA part (each part
+# has length 1 before weighting). Chosen on both labelled sets (docs/concerns.md).
+IDEA_WEIGHT = 0.7
+WORD_WEIGHT = 1.0
 MIN_K, MAX_K = 2, 12
 SILHOUETTE_SAMPLE = 2000
 # Fewer units than this are one concern: nothing worth splitting.
@@ -89,10 +94,30 @@ class Discovery:
 
 
 class Space:
-    """The fixed vector space: stems → TF-IDF → LSA, fitted on the seed corpus."""
+    """The fixed vector space, fitted on the seed corpus. A text's vector joins three
+    parts, each normalised, then weighted, and the whole normalised again:
 
-    def __init__(self, corpus: Sequence[str], *, with_ideas: bool = True) -> None:
+    - LSA: stems and idea tokens → TF-IDF of 1-2 grams → 100 latent dimensions;
+    - ideas: one column per idea of ``concepts`` (1 if the text names it), so that two
+      texts naming one idea in different words are close however the LSA placed the
+      token (weight ``IDEA_WEIGHT``);
+    - words: the IDF-weighted sum of the text's word vectors (``wordvectors``), which
+      puts "lose their jobs" near "redundancies" without any list (``WORD_WEIGHT``).
+    """
+
+    def __init__(
+        self,
+        corpus: Sequence[str],
+        *,
+        with_ideas: bool = True,
+        idea_weight: float | None = None,
+        word_weight: float | None = None,
+    ) -> None:
         self.with_ideas = with_ideas
+        if idea_weight is None:
+            idea_weight = IDEA_WEIGHT if with_ideas else 0.0
+        self.idea_weight = idea_weight
+        self.word_weight = WORD_WEIGHT if word_weight is None else word_weight
         self.vectoriser = TfidfVectorizer(
             ngram_range=(1, 2),
             sublinear_tf=True,
@@ -103,6 +128,12 @@ class Space:
         dims = min(DIMENSIONS, matrix.shape[1] - 1, matrix.shape[0] - 1)
         with threadpool_limits(limits=1):
             self.svd = TruncatedSVD(dims, random_state=SEED).fit(matrix)
+            self.word_vectors = wordvectors.WordVectors(corpus) if self.word_weight else None
+        self.dimensions = (
+            dims
+            + (len(concepts.TOKENS) if self.idea_weight else 0)
+            + (self.word_vectors.dimensions if self.word_vectors is not None else 0)
+        )
 
     def words(self, text: str) -> str:
         """The stems of the text, then its idea tokens (concepts.ideas), twice each."""
@@ -110,19 +141,35 @@ class Space:
 
     def documents(self, texts: Sequence[str]) -> list[str]:
         """``words`` of each text (each distinct word stemmed once: textmod.stems_of)."""
-        stemmed = textmod.stems_of(texts)
-        if not self.with_ideas:
-            return stemmed
-        documents = []
-        for text, stems in zip(texts, stemmed, strict=True):
-            found = concepts.ideas(text)
-            documents.append(" ".join([stems, *found, *found]))
-        return documents
+        return self._documents(texts, textmod.stems_of(texts), self._ideas(texts))
+
+    def _ideas(self, texts: Sequence[str]) -> list[list[str]]:
+        return [concepts.ideas(text) for text in texts] if self.with_ideas else [[] for _ in texts]
+
+    @staticmethod
+    def _documents(
+        texts: Sequence[str], stemmed: Sequence[str], ideas: Sequence[list[str]]
+    ) -> list[str]:
+        return [
+            " ".join([stems, *found, *found]) if found else stems
+            for stems, found in zip(stemmed, ideas, strict=True)
+        ]
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length vectors, one row per text (a row of zeros for a text of no known word)."""
-        matrix = self.vectoriser.transform(self.documents(texts))
-        return normalize(self.svd.transform(matrix)).astype(np.float32)
+        stemmed = textmod.stems_of(texts)
+        ideas = self._ideas(texts)
+        matrix = self.vectoriser.transform(self._documents(texts, stemmed, ideas))
+        parts = [normalize(self.svd.transform(matrix))]
+        if self.idea_weight:
+            named = np.zeros((len(texts), len(concepts.TOKENS)), dtype=np.float32)
+            column = {token: i for i, token in enumerate(concepts.TOKENS)}
+            for row, found in enumerate(ideas):
+                named[row, [column[token] for token in found]] = 1.0
+            parts.append(self.idea_weight * normalize(named))
+        if self.word_vectors is not None:
+            parts.append(self.word_weight * self.word_vectors.of_stems(stemmed))
+        return normalize(np.hstack(parts)).astype(np.float32)
 
 
 def seed_corpus() -> list[str]:

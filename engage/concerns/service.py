@@ -187,15 +187,26 @@ def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -
                 placed[key] = member
         result.found = len(found.concerns)
     elif unplaced:
+        _centres_in_this_space(concerns, by_id)
         _place(unplaced, concerns, placed, engagement, theme, result)
     db.session.flush()
     changed = rediscover or unplaced or result.released
     # Nothing new, nothing gone: centres, examples and labels are as stored (the
     # steering functions keep the centres of what they touch up to date).
-    if changed or any(c.centroid is None for c in concerns):
+    dimensions = discovery.space().dimensions
+    if changed or any(c.centroid is None or len(c.centroid) != dimensions for c in concerns):
         _recompute(concerns, by_id)
     result.concerns = len(concerns)
     return result
+
+
+def _centres_in_this_space(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
+    """Centres stored by an earlier version of the space (another number of dimensions:
+    the idea list was edited, say) are computed again before new items are compared."""
+    dimensions = discovery.space().dimensions
+    for concern in concerns:
+        if concern.centroid is not None and len(concern.centroid) != dimensions:
+            set_centre(concern, unit_items(concern, by_id))
 
 
 def _place(unplaced, concerns, placed, engagement, theme, result: RefreshResult) -> None:

@@ -9,8 +9,11 @@ Rules worth knowing:
 - A label or draft staff have edited is never rewritten; others follow their items.
 - Examples shown or drafted from are the redacted copies of items whose authors agreed
   to be quoted; anything else is referred to by its reference only.
-- Functions flush; the caller commits. Staff's own changes (rename, hide, merge, split,
-  move an item, start a response) are in steering.py, which audits each.
+- New feedback is placed by the worker (``place_owed``, in every sweep and after each
+  hand-over of new feedback), not only when staff press a button or run the CLI.
+- Functions flush; the caller commits (``place_owed`` commits each theme it does).
+  Staff's own changes (rename, hide, merge, split, move an item, start a response) are
+  in steering.py, which audits each.
 """
 
 from __future__ import annotations
@@ -22,14 +25,23 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
+from engage import audit, claiming
 from engage.concerns import discovery
 from engage.concerns.models import Concern, ConcernItem
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import FeedbackItem, Status, Theme, ThemeTag, current_of
+from engage.feedback.models import (
+    FeedbackItem,
+    Status,
+    TagSource,
+    Theme,
+    ThemeTag,
+    current_of,
+)
+from engage.feedback.queries import current_tags, is_current
 from engage.util import utcnow
 
 JOIN_SIMILARITY = 0.35
@@ -379,3 +391,109 @@ def split_group_counts(concern: Concern) -> dict[int, int]:
         if member.item is not None and member.item.duplicate_group_id:
             counts[member.item.duplicate_group_id] += 1
     return dict(counts)
+
+
+# At most this many engagement-theme pairs per sweep: the next sweep does the rest.
+PLACE_PAIRS_PER_RUN = 20
+
+
+def _owes(engagement_id: int, theme_id: int) -> bool:
+    """Whether the pair's kept concerns miss an item (a current theme tag, not spam, in
+    no concern of the theme) or hold one that no longer belongs (spam now, or the theme
+    taken off). The same rule as theme_items() and refresh(), stated in SQL."""
+    current = current_tags(
+        and_(FeedbackItem.engagement_id == engagement_id, FeedbackItem.status != Status.SPAM)
+    )
+    placed = select(ConcernItem.id).where(
+        ConcernItem.item_id == current.c.item_id, ConcernItem.theme_id == theme_id
+    )
+    missing = select(current.c.item_id).where(current.c.theme_id == theme_id, ~placed.exists())
+    if db.session.scalar(missing.limit(1)) is not None:
+        return True
+    staff, tag = aliased(ThemeTag), aliased(ThemeTag)
+    staff_tagged = (
+        select(staff.id)
+        .where(staff.item_id == FeedbackItem.id, staff.source == TagSource.STAFF)
+        .exists()
+    )
+    still_current = (
+        select(tag.id)
+        .where(
+            tag.item_id == ConcernItem.item_id,
+            tag.theme_id == theme_id,
+            is_current(tag, staff_tagged=staff_tagged),
+        )
+        .exists()
+    )
+    gone = (
+        select(ConcernItem.id)
+        .join(Concern, Concern.id == ConcernItem.concern_id)
+        .join(FeedbackItem, FeedbackItem.id == ConcernItem.item_id)
+        .where(
+            Concern.engagement_id == engagement_id,
+            Concern.theme_id == theme_id,
+            or_(FeedbackItem.status == Status.SPAM, ~still_current),
+        )
+    )
+    return db.session.scalar(gone.limit(1)) is not None
+
+
+def owed_pairs() -> list[tuple[int, int]]:
+    """(engagement id, theme id) of each theme whose kept concerns have new items to
+    place or items to let go, in id order. Themes never grouped are not here: the first
+    grouping is staff's to start (the page's button or ``engage concerns``)."""
+    pairs = db.session.execute(
+        select(Concern.engagement_id, Concern.theme_id)
+        .distinct()
+        .order_by(Concern.engagement_id, Concern.theme_id)
+    ).all()
+    return [(e, t) for e, t in pairs if _owes(e, t)]
+
+
+def place_owed(limit: int = PLACE_PAIRS_PER_RUN) -> int:
+    """Place new feedback in the kept concerns of every theme that owes it (the
+    worker's job); return how many items were placed.
+
+    Each theme is claimed (engage.claiming: its first concern row ``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL, SQLite's write lock), read again, brought up to date by
+    refresh() and committed in one transaction, so two workers never place one theme
+    at once and a theme one of them finished is found owing nothing by the other. The
+    unique (item, theme) of ``concern_item`` keeps an item in one concern whatever
+    happens. Each theme placed is audited as ``concern.refresh`` by the worker.
+    """
+    pairs = owed_pairs()[:limit]
+    db.session.rollback()  # end the read before taking locks one theme at a time
+    placed = 0
+    for engagement_id, theme_id in pairs:
+        with claiming.writing():
+            first = db.session.scalar(
+                select(func.min(Concern.id)).where(
+                    Concern.engagement_id == engagement_id, Concern.theme_id == theme_id
+                )
+            )
+            held = claiming.claim(
+                [first] if first is not None else [],
+                Concern.id.isnot(None),
+                of=Concern,
+                skip_locked=True,
+            )
+            if not held or not _owes(engagement_id, theme_id):
+                db.session.rollback()  # another worker has it, or did it
+                continue
+            engagement = db.session.get(Engagement, engagement_id)
+            theme = db.session.get(Theme, theme_id)
+            result = refresh(engagement, theme)
+            audit.record(
+                "concern.refresh",
+                detail={
+                    "engagement": engagement.slug,
+                    "theme": theme.slug,
+                    "by": "worker",
+                    "joined": result.joined,
+                    "new_group": result.to_new_group,
+                    "released": result.released,
+                },
+            )
+            db.session.commit()
+        placed += result.joined + result.to_new_group
+    return placed

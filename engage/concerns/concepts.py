@@ -17,6 +17,9 @@ be read and edited by the team; nothing in it is learnt.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from engage.classify.lexicon import PhraseMatcher, tokens
 
 # fmt: off
@@ -386,6 +389,46 @@ _IDEAS: dict[str, str] = {
     ),
 }
 # fmt: on
+# What each idea says, as a clause to follow "You told us you are concerned that": the
+# draft line of a concern most of whose people name the idea (service.draft_line).
+# Written for this list in plain words; staff edit the draft before it is published.
+SAYS: dict[str, str] = {
+    "xfairshare": "money meant for your area will be spent somewhere else",
+    "xdeficit": "your area will have to pay for other areas' debts and overspending",
+    "xreorgcost": "the reorganisation itself will cost money that should be spent on care",
+    "xcuts": "the changes are really a way of cutting costs and services",
+    "xprivate": "more NHS work will go to private companies run for profit",
+    "xestates": "health buildings will be sold off or left to decline instead of invested in",
+    "xmanagerpay": "money will go on managers and their pay rather than on care",
+    "xlocalvoice": "decisions will be made further away, by people who do not know your area",
+    "xprocess": "the consultation is too short, too little known or already decided",
+    "xaccountable": "the new organisation will not be open or answerable to the public",
+    "xplain": "the plans are hard to understand",
+    "xpatientreps": "patients, carers and local groups will have no place where decisions are made",
+    "xgpvoice": "local GPs will lose their say in decisions",
+    "xmanagers": "managers rather than clinicians will make the decisions",
+    "xgptime": "leading commissioning will take doctors away from their patients",
+    "xpcn": "primary care networks and their clinical directors will not be heard or supported",
+    "xnurses": "nurses and other professions will be left out of decisions",
+    "xgpaccess": "it will be even harder to get a GP appointment",
+    "xclosure": "hospital services will close, be downgraded or move away",
+    "xmental": "mental health services will suffer",
+    "xlevelling": "services will be levelled down to the same lower offer everywhere",
+    "xtravel": "you will have to travel further for care",
+    "xwaiting": "waits for care will get longer",
+    "xquality": "the quality and safety of care will suffer",
+    "xcommunity": "community and social care will not be joined up with the NHS",
+    "xredundancy": "staff will lose their jobs",
+    "xmorale": "the uncertainty will wear down staff morale",
+    "xknowledge": "experienced staff and their local knowledge will be lost",
+    "xterms": "staff pay, terms or place of work will change for the worse",
+    "xrecruit": "there will not be enough staff and posts will be hard to fill",
+    "xcareers": "staff will lose chances to train and progress",
+    "xstaffconsult": "staff are not being told or consulted properly",
+}
+# An idea speaks for a concern when at least this share of its people name it.
+MAIN_IDEA_SHARE = 0.4
+
 _MATCHER = PhraseMatcher([(token, phrases.split(", ")) for token, phrases in _IDEAS.items()])
 TOKENS = list(_IDEAS)
 
@@ -394,3 +437,16 @@ def ideas(text: str) -> list[str]:
     """The idea tokens whose phrases occur in ``text``, in the list's order."""
     found = _MATCHER.find(tokens(text.replace("\u2019", "'")))
     return [token for token, hits in zip(TOKENS, found, strict=True) if hits]
+
+
+def main_idea(texts: Sequence[str]) -> str | None:
+    """The idea most of ``texts`` name, if at least ``MAIN_IDEA_SHARE`` of them (and two)
+    do; the list's order breaks ties."""
+    if not texts:
+        return None
+    counts = Counter(token for text in texts for token in ideas(text))
+    if not counts:
+        return None
+    best = max(TOKENS, key=lambda token: (counts[token], -TOKENS.index(token)))
+    n = counts[best]
+    return best if n >= 2 and n >= MAIN_IDEA_SHARE * len(texts) else None

@@ -126,7 +126,7 @@ _IDEAS: dict[str, str] = {
         "top down, top-down, seven other, eight boroughs, forgotten, "
         "decided elsewhere, decided in, decisions made in, decisions taken in, "
         "taken away from local, local people will have no, power should stay, "
-        "power* away, stay local, our council, local councils, the council, sovereignty"
+        "power* away, stay local, our council, local councils, sovereignty"
     ),
     # The consultation or engagement itself: time, publicity, a done deal.
     "xprocess": (
@@ -147,7 +147,8 @@ _IDEAS: dict[str, str] = {
     # Accountability, transparency, meetings in public, scrutiny.
     "xaccountable": (
         "accountab*, unaccountab*, answerable, transparen*, opaque, in public, "
-        "behind closed doors, in private, in secret, secret*, minutes, agenda*, "
+        "behind closed doors, in private, in secret, secret*, the minutes, board minutes, "
+        "meeting minutes, minutes of, agenda*, "
         "board papers, papers, scrutin*, call the new body in, call it in, called in, "
         "constitution*, terms of reference, oversight, vote them out, vote out, "
         "unelected, elected, nobody is elected, answer for, answers for, who answers, "
@@ -281,8 +282,9 @@ _IDEAS: dict[str, str] = {
     "xtravel": (
         "travel*, further away, further to, farther, bus, buses, journey*, "
         "public transport, drive, driving, don't drive, car, cars, no car, parking, "
-        "park, close to home, closer to home, near home, nearer home, miles, "
-        "distance, get there, getting there, taxi*, fare*, tube, train, trains, trek, "
+        "close to home, closer to home, near home, nearer home, miles, "
+        "distance, get there, getting there, taxi*, fare*, tube, by train, the train, "
+        "trains, trek, "
         "across london, across town, other side of, two buses, hours to get, "
         "elderly people to get, can't get to, cannot get to, local hospital, "
         "on our doorstep, in the community, local services"
@@ -351,13 +353,15 @@ _IDEAS: dict[str, str] = {
     ),
     # Terms, pay, pensions, TUPE, relocation and commuting.
     "xterms": (
-        "terms and conditions, terms, conditions, t&cs, tupe, pay band*, banding, "
-        "grade*, regrad*, downband*, pension*, pay, paid, salary protection, "
+        "terms and conditions, t&cs, tupe, pay band*, banding, "
+        "grade*, regrad*, downband*, pension*, staff pay, our pay, their pay, pay cut*, "
+        "pay freeze, pay rise*, "
+        "rates of pay, pay scale*, pay and conditions, pay grade*, salary protection, "
         "pay protection, protected pay, contracts of staff, staff contracts, "
         "employment contract*, relocat*, headquarters, office, offices, commute*, "
         "commuting, travel to work, flexible working, working from home, "
         "job description*, based in, based at, move offices, moved to, new employer, "
-        "employer, annual leave, holiday entitlement, hours, part time, part-time, "
+        "employer, annual leave, holiday entitlement, working hours, part time, part-time, "
         "childcare, school run"
     ),
     # Recruitment, retention, vacancies and shortages.

@@ -433,7 +433,8 @@ SAYS: dict[str, str] = {
 # An idea speaks for a concern when at least this share of its people name it.
 MAIN_IDEA_SHARE = 0.4
 
-_MATCHER = PhraseMatcher([(token, phrases.split(", ")) for token, phrases in _IDEAS.items()])
+PHRASES: dict[str, list[str]] = {token: text.split(", ") for token, text in _IDEAS.items()}
+_MATCHER = PhraseMatcher(list(PHRASES.items()))
 TOKENS = list(_IDEAS)
 
 

@@ -51,6 +51,11 @@ DIMENSIONS = 100
 # has length 1 before weighting). Chosen on both labelled sets (docs/concerns.md).
 IDEA_WEIGHT = 0.7
 WORD_WEIGHT = 1.0
+# The columns of ideas a text's words lean towards without naming them: the cosine of
+# the text's word vector with each idea's (the mean vector of the stems of its
+# phrases), counted from NEAR_IDEA_FROM and squared, so only a clear lean counts.
+NEAR_IDEA_WEIGHT = 0.8
+NEAR_IDEA_FROM = 0.5
 MIN_K, MAX_K = 2, 12
 SILHOUETTE_SAMPLE = 2000
 # k-means starts: a grouping of few units is cheap, and more starts make it steadier
@@ -106,7 +111,9 @@ class Space:
       texts naming one idea in different words are close however the LSA placed the
       token (weight ``IDEA_WEIGHT``);
     - words: the IDF-weighted sum of the text's word vectors (``wordvectors``), which
-      puts "lose their jobs" near "redundancies" without any list (``WORD_WEIGHT``).
+      puts "lose their jobs" near "redundancies" without any list (``WORD_WEIGHT``);
+    - near ideas: how far the text's word vector leans towards each idea's words, for
+      texts that say an idea in words its list does not hold (``NEAR_IDEA_WEIGHT``).
     """
 
     def __init__(
@@ -133,11 +140,36 @@ class Space:
         with threadpool_limits(limits=1):
             self.svd = TruncatedSVD(dims, random_state=SEED).fit(matrix)
             self.word_vectors = wordvectors.WordVectors(corpus) if self.word_weight else None
+        self.idea_vectors = (
+            self._idea_vectors(self.word_vectors)
+            if self.word_vectors is not None and with_ideas and NEAR_IDEA_WEIGHT
+            else None
+        )
         self.dimensions = (
             dims
             + (len(concepts.TOKENS) if self.idea_weight else 0)
             + (self.word_vectors.dimensions if self.word_vectors is not None else 0)
+            + (len(concepts.TOKENS) if self.idea_vectors is not None else 0)
         )
+
+    @staticmethod
+    def _idea_vectors(word_vectors: wordvectors.WordVectors) -> np.ndarray:
+        """Per idea, the normalised mean vector of the stems of its phrases."""
+        rows = []
+        for token in concepts.TOKENS:
+            stems = textmod.stems_of([p.replace("*", "") for p in concepts.PHRASES[token]])
+            ids = [
+                word_vectors.index[w]
+                for doc in stems
+                for w in doc.split()
+                if w in word_vectors.index
+            ]
+            rows.append(
+                word_vectors.vectors_of_stems[ids].mean(axis=0)
+                if ids
+                else np.zeros(word_vectors.dimensions, dtype=np.float32)
+            )
+        return normalize(np.vstack(rows)).astype(np.float32)
 
     def words(self, text: str) -> str:
         """The stems of the text, then its idea tokens (concepts.ideas), twice each."""
@@ -172,7 +204,12 @@ class Space:
                 named[row, [column[token] for token in found]] = 1.0
             parts.append(self.idea_weight * normalize(named))
         if self.word_vectors is not None:
-            parts.append(self.word_weight * self.word_vectors.of_stems(stemmed))
+            words = self.word_vectors.of_stems(stemmed)
+            parts.append(self.word_weight * words)
+            if self.idea_vectors is not None:
+                lean = words @ self.idea_vectors.T
+                lean = np.where(lean > NEAR_IDEA_FROM, lean, 0.0) ** 2
+                parts.append(NEAR_IDEA_WEIGHT * normalize(lean))
         return normalize(np.hstack(parts)).astype(np.float32)
 
 

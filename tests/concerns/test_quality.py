@@ -46,6 +46,14 @@ def test_space_joins_lsa_ideas_and_word_vectors_in_unit_vectors():
     assert float(np.abs(vectors[1]).sum()) == 0
 
 
+def test_a_texts_words_lean_towards_the_idea_they_speak_of():
+    space = discovery.space()
+    assert space.idea_vectors.shape == (len(concepts.TOKENS), space.word_vectors.dimensions)
+    words = space.word_vectors.of_stems([discovery.textmod.stems("The board meets in secret")])
+    lean = words[0] @ space.idea_vectors.T
+    assert concepts.TOKENS[int(np.argmax(lean))] == "xaccountable"
+
+
 def test_grouping_reaches_the_target_on_both_labelled_sets():
     # The target is ARI >= 0.6 on wording the method was not built beside; these floors
     # keep what docs/concerns.md reports from slipping unnoticed.

@@ -183,8 +183,14 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
     return f"the changes will affect what you raised about {listed}."
 
 
-def label_from(phrases: Sequence[str]) -> str:
-    """A concern's label from its most distinctive phrases (the first three)."""
+def label_from(phrases: Sequence[str], idea: str | None = None) -> str:
+    """A concern's label from its most distinctive phrases (the first three). A small
+    concern may have fewer than two phrases used by enough of its people ("managed");
+    then its main idea's sentence ("Staff will lose their jobs") says more, if it has
+    one. "Other feedback" when there is neither."""
+    if idea is not None and idea in concepts.SAYS and len(phrases) < 2:
+        said = concepts.SAYS[idea]
+        return (said[0].upper() + said[1:])[:200]
     return (", ".join(phrases[:3]) or "Other feedback")[:200]
 
 
@@ -361,9 +367,9 @@ def _recompute(concerns: list[Concern], by_id: dict[int, FeedbackItem]) -> None:
             continue
         central = set_centre(concern, firsts)
         if concern.edited_at is None and not concern.is_new_group:
-            concern.label = label_from(words)
-            texts = [t for t in (quotable(item) for item in central) if t]
             idea = concepts.main_idea([item.text for item in firsts])
+            concern.label = label_from(words, idea)
+            texts = [t for t in (quotable(item) for item in central) if t]
             concern.draft = draft_line(words, texts, idea)
         concern.updated_at = now
     db.session.flush()

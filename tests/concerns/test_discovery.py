@@ -7,7 +7,7 @@ import re
 from engage import caching
 from engage.concerns import concepts, discovery
 from engage.concerns import text as textmod
-from engage.concerns.service import draft_line, stated_worry
+from engage.concerns.service import draft_line, label_from, stated_worry
 from tests.concerns.conftest import evaluation_rows
 
 _FIRST = re.compile(r"\b(?:I|me|my|we|our|us)\b")
@@ -97,6 +97,17 @@ def test_every_idea_has_a_sentence_that_reads_after_that():
         assert clause[0].islower() or clause.startswith("GP"), token
         assert not clause.endswith((".", ",")), token
         assert not _FIRST.search(clause), token
+
+
+def test_a_label_is_its_phrases_else_its_main_ideas_sentence():
+    assert label_from(["fair share", "allocation", "pooled", "pot"]) == (
+        "fair share, allocation, pooled"
+    )
+    assert label_from(["posts", "jobs"], "xredundancy") == "posts, jobs"
+    assert label_from(["managed"], "xredundancy") == "Staff will lose their jobs"
+    assert label_from([], "xredundancy") == "Staff will lose their jobs"
+    assert label_from(["managed"]) == "managed"
+    assert label_from([]) == "Other feedback"
 
 
 def test_the_main_idea_is_named_by_enough_of_the_concerns_people():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from engage import tasks
 from engage.audit import AuditEvent
-from engage.concerns import service
+from engage.concerns import service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
 from tests.concerns.conftest import evaluation_rows
@@ -94,3 +95,41 @@ def test_themes_never_grouped_wait_for_staff(app, make_engagement, add_items):
     add_items(engagement, "jobs", [r["text"] for r in evaluation_rows("jobs")][:8])
     assert service.owed_pairs() == []
     assert service.place_owed() == 0
+
+
+def test_the_worker_keeps_staffs_names_and_describes_the_rest_again(app, grouped, add_items):
+    engagement, theme, items = grouped
+    first, second = service.concerns_of(engagement, theme)[:2]
+    steering.rename(first, label="Seeing a GP", draft="you cannot get a GP appointment.")
+    db.session.commit()
+    centres = {c.id: list(c.centroid) for c in service.concerns_of(engagement, theme)}
+    new = add_items(engagement, "services", NEW * 3, start=datetime(2019, 7, 1, 10))
+    assert service.place_owed() == len(new)
+    db.session.expire_all()
+    concerns = service.concerns_of(engagement, theme)
+    renamed = next(c for c in concerns if c.id == first.id)
+    assert (renamed.label, renamed.draft) == ("Seeing a GP", "you cannot get a GP appointment.")
+    moved = [c for c in concerns if c.id in centres and c.centroid != centres[c.id]]
+    assert moved, "the concerns that received items have new centres"
+    for concern in concerns:
+        assert abs(float(np.linalg.norm(concern.centroid)) - 1) < 1e-3
+        assert set(concern.central_ids) <= {m.item_id for m in concern.members}
+
+
+def test_a_description_computed_while_items_moved_is_not_written(app, grouped, monkeypatch):
+    engagement, theme, items = grouped
+    concern = service.concerns_of(engagement, theme)[0]
+    label = concern.label
+    real = service._membership
+    calls = []
+
+    def changing(e_id, t_id):
+        calls.append(1)
+        found = real(e_id, t_id)
+        return found if len(calls) == 1 else {**found, -1: [0]}  # moved meanwhile
+
+    monkeypatch.setattr(service, "_membership", changing)
+    monkeypatch.setattr(service, "label_from", lambda *a, **k: "Not to be written")
+    assert service.describe(engagement.id, theme.id) is False
+    db.session.expire_all()
+    assert db.session.get(Concern, concern.id).label == label

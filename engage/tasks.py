@@ -1,10 +1,10 @@
 """Background jobs run by ``engage worker`` on a huey task queue.
 
 Storage is a SQLite file in the instance folder by default, or Redis when REDIS_URL
-is set. Each periodic job sweeps for work that is still owed (unsent mail, and the
-post-commit owner's work: missing acknowledgements, unclassified items), so a job that
-fails is simply picked up by the next run: nothing depends on an in-memory queue
-surviving a crash.
+is set. Each periodic job sweeps for work that is still owed (unsent mail, the
+post-commit owner's work: missing acknowledgements, unclassified items; and new items
+not yet in their themes' kept concerns), so a job that fails is simply picked up by
+the next run: nothing depends on an in-memory queue surviving a crash.
 """
 
 from __future__ import annotations
@@ -55,13 +55,18 @@ def run_sweeps() -> dict[str, object]:
     """Run every sweep once; one failing sweep does not stop the others.
 
     The post-commit owner's owed work (classification, acknowledgement) comes first,
-    then the outbox sends what they queued (and fetching mail, with IMAP_HOST, before).
+    then new feedback joins the kept concerns of its themes, then the outbox sends what
+    was queued (and fetching mail, with IMAP_HOST, before).
     """
     from engage.followup import post_commit
     from engage.outbox import send_due
 
     with _application().app_context():
-        jobs: dict[str, Callable[[], object]] = {**post_commit.owed_jobs(), "send_outbox": send_due}
+        jobs: dict[str, Callable[[], object]] = {
+            **post_commit.owed_jobs(),
+            "place_concerns": _place_concerns,
+            "send_outbox": send_due,
+        }
         if _application().config.get("IMAP_HOST"):
             from engage.mail.imap import fetch
 
@@ -87,7 +92,8 @@ def _run_jobs(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
 @huey.task()
 def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
     """Classify and acknowledge every new item, in batches (a commit's hand-over queues
-    this): the post-commit owner's owed work; then send the outbox, so that the
+    this): the post-commit owner's owed work; place the newly classified items in the
+    kept concerns of their themes; then send the outbox, so that the
     acknowledgements it queued leave now rather than at the next minute's sweep.
 
     ``request_id`` is the id of the request that asked for the run (the first of its
@@ -101,7 +107,16 @@ def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
     from engage.outbox import send_due
 
     with _application().app_context():
-        return _run_jobs({**post_commit.owed_jobs(), "send_outbox": send_due})
+        return _run_jobs(
+            {**post_commit.owed_jobs(), "place_concerns": _place_concerns, "send_outbox": send_due}
+        )
+
+
+def _place_concerns() -> int:
+    """New feedback joins the kept concerns of its themes (engage.concerns.service)."""
+    from engage.concerns.service import place_owed
+
+    return place_owed()
 
 
 # A process asks for at most one run per window; the run starts when the window ends,

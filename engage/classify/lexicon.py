@@ -32,6 +32,7 @@ __all__ = [
     "CONTEXTS",
     "LEXICON",
     "LexiconFeatures",
+    "PhraseMatcher",
     "compile_phrase",
     "default_contexts",
     "default_lexicon",
@@ -237,6 +238,9 @@ class _Matcher:
                     found[k].add(" ".join(toks[i:end]))
         return found
 
+
+# Public name for other packages matching phrase lists of their own (concerns.concepts).
+PhraseMatcher = _Matcher
 
 _ALL: list[_Matcher] = []
 

@@ -1,84 +1,457 @@
-"""Words that name the same worry in different ways, mapped to one shared token.
+"""Ideas: the many ways people name one worry, mapped to one shared token per idea.
 
 Short feedback about one worry often shares no word at all: "redundancies" and "lose
-their jobs", "deficit" and "overspend". Each line below is one idea from the labelling
-guide's list of what a theme covers (THEMES.md) or from the concerns in the source
-papers' tables; a text that matches it gets the idea's token added to its words, so two
-texts naming the idea in different words have that token in common.
+their jobs", "deficit" and "in the red", "jargon" and "I couldn't follow the booklet".
+Each entry below is one idea inside a theme, written from the labelling guide's list of
+what each theme covers (docs/themes.md) and from the kinds of concerns in the source
+papers' "You told us" tables, with the words, paraphrases, word forms and abbreviations
+people use for it. A text that names an idea gets the idea's token added to its words,
+so two texts naming it in different words have that token in common.
 
-The list is explainable and editable: one regular expression per idea, nothing learnt.
+The syntax is the classifier's lexicon syntax (engage/classify/lexicon.py): phrases
+separated by commas, matched as whole words in any case; a word ending in ``*`` matches
+any word starting with it. Matching is a dictionary lookup per word, not a regular
+expression, so some forty ideas cost little on ten thousand items. The list is meant to
+be read and edited by the team; nothing in it is learnt.
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
+from collections.abc import Sequence
 
+from engage.classify.lexicon import PhraseMatcher, tokens
+
+# fmt: off
 _IDEAS: dict[str, str] = {
-    # Money
-    "xfairshare": r"fair share|our share|allocation|ring ?fenc|redistribut|divert|"
-    r"(?:taken|moved|spent) (?:away|elsewhere|in other)|other boroughs?|pooled?|one pot|"
-    r"central pot|held centrally|keep .{0,20}local",
-    "xdeficit": r"deficit|debts?\b|overspen|in the red|shortfall|bail(?:ing)? out|"
-    r"balanced? (?:the|its|our) books|surplus|financial recovery|special measures",
-    "xreorgcost": r"consultan|cost of (?:the )?(?:merger|reorgani|restructur|change)|"
-    r"reorgani[sz]ation costs?|waste of (?:public )?money|rebrand|logos?|interim manager|"
-    r"transition (?:budget|costs?)|advisers|expensive reports?",
-    "xcuts": r"savings? targets?|cost[- ]cutting|cutting costs|efficienc|austerity|"
-    r"cuts? (?:to|in) (?:the |our )?(?:budget|funding)|save money|financial squeeze|"
-    r"cost reductions?",
-    "xprivate": r"privati|private (?:sector|compan|firm|provider|health)|outsourc|tender|"
-    r"shareholders?|profits?\b|american",
-    # Decision-making
-    "xlocalvoice": r"local voice|speak for|far away|further away|remote|distant|"
-    r"decisions? .{0,30}(?:locally|local level|central)|centrali[sz]|lose (?:our )?influence|"
-    r"outvoted|one small voice|shut out|local (?:people|communities) will have no",
-    "xprocess": r"consultation (?:period|process)|deadline|extend|extension|too short|"
-    r"weeks is not|box[- ]ticking|done deal|already (?:been )?(?:made|decided|agreed)|"
-    r"advertised|publici[sz]ed|heard of it|summer holidays?|public meetings?|questionnaire",
-    "xaccountable": r"accountab|transparen|in public|behind closed doors|in private|"
-    r"minutes|papers|scrutiny|constitution|terms of reference|oversight|vote them out|"
-    r"unelected",
-    "xplain": r"jargon|acronym|plain english|easy read|translat|large print|languages?|"
-    r"confusing|baffling|understand|explain|technical|summary",
-    # Clinical leadership
-    "xgpvoice": r"gps?'? (?:voice|say|influence|seats?)|member practices|local (?:gps|doctors)|"
-    r"family doctors|doctors in smaller|diluted|clinical chair",
-    "xmanagers": r"managers?|management[- ]led|bureaucrat|administrator|accountants?|"
-    r"finance directors?|executives?|officials|rubber stamp|takeover",
-    "xgptime": r"away from (?:patients|surger)|time (?:away|with patients)|meetings?|"
-    r"workload|locums?|backfill|out of the surgery|committees",
-    "xpcn": r"\bpcns?\b|primary care networks?|networks? (?:of practices|level)|"
-    r"clinical directors?",
-    "xnurses": r"nurs(?:e|es|ing)\b|pharmacists?|therapists?|physiotherap|allied health|"
-    r"midwi|health visitors?|consultants? (?:and|as well)|secondary care doctor",
-    # Services
-    "xgpaccess": r"appointments?|get through|8 ?am|eight o.clock|book(?:ing)?|"
-    r"see (?:a|my|the|their) (?:own )?(?:gp|doctor)|face to face|on the phone",
-    "xclosure": r"clos(?:e|ing|ure)|downgrad|a ?& ?e|accident and emergency|"
-    r"emergency department|maternity|beds?\b|wards?\b|walk[- ]in centre",
-    "xmental": r"mental (?:health|illness)|talking therap|camhs|psycholog|crisis|"
-    r"depression|anxiety|eating disorder|dementia",
-    "xlevelling": r"postcode lottery|level(?:ling)? down|harmonis|aligned|one size fits all|"
-    r"lowest (?:common|level)|eligibility|criteria|ivf|policies",
-    "xtravel": r"travel|further away|bus(?:es)?\b|journey|public transport|\bdrive\b|"
-    r"don.t drive|car\b|parking|close to home|closer to home",
-    # Jobs
-    "xredundancy": r"redundan|job loss|lose (?:my|their|our)? ?jobs?|"
-    r"posts? (?:deleted|will go|at risk)|jobs? (?:at risk|losses|cuts)|made redundant|"
-    r"cutting (?:management )?posts",
-    "xmorale": r"morale|demorali|stress|anxious|uncertain|exhausted|wellbeing|"
-    r"undervalued|sick leave",
-    "xknowledge": r"local knowledge|experience|expertise|skilled|institutional memory|"
-    r"relationships|long serving|know the (?:local|area)",
-    "xterms": r"terms and conditions|\btupe\b|pay bands?|pensions?|contracts of staff|"
-    r"relocat|headquarters|office|commute|flexible working|job descriptions|grades",
-    "xrecruit": r"recruit|retain|retention|vacanc|shortages?|agency staff|locums?|"
-    r"training places|attract|not enough (?:gps|nurses|staff)",
+    # ---------------------------------------------------------------- Money
+    # Money leaving a place: fair shares, allocations, pooled budgets.
+    "xfairshare": (
+        "fair share*, our share, its share, their share, fairer share*, share of the money, "
+        "share of the funding, share of the budget, allocation*, allocate*, reallocat*, "
+        "ring fenc*, ringfenc*, ring-fenc*, redistribut*, divert*, siphon*, swallowed up, "
+        "taken away, moved away, moved around, moved out, spent elsewhere, go elsewhere, "
+        "goes elsewhere, end up elsewhere, somewhere else, spent in other, other borough*, "
+        "other areas, other parts of, neighbouring, neighbours, bigger boroughs, "
+        "pool*, one pot, single pot, central pot, one big pot, one budget, single budget, "
+        "merged budgets, held centrally, keep local funding, stays local, stay local, "
+        "kept local, spent locally, spent in our, spent on our, entitled to, divide the, "
+        "divided up, carve up, carved up, slice of, the cake, lose out, losing out, "
+        "loses out, prop up, subsidis*, subsidiz*, cross subsid*, follow the money, "
+        "where the money goes, our money, local money, our funding, our budget, "
+        "loudest areas, each borough keeps, per head, weighted, formula, resources to"
+    ),
+    # Someone else's deficit or debt shared.
+    "xdeficit": (
+        "deficit*, debt*, indebted, overspen*, overspent, in the red, shortfall*, "
+        "bail* out, bailout*, bailing, balanced its books, balanced their books, "
+        "balanced our books, kept within budget, stayed within budget, within budget, "
+        "surplus*, financial recovery, special measures, inherit*, someone else's mess, "
+        "someone else's losses, someone else's debt*, someone else's bill*, losses, "
+        "mismanag*, badly run, badly managed, well run, well managed, punish*, "
+        "carry the, liabilit*, black hole, bankrupt*, risk shar*, pay it off, paying it back, "
+        "write off, written off, their overspending, their mistakes, financial mess, "
+        "pay for their, pay for others, drag* our finances, share the bill"
+    ),
+    # What reorganising itself costs.
+    "xreorgcost": (
+        "management consultant*, consultancy, consultancies, consultants' fees, "
+        "cost of the merger, cost of merging, cost of the reorganisation, cost of this, "
+        "cost of reorganis*, cost of restructur*, cost of the change*, costs of the merger, "
+        "merger cost*, reorganisation cost*, restructuring cost*, set up cost*, set-up cost*, "
+        "setting up, shake up, shake-up, shakeup, rebrand*, logo*, new signs, signage, "
+        "letterhead*, stationery, interim manager*, interim staff, transition budget, "
+        "transition cost*, change programme, advisers, advisors, fees, legal advice, "
+        "waste of money, waste of public money, waste of taxpayers, wasted money, "
+        "how much will this cost, how much is this costing, how much will it cost, "
+        "how much did, total bill, the bill, price tag, costly, expense, expensive reports, "
+        "costs a fortune, cost a fortune, millions on, redundancy payments, payoffs, "
+        "pay offs, golden handshake*, golden goodbye*, reorganisation after reorganisation, "
+        "yet another reorganisation, another restructure, another reorganisation"
+    ),
+    # Savings targets and cuts: the plan as a way to spend less.
+    "xcuts": (
+        "saving*, savings target*, save money, money saving, cost cutting, cost-cutting, "
+        "cutting costs, cut costs, cut back*, cutback*, budget cuts, funding cuts, "
+        "spending cuts, cuts to the budget, cuts in funding, cuts to funding, efficienc*, "
+        "austerity, squeeze*, squeezed, reduction in spending, reduce spending, "
+        "reduce* costs, spending reduction*, percentage reduction, trim*, salami, "
+        "less money, leaner, slash*, balance the books, balancing the books, "
+        "driven by money, driven by cost*, driven by finance*, financial target*, "
+        "financial pressure*, qipp, rationing, ration*, cheaper, do more with less, "
+        "make savings, find savings, cost reduction*, underfund*, underfunded, "
+        "less money per patient, cut* services, cuts dressed up, cuts in disguise"
+    ),
+    # Private companies, contracts and profit.
+    "xprivate": (
+        "privatis*, privatiz*, private sector, private compan*, private firm*, "
+        "private provider*, private health*, privately, outsourc*, tender*, "
+        "shareholder*, profit*, for-profit, not-for-profit, american, corporat*, "
+        "virgin, the market, market forces, marketplace, big business*, businesses, "
+        "compan*, commercial*, insurance, insurers, us style, us-style, "
+        "accountable care, procure*, procurement, competition, any qualified provider, "
+        "contracts to, contracts with, handed over, sold off to, publicly provided, "
+        "publicly run, publicly owned, public ownership, public service not, "
+        "back door, backdoor, foot in the door, carve the nhs, asset strip*"
+    ),
+    # Buildings, land and capital investment.
+    "xestates": (
+        "building*, premises, estates, land, site, sites, sell off, selling off, sold off, "
+        "sale of, developers, property, properties, capital investment, capital funding, "
+        "capital money, invest in premises, investment in, falling apart, repair*, "
+        "maintenance, leaking, crumbling, health centre*, new surgery, new premises, "
+        "new health centre, new hospital building, lease*, rent, rents, car park sold, "
+        "fit for purpose, estate strategy, bricks and mortar"
+    ),
+    # Managers' pay and numbers (the guide's convention 12: running costs).
+    "xmanagerpay": (
+        "salar*, fat cat*, six figure*, six-figure, £100k, 100k, bonus*, highly paid, "
+        "managers' pay, executive pay, chief executives' pay, big salaries, "
+        "layer* of management, layer* of managers, more managers, management costs, "
+        "running costs, overhead*, pay of the, paid more than"
+    ),
+    # ------------------------------------------------------ Decision-making
+    # Decisions taken further away; local voice lost.
+    "xlocalvoice": (
+        "local voice*, speak for, speaks for, far away, further away, remote, distant, "
+        "out of touch, sidelined, drowned out, centralis*, centraliz*, "
+        "lose our influence, lose influence, lose our say, lose our voice, outvoted, "
+        "one small voice, shut out, no say, local control, local decision*, "
+        "local accountability, close to the people, close to people, closer to people, "
+        "close to communities, close to the community, one body for, one board for, "
+        "one organisation for, one ccg for, single ccg, single body, million people, "
+        "millions of people, whole region, huge area, bigger body, big organisation, "
+        "too big, too large, what is happening on, doesn't know our, don't know our, "
+        "know nothing about, never been to, office in, offices in, headquarters in, "
+        "top down, top-down, seven other, eight boroughs, forgotten, "
+        "decided elsewhere, decided in, decisions made in, decisions taken in, "
+        "taken away from local, local people will have no, power should stay, "
+        "power* away, stay local, our council, local councils, sovereignty"
+    ),
+    # The consultation or engagement itself: time, publicity, a done deal.
+    "xprocess": (
+        "consultation period, consultation process, consultation document, "
+        "consultation was, this consultation, the consultation, engagement exercise, "
+        "deadline*, extend*, extension, too short, few weeks, six weeks, four weeks, "
+        "eight weeks, weeks to respond, august, summer, holiday*, box ticking, "
+        "box-ticking, tick box*, tick-box*, done deal, already been decided, "
+        "already decided, already made, already agreed, decided already, foregone, "
+        "fait accompli, made up their minds, minds made up, made their minds up, fixed, "
+        "advertis*, publicis*, publiciz*, publicity, heard of it, heard about it, "
+        "never heard, poster*, leaflet*, public meeting*, questionnaire*, survey*, "
+        "leading question*, sham, listening exercise, had their say, have our say, "
+        "more time, nobody told, nobody asked, didn't know about, drop in, drop-in, "
+        "events, online only, response form, responses, the outcome, replies, "
+        "pretend*, going through the motions, lip service, pointless, waste of time"
+    ),
+    # Accountability, transparency, meetings in public, scrutiny.
+    "xaccountable": (
+        "accountab*, unaccountab*, answerable, transparen*, opaque, in public, "
+        "behind closed doors, in private, in secret, secret*, the minutes, board minutes, "
+        "meeting minutes, minutes of, agenda*, "
+        "board papers, papers, scrutin*, call the new body in, call it in, called in, "
+        "constitution*, terms of reference, oversight, vote them out, vote out, "
+        "unelected, elected, nobody is elected, answer for, answers for, who answers, "
+        "who is responsible, who will be responsible, who is to blame, livestream*, "
+        "live stream*, webcast*, broadcast, filmed, open meeting*, meetings should be open, "
+        "open to the public, freedom of information, foi, councillor*, health committee, "
+        "overview and scrutiny, democra*, undemocratic, watch the board, "
+        "watch decisions, publish their decisions, public record, register of interests, "
+        "conflicts of interest, conflict of interest, when things go wrong, complain to"
+    ),
+    # Hard to understand: jargon, formats, languages.
+    "xplain": (
+        "jargon, acronym*, abbreviation*, plain english, easy read, easy-read, translat*, "
+        "large print, language*, confus*, baffl*, understand*, explain*, technical, "
+        "summary, couldn't follow, could not follow, can't follow, cannot follow, "
+        "hard to follow, hard to read, normal person, ordinary person, ordinary people, "
+        "gobbledygook, gobbledegook, what does this mean, what does it mean, "
+        "actually mean, doesn't say, does not say, bengali, urdu, polish, somali, "
+        "punjabi, gujarati, arabic, tamil, portuguese, romanian, interpreter*, braille, "
+        "booklet, clearer, in simple, simple words, wordy, long document, "
+        "pages of, management speak, buzzword*, what it means for me, means for me, "
+        "word salad, impenetrable, unreadable, read it"
+    ),
+    # Patients, carers and lay people in the room (a concern the guide names: lay
+    # members, Healthwatch, patient participation).
+    "xpatientreps": (
+        "patient rep*, patient representative*, patient voice, patients' voice, "
+        "patient participation, participation group*, ppg, ppgs, lay member*, "
+        "lay people, lay person, carer*, service user*, healthwatch, "
+        "people who use, people who actually use, those who use, users of, "
+        "community group*, community representative*, voluntary sector, "
+        "voluntary organisation*, charities, residents on, patients on the board, "
+        "patients should sit, sit on the committees, co-produc*, coproduc*, "
+        "involve patients, involving patients, patient involvement, public involvement, "
+        "seats for patients, patient panel*, citizens' panel, citizens panel, formal role"
+    ),
+    # ---------------------------------------------------- Clinical leadership
+    # GPs' voice diluted in a bigger body.
+    "xgpvoice": (
+        "gp voice, gps' voice, gp's voice, gps voice, gps' say, gp say, gps say, "
+        "gp influence, gps' influence, gp seat*, gps' seats, member practice*, "
+        "local gps, local doctors, family doctor*, doctors in smaller, diluted, dilute*, "
+        "clinical chair*, clinically led, clinician led, clinician-led, gp led, gp-led, "
+        "led by gps, led by local gps, led by doctors, led by clinicians, "
+        "look in, look-in, one seat, one gp, practices in smaller, membership, "
+        "lmc, lmcs, bma, local medical committee, gp members, gp member, "
+        "the gps i know, gps will have, gps won't, gps will not, grassroots, "
+        "frontline gps, gp involvement, commissioning led by, gp commissioning, "
+        "practice based commissioning"
+    ),
+    # Managers or officials deciding instead of clinicians.
+    "xmanagers": (
+        "manager*, management-led, management led, bureaucrat*, administrator*, "
+        "accountant*, finance director*, executive*, officials, rubber stamp*, takeover, "
+        "take over, civil servant*, pen pusher*, pen-pusher*, money people, suits, "
+        "no medical background, no clinical background, no medical training, "
+        "non-clinical, non clinical, non-medical, bean counter*, beancounter*, "
+        "non-clinicians, managerial, run by managers, run by accountants, "
+        "clinical calls, clinical decisions, not doctors"
+    ),
+    # Clinicians' time taken from patients.
+    "xgptime": (
+        "away from patients, away from their patients, away from surgeries, "
+        "away from the surgery, away from the practice, time away, time with patients, "
+        "time out, out of the surgery, meeting*, boardroom*, board room*, workload*, "
+        "locum*, backfill*, committee*, sessions, hours in, hours a week, "
+        "covering a doctor, cover for, absence, absent, too busy, not enough hours, "
+        "not enough time, day job, day jobs, clinical time, patient time, "
+        "time to lead, time taken"
+    ),
+    # Primary care networks and their clinical directors.
+    "xpcn": (
+        "pcn, pcns, primary care network*, network*, clinical director*, "
+        "network lead*, heads of the new gp networks, neighbourhood team*, "
+        "groups of practices, practices working together, protected time"
+    ),
+    # Nurses and other professions left out.
+    "xnurses": (
+        "nurs*, pharmacist*, therapist*, physio*, allied health, ahp, ahps, midwi*, "
+        "health visitor*, consultants and, consultants as well, secondary care doctor*, "
+        "hospital doctor*, hospital clinicians, social worker*, paramedic*, dentist*, "
+        "optometrist*, optician*, multidisciplinary, multi-disciplinary, "
+        "other clinicians, other professions, other professionals, not just gps, "
+        "not only gps, only gps, whole team, whole workforce, specialist*, "
+        "care workers, community staff, professions"
+    ),
+    # --------------------------------------------------------------- Services
+    # Getting a GP appointment.
+    "xgpaccess": (
+        "appointment*, get through, 8am, 8 am, eight o'clock, eight in the morning, "
+        "book*, see a gp, see my gp, see a doctor, see my doctor, see the doctor, "
+        "see the same doctor, see the same gp, face to face, face-to-face, on the phone, "
+        "phone line*, phone lines, receptionist*, engaged tone, queue*, triage, "
+        "online consultation*, e-consult*, econsult*, same day, same-day, "
+        "can't get seen, cannot get seen, get seen, wait* to see, weeks to see, "
+        "ring the surgery, call back, callback, my surgery, the surgery, my practice, "
+        "register*, registration"
+    ),
+    # Hospitals and units closing, downgraded or moved.
+    "xclosure": (
+        "clos*, downgrad*, a&e, a & e, a and e, accident and emergency, "
+        "emergency department*, casualty, maternity, bed*, ward*, walk-in, walk in, "
+        "shut*, axe*, scrap*, keep it open, keep open, stay open, save our, "
+        "lose our hospital, lose the hospital, lose our unit, lose the unit, "
+        "hospital*, unit, units, stroke unit, stroke, moved out, move out, moved to, "
+        "reconfigur*, merge the hospitals, consolidat*, centre of excellence, "
+        "birth centre, midwife-led unit, urgent care, urgent treatment, minor injur*, "
+        "paediatric*, children's ward"
+    ),
+    # Mental health services.
+    "xmental": (
+        "mental health, mental illness, mentally, talking therap*, iapt, camhs, "
+        "psycholog*, psychiatr*, crisis, depress*, anxiety, eating disorder*, "
+        "dementia, counsell*, self harm, self-harm, suicid*, bipolar, schizophren*, "
+        "psychosis, ptsd, adhd, autis*, learning disabilit*, wellbeing service*, "
+        "crisis team, community mental health, parity of esteem"
+    ),
+    # Levelling down: one policy for all places, a postcode lottery.
+    "xlevelling": (
+        "postcode lottery, level down, levelling down, leveling down, level* down, "
+        "harmonis*, harmoniz*, align*, one size fits all, lowest common, lowest level, "
+        "eligibility, criteria, ivf, fertility, policies, policy, same rules, "
+        "same offer, standardis*, standardiz*, lose services, lose what we have, "
+        "services we have now, services we have today, better than, other areas have, "
+        "other areas get, varies, vary, different areas, inequalit*, unequal, equal*, "
+        "fair access, cataract*, hip, knee, procedures of limited, not available here, "
+        "no longer available, offer will, what is offered, treatments available, "
+        "treatment we have, watered down, worst of, race to the bottom"
+    ),
+    # Travelling further for care.
+    "xtravel": (
+        "travel*, further away, further to, farther, bus, buses, journey*, "
+        "public transport, drive, driving, don't drive, car, cars, no car, parking, "
+        "close to home, closer to home, near home, nearer home, miles, "
+        "distance, get there, getting there, taxi*, fare*, tube, by train, the train, "
+        "trains, trek, "
+        "across london, across town, other side of, two buses, hours to get, "
+        "elderly people to get, can't get to, cannot get to, local hospital, "
+        "on our doorstep, in the community, local services"
+    ),
+    # Waiting times and waiting lists.
+    "xwaiting": (
+        "waiting list*, waiting time*, wait* weeks, wait* months, weeks wait, "
+        "months wait, long waits, longer waits, wait longer, waiting longer, "
+        "referral*, referred, 18 weeks, backlog*, delay*, queue for, "
+        "waited, waiting for, ambulance*, response time*"
+    ),
+    # Quality and safety of care.
+    "xquality": (
+        "quality, safety, safe, unsafe, standards, standard of care, cqc, "
+        "worse care, poorer care, lives at risk, put lives, die*, death*, "
+        "risk to patients, patients at risk, dangerous, care will suffer, "
+        "suffer, worse service*, continuity of care, outcomes"
+    ),
+    # Community, children's and social care where it meets the NHS.
+    "xcommunity": (
+        "community services, community nurs*, district nurs*, children's services, "
+        "children's services, social care, care home*, care package*, "
+        "discharge*, home care, respite, pathway*, integrat*, joined up, joined-up, "
+        "health and social care"
+    ),
+    # ------------------------------------------------------------------- Jobs
+    # Jobs lost: redundancies, posts cut, reapplying.
+    "xredundancy": (
+        "redundan*, job loss*, job losses, lose their job*, lose my job, lose our jobs, "
+        "lose his job, lose her job, lose jobs, losing jobs, losing their jobs, "
+        "lost jobs, posts deleted, post deleted, posts will go, posts at risk, "
+        "posts cut, posts lost, posts disappear, jobs at risk, jobs will go, jobs go, "
+        "jobs lost, jobs cut, job cuts, cut jobs, cutting jobs, cutting posts, "
+        "cutting management posts, made redundant, fewer staff, fewer posts, "
+        "headcount, out of work, unemploy*, lay off, laying off, "
+        "laid off, lay-offs, layoffs, let go, slotted in, slotting, job matching, "
+        "reapply, re-apply, apply for their own jobs, apply for our own jobs, "
+        "apply for my own job, at risk of redundancy, displaced, still be there, still have a job, "
+        "still have jobs, downsiz*, job security, jobs for, jobs of, staff will go, "
+        "people will go, their livelihood*, livelihoods, pink slip*, p45, "
+        "no longer be needed, not be needed, surplus to requirements, duplicate posts, "
+        "duplication, cut the number"
+    ),
+    # Staff morale, stress and uncertainty.
+    "xmorale": (
+        "morale, demoralis*, demoraliz*, stress*, anxious, anxiety, uncertain*, "
+        "exhausted, exhaustion, wellbeing, well-being, undervalued, unvalued, "
+        "sick leave, burn* out, burnout, burnt-out, burned-out, limbo, in the dark, "
+        "worn down, worn out, fed up, unsettl*, insecur*, not being told, not told, "
+        "kept waiting, goodwill, tired, change fatigue, upheaval, "
+        "pulled in every direction, overwhelmed, overstretched, stretched, "
+        "cannot cope, can't cope, at breaking point, breaking point, on edge, "
+        "sleepless, low morale, mood, toll on staff, looking for other jobs, "
+        "heads down, the human cost, treated badly, treated like"
+    ),
+    # Local knowledge and experience lost with the people.
+    "xknowledge": (
+        "local knowledge, knowledge, experience*, expertise, expert*, skilled, "
+        "skills, institutional memory, memory, relationship*, long serving, "
+        "long-serving, know the local, know the area, knows the area, know our area, "
+        "know their patients, know the patients, know the practices, know our practices, "
+        "know who to, knows who, understanding of the area, understanding of our, "
+        "years of, decades of, continuity, contacts, networks built, built up over, "
+        "lose good people, lose experienced, experienced staff, know the community, "
+        "knows the community, local staff, local people who"
+    ),
+    # Terms, pay, pensions, TUPE, relocation and commuting.
+    "xterms": (
+        "terms and conditions, t&cs, tupe, pay band*, banding, "
+        "grade*, regrad*, downband*, pension*, staff pay, our pay, their pay, pay cut*, "
+        "pay freeze, pay rise*, "
+        "rates of pay, pay scale*, pay and conditions, pay grade*, salary protection, "
+        "pay protection, protected pay, contracts of staff, staff contracts, "
+        "employment contract*, relocat*, headquarters, office, offices, commute*, "
+        "commuting, travel to work, flexible working, working from home, "
+        "job description*, based in, based at, move offices, moved to, new employer, "
+        "employer, annual leave, holiday entitlement, working hours, part time, part-time, "
+        "childcare, school run"
+    ),
+    # Recruitment, retention, vacancies and shortages.
+    "xrecruit": (
+        "recruit*, retain*, retention, vacanc*, shortage*, agency staff, agency, "
+        "locum*, training places, attract*, not enough gps, not enough nurses, "
+        "not enough staff, not enough doctors, understaff*, short staffed, "
+        "short-staffed, gaps in the rota, rota gaps, leave the nhs, leaving the nhs, "
+        "leaving for, hard to fill, unfilled, empty posts, workforce, brexit, "
+        "overseas, housing costs, london weighting, cost of living, trainee*, "
+        "bursar*, fill posts, fill the posts, too few, not enough people, staffing"
+    ),
+    # Careers, training and development for staff.
+    "xcareers": (
+        "career*, training, train, trained, trainee*, develop* opportunit*, "
+        "professional development, cpd, study leave, progress*, promotion*, "
+        "apprentic*, student*, junior staff, junior, mentor*, qualif*, learning, "
+        "skills development, secondment*, prospects"
+    ),
+    # Staff consulted late or not at all (the guide's convention 1 and 14).
+    "xstaffconsult": (
+        "staff consultation, staff engagement, staff briefing*, union*, unison, rcn, "
+        "gmb, unite, staff side, found out from, found out in, heard from the press, "
+        "heard it from, from the press, in the paper, local paper, on the news, "
+        "staff were not told, staff weren't told, staff were told, staff were not consulted, "
+        "staff weren't consulted, staff were not asked, staff weren't asked, "
+        "consult staff, consulted staff, consult with staff, tell staff, told staff, "
+        "video, videos, email to staff, all staff email"
+    ),
 }
-_COMPILED = [(token, re.compile(pattern)) for token, pattern in _IDEAS.items()]
+# fmt: on
+# What each idea says, as a clause to follow "You told us you are concerned that": the
+# draft line of a concern most of whose people name the idea (service.draft_line).
+# Written for this list in plain words; staff edit the draft before it is published.
+SAYS: dict[str, str] = {
+    "xfairshare": "money meant for your area will be spent somewhere else",
+    "xdeficit": "your area will have to pay for other areas' debts and overspending",
+    "xreorgcost": "the reorganisation itself will cost money that should be spent on care",
+    "xcuts": "the changes are really a way of cutting costs and services",
+    "xprivate": "more NHS work will go to private companies run for profit",
+    "xestates": "health buildings will be sold off or left to decline instead of invested in",
+    "xmanagerpay": "money will go on managers and their pay rather than on care",
+    "xlocalvoice": "decisions will be made further away, by people who do not know your area",
+    "xprocess": "the consultation is too short, too little known or already decided",
+    "xaccountable": "the new organisation will not be open or answerable to the public",
+    "xplain": "the plans are hard to understand",
+    "xpatientreps": "patients, carers and local groups will have no place where decisions are made",
+    "xgpvoice": "local GPs will lose their say in decisions",
+    "xmanagers": "managers rather than clinicians will make the decisions",
+    "xgptime": "leading commissioning will take doctors away from their patients",
+    "xpcn": "primary care networks and their clinical directors will not be heard or supported",
+    "xnurses": "nurses and other professions will be left out of decisions",
+    "xgpaccess": "it will be even harder to get a GP appointment",
+    "xclosure": "hospital services will close, be downgraded or move away",
+    "xmental": "mental health services will suffer",
+    "xlevelling": "services will be levelled down to the same lower offer everywhere",
+    "xtravel": "you will have to travel further for care",
+    "xwaiting": "waits for care will get longer",
+    "xquality": "the quality and safety of care will suffer",
+    "xcommunity": "community and social care will not be joined up with the NHS",
+    "xredundancy": "staff will lose their jobs",
+    "xmorale": "the uncertainty will wear down staff morale",
+    "xknowledge": "experienced staff and their local knowledge will be lost",
+    "xterms": "staff pay, terms or place of work will change for the worse",
+    "xrecruit": "there will not be enough staff and posts will be hard to fill",
+    "xcareers": "staff will lose chances to train and progress",
+    "xstaffconsult": "staff are not being told or consulted properly",
+}
+# An idea speaks for a concern when at least this share of its people name it.
+MAIN_IDEA_SHARE = 0.4
+
+PHRASES: dict[str, list[str]] = {token: text.split(", ") for token, text in _IDEAS.items()}
+_MATCHER = PhraseMatcher(list(PHRASES.items()))
+TOKENS = list(_IDEAS)
 
 
 def ideas(text: str) -> list[str]:
-    """The idea tokens whose expression occurs in ``text``, in the list's order."""
-    text = text.lower()  # the patterns are in small letters: cheaper than IGNORECASE
-    return [token for token, pattern in _COMPILED if pattern.search(text)]
+    """The idea tokens whose phrases occur in ``text``, in the list's order."""
+    found = _MATCHER.find(tokens(text.replace("\u2019", "'")))
+    return [token for token, hits in zip(TOKENS, found, strict=True) if hits]
+
+
+def main_idea(texts: Sequence[str]) -> str | None:
+    """The idea most of ``texts`` name, if at least ``MAIN_IDEA_SHARE`` of them (and two)
+    do; the list's order breaks ties."""
+    if not texts:
+        return None
+    counts = Counter(token for text in texts for token in ideas(text))
+    if not counts:
+        return None
+    best = max(TOKENS, key=lambda token: (counts[token], -TOKENS.index(token)))
+    n = counts[best]
+    return best if n >= 2 and n >= MAIN_IDEA_SHARE * len(texts) else None

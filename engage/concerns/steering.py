@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from engage import audit
-from engage.concerns import discovery
+from engage.concerns import concepts, discovery
 from engage.concerns.models import Concern, ConcernItem
 from engage.concerns.service import (
     ConcernError,
@@ -109,8 +109,13 @@ def split(concern: Concern) -> Concern:
             other.members.append(member)
     db.session.flush()
     refresh_centre(concern)
-    central = set_centre(other, unit_items(other, {m.item_id: m.item for m in other.members}))
-    other.draft = draft_line(found.concerns[1].phrases, [t for t in map(quotable, central) if t])
+    firsts = unit_items(other, {m.item_id: m.item for m in other.members})
+    central = set_centre(other, firsts)
+    idea = concepts.main_idea([item.text for item in firsts])
+    other.label = label_from(found.concerns[1].phrases, idea)
+    other.draft = draft_line(
+        found.concerns[1].phrases, [t for t in map(quotable, central) if t], idea
+    )
     audit.record(
         "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}
     )

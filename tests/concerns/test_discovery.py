@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from engage import caching
-from engage.concerns import discovery
+from engage.concerns import concepts, discovery
 from engage.concerns import text as textmod
-from engage.concerns.service import draft_line
+from engage.concerns.service import draft_line, label_from, stated_worry
 from tests.concerns.conftest import evaluation_rows
+
+_FIRST = re.compile(r"\b(?:I|me|my|we|our|us)\b")
 
 
 def _entries(theme: str) -> list[discovery.Entry]:
@@ -61,11 +65,56 @@ def test_a_concern_lists_its_most_central_item_first():
 
 def test_draft_uses_a_worry_someone_stated_or_falls_back_to_phrases():
     said = draft_line(["budget"], ["I am worried that money will leave our borough for good."])
-    assert said == "money will leave our borough for good."
+    assert said == "money will leave your borough for good."
     template = draft_line(["deficits", "debts"], ["Deficits and debts."])
-    assert template == "the changes will affect deficits and debts."
+    quoted = "\u201cdeficits\u201d and \u201cdebts\u201d"
+    assert template == f"the changes will affect what you raised about {quoted}."
     # A worry told in the first person is not the public's words: the template is used.
     assert draft_line(["jobs"], ["I fear that I will lose my job."]).startswith("the changes")
+
+
+def test_draft_reads_as_a_plain_sentence_after_you_told_us():
+    # "worried <clause>" without "that", "my fear is that", and "we" said to the reader.
+    assert stated_worry("I'm worried the money for Brent will be spent elsewhere.") == (
+        "the money for Brent will be spent elsewhere."
+    )
+    assert stated_worry("My fear is that our walk-in centre closes, and we lose it") == (
+        "your walk-in centre closes, and you lose it."
+    )
+    assert stated_worry("Concerned that GPs will have no say!") == "GPs will have no say."
+    assert stated_worry("No worry stated here.") is None
+    # The main idea's sentence when nobody stated it in words that name the idea.
+    line = draft_line(["posts"], ["We fear that the weather will turn."], "xredundancy")
+    assert line == "staff will lose their jobs."
+    assert draft_line(["posts"], ["Worried that staff will lose jobs."], "xredundancy") == (
+        "staff will lose jobs."
+    )
+
+
+def test_every_idea_has_a_sentence_that_reads_after_that():
+    assert set(concepts.SAYS) == set(concepts.TOKENS)
+    for token, clause in concepts.SAYS.items():
+        assert clause[0].islower() or clause.startswith("GP"), token
+        assert not clause.endswith((".", ",")), token
+        assert not _FIRST.search(clause), token
+
+
+def test_a_label_is_its_phrases_else_its_main_ideas_sentence():
+    assert label_from(["fair share", "allocation", "pooled", "pot"]) == (
+        "fair share, allocation, pooled"
+    )
+    assert label_from(["posts", "jobs"], "xredundancy") == "posts, jobs"
+    assert label_from(["managed"], "xredundancy") == "Staff will lose their jobs"
+    assert label_from([], "xredundancy") == "Staff will lose their jobs"
+    assert label_from(["managed"]) == "managed"
+    assert label_from([]) == "Other feedback"
+
+
+def test_the_main_idea_is_named_by_enough_of_the_concerns_people():
+    texts = ["Staff will lose their jobs.", "Redundancies are coming.", "Parking is awful."]
+    assert concepts.main_idea(texts) == "xredundancy"
+    assert concepts.main_idea(["Redundancies are coming.", "Thanks.", "Hello.", "Fine."]) is None
+    assert concepts.main_idea([]) is None
 
 
 def test_stems_of_a_batch_are_each_texts_own_stems():

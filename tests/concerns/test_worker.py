@@ -1,0 +1,135 @@
+"""New feedback joins kept concerns by itself: the worker's claimed job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from engage import tasks
+from engage.audit import AuditEvent
+from engage.concerns import service, steering
+from engage.concerns.models import Concern, ConcernItem
+from engage.extensions import db
+from tests.concerns.conftest import evaluation_rows
+
+NEW = [
+    "Impossible to get a GP appointment, the phone lines are always engaged at 8am.",
+    "If the maternity unit closes we will have to travel miles to give birth.",
+]
+
+
+@pytest.fixture
+def grouped(make_engagement, add_items, theme_named):
+    engagement = make_engagement()
+    items = add_items(engagement, "services", [r["text"] for r in evaluation_rows("services")])
+    theme = theme_named("services")
+    service.refresh(engagement, theme)
+    db.session.commit()
+    return engagement, theme, items
+
+
+def _placed(engagement, theme) -> list[int]:
+    return sorted(
+        db.session.scalars(
+            select(ConcernItem.item_id)
+            .join(Concern)
+            .where(Concern.engagement_id == engagement.id, Concern.theme_id == theme.id)
+        )
+    )
+
+
+def test_the_worker_places_new_feedback_in_kept_concerns_once(app, grouped, add_items):
+    engagement, theme, items = grouped
+    assert service.owed_pairs() == []
+    new = add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
+    assert service.owed_pairs() == [(engagement.id, theme.id)]
+
+    tasks.bind(app)
+    results = tasks.run_sweeps()
+    assert results["place_concerns"] == 2
+    assert _placed(engagement, theme) == sorted(i.id for i in items + new)
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "concern.refresh"))
+    assert event.actor_id is None and event.detail["by"] == "worker"
+    assert event.detail["joined"] + event.detail["new_group"] == 2
+
+    # Nothing owed now: a second sweep (or a second worker) places nothing again.
+    assert service.owed_pairs() == []
+    assert tasks.process_new_feedback.call_local()["place_concerns"] == 0
+    assert _placed(engagement, theme) == sorted(i.id for i in items + new)
+
+
+def test_a_theme_done_meanwhile_by_another_worker_is_read_again_and_left(
+    app, grouped, add_items, monkeypatch
+):
+    engagement, theme, items = grouped
+    add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
+    stale = service.owed_pairs()
+    service.refresh(engagement, theme)  # the other worker
+    db.session.commit()
+    monkeypatch.setattr(service, "owed_pairs", lambda: stale)
+    assert service.place_owed() == 0
+    assert (
+        db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "concern.refresh"))
+        is None
+    )
+
+
+def test_an_item_taken_off_the_theme_leaves_its_concern_without_a_button(app, grouped):
+    engagement, theme, items = grouped
+    gone = items[0]
+    for tag in list(gone.tags):
+        db.session.delete(tag)
+    gone.themes_reviewed_at = datetime(2019, 7, 2)
+    db.session.commit()
+    assert service.owed_pairs() == [(engagement.id, theme.id)]
+    service.place_owed()
+    assert gone.id not in _placed(engagement, theme)
+    assert service.owed_pairs() == []
+
+
+def test_themes_never_grouped_wait_for_staff(app, make_engagement, add_items):
+    engagement = make_engagement()
+    add_items(engagement, "jobs", [r["text"] for r in evaluation_rows("jobs")][:8])
+    assert service.owed_pairs() == []
+    assert service.place_owed() == 0
+
+
+def test_the_worker_keeps_staffs_names_and_describes_the_rest_again(app, grouped, add_items):
+    engagement, theme, items = grouped
+    first, second = service.concerns_of(engagement, theme)[:2]
+    steering.rename(first, label="Seeing a GP", draft="you cannot get a GP appointment.")
+    db.session.commit()
+    centres = {c.id: list(c.centroid) for c in service.concerns_of(engagement, theme)}
+    new = add_items(engagement, "services", NEW * 3, start=datetime(2019, 7, 1, 10))
+    assert service.place_owed() == len(new)
+    db.session.expire_all()
+    concerns = service.concerns_of(engagement, theme)
+    renamed = next(c for c in concerns if c.id == first.id)
+    assert (renamed.label, renamed.draft) == ("Seeing a GP", "you cannot get a GP appointment.")
+    moved = [c for c in concerns if c.id in centres and c.centroid != centres[c.id]]
+    assert moved, "the concerns that received items have new centres"
+    for concern in concerns:
+        assert abs(float(np.linalg.norm(concern.centroid)) - 1) < 1e-3
+        assert set(concern.central_ids) <= {m.item_id for m in concern.members}
+
+
+def test_a_description_computed_while_items_moved_is_not_written(app, grouped, monkeypatch):
+    engagement, theme, items = grouped
+    concern = service.concerns_of(engagement, theme)[0]
+    label = concern.label
+    real = service._membership
+    calls = []
+
+    def changing(e_id, t_id):
+        calls.append(1)
+        found = real(e_id, t_id)
+        return found if len(calls) == 1 else {**found, -1: [0]}  # moved meanwhile
+
+    monkeypatch.setattr(service, "_membership", changing)
+    monkeypatch.setattr(service, "label_from", lambda *a, **k: "Not to be written")
+    assert service.describe(engagement.id, theme.id) is False
+    db.session.expire_all()
+    assert db.session.get(Concern, concern.id).label == label

@@ -113,8 +113,8 @@ def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
 
 
 def _place_concerns() -> int:
-    """New feedback joins the kept concerns of its themes (engage.concerns.service)."""
-    from engage.concerns.service import place_owed
+    """New feedback joins the kept concerns of its themes (engage.concerns.placing)."""
+    from engage.concerns.placing import place_owed
 
     return place_owed()
 

@@ -394,7 +394,7 @@ _IDEAS: dict[str, str] = {
 }
 # fmt: on
 # What each idea says, as a clause to follow "You told us you are concerned that": the
-# draft line of a concern most of whose people name the idea (service.draft_line).
+# draft line of a concern most of whose people name the idea (drafting.draft_line).
 # Written for this list in plain words; staff edit the draft before it is published.
 SAYS: dict[str, str] = {
     "xfairshare": "money meant for your area will be spent somewhere else",

@@ -14,15 +14,9 @@ from sqlalchemy import select
 
 from engage import audit
 from engage.concerns import concepts, discovery
+from engage.concerns.drafting import draft_line, label_from
 from engage.concerns.models import Concern, ConcernItem
-from engage.concerns.service import (
-    ConcernError,
-    draft_line,
-    label_from,
-    quotable,
-    set_centre,
-    unit_items,
-)
+from engage.concerns.service import ConcernError, quotable, set_centre, unit_items
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem

@@ -7,7 +7,7 @@ import re
 from engage import caching
 from engage.concerns import concepts, discovery
 from engage.concerns import text as textmod
-from engage.concerns.service import draft_line, label_from, stated_worry
+from engage.concerns.drafting import draft_line, label_from, stated_worry
 from tests.concerns.conftest import evaluation_rows
 
 _FIRST = re.compile(r"\b(?:I|me|my|we|our|us)\b")

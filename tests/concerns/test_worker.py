@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engage import tasks
 from engage.audit import AuditEvent
-from engage.concerns import service, steering
+from engage.concerns import placing, service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
 from tests.concerns.conftest import evaluation_rows
@@ -43,9 +43,9 @@ def _placed(engagement, theme) -> list[int]:
 
 def test_the_worker_places_new_feedback_in_kept_concerns_once(app, grouped, add_items):
     engagement, theme, items = grouped
-    assert service.owed_pairs() == []
+    assert placing.owed_pairs() == []
     new = add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
-    assert service.owed_pairs() == [(engagement.id, theme.id)]
+    assert placing.owed_pairs() == [(engagement.id, theme.id)]
 
     tasks.bind(app)
     results = tasks.run_sweeps()
@@ -56,7 +56,7 @@ def test_the_worker_places_new_feedback_in_kept_concerns_once(app, grouped, add_
     assert event.detail["joined"] + event.detail["new_group"] == 2
 
     # Nothing owed now: a second sweep (or a second worker) places nothing again.
-    assert service.owed_pairs() == []
+    assert placing.owed_pairs() == []
     assert tasks.process_new_feedback.call_local()["place_concerns"] == 0
     assert _placed(engagement, theme) == sorted(i.id for i in items + new)
 
@@ -66,11 +66,11 @@ def test_a_theme_done_meanwhile_by_another_worker_is_read_again_and_left(
 ):
     engagement, theme, items = grouped
     add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
-    stale = service.owed_pairs()
+    stale = placing.owed_pairs()
     service.refresh(engagement, theme)  # the other worker
     db.session.commit()
-    monkeypatch.setattr(service, "owed_pairs", lambda: stale)
-    assert service.place_owed() == 0
+    monkeypatch.setattr(placing, "owed_pairs", lambda: stale)
+    assert placing.place_owed() == 0
     assert (
         db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "concern.refresh"))
         is None
@@ -84,17 +84,17 @@ def test_an_item_taken_off_the_theme_leaves_its_concern_without_a_button(app, gr
         db.session.delete(tag)
     gone.themes_reviewed_at = datetime(2019, 7, 2)
     db.session.commit()
-    assert service.owed_pairs() == [(engagement.id, theme.id)]
-    service.place_owed()
+    assert placing.owed_pairs() == [(engagement.id, theme.id)]
+    placing.place_owed()
     assert gone.id not in _placed(engagement, theme)
-    assert service.owed_pairs() == []
+    assert placing.owed_pairs() == []
 
 
 def test_themes_never_grouped_wait_for_staff(app, make_engagement, add_items):
     engagement = make_engagement()
     add_items(engagement, "jobs", [r["text"] for r in evaluation_rows("jobs")][:8])
-    assert service.owed_pairs() == []
-    assert service.place_owed() == 0
+    assert placing.owed_pairs() == []
+    assert placing.place_owed() == 0
 
 
 def test_the_worker_keeps_staffs_names_and_describes_the_rest_again(app, grouped, add_items):
@@ -104,7 +104,7 @@ def test_the_worker_keeps_staffs_names_and_describes_the_rest_again(app, grouped
     db.session.commit()
     centres = {c.id: list(c.centroid) for c in service.concerns_of(engagement, theme)}
     new = add_items(engagement, "services", NEW * 3, start=datetime(2019, 7, 1, 10))
-    assert service.place_owed() == len(new)
+    assert placing.place_owed() == len(new)
     db.session.expire_all()
     concerns = service.concerns_of(engagement, theme)
     renamed = next(c for c in concerns if c.id == first.id)
@@ -120,7 +120,7 @@ def test_a_description_computed_while_items_moved_is_not_written(app, grouped, m
     engagement, theme, items = grouped
     concern = service.concerns_of(engagement, theme)[0]
     label = concern.label
-    real = service._membership
+    real = placing._membership
     calls = []
 
     def changing(e_id, t_id):
@@ -128,8 +128,8 @@ def test_a_description_computed_while_items_moved_is_not_written(app, grouped, m
         found = real(e_id, t_id)
         return found if len(calls) == 1 else {**found, -1: [0]}  # moved meanwhile
 
-    monkeypatch.setattr(service, "_membership", changing)
+    monkeypatch.setattr(placing, "_membership", changing)
     monkeypatch.setattr(service, "label_from", lambda *a, **k: "Not to be written")
-    assert service.describe(engagement.id, theme.id) is False
+    assert placing.describe(engagement.id, theme.id) is False
     db.session.expire_all()
     assert db.session.get(Concern, concern.id).label == label

@@ -1,0 +1,87 @@
+"""How a concern is worded: its label and its draft "You told us you are concerned
+that ..." line, from its phrases, its main idea and what its people said in so many
+words. Pure functions of text; nothing here reads the database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from engage.concerns import concepts
+
+# "worried that <clause>", "my fear is that <clause>", or "worried <clause>" when the
+# clause starts as a statement about someone or something ("worried the money ...").
+_WORRY = re.compile(
+    r"\b(?:worried|concerned|worry|fear|afraid|scared|anxious)\b(?:\s+(?:is|about\s+it))?"
+    r"\s+(?:that\s+|(?=(?:the|our|this|these|those|staff|patients|people|services|money|"
+    r"funding|local|it|they|we|there|gps|nhs)\b))([^.?!\n]{12,160})",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself|I'm|I've|I'd|I'll)\b", re.IGNORECASE)
+# The public's "we" is the reader's "you" in "You told us you are concerned that ...".
+_OURS = {
+    "we": "you", "our": "your", "us": "you", "ours": "yours", "ourselves": "yourselves",
+    "we're": "you're", "we'll": "you'll", "we've": "you've", "we'd": "you'd",
+}  # fmt: skip
+_OUR_WORDS = re.compile(r"\b(?:" + "|".join(sorted(_OURS, key=len, reverse=True)) + r")\b", re.I)
+# Words that start a clause in small letters (a name or "GPs" keeps its capital).
+_SMALL_STARTS = frozenset((
+    "the", "our", "this", "these", "those", "a", "an", "it", "they", "there", "staff",
+    "patients", "people", "services", "money", "funding", "local", "you", "your",
+))  # fmt: skip
+
+
+def stated_worry(text: str) -> str | None:
+    """The clause after "worried / concerned / fear ... that" in ``text``, as a plain
+    sentence to follow "You told us you are concerned that": "we" and "our" become
+    "you" and "your"; None when there is none or it speaks of the writer alone (I, me,
+    my), which is one person's story rather than the public's concern."""
+    match = _WORRY.search(text.replace("\u2019", "'"))
+    if match is None:
+        return None
+    clause = " ".join(match.group(1).split()).rstrip(",;:- ")
+    if _FIRST_PERSON.search(clause) or len(clause.split()) < 3:
+        return None
+
+    def yours(found: re.Match) -> str:
+        word = _OURS[found.group(0).lower()]
+        return word.capitalize() if found.group(0)[0].isupper() else word
+
+    clause = _OUR_WORDS.sub(yours, clause)
+    first = clause.split(" ", 1)[0]
+    if first.lower() in _SMALL_STARTS:
+        clause = first.lower() + clause[len(first) :]
+    return clause + "."
+
+
+def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = None) -> str:
+    """A clause to follow "You told us you are concerned that", in this order of choice:
+
+    1. a worry one of ``texts`` (quotable, most central first) states in so many words
+       ("... worried that money will leave your borough"), if it names the concern's
+       main ``idea`` (or the concern has none);
+    2. the sentence the idea list gives the concern's main idea (``concepts.SAYS``);
+    3. a sentence over the concern's most distinctive phrases, quoted as people's words.
+    """
+    for text in texts:
+        clause = stated_worry(text)
+        if clause and (idea is None or idea in concepts.ideas(clause)):
+            return clause
+    if idea is not None and idea in concepts.SAYS:
+        return concepts.SAYS[idea] + "."
+    if not phrases:
+        return "the changes will affect you."
+    named = [f"\u201c{phrase}\u201d" for phrase in phrases[:3]]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return f"the changes will affect what you raised about {listed}."
+
+
+def label_from(phrases: Sequence[str], idea: str | None = None) -> str:
+    """A concern's label from its most distinctive phrases (the first three). A small
+    concern may have fewer than two phrases used by enough of its people ("managed");
+    then its main idea's sentence ("Staff will lose their jobs") says more, if it has
+    one. "Other feedback" when there is neither."""
+    if idea is not None and idea in concepts.SAYS and len(phrases) < 2:
+        said = concepts.SAYS[idea]
+        return (said[0].upper() + said[1:])[:200]
+    return (", ".join(phrases[:3]) or "Other feedback")[:200]

@@ -430,12 +430,25 @@ SAYS: dict[str, str] = {
     "xcareers": "staff will lose chances to train and progress",
     "xstaffconsult": "staff are not being told or consulted properly",
 }
+# The theme each idea belongs to, by the sections of the list above: a concern's draft
+# speaks first of an idea of its own theme (a money concern whose people also mention
+# closures is drafted as money).
+_THEME_STARTS = {
+    "xfairshare": "money",
+    "xlocalvoice": "decision-making",
+    "xgpvoice": "clinical-leadership",
+    "xgpaccess": "services",
+    "xredundancy": "jobs",
+}
 # An idea speaks for a concern when at least this share of its people name it.
 MAIN_IDEA_SHARE = 0.4
 
 PHRASES: dict[str, list[str]] = {token: text.split(", ") for token, text in _IDEAS.items()}
 _MATCHER = PhraseMatcher(list(PHRASES.items()))
 TOKENS = list(_IDEAS)
+THEME_OF: dict[str, str] = {}
+for _token in TOKENS:
+    THEME_OF[_token] = _THEME_STARTS.get(_token) or THEME_OF[TOKENS[TOKENS.index(_token) - 1]]
 
 
 def ideas(text: str) -> list[str]:
@@ -444,14 +457,21 @@ def ideas(text: str) -> list[str]:
     return [token for token, hits in zip(TOKENS, found, strict=True) if hits]
 
 
-def main_idea(texts: Sequence[str]) -> str | None:
+def main_idea(texts: Sequence[str], theme: str | None = None) -> str | None:
     """The idea most of ``texts`` name, if at least ``MAIN_IDEA_SHARE`` of them (and two)
-    do; the list's order breaks ties."""
+    do; the list's order breaks ties. With ``theme``, an idea of that theme is chosen
+    when one qualifies, before ideas of other themes."""
     if not texts:
         return None
     counts = Counter(token for text in texts for token in ideas(text))
     if not counts:
         return None
-    best = max(TOKENS, key=lambda token: (counts[token], -TOKENS.index(token)))
-    n = counts[best]
-    return best if n >= 2 and n >= MAIN_IDEA_SHARE * len(texts) else None
+
+    def qualifies(token: str) -> bool:
+        return counts[token] >= 2 and counts[token] >= MAIN_IDEA_SHARE * len(texts)
+
+    for pool in ([t for t in TOKENS if THEME_OF[t] == theme], TOKENS):
+        best = max(pool, key=lambda token: (counts[token], -TOKENS.index(token)), default=None)
+        if best is not None and qualifies(best):
+            return best
+    return None

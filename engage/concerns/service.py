@@ -290,7 +290,7 @@ def recompute(
             continue
         central = set_centre(concern, firsts)
         if concern.edited_at is None and not concern.is_new_group:
-            idea = concepts.main_idea([item.text for item in firsts])
+            idea = concepts.main_idea([item.text for item in firsts], concern.theme.slug)
             concern.label = label_from(words, idea)
             texts = [t for t in (quotable(item) for item in central) if t]
             concern.draft = draft_line(words, texts, idea)

@@ -105,7 +105,7 @@ def split(concern: Concern) -> Concern:
     refresh_centre(concern)
     firsts = unit_items(other, {m.item_id: m.item for m in other.members})
     central = set_centre(other, firsts)
-    idea = concepts.main_idea([item.text for item in firsts])
+    idea = concepts.main_idea([item.text for item in firsts], other.theme.slug)
     other.label = label_from(found.concerns[1].phrases, idea)
     other.draft = draft_line(
         found.concerns[1].phrases, [t for t in map(quotable, central) if t], idea

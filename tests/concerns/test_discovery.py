@@ -117,6 +117,21 @@ def test_the_main_idea_is_named_by_enough_of_the_concerns_people():
     assert concepts.main_idea([]) is None
 
 
+def test_the_main_idea_is_of_the_concerns_own_theme_when_one_qualifies():
+    texts = [
+        "The hospital will close and the money will be spent somewhere else.",
+        "Closing the unit so the budget can go to other boroughs.",
+        "They will shut the ward; our share of the funding goes elsewhere.",
+    ]
+    assert {concepts.THEME_OF[t] for t in ("xclosure", "xfairshare")} == {"services", "money"}
+    assert concepts.main_idea(texts, "money") == "xfairshare"
+    assert concepts.main_idea(texts, "services") == "xclosure"
+    # No money idea qualifies: the commonest idea of any theme speaks for the concern.
+    closures = ["The hospital will close.", "They will shut the ward.", "Closure of A&E."]
+    assert concepts.main_idea(closures, "money") == "xclosure"
+    assert all(concepts.THEME_OF[t] for t in concepts.TOKENS)
+
+
 def test_stems_of_a_batch_are_each_texts_own_stems():
     texts = [row["text"] for row in evaluation_rows("jobs")] + ["", "Redundancies, 2019!"]
     assert textmod.stems_of(texts) == [textmod.stems(text) for text in texts]

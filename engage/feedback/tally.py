@@ -18,9 +18,14 @@ transaction, so the table always equals a recount (``rebuild`` makes it from one
   PostgreSQL (``FOR UPDATE``, so two transactions never count from the same "before"),
   and again after it;
 - statements run outside the ORM's unit of work say what they change: ``changing(ids)``
-  around them (classification, a translation's reset of model tags), ``added(rows)``
-  for new items (the intake), ``apply(delta)`` with a difference computed by the caller
-  (the retention purge, which holds the rows' locks).
+  around them (a translation's reset of model tags, the language back-fill),
+  ``added(rows)`` for new items (the intake), ``retagged`` for new model tags
+  (classification, from the states it read locked), ``apply(delta)`` with a difference
+  computed by the caller (the retention purge, which holds the rows' locks).
+
+Deleting an engagement or a theme (no code path does; the database would set the
+items' engagement to NULL or drop their tags itself) would leave counts under its id:
+run ``rebuild()`` after doing so by hand.
 
 Increments are ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n``: they commute,
 so several workers adding to one row give the same total in any order. Rows are
@@ -300,8 +305,10 @@ _PENDING = "engage_tally_pending"
 
 
 def _tag_item_id(tag: ThemeTag) -> int | None:
-    if tag.item is not None:
-        return tag.item.id
+    # The item the tag was given to, if set as an object (not loaded just to ask).
+    item = tag.__dict__.get("item")
+    if item is not None:
+        return item.id
     return tag.item_id
 
 

@@ -5,6 +5,7 @@ ENGAGE_TEST_DATABASE_URL, on PostgreSQL (where several writers are tried at once
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from datetime import date, datetime, timedelta
@@ -261,7 +262,7 @@ def test_public_figures_leave_out_the_same_statuses_as_before():
 
 
 @pytest.mark.skipif(
-    not __import__("os").environ.get("ENGAGE_TEST_DATABASE_URL"),
+    not os.environ.get("ENGAGE_TEST_DATABASE_URL"),
     reason="several writers at once: PostgreSQL",
 )
 def test_several_writers_at_once_keep_the_counts_exact(app, world):

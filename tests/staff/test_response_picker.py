@@ -138,6 +138,29 @@ def test_suggestions_are_ranked_by_the_wording(consultation, app):
         assert picker.suggestions(engagement.id, [money], None, "the and of") == []
 
 
+def test_groups_are_read_fresh_and_a_new_group_shows_within_the_lifetime(consultation, app):
+    """Which groups match is kept a short while per worker; their sizes are read each
+    time, and a group made meanwhile is offered once the kept list expires."""
+    from engage import caching
+
+    engagement, _other, group, _jobs = consultation
+    money = db.session.scalar(select(Theme).where(Theme.slug == "money"))
+    with app.test_request_context():
+        first = picker.picker_page(engagement.id, [money])
+        assert [g.id for g in first.groups] == [group.id] and first.people_in_groups == 30
+        group.size = 31
+        late = DuplicateGroup(engagement_id=engagement.id, size=2, sample_text="Late")
+        db.session.add(late)
+        db.session.flush()
+        _add(engagement, 140, "Late letter about money", "money", duplicate_group_id=late.id)
+        db.session.commit()
+        kept = picker.picker_page(engagement.id, [money])
+        assert [g.id for g in kept.groups] == [group.id] and kept.people_in_groups == 31
+        caching.named_cache("picker_groups", maxsize=256, seconds=picker.GROUPS_SECONDS).clear()
+        fresh = picker.picker_page(engagement.id, [money])
+        assert [g.id for g in fresh.groups] == [group.id, late.id]
+
+
 def test_ranking_with_kept_words_scores_as_analysing_the_texts_afresh():
     """The words kept per text give the same similarities as a vectoriser that reads
     the texts itself, and a changed text is read again (kept by text, not by item)."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from math import log
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_score
@@ -62,6 +62,8 @@ SILHOUETTE_SAMPLE = 2000
 # (mean ARI over four seeds on both labelled sets moved less from seed to seed with 10
 # than with 3); large ones keep 3 to stay within the 10-second budget.
 MANY_STARTS, FEW_STARTS, MANY_STARTS_UP_TO = 10, 3, 1000
+CONSENSUS_RUNS, CONSENSUS_STARTS, CONSENSUS_UP_TO, CONSENSUS_LINKAGE = 0, 1, 1000, "average"
+CONSENSUS_FINAL_ONLY = False
 # Fewer units than this are one concern: nothing worth splitting.
 MIN_UNITS = 6
 # A concern needs this many units (people or campaigns): one campaign alone, or one
@@ -262,9 +264,14 @@ def _units(entries: Sequence[Entry]) -> list[list[int]]:
 
 
 def choose_k(
-    vectors: np.ndarray, *, k: int | None = None, seed: int = SEED
+    vectors: np.ndarray,
+    *,
+    k: int | None = None,
+    seed: int = SEED,
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, int, float | None]:
-    """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette."""
+    """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette.
+    ``progress`` is told the share done (0 to 1) after each k tried."""
     n = len(vectors)
     # Every concern needs MIN_CONCERN_UNITS units, so no more than n // that many.
     most = min(MAX_K, n // MIN_CONCERN_UNITS)
@@ -274,7 +281,7 @@ def choose_k(
         k = max(1, min(k, n))
         if k == 1:
             return np.zeros(n, dtype=int), 1, None
-        return _kmeans(vectors, k, seed), k, None
+        return _group(vectors, k, seed), k, None
     # k is chosen on a seeded sample of at most SILHOUETTE_SAMPLE units (k-means and
     # silhouette both), then the chosen k is fitted on every unit: 10,000 items in
     # seconds rather than a minute, and the same choice on every run.
@@ -285,8 +292,17 @@ def choose_k(
     else:
         sample, rows = None, vectors
     best: tuple[float, int, np.ndarray] | None = None
-    for candidate in range(MIN_K, min(most, len(rows) - 1) + 1):
-        labels = _kmeans(rows, candidate, seed)
+    candidates = range(MIN_K, min(most, len(rows) - 1) + 1)
+    # The last fit on every unit (when k was chosen on a sample) counts as two k's.
+    steps = len(candidates) + (2 if sample is not None else 0)
+    for done, candidate in enumerate(candidates, start=1):
+        if progress is not None:
+            progress((done - 1) / steps)
+        labels = (
+            _kmeans(rows, candidate, seed)
+            if CONSENSUS_FINAL_ONLY
+            else _group(rows, candidate, seed)
+        )
         if len(set(labels.tolist())) < 2:
             continue
         score = float(silhouette_score(rows, labels, metric="cosine"))
@@ -294,6 +310,10 @@ def choose_k(
             best = (score, candidate, labels)
     if best is None:
         return np.zeros(n, dtype=int), 1, None
+    if progress is not None and sample is not None:
+        progress(len(candidates) / steps)
+    if CONSENSUS_FINAL_ONLY and sample is None:
+        return _group(vectors, best[1], seed), best[1], best[0]
     labels = best[2] if sample is None else _kmeans(vectors, best[1], seed)
     return labels, best[1], best[0]
 
@@ -314,11 +334,30 @@ def _absorb_small(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _kmeans(vectors: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
+def _group(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k groups of the vectors: a consensus of several seeded k-means runs (up to
+    CONSENSUS_UP_TO units), else one k-means fit."""
+    n = len(vectors)
+    if CONSENSUS_RUNS < 2 or n > CONSENSUS_UP_TO or k >= n:
+        return _kmeans(vectors, k, seed)
+    # Co-association: how often two units fall in one group over the runs; the groups
+    # are then its average-linkage clusters, which no single seed decides.
+    together = np.zeros((n, n), dtype=np.float32)
+    for run in range(CONSENSUS_RUNS):
+        labels = _kmeans(vectors, k, seed + 7919 * run, starts=CONSENSUS_STARTS)
+        together += labels[:, None] == labels[None, :]
+    distance = 1.0 - together / CONSENSUS_RUNS
+    return AgglomerativeClustering(
+        n_clusters=k, metric="precomputed", linkage=CONSENSUS_LINKAGE
+    ).fit_predict(distance)
+
+
+def _kmeans(vectors: np.ndarray, k: int, seed: int = SEED, starts: int | None = None) -> np.ndarray:
     # One thread: on a shared 2-core machine OpenMP's threads wait on each other (11
     # fits on 2,000 units took 26 s with the default threads and 1.3 s with one).
     with threadpool_limits(limits=1):
-        starts = MANY_STARTS if len(vectors) <= MANY_STARTS_UP_TO else FEW_STARTS
+        if starts is None:
+            starts = MANY_STARTS if len(vectors) <= MANY_STARTS_UP_TO else FEW_STARTS
         model = KMeans(n_clusters=k, n_init=starts, random_state=seed, max_iter=100)
         return model.fit_predict(vectors)
 
@@ -363,16 +402,23 @@ def discover(
     k: int | None = None,
     the_space: Space | None = None,
     seed: int = SEED,
+    progress: Callable[[float], None] | None = None,
 ) -> Discovery:
     """Group entries into concerns, largest first (by people, campaigns at their size).
-    ``seed`` seeds k-means and the silhouette's sample (the evaluation varies it)."""
+    ``seed`` seeds k-means and the silhouette's sample (the evaluation varies it);
+    ``progress`` is told the share of the grouping done (0 to 1) as it goes."""
     # One thread for every step (see _kmeans): steady on a shared 2-core machine.
     with threadpool_limits(limits=1):
-        return _discover(entries, k=k, the_space=the_space, seed=seed)
+        return _discover(entries, k=k, the_space=the_space, seed=seed, progress=progress)
 
 
 def _discover(
-    entries: Sequence[Entry], *, k: int | None, the_space: Space | None, seed: int
+    entries: Sequence[Entry],
+    *,
+    k: int | None,
+    the_space: Space | None,
+    seed: int,
+    progress: Callable[[float], None] | None = None,
 ) -> Discovery:
     if not entries:
         return Discovery(concerns=[], k=0, silhouette=None, units=0)
@@ -380,7 +426,7 @@ def _discover(
     units = _units(entries)
     first = [unit[0] for unit in units]
     vectors = the_space.vectors([entries[i].text for i in first])
-    labels, chosen_k, silhouette = choose_k(vectors, k=k, seed=seed)
+    labels, chosen_k, silhouette = choose_k(vectors, k=k, seed=seed, progress=progress)
     if k is None:
         labels = _absorb_small(vectors, labels)
     groups: dict[int, list[int]] = {}

@@ -46,8 +46,8 @@ def _owes(engagement_id: int, theme_id: int) -> bool:
 
 def owed_pairs() -> list[tuple[int, int]]:
     """(engagement id, theme id) of each theme whose kept concerns have new items to
-    place or items to let go, in id order. Themes never grouped are not here: the first
-    grouping is staff's to start (the page's button or ``engage concerns``)."""
+    place or items to let go, in id order. Themes never grouped are not here: their
+    first grouping is a job the staff page queues (``jobs``) or ``engage concerns``."""
     pairs = db.session.execute(
         select(Concern.engagement_id, Concern.theme_id)
         .distinct()

@@ -124,6 +124,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from engage import followup, public, tasks, web
+    from engage.concerns import jobs as concern_jobs
     from engage.concerns import public as concerns_public
     from engage.feedback import api_views, service
     from engage.mail import views as mail_views
@@ -146,4 +147,6 @@ def _register_blueprints(app: Flask) -> None:
     # retries whatever fails.
     post_commit = followup.install()
     post_commit.hand_over_to(tasks.hand_over_new_feedback)
+    # A theme's grouping staff ask for is the worker's (engage.concerns.jobs).
+    concern_jobs.hand_over_to(tasks.hand_over_grouping)
     service.follow_up_with(post_commit)

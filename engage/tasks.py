@@ -56,7 +56,8 @@ def run_sweeps() -> dict[str, object]:
 
     The post-commit owner's owed work (classification, acknowledgement) comes first,
     then new feedback joins the kept concerns of its themes, then the outbox sends what
-    was queued (and fetching mail, with IMAP_HOST, before).
+    was queued (and fetching mail, with IMAP_HOST, before), then the themes' groupings
+    staff asked for (last: one may take a minute).
     """
     from engage.followup import post_commit
     from engage.outbox import send_due
@@ -66,6 +67,7 @@ def run_sweeps() -> dict[str, object]:
             **post_commit.owed_jobs(),
             "place_concerns": _place_concerns,
             "send_outbox": send_due,
+            "group_concerns": _group_concerns,
         }
         if _application().config.get("IMAP_HOST"):
             from engage.mail.imap import fetch
@@ -117,6 +119,27 @@ def _place_concerns() -> int:
     from engage.concerns.placing import place_owed
 
     return place_owed()
+
+
+def _group_concerns() -> int:
+    """The themes' groupings staff asked for (engage.concerns.jobs)."""
+    from engage.concerns.jobs import run_owed
+
+    return run_owed()
+
+
+@huey.task()
+def group_concerns() -> dict[str, object]:
+    """Do the groupings staff asked for now rather than at the next minute's sweep (the
+    staff page queues this after queuing a grouping). Each is claimed (a row of
+    ``concern_job``), so any number of these and of the sweeps do it once."""
+    with _application().app_context():
+        return _run_jobs({"group_concerns": _group_concerns})
+
+
+def hand_over_grouping() -> None:
+    """Ask the worker to run group_concerns() now (the staff page calls this)."""
+    group_concerns.schedule(delay=0)
 
 
 # A process asks for at most one run per window; the run starts when the window ends,

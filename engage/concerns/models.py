@@ -63,3 +63,37 @@ class ConcernItem(db.Model):
 
     concern: Mapped[Concern] = relationship(back_populates="members")
     item: Mapped[FeedbackItem] = relationship()
+
+
+class ConcernJob(db.Model):
+    """A theme's grouping owed to the worker: the first one, or staff's "group again".
+
+    One row per engagement and theme, reused: staff's request sets it to ``queued`` (only
+    from ``done`` or ``failed``, so two requests at once queue it once); a worker claims
+    it by moving it to ``running`` with a claim token and a lease (engage.concerns.jobs),
+    writes the concerns and sets ``done`` in one commit. A failure queues it again, up
+    to MAX_ATTEMPTS; then it is ``failed`` and the page shows the error.
+    """
+
+    __tablename__ = "concern_job"
+    __table_args__ = (UniqueConstraint("engagement_id", "theme_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engagement_id: Mapped[int] = mapped_column(ForeignKey("engagement.id", ondelete="CASCADE"))
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    rediscover: Mapped[bool] = mapped_column(default=False)
+    items: Mapped[int] = mapped_column(default=0)  # how many items it groups
+    progress: Mapped[int] = mapped_column(default=0)  # per cent, as the worker goes
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # the last failure, for staff
+    requested_by: Mapped[str | None] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]  # a retry waits until then
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None]  # a claim older than this was a dead worker's
+
+    def __repr__(self) -> str:
+        return f"<ConcernJob {self.id} {self.state}>"

@@ -20,6 +20,7 @@ Rules worth knowing:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -115,11 +116,19 @@ def concerns_of(engagement: Engagement, theme: Theme) -> list[Concern]:
     )
 
 
-def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -> RefreshResult:
+def refresh(
+    engagement: Engagement,
+    theme: Theme,
+    *,
+    rediscover: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> RefreshResult:
     """Bring a theme's concerns up to date with its items (see the module's rules).
 
     ``rediscover`` groups again the items of every concern staff have not touched
-    (renamed, hidden, moved into, or answered with a response).
+    (renamed, hidden, moved into, or answered with a response). ``progress`` is told
+    the share of a grouping done (0 to 1); nothing is written to the database before
+    the grouping is done, so its long arithmetic holds no write lock.
     """
     items = theme_items(engagement, theme)
     by_id = {item.id: item for item in items}
@@ -146,15 +155,17 @@ def refresh(engagement: Engagement, theme: Theme, *, rediscover: bool = False) -
                     placed.pop(member.item_id, None)
                 concerns.remove(concern)
                 db.session.delete(concern)
-        db.session.flush()
 
     unplaced = [item for item in items if item.id not in placed]
     kept = [c for c in concerns if not c.is_new_group]
     now = utcnow()
     if unplaced and (rediscover or not kept):
-        found = discovery.discover(
-            [discovery.Entry(i.id, i.text, i.duplicate_group_id) for i in unplaced]
-        )
+        with db.session.no_autoflush:
+            found = discovery.discover(
+                [discovery.Entry(i.id, i.text, i.duplicate_group_id) for i in unplaced],
+                progress=progress,
+            )
+        db.session.flush()  # the concerns grouped again are gone before their items return
         for part in found.concerns:
             concern = Concern(
                 engagement_id=engagement.id,

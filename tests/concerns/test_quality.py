@@ -60,3 +60,27 @@ def test_grouping_reaches_the_target_on_both_labelled_sets():
     for name, floor in (("evaluation.csv", 0.75), ("heldout.csv", 0.6)):
         result = evaluate.score(evaluate.load(str(DATA / name)))
         assert result["chosen_k_ari_mean"] >= floor, (name, result["chosen_k_ari_mean"])
+
+
+def test_a_new_corpus_part_leaves_the_space_unchanged(tmp_path, monkeypatch):
+    # The classifier's corpus grows; the concerns' space must not move with it.
+    texts = ["Staff will lose their jobs.", "The car park charges are too high."]
+    before = discovery.space().vectors(texts)  # fitted on the shipped folder
+    source = discovery.corpus_folder()
+    for name in discovery.SPACE_PARTS:
+        (tmp_path / name).write_bytes(source.joinpath(name).read_bytes())
+    (tmp_path / "part_99.csv").write_text(
+        "text,theme\n"
+        + "".join(f'"Redundancies and car parking, a new part {n}",jobs\n' for n in range(300)),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(discovery, "corpus_folder", lambda: tmp_path)
+    corpus = discovery.seed_corpus()
+    assert corpus and not any("a new part" in text for text in corpus)
+    assert np.array_equal(discovery.Space(corpus).vectors(texts), before)
+
+
+def test_every_part_the_space_names_ships_with_the_code():
+    folder = discovery.corpus_folder()
+    assert all(folder.joinpath(name).is_file() for name in discovery.SPACE_PARTS)
+    assert len(discovery.SPACE_PARTS) == 27 and "part_27.csv" not in discovery.SPACE_PARTS

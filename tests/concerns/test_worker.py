@@ -13,6 +13,7 @@ from engage.audit import AuditEvent
 from engage.concerns import placing, service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
+from engage.feedback.models import TagSource
 from tests.concerns.conftest import evaluation_rows
 
 NEW = [
@@ -133,3 +134,23 @@ def test_a_description_computed_while_items_moved_is_not_written(app, grouped, m
     assert placing.describe(engagement.id, theme.id) is False
     db.session.expire_all()
     assert db.session.get(Concern, concern.id).label == label
+
+
+def test_model_tagged_items_stay_placed_when_another_item_has_a_staff_tag(
+    app, make_engagement, add_items, theme_named
+):
+    # The bench's data: items in a theme by the model's tags, and staff tags elsewhere.
+    engagement = make_engagement()
+    items = add_items(engagement, "services", [r["text"] for r in evaluation_rows("services")])
+    for item in items:
+        for tag in item.tags:
+            tag.source = TagSource.MODEL
+    add_items(engagement, "jobs", ["Staff will lose their jobs."])  # a staff tag
+    db.session.commit()
+    theme = theme_named("services")
+    service.refresh(engagement, theme)
+    db.session.commit()
+    assert len(_placed(engagement, theme)) == len(items)
+    assert placing.owed_pairs() == [], "nothing to let go: the model's tags are current"
+    assert placing.place_owed() == 0
+    assert len(_placed(engagement, theme)) == len(items)

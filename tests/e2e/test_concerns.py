@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from engage.concerns import jobs
 from engage.staff.models import Role
 from tests.e2e.conftest import check_page
 from tests.e2e.test_staff import flash, make_account, sign_in
@@ -25,8 +26,14 @@ def test_triager_finds_concerns_and_publisher_starts_a_response(live_server, pag
     page.get_by_label("Engagement", exact=True).select_option(NWL)
     page.get_by_label("Theme", exact=True).select_option("services")
     page.get_by_role("button", name="Show").click()
-    page.get_by_role("button", name="Find concerns").click()
-    expect(flash(page)).to_contain_text(re.compile(r"\d+ concerns"))
+    # Never grouped: the page queues the grouping for the worker and says so.
+    status = page.locator("#concern-job")
+    expect(status).to_contain_text(re.compile(r"Grouping \d+ items, asked for at \d\d:\d\d"))
+    check_page(page, "staff-concerns-grouping")
+    with app.app_context():  # the worker's turn
+        assert jobs.run_owed() == 1
+    page.reload()
+    expect(status).to_have_count(0)
     cards = page.locator(".nhsuk-card")
     expect(cards.first).to_contain_text(re.compile(r"\d+ items?"))
     expect(cards.first).to_contain_text("You told us you are concerned that")

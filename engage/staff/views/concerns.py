@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from engage import audit
-from engage.concerns import service, steering
+from engage.concerns import jobs, service, steering
 from engage.concerns.models import Concern
 from engage.engagements import service as engagements
 from engage.engagements.models import Engagement
@@ -37,6 +37,12 @@ def _concern(concern_id: int) -> Concern:
     return concern
 
 
+def _hand_over() -> None:
+    """Ask a worker to start the queued grouping now (else the minute's sweep does)."""
+    if current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER"):
+        jobs.hand_over()
+
+
 def _back(concern: Concern):
     engagement = db.session.get(Engagement, concern.engagement_id)
     return redirect(
@@ -61,6 +67,18 @@ def concerns_page():
         abort(404)
     show_hidden = request.args.get("hidden") == "1"
     views = service.overview(engagement, theme, hidden=show_hidden) if engagement and theme else []
+    job = jobs.job_of(engagement, theme) if engagement and theme else None
+    if (
+        engagement
+        and theme
+        and (job is None or job.state == "done")
+        and not jobs.has_concerns(engagement, theme)
+        and jobs.count_items(engagement, theme)
+    ):
+        # A theme never grouped: the worker groups it (tens of seconds for a large one).
+        job, queued = jobs.request_grouping(engagement, theme, by=current_user.email)
+        if queued:
+            _hand_over()
     return render_template(
         "staff/concerns.html",
         engagements=everything,
@@ -68,6 +86,8 @@ def concerns_page():
         engagement=engagement,
         theme=theme,
         views=views,
+        job=job,
+        max_attempts=jobs.MAX_ATTEMPTS,
         show_hidden=show_hidden,
         form=FlaskForm(),
         can_steer=current_user.role.can(Role.TRIAGER),
@@ -85,13 +105,28 @@ def concerns_refresh():
     if engagement is None or theme is None:
         abort(404)
     rediscover = request.form.get("rediscover") == "1"
-    result = service.refresh(engagement, theme, rediscover=rediscover)
+    back = redirect(url_for("staff.concerns_page", engagement=engagement.slug, theme=theme.slug))
+    if rediscover or not jobs.has_concerns(engagement, theme):
+        # Grouping (the first time, or again) is the worker's: it may take a minute.
+        job, queued = jobs.request_grouping(
+            engagement, theme, rediscover=rediscover, by=current_user.email
+        )
+        if queued:
+            _hand_over()
+        flash(
+            f"Grouping {job.items:,} items: the page shows the result when it is done"
+            if queued
+            else "This theme's grouping is already under way",
+            "info",
+        )
+        return back
+    result = service.refresh(engagement, theme)
     audit.record(
         "concern.refresh",
         detail={
             "engagement": engagement.slug,
             "theme": theme.slug,
-            "rediscover": rediscover,
+            "rediscover": False,
             "found": result.found,
             "joined": result.joined,
             "new_group": result.to_new_group,
@@ -102,7 +137,7 @@ def concerns_refresh():
         f"kept concerns, {result.to_new_group} went to “new feedback”",
         "info",
     )
-    return redirect(url_for("staff.concerns_page", engagement=engagement.slug, theme=theme.slug))
+    return back
 
 
 @bp.post("/concerns/<int:concern_id>/rename")

@@ -459,8 +459,9 @@ def ideas(text: str) -> list[str]:
 
 def main_idea(texts: Sequence[str], theme: str | None = None) -> str | None:
     """The idea most of ``texts`` name, if at least ``MAIN_IDEA_SHARE`` of them (and two)
-    do; the list's order breaks ties. With ``theme``, an idea of that theme is chosen
-    when one qualifies, before ideas of other themes."""
+    do; the list's order breaks ties. With ``theme``, only that theme's ideas may
+    speak for the concern: a money concern worded as "staff will lose their jobs"
+    reads wrong under Money (a person's check of the demo's drafts, docs/concerns.md)."""
     if not texts:
         return None
     counts = Counter(token for text in texts for token in ideas(text))
@@ -470,8 +471,6 @@ def main_idea(texts: Sequence[str], theme: str | None = None) -> str | None:
     def qualifies(token: str) -> bool:
         return counts[token] >= 2 and counts[token] >= MAIN_IDEA_SHARE * len(texts)
 
-    for pool in ([t for t in TOKENS if THEME_OF[t] == theme], TOKENS):
-        best = max(pool, key=lambda token: (counts[token], -TOKENS.index(token)), default=None)
-        if best is not None and qualifies(best):
-            return best
-    return None
+    pool = [t for t in TOKENS if theme is None or THEME_OF[t] == theme]
+    best = max(pool, key=lambda token: (counts[token], -TOKENS.index(token)), default=None)
+    return best if best is not None and qualifies(best) else None

@@ -54,6 +54,53 @@ def stated_worry(text: str) -> str | None:
     return clause + "."
 
 
+_SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
+# Greetings, sign-offs and requests for a reply say nothing of the worry.
+_NOT_A_STATEMENT = re.compile(
+    r"^\s*(?:dear|hello|hi|to whom|thank|thanks|regards|yours|kind regards|best wishes|"
+    r"i look forward|please (?:reply|respond|confirm|acknowledge))\b",
+    re.IGNORECASE,
+)
+
+
+_GREETING_LEAD = re.compile(
+    r"^(?:dear|hello|hi|good (?:morning|afternoon|evening)|to whom it may concern)\b"
+    r"[^,:]{0,40}[,:]\s*",
+    re.IGNORECASE,
+)
+
+
+def central_statement(text: str, phrases: Sequence[str]) -> str | None:
+    """The first statement of ``text`` (not a question, greeting or sign-off; 4 to 30
+    words) that uses one of ``phrases``, else its first statement, as a clause to follow
+    "You told us you are concerned that". Said in the public's "we" it is given back as
+    "you"; said in the first person (one person's story) it is quoted as it was written.
+    None when the text has no such statement."""
+    statements = []
+    for match in _SENTENCE.finditer(text.replace("\u2019", "'")):
+        sentence = _GREETING_LEAD.sub("", " ".join(match.group(0).split()))
+        if (
+            sentence.endswith("?")
+            or _NOT_A_STATEMENT.match(sentence)
+            or not 4 <= len(sentence.split()) <= 30
+        ):
+            continue
+        statements.append(sentence.rstrip(".!,;: "))
+    if not statements:
+        return None
+    lowered = [phrase.lower() for phrase in phrases]
+    chosen = next(
+        (s for s in statements if any(p and p in s.lower() for p in lowered)), statements[0]
+    )
+    if _FIRST_PERSON.search(chosen):
+        return f"\u201c{chosen}\u201d."
+    first = chosen.split(" ", 1)[0]
+    clause = _OUR_WORDS.sub(lambda found: _OURS[found.group(0).lower()], chosen)
+    if first.lower() in _SMALL_STARTS or first.lower() in _OURS:
+        clause = clause[0].lower() + clause[1:]
+    return clause + "."
+
+
 def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = None) -> str:
     """A clause to follow "You told us you are concerned that", in this order of choice:
 
@@ -61,7 +108,9 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
        ("... worried that money will leave your borough"), if it names the concern's
        main ``idea`` (or the concern has none);
     2. the sentence the idea list gives the concern's main idea (``concepts.SAYS``);
-    3. a sentence over the concern's most distinctive phrases, quoted as people's words.
+    3. what the most central quotable item says, in its own words: its first statement
+       that uses one of the concern's phrases (``central_statement``);
+    4. a sentence over the concern's most distinctive phrases, quoted as people's words.
     """
     for text in texts:
         clause = stated_worry(text)
@@ -69,6 +118,9 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
             return clause
     if idea is not None and idea in concepts.SAYS:
         return concepts.SAYS[idea] + "."
+    for text in texts[:3]:
+        if said := central_statement(text, phrases):
+            return said
     if not phrases:
         return "the changes will affect you."
     named = [f"\u201c{phrase}\u201d" for phrase in phrases[:3]]

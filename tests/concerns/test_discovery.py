@@ -7,7 +7,7 @@ import re
 from engage import caching
 from engage.concerns import concepts, discovery
 from engage.concerns import text as textmod
-from engage.concerns.drafting import draft_line, label_from, stated_worry
+from engage.concerns.drafting import central_statement, draft_line, label_from, stated_worry
 from tests.concerns.conftest import evaluation_rows
 
 _FIRST = re.compile(r"\b(?:I|me|my|we|our|us)\b")
@@ -69,8 +69,29 @@ def test_draft_uses_a_worry_someone_stated_or_falls_back_to_phrases():
     template = draft_line(["deficits", "debts"], ["Deficits and debts."])
     quoted = "\u201cdeficits\u201d and \u201cdebts\u201d"
     assert template == f"the changes will affect what you raised about {quoted}."
-    # A worry told in the first person is not the public's words: the template is used.
-    assert draft_line(["jobs"], ["I fear that I will lose my job."]).startswith("the changes")
+    # A worry told in the first person is not the public's words: it is not made into
+    # "you will lose your job" but quoted as one person's words.
+    assert draft_line(["jobs"], ["I fear that I will lose my job."]) == (
+        "\u201cI fear that I will lose my job\u201d."
+    )
+
+
+def test_with_no_stated_worry_or_idea_the_draft_says_what_a_central_item_says():
+    texts = [
+        "Dear engagement team, where will the hubs go? Our hospital hubs were promised in "
+        "2015 and never came. Regards, A resident",
+    ]
+    assert draft_line(["hospital hubs", "promised"], texts) == (
+        "your hospital hubs were promised in 2015 and never came."
+    )
+    # One person's story is quoted as written, not turned into the public's "you".
+    story = ["GP access in Redbridge is the worst I have known it."]
+    assert draft_line(["gp access"], story) == (
+        "\u201cGP access in Redbridge is the worst I have known it\u201d."
+    )
+    # Only questions, greetings and sign-offs: the phrases' sentence, as before.
+    assert draft_line(["hubs"], ["Where are the hubs? Thank you."]).startswith("the changes")
+    assert central_statement("Hello, why? Thanks.", ["why"]) is None
 
 
 def test_draft_reads_as_a_plain_sentence_after_you_told_us():
@@ -126,9 +147,12 @@ def test_the_main_idea_is_of_the_concerns_own_theme_when_one_qualifies():
     assert {concepts.THEME_OF[t] for t in ("xclosure", "xfairshare")} == {"services", "money"}
     assert concepts.main_idea(texts, "money") == "xfairshare"
     assert concepts.main_idea(texts, "services") == "xclosure"
-    # No money idea qualifies: the commonest idea of any theme speaks for the concern.
+    # No money idea qualifies: no idea of another theme speaks for a money concern (a
+    # money concern worded "hospital services will close" reads wrong under Money).
     closures = ["The hospital will close.", "They will shut the ward.", "Closure of A&E."]
-    assert concepts.main_idea(closures, "money") == "xclosure"
+    assert concepts.main_idea(closures, "money") is None
+    assert concepts.main_idea(closures, "services") == "xclosure"
+    assert concepts.main_idea(closures) == "xclosure"
     assert all(concepts.THEME_OF[t] for t in concepts.TOKENS)
 
 

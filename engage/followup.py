@@ -276,7 +276,7 @@ def _items_for_acknowledgement(ids: list[int]) -> list[FeedbackItem]:
     return list(
         db.session.scalars(
             select(FeedbackItem)
-            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
+            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending)
             .options(selectinload(FeedbackItem.engagement))  # the email names it
             .order_by(FeedbackItem.id)
             .execution_options(populate_existing=True)

@@ -195,7 +195,7 @@ def acknowledge_pending(limit: int = 2000, batch_size: int = 500) -> int:
         items = db.session.scalars(
             claiming.for_claim(
                 select(FeedbackItem)
-                .where(FeedbackItem.ack_pending.is_(True))
+                .where(FeedbackItem.ack_pending)
                 # An item without an address is never owed one (owed_acknowledgement).
                 .where(FeedbackItem.author_email.is_not(None), FeedbackItem.author_email != "")
                 .options(selectinload(FeedbackItem.engagement))  # the email names it

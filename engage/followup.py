@@ -6,7 +6,8 @@ email) has three forms, all registered here by install():
 
 - ``one``: one item (the web form; a message from the webhook or IMAP);
 - ``many``: a batch (a partner batch, a mailbox import batch: one prediction, one
-  outbox insert); classification and acknowledgement of a batch run together in one
+  outbox insert of acknowledgements that the outbox renders when it sends them);
+  classification and acknowledgement of a batch run together in one
   transaction with one UPDATE marking the rows both classified and acknowledged;
 - ``owed``: the work still owed in the table (unclassified items, ``ack_pending``),
   which the worker runs after a hand-over and in its minute sweep.
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
@@ -272,12 +272,12 @@ def acknowledge_batch(ids: list[int]) -> int:
 
 
 def _items_for_acknowledgement(ids: list[int]) -> list[FeedbackItem]:
-    """The items among ``ids`` still owed an acknowledgement, with what the email names."""
+    """The items among ``ids`` still owed an acknowledgement (the email is written when
+    the outbox sends it: feedback.notifications.render_acknowledgement)."""
     return list(
         db.session.scalars(
             select(FeedbackItem)
             .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending)
-            .options(selectinload(FeedbackItem.engagement))  # the email names it
             .order_by(FeedbackItem.id)
             .execution_options(populate_existing=True)
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engage import retention, tasks
+from engage import outbox, retention, tasks
 from engage.classify import service as classify
 from engage.extensions import db
 from engage.feedback import notifications
@@ -86,8 +86,8 @@ def test_batch_boundaries_every_message_stored_classified_and_acknowledged_once(
     sent = {m.recipient: m for m in db.session.scalars(select(OutboxMessage))}
     assert len(sent) == 250 == count(OutboxMessage)
     for item in stored:
-        assert item.reference in sent[item.author_email].subject
-        assert item.reference in sent[item.author_email].body_text
+        assert item.reference in outbox.content(sent[item.author_email])["subject"]
+        assert item.reference in outbox.content(sent[item.author_email])["body_text"]
 
 
 def test_batch_classification_matches_one_at_a_time(app, model):
@@ -422,3 +422,4 @@ def test_stopping_the_import_stops_the_parsing_thread(app, monkeypatch):
         inbound.ingest_many(endless, channel=Channel.IMPORT, batch_size=5)
     assert not [t for t in threading.enumerate() if t.name == "engage-import-parse"]
     assert count() == 0
+

@@ -13,8 +13,9 @@ email) has three forms, all registered here by install():
   which the worker runs after a hand-over and in its minute sweep.
 
 With ENGAGE_POST_COMMIT_IN_WORKER (the default outside tests) after_commit() only asks
-the worker to run the owed work (engage.tasks.process_new_feedback); otherwise, or when
-the caller asks for it (`engage import-mail`), the steps run here and now. A failing
+the worker to run the owed work (engage.tasks.process_new_feedback), for every channel
+and a mailbox import alike; otherwise, or when the caller asks for it
+(`engage import-mail --classify-now`), the steps run here and now. A failing
 step is rolled back and logged, never swallowed: what it owed is still marked in the
 table and the worker's sweep retries it; the next step still runs.
 
@@ -92,7 +93,7 @@ class PostCommit:
 
     def after_commit(self, items: Sequence[FeedbackItem], *, here: bool = False) -> None:
         """Hand the committed items' work to the worker, or run it now (``here``: always
-        now, as `engage import-mail` does: one classification per batch)."""
+        now, as `engage import-mail --classify-now` does: one classification per batch)."""
         if not items:
             return
         if (

@@ -389,9 +389,9 @@ def test_the_next_batch_is_parsed_while_one_is_stored_but_never_more(app, monkey
     read_when_stored: list[int] = []
     store = inbound._ingest_batch
 
-    def watching(batch):
+    def watching(batch, **options):
         read_when_stored.append(pulled)
-        return store(batch)
+        return store(batch, **options)
 
     monkeypatch.setattr(inbound, "_ingest_batch", watching)
     summary = inbound.ingest_many(messages(), channel=Channel.IMPORT, batch_size=10)
@@ -413,7 +413,7 @@ def test_an_error_reading_the_mailbox_reaches_the_caller(app):
 
 
 def test_stopping_the_import_stops_the_parsing_thread(app, monkeypatch):
-    def interrupted(batch):
+    def interrupted(batch, **options):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(inbound, "_ingest_batch", interrupted)

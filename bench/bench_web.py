@@ -371,7 +371,7 @@ def _timed_out(args) -> dict:
     }
 
 
-_CATCH_UP = """
+CATCH_UP = """
 import json, time
 from engage import create_app, tasks
 app = create_app()
@@ -393,7 +393,7 @@ print(json.dumps({**done, "seconds": round(seconds, 2),
 def _worker_catch_up(env: dict[str, str]) -> dict:
     """Run the worker's process_new_feedback task until nothing is owed; its rate."""
     common.log("web: form: the worker classifies and acknowledges what the form stored")
-    result = common.run_json([sys.executable, "-c", _CATCH_UP], env=env)
+    result = common.run_json([sys.executable, "-c", CATCH_UP], env=env)
     common.log(
         f"web: form: worker classified {result['classify']} and acknowledged "
         f"{result['acknowledge']} items in {result['seconds']} s"

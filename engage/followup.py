@@ -6,14 +6,16 @@ email) has three forms, all registered here by install():
 
 - ``one``: one item (the web form; a message from the webhook or IMAP);
 - ``many``: a batch (a partner batch, a mailbox import batch: one prediction, one
-  outbox insert); classification and acknowledgement of a batch run together in one
+  outbox insert of acknowledgements that the outbox renders when it sends them);
+  classification and acknowledgement of a batch run together in one
   transaction with one UPDATE marking the rows both classified and acknowledged;
 - ``owed``: the work still owed in the table (unclassified items, ``ack_pending``),
   which the worker runs after a hand-over and in its minute sweep.
 
 With ENGAGE_POST_COMMIT_IN_WORKER (the default outside tests) after_commit() only asks
-the worker to run the owed work (engage.tasks.process_new_feedback); otherwise, or when
-the caller asks for it (`engage import-mail`), the steps run here and now. A failing
+the worker to run the owed work (engage.tasks.process_new_feedback), for every channel
+and a mailbox import alike; otherwise, or when the caller asks for it
+(`engage import-mail --classify-now`), the steps run here and now. A failing
 step is rolled back and logged, never swallowed: what it owed is still marked in the
 table and the worker's sweep retries it; the next step still runs.
 
@@ -29,7 +31,6 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
@@ -92,7 +93,7 @@ class PostCommit:
 
     def after_commit(self, items: Sequence[FeedbackItem], *, here: bool = False) -> None:
         """Hand the committed items' work to the worker, or run it now (``here``: always
-        now, as `engage import-mail` does: one classification per batch)."""
+        now, as `engage import-mail --classify-now` does: one classification per batch)."""
         if not items:
             return
         if (
@@ -272,12 +273,12 @@ def acknowledge_batch(ids: list[int]) -> int:
 
 
 def _items_for_acknowledgement(ids: list[int]) -> list[FeedbackItem]:
-    """The items among ``ids`` still owed an acknowledgement, with what the email names."""
+    """The items among ``ids`` still owed an acknowledgement (the email is written when
+    the outbox sends it: feedback.notifications.render_acknowledgement)."""
     return list(
         db.session.scalars(
             select(FeedbackItem)
-            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending.is_(True))
-            .options(selectinload(FeedbackItem.engagement))  # the email names it
+            .where(FeedbackItem.id.in_(ids), FeedbackItem.ack_pending)
             .order_by(FeedbackItem.id)
             .execution_options(populate_existing=True)
         )

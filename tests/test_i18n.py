@@ -17,7 +17,7 @@ from sqlalchemy import select
 from engage import i18n, outbox
 from engage import pagecache as cache
 from engage.extensions import db
-from engage.feedback.models import FeedbackItem
+from engage.feedback.models import Channel, FeedbackItem
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "engage" / "translations"
@@ -210,14 +210,26 @@ def _acknowledgement(app, ui_locale, language):
 
     item = FeedbackItem(
         reference="YS-2026-000007",
+        channel=Channel.WEB,
         text="Tekst.",
         author_email="a@example.org",
         ui_locale=ui_locale,
         language=language,
         contact_me=False,
     )
+    db.session.add(item)
+    db.session.flush()
     [row] = acknowledgement_rows([item])
-    return row
+    # The row keeps the language; the email is written when the outbox sends it.
+    assert row["body_text"] == "" and row["deferred"]["item"] == item.id
+    return _rendered(row)
+
+
+def _rendered(row: dict) -> dict:
+    from engage.feedback.notifications import render_acknowledgement
+
+    made_from = {k: v for k, v in row["deferred"].items() if k != "render"}
+    return render_acknowledgement(made_from)
 
 
 @pytest.mark.parametrize(
@@ -247,12 +259,17 @@ def test_acknowledgements_in_several_languages_keep_their_order(app):
             text="T.",
             author_email=f"{n}@example.org",
             ui_locale=code,
+            channel=Channel.WEB,
         )
         for n, code in enumerate(("pl", "en", "ar", "pl"))
     ]
+    db.session.add_all(items)
+    db.session.flush()
     rows = acknowledgement_rows(items)
     assert [row["recipient"] for row in rows] == [f"{n}@example.org" for n in range(4)]
-    languages = [re.search(r'<html lang="(\w+)"', row["body_html"]).group(1) for row in rows]
+    assert [row["deferred"]["locale"] for row in rows] == ["pl", "en", "ar", "pl"]
+    rendered = [_rendered(row) for row in rows]
+    languages = [re.search(r'<html lang="(\w+)"', row["body_html"]).group(1) for row in rendered]
     assert languages == ["pl", "en", "ar", "pl"]
 
 

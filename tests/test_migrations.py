@@ -64,3 +64,39 @@ def test_upgrade_downgrade_upgrade(empty_database_url):
         assert {"engagement", "feedback_item"} <= set(inspect(db.engine).get_table_names())
         db.session.remove()
         db.engine.dispose()
+
+
+def test_feedback_item_indexes_match_the_models_partial_ones_included(empty_database_url):
+    """compare_metadata does not compare an index's WHERE clause: the migrations must
+    make the same partial indexes the models declare (0019, issue 25)."""
+    from engage.feedback.models import FeedbackItem
+
+    app = _app(empty_database_url)
+    with app.app_context():
+        upgrade()
+        dialect = db.engine.dialect.name
+        if dialect == "postgresql":
+            rows = db.session.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'feedback_item'")
+            ).all()
+        else:
+            rows = db.session.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = 'feedback_item' AND sql IS NOT NULL"
+                )
+            ).all()
+        made = {name: " ".join(sql.split()) for name, sql in rows}
+        db.session.remove()
+        db.engine.dispose()
+    declared = {
+        index.name: index.dialect_options[dialect]._non_defaults.get("where")
+        for index in FeedbackItem.__table__.indexes
+    }
+    assert set(declared) <= set(made)
+    # The single-column indexes that longer indexes lead with are gone.
+    assert not {"ix_feedback_item_engagement_id", "ix_feedback_item_status"} & set(made)
+    for name, where in declared.items():
+        assert (" WHERE " in made[name]) == (where is not None), (name, made[name])
+    for name in ("ix_feedback_item_ack_owed", "ix_feedback_item_unclassified"):
+        assert declared[name] is not None

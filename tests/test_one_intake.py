@@ -104,14 +104,21 @@ def test_import_mail_goes_through_the_intake_and_the_owner_a_batch_at_a_time(app
     result = app.test_cli_runner().invoke(cli, ["import-mail", "--json", str(path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.splitlines()[-1])["imported"] == inbound.BATCH_SIZE + 10
-    # Two batches (200, 10): one intake each, whose items the owner follows up here.
+    # Two batches (200, 10): one intake each, whose items are handed to the owner, which
+    # decides as for every channel (the worker, with ENGAGE_POST_COMMIT_IN_WORKER).
     assert [(channels, n) for channels, n, _ in spy["intake"]] == [
         ({Channel.IMPORT}, inbound.BATCH_SIZE),
         ({Channel.IMPORT}, 10),
     ]
     assert [len(refs) for refs, _ in spy["after_commit"]] == [inbound.BATCH_SIZE, 10]
-    assert all(here for _, here in spy["after_commit"])
+    assert not any(here for _, here in spy["after_commit"])
     assert [r for refs, _ in spy["after_commit"] for r in refs] == stored_references()
+    # --classify-now: the owner follows the batch up here and now.
+    _mbox(path, [mail(n)[1] for n in range(300, 303)])
+    spy["after_commit"].clear()
+    result = app.test_cli_runner().invoke(cli, ["import-mail", "--classify-now", str(path)])
+    assert result.exit_code == 0, result.output
+    assert [(len(refs), here) for refs, here in spy["after_commit"]] == [(3, True)]
 
 
 def test_imap_fetch_goes_through_the_intake_and_the_owner(app, dovecot, spy):

@@ -109,9 +109,19 @@ def _with_progress(messages, path, lines: _DroppedLines, *, stream=None, after=N
     is_flag=True,
     help="Print the counts, and every message not imported with why, as one JSON object.",
 )
+@click.option(
+    "--classify-now",
+    is_flag=True,
+    help="Classify and acknowledge each batch during the import, instead of handing it "
+    "to the worker (what ENGAGE_POST_COMMIT_IN_WORKER, the default, does for every channel).",
+)
 @with_appcontext
-def import_mail_command(paths: tuple[str, ...], as_json: bool) -> None:
+def import_mail_command(paths: tuple[str, ...], as_json: bool, classify_now: bool) -> None:
     """Import mbox files, Maildir folders or .eml files as feedback (safe to repeat).
+
+    Each batch is committed and then handed to the worker, which classifies and
+    acknowledges it, as for the web form (with ENGAGE_POST_COMMIT_IN_WORKER off, or with
+    --classify-now, the import does that itself, a batch at a time).
 
     Each message rejected or ignored is reported on stderr, one line each: where it is
     (the mbox and its position, or the file), its Message-ID and why. On a terminal, an
@@ -133,7 +143,10 @@ def import_mail_command(paths: tuple[str, ...], as_json: bool) -> None:
         try:
             # Stored in batches, each committed before it is classified and acknowledged.
             inbound.ingest_many(
-                _with_progress(messages, path, lines), channel=Channel.IMPORT, summary=summary
+                _with_progress(messages, path, lines),
+                channel=Channel.IMPORT,
+                summary=summary,
+                follow_up_here=classify_now,
             )
         finally:
             lines.release()

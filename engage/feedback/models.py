@@ -103,8 +103,11 @@ class FeedbackItem(db.Model):
 
     __tablename__ = "feedback_item"
     __table_args__ = (
+        # Also serves a lookup by engagement alone (its leading column): migration 0019
+        # dropped the single-column indexes on engagement_id and on status, which led
+        # this one and ix_feedback_item_inbox_status (issue 25: every index is written
+        # again for each row the purge rewrites and each row an import inserts).
         Index("ix_feedback_item_engagement_submitted", "engagement_id", "submitted_at"),
-        Index("ix_feedback_item_status", "status"),
         # The staff inbox: newest first within an engagement and status, or a status;
         # themes_reviewed_at lets "unclassified" be checked in the index.
         Index(
@@ -115,10 +118,43 @@ class FeedbackItem(db.Model):
             "themes_reviewed_at",
         ),
         Index("ix_feedback_item_inbox_status", "status", "submitted_at", "themes_reviewed_at"),
-        # The inbox's list of areas: one index seek per area.
-        Index("ix_feedback_item_area", "area"),
+        # The inbox's list of areas: one index seek per area. Partial (0019), like the
+        # indexes below: rows without a value (most rows, for the columns that are
+        # mostly empty) get no entry, and every query that uses them names a value.
+        Index(
+            "ix_feedback_item_area",
+            "area",
+            postgresql_where=sql_text("area IS NOT NULL"),
+            sqlite_where=sql_text("area IS NOT NULL"),
+        ),
         # The web form's double-submit check: one index seek (see service.submit()).
-        Index("ix_feedback_item_submission_key", "submission_key", unique=True),
+        Index(
+            "ix_feedback_item_submission_key",
+            "submission_key",
+            unique=True,
+            postgresql_where=sql_text("submission_key IS NOT NULL"),
+            sqlite_where=sql_text("submission_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_feedback_item_duplicate_group_id",
+            "duplicate_group_id",
+            postgresql_where=sql_text("duplicate_group_id IS NOT NULL"),
+            sqlite_where=sql_text("duplicate_group_id IS NOT NULL"),
+        ),
+        # The worker's sweeps, oldest first: items owed an acknowledgement, items no
+        # model has classified. A few rows at any time, out of all of them.
+        Index(
+            "ix_feedback_item_ack_owed",
+            "id",
+            postgresql_where=sql_text("ack_pending"),
+            sqlite_where=sql_text("ack_pending = 1"),
+        ),
+        Index(
+            "ix_feedback_item_unclassified",
+            "id",
+            postgresql_where=sql_text("classified_at IS NULL"),
+            sqlite_where=sql_text("classified_at IS NULL"),
+        ),
         # Issue 24: the inbox reads the items waiting for a translation first.
         Index(
             "ix_feedback_item_needs_translation",
@@ -132,7 +168,7 @@ class FeedbackItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
     engagement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("engagement.id", ondelete="SET NULL"), index=True
+        ForeignKey("engagement.id", ondelete="SET NULL")
     )
     channel: Mapped[Channel] = mapped_column(db_enum(Channel, "channel"))
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -145,8 +181,8 @@ class FeedbackItem(db.Model):
     contact_me: Mapped[bool] = mapped_column(default=False)
     status: Mapped[Status] = mapped_column(db_enum(Status, "status"), default=Status.NEW)
     # An acknowledgement email is owed and not yet queued in the outbox.
-    ack_pending: Mapped[bool] = mapped_column(default=False, index=True)
-    classified_at: Mapped[datetime | None] = mapped_column(index=True)
+    ack_pending: Mapped[bool] = mapped_column(default=False)
+    classified_at: Mapped[datetime | None]
     model_version: Mapped[str | None] = mapped_column(String(40))
     # Lowest margin between a theme's probability and its threshold: small = uncertain.
     # It orders the inbox's "least certain first" and is never shown (staff see percents).
@@ -191,7 +227,7 @@ class FeedbackItem(db.Model):
     )
     # Campaign and copy-paste duplicates share a group.
     duplicate_group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("duplicate_group.id", ondelete="SET NULL"), index=True
+        ForeignKey("duplicate_group.id", ondelete="SET NULL")
     )
 
     engagement: Mapped[Engagement | None] = relationship()

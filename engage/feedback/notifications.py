@@ -79,53 +79,69 @@ def more_feedback(item: FeedbackItem | None = None) -> dict[str, str]:
 
 
 def acknowledgement_rows(items: list[FeedbackItem]) -> list[dict]:
-    """The outbox rows of the items' acknowledgement emails (rendered, not yet stored).
+    """The outbox rows of the items' acknowledgement emails, to be rendered when sent.
 
-    Each repeats the reference and the first ACK_EXCERPT characters of what was sent,
-    links to /track with the reference filled in, and says how to send more (it comes
-    from the no-reply address). Each is in the resident's language (engage.i18n
-    email_locale: the interface language they used, else the language they wrote in,
-    when it has a catalogue; else English). Rows keep the order of ``items``.
+    Each row keeps the item and the language the email is to be in (engage.i18n
+    email_locale: the interface language the resident used, else the language they
+    wrote in, when it has a catalogue; else English); render_acknowledgement() writes
+    it when the outbox sends it (issue 25: rendering three templates a message was the
+    largest cost of a mailbox import). Rows keep the order of ``items``.
     """
-    serializer = _serializer()
-    organisation = current_app.config["ENGAGE_ORGANISATION"]
+    return [
+        outbox.deferred_row(
+            kind="acknowledgement",
+            recipient=item.author_email,
+            render="acknowledgement",
+            item=item.id,
+            locale=email_locale(item.ui_locale, item.language),
+        )
+        for item in items
+    ]
 
-    def message(item: FeedbackItem) -> tuple[str, dict, dict[str, str]]:
-        headers = {"Auto-Submitted": "auto-replied"}
-        unsubscribe_url = None
-        if item.contact_me:
-            token = unsubscribe_token(item, serializer)
-            unsubscribe_url = public_url("feedback.unsubscribe", token=token)
-            headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        text, cut = excerpt(item.text)
-        context = {
-            "organisation": organisation,
-            "item": item,
-            "excerpt": text,
-            "excerpt_cut": cut,
-            "excerpt_limit": ACK_EXCERPT,
-            "track_url": public_url("feedback.track", reference=item.reference),
-            "unsubscribe_url": unsubscribe_url,
-            **more_feedback(item),
-        }
-        return item.author_email, context, headers
 
-    by_locale: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        locale = email_locale(item.ui_locale, item.language)
-        by_locale.setdefault(locale, []).append(index)
-    rows: list[dict | None] = [None] * len(items)
-    for locale, indexes in by_locale.items():
-        with force_locale(locale):
-            rendered = outbox.render_many(
-                kind="acknowledgement",
-                template="acknowledgement",
-                messages=[message(items[i]) for i in indexes],
-            )
-        for i, row in zip(indexes, rendered, strict=True):
-            rows[i] = row
-    return rows  # type: ignore[return-value]
+@outbox.renders("acknowledgement")
+def render_acknowledgement(made_from: dict) -> dict | None:
+    """The acknowledgement of one item, in the language its row keeps: subject, bodies
+    and headers, or None when the item is gone or has no address left (purged).
+
+    It repeats the reference and the first ACK_EXCERPT characters of what was sent,
+    links to /track with the reference filled in, says how to send more (it comes from
+    the no-reply address) and, when the resident asked to hear back, how to stop.
+    """
+    item = db.session.scalar(
+        select(FeedbackItem)
+        .where(FeedbackItem.id == made_from["item"])
+        .options(selectinload(FeedbackItem.engagement))  # the email names it
+    )
+    if item is None or not item.author_email:
+        return None
+    headers = {"Auto-Submitted": "auto-replied"}
+    unsubscribe_url = None
+    if item.contact_me:
+        unsubscribe_url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text, cut = excerpt(item.text)
+    context = {
+        "organisation": current_app.config["ENGAGE_ORGANISATION"],
+        "item": item,
+        "excerpt": text,
+        "excerpt_cut": cut,
+        "excerpt_limit": ACK_EXCERPT,
+        "track_url": public_url("feedback.track", reference=item.reference),
+        "unsubscribe_url": unsubscribe_url,
+        **more_feedback(item),
+    }
+    locale = made_from.get("locale") or email_locale(item.ui_locale, item.language)
+    with force_locale(locale):
+        row = outbox.render(
+            kind="acknowledgement",
+            recipient=item.author_email,
+            template="acknowledgement",
+            context=context,
+            headers=headers,
+        )
+    return {key: row[key] for key in ("subject", "body_text", "body_html", "headers")}
 
 
 def owed_acknowledgement(items: list[FeedbackItem]) -> list[FeedbackItem]:
@@ -136,7 +152,7 @@ def owed_acknowledgement(items: list[FeedbackItem]) -> list[FeedbackItem]:
 def queue_acknowledgements(items: list[FeedbackItem]) -> int:
     """Queue the emails of items owed one and mark them sent, in one transaction.
 
-    The emails are rendered first; then one UPDATE clears ``ack_pending`` only where it
+    The outbox rows are made first; then one UPDATE clears ``ack_pending`` only where it
     is still set and says which rows it changed, and only those items' emails are
     queued, in the same transaction. That UPDATE is the claim (see engage.claiming):
     a worker, another worker or the web node that stored the item may try the same
@@ -195,10 +211,9 @@ def acknowledge_pending(limit: int = 2000, batch_size: int = 500) -> int:
         items = db.session.scalars(
             claiming.for_claim(
                 select(FeedbackItem)
-                .where(FeedbackItem.ack_pending.is_(True))
+                .where(FeedbackItem.ack_pending)
                 # An item without an address is never owed one (owed_acknowledgement).
                 .where(FeedbackItem.author_email.is_not(None), FeedbackItem.author_email != "")
-                .options(selectinload(FeedbackItem.engagement))  # the email names it
                 .order_by(FeedbackItem.id)
                 .limit(min(batch_size, limit - done)),
                 of=FeedbackItem,

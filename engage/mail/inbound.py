@@ -10,9 +10,13 @@ commit (classification, acknowledgement) is engage.followup.post_commit's.
 A single message (the webhook, IMAP polling) goes through ingest(): a batch of one,
 whose follow-up runs as for the web form (in the worker by default). A mailbox import
 goes through ingest_many(): batches of BATCH_SIZE, each inserted in one transaction and
-committed, then classified (one prediction for the batch) and acknowledged (queued in
-the outbox) here and now. A crash between the two commits leaves stored items that
-are unclassified and owed an acknowledgement: the worker's sweeps finish them.
+committed, then handed to the post-commit owner like every other channel's: with
+ENGAGE_POST_COMMIT_IN_WORKER (the default) the worker classifies and acknowledges them
+in batches; with ``follow_up_here`` (`engage import-mail --classify-now`) or without
+the setting, each batch is classified (one prediction for the batch) and acknowledged
+(queued in the outbox) here and now. Either way a crash after a batch's commit leaves
+stored items that are unclassified and owed an acknowledgement: the worker's sweeps
+finish them.
 
 One bad message never stops a batch: it is counted as rejected, with a reason worded
 for an email, and a batch the database refuses is stored again message by message.
@@ -146,6 +150,7 @@ def ingest_many(
     channel: Channel,
     batch_size: int = BATCH_SIZE,
     summary: Summary | None = None,
+    follow_up_here: bool = False,
 ) -> Summary:
     """Ingest (source, raw) pairs in batches of ``batch_size``; count the outcomes.
 
@@ -153,15 +158,16 @@ def ingest_many(
     (never their raw bytes) in memory: while one batch is stored, classified and
     acknowledged, a second thread parses and validates the next (the database's waits
     then overlap with parsing). Each batch is committed by feedback.service.intake()
-    before the post-commit owner classifies and acknowledges it, here and now; a
-    failure in either is logged and left for the worker to retry.
+    before the post-commit owner hands it to the worker, or (``follow_up_here``, or
+    without ENGAGE_POST_COMMIT_IN_WORKER) classifies and acknowledges it here and now;
+    a failure in either is logged and left for the worker to retry.
     """
     summary = summary if summary is not None else Summary()
     for batch, outcomes in _validated_batches(messages, channel, batch_size):
         for outcome in outcomes:
             summary.add(outcome)
         if batch:
-            for stored in _ingest_batch(batch):
+            for stored in _ingest_batch(batch, follow_up_here=follow_up_here):
                 summary.add(stored)
     return summary
 
@@ -287,14 +293,15 @@ def _validated(
     return Outcome(REJECTED, reason=reason, source=source, message_id=message_id)
 
 
-def _ingest_batch(batch: list[_Valid], *, follow_up_here: bool = True) -> list[Outcome]:
+def _ingest_batch(batch: list[_Valid], *, follow_up_here: bool = False) -> list[Outcome]:
     """Store a batch of validated messages through the intake; their outcomes.
 
     Duplicates are found with one query for the batch, and within the batch itself. The
     new messages are stored by feedback.service.intake() in one transaction, which then
     hands them to the post-commit owner (``follow_up_here``: classified and acknowledged
-    now, a batch at a time). If the database refuses the batch, each message is stored
-    in its own transaction, so one bad row costs only itself.
+    now, a batch at a time, whatever ENGAGE_POST_COMMIT_IN_WORKER says). If the
+    database refuses the batch, each message is stored in its own transaction, so one
+    bad row costs only itself.
     """
     known = stored_references(identity for valid in batch for identity in valid.identities)
     outcomes: list[Outcome] = []

@@ -11,6 +11,13 @@ after CLAIM_TIMEOUT and another run sends it then, so a worker killed mid-send l
 no email, a quick restart never sends a message twice, and a message whose delivery is
 unknown keeps its Message-ID when it is retried.
 
+A message can be queued before it is written (queue_deferred): the row keeps what it
+is made from and the name of a renderer registered by the feature that queued it
+(renders()), and the run that claims it renders it (_render_claimed) and stores the
+result with the outcome of the send. Claiming, leases and retries are the same for it:
+rendering happens after the claim, so of several senders only the one holding the
+claim renders and sends, and a retry sends what the first try stored.
+
 The one at-least-once edge is SMTP's own: a process killed after the server accepted
 the message (the answer to DATA) and before "sent" is committed leaves a message that
 was delivered but still looks claimed, and it is sent again when its lease runs out
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
@@ -98,6 +105,58 @@ def render_many(
             }
         )
     return rows
+
+
+# What a deferred message is made from -> its subject, bodies and headers (or None when
+# there is nothing left to send, e.g. the item it was about is gone), by renderer name.
+Renderer = Callable[[dict], "dict | None"]
+_renderers: dict[str, Renderer] = {}
+
+
+def renders(name: str) -> Callable[[Renderer], Renderer]:
+    """Register the function that writes deferred messages named ``name`` (a feature
+    above the outbox registers its own, as feedback.notifications does)."""
+
+    def register(function: Renderer) -> Renderer:
+        _renderers[name] = function
+        return function
+
+    return register
+
+
+def deferred_row(*, kind: str, recipient: str, render: str, **made_from) -> dict:
+    """The column values of a message rendered only when it is sent (queue_many
+    inserts them): ``render`` names the renderer, ``made_from`` is what it is given
+    (JSON values). The Message-ID is fixed now, as for a rendered message."""
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    return {
+        "kind": kind,
+        "recipient": recipient,
+        "subject": "",
+        "body_text": "",
+        "body_html": None,
+        "headers": {},
+        "message_id": make_msgid(domain=domain),
+        "next_attempt_at": utcnow(),
+        "deferred": {"render": render, **made_from},
+    }
+
+
+def content(message: OutboxMessage) -> dict | None:
+    """Subject, bodies and headers of a message: as stored, or rendered now for one
+    still deferred (None when its renderer has nothing to send). Changes nothing."""
+    if message.deferred is None:
+        return {
+            "subject": message.subject,
+            "body_text": message.body_text,
+            "body_html": message.body_html,
+            "headers": dict(message.headers or {}),
+        }
+    made_from = dict(message.deferred)
+    renderer = _renderers.get(made_from.pop("render", None))
+    if renderer is None:
+        raise LookupError(f"no renderer for outbox message {message.id}: {message.deferred}")
+    return renderer(made_from)
 
 
 def queue(
@@ -222,6 +281,8 @@ def send_due(limit: int | None = None) -> SendResult:
             message = _claim_next()
             if message is None:
                 break
+            if message.deferred is not None and not _render_claimed(message, result):
+                continue
             connection = _send_one(message, connection, result)
             if result.unreachable:
                 break
@@ -232,6 +293,33 @@ def send_due(limit: int | None = None) -> SendResult:
             except TRANSIENT_ERRORS:
                 connection.close()
     return result
+
+
+def _render_claimed(message: OutboxMessage, result: SendResult) -> bool:
+    """Render a claimed deferred message into its row (committed with the send's
+    outcome by _send_one). False, with the outcome committed, when it cannot be sent:
+    its renderer failed (retried like a failed send) or has nothing to send (failed)."""
+    try:
+        values = content(message)
+        if values is not None:
+            compose.check_headers(values["headers"])
+    except Exception as error:
+        log.exception("could not render outbox message %s", message.id)
+        _record_failure(message, error, result)
+        db.session.commit()
+        return False
+    if values is None:
+        message.status = OutboxStatus.FAILED
+        message.last_error = "nothing to send: what the message was about is gone"
+        result.failed += 1
+        db.session.commit()
+        return False
+    message.subject = " ".join(values["subject"].split())[:300]
+    message.body_text = values["body_text"]
+    message.body_html = values["body_html"]
+    message.headers = values["headers"]
+    message.deferred = None
+    return True
 
 
 def _send_one(

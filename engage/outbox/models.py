@@ -45,6 +45,11 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A message rendered when it is sent, not when it is queued (issue 25: an import of
+    # thousands of messages queues their acknowledgements without rendering them):
+    # {"render": name, ...what that renderer needs}. Subject and bodies are empty until
+    # the sending run renders them, stores them here and clears this.
+    deferred: Mapped[dict | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"

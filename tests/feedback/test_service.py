@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from engage import outbox
 from engage.extensions import db
 from engage.feedback import service
 from engage.feedback.idempotency import DOUBLE_SUBMIT_WINDOW, form_submission_key
@@ -41,7 +42,9 @@ def test_submit_commits_with_reference(app, make_engagement):
     assert item.ack_pending is False
     queued = db.session.scalars(select(OutboxMessage)).all()
     assert [(m.kind, m.recipient) for m in queued] == [("acknowledgement", "Ann@example.org")]
-    assert item.reference in queued[0].body_text
+    # Rendered when the outbox sends it (issue 25); what it will say:
+    assert queued[0].body_text == "" and queued[0].deferred["item"] == item.id
+    assert item.reference in outbox.content(queued[0])["body_text"]
     db.session.expire_all()
     assert db.session.get(FeedbackItem, item.id).engagement_id == engagement.id
 
@@ -129,9 +132,9 @@ def test_failed_acknowledgement_is_retried_by_the_sweep(app, monkeypatch):
     from engage.feedback import notifications
 
     def broken_queue(**kwargs):
-        raise RuntimeError("template store unavailable")
+        raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(notifications.outbox, "render_many", broken_queue)
+    monkeypatch.setattr(notifications.outbox, "deferred_row", broken_queue)
     item = submit(
         Submission(
             text="Please write back to me about this.",

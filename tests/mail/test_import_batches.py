@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engage import retention, tasks
+from engage import outbox, retention, tasks
 from engage.classify import service as classify
 from engage.extensions import db
 from engage.feedback import notifications
@@ -86,8 +86,8 @@ def test_batch_boundaries_every_message_stored_classified_and_acknowledged_once(
     sent = {m.recipient: m for m in db.session.scalars(select(OutboxMessage))}
     assert len(sent) == 250 == count(OutboxMessage)
     for item in stored:
-        assert item.reference in sent[item.author_email].subject
-        assert item.reference in sent[item.author_email].body_text
+        assert item.reference in outbox.content(sent[item.author_email])["subject"]
+        assert item.reference in outbox.content(sent[item.author_email])["body_text"]
 
 
 def test_batch_classification_matches_one_at_a_time(app, model):
@@ -389,9 +389,9 @@ def test_the_next_batch_is_parsed_while_one_is_stored_but_never_more(app, monkey
     read_when_stored: list[int] = []
     store = inbound._ingest_batch
 
-    def watching(batch):
+    def watching(batch, **options):
         read_when_stored.append(pulled)
-        return store(batch)
+        return store(batch, **options)
 
     monkeypatch.setattr(inbound, "_ingest_batch", watching)
     summary = inbound.ingest_many(messages(), channel=Channel.IMPORT, batch_size=10)
@@ -413,7 +413,7 @@ def test_an_error_reading_the_mailbox_reaches_the_caller(app):
 
 
 def test_stopping_the_import_stops_the_parsing_thread(app, monkeypatch):
-    def interrupted(batch):
+    def interrupted(batch, **options):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(inbound, "_ingest_batch", interrupted)
@@ -422,3 +422,54 @@ def test_stopping_the_import_stops_the_parsing_thread(app, monkeypatch):
         inbound.ingest_many(endless, channel=Channel.IMPORT, batch_size=5)
     assert not [t for t in threading.enumerate() if t.name == "engage-import-parse"]
     assert count() == 0
+
+
+def test_with_the_worker_setting_an_import_hands_each_batch_to_the_worker(app, model, monkeypatch):
+    """As every channel does with ENGAGE_POST_COMMIT_IN_WORKER: the import stores and
+    commits, the worker classifies and acknowledges; ``follow_up_here`` (the CLI's
+    --classify-now) still does it during the import."""
+    handed: list[int] = []
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(post_commit, "_hand_over", lambda: handed.append(count()))
+    summary = inbound.ingest_many(
+        (mail(n) for n in range(25)), channel=Channel.IMPORT, batch_size=10
+    )
+    assert summary.as_dict()["imported"] == 25
+    assert handed == [10, 20, 25]  # once a batch, after its commit
+    stored = items()
+    assert all(i.classified_at is None and i.ack_pending for i in stored)
+    assert count(OutboxMessage) == 0
+    # The worker's owed jobs finish them: each classified, each acknowledged once.
+    jobs = post_commit.owed_jobs()
+    assert jobs["classify"]() == 25 and jobs["acknowledge"]() == 25
+    stored = items()
+    assert all(i.classified_at is not None and not i.ack_pending for i in stored)
+    assert count(OutboxMessage) == 25
+    # Asked to, the import does it itself whatever the setting says.
+    inbound.ingest_many(
+        (mail(n) for n in range(25, 30)), channel=Channel.IMPORT, follow_up_here=True
+    )
+    assert handed == [10, 20, 25]
+    assert all(i.classified_at is not None and not i.ack_pending for i in items())
+    assert count(OutboxMessage) == 30
+
+
+def test_import_mail_classify_now_does_the_work_during_the_import(
+    app, model, tmp_path, monkeypatch
+):
+    from engage.cli import cli
+
+    handed: list[int] = []
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    monkeypatch.setattr(post_commit, "_hand_over", lambda: handed.append(count()))
+    first, second = tmp_path / "first.mbox", tmp_path / "second.mbox"
+    _mbox(first, [mail(n)[1] for n in range(3)])
+    _mbox(second, [mail(n)[1] for n in range(3, 6)])
+    runner = app.test_cli_runner()
+    assert runner.invoke(cli, ["import-mail", str(first)]).exit_code == 0
+    assert handed == [3] and all(i.classified_at is None for i in items())
+    result = runner.invoke(cli, ["import-mail", "--classify-now", str(second)])
+    assert result.exit_code == 0, result.output
+    assert handed == [3]
+    done = {i.message_id: i.classified_at is not None and not i.ack_pending for i in items()}
+    assert done == {f"m{n}@example.org": n >= 3 for n in range(6)}

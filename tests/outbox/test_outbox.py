@@ -191,3 +191,118 @@ def test_crash_mid_send_loses_nothing_and_sends_nothing_twice(app, tmp_path):
         assert len(recipients) == len(set(recipients)), "a message was sent twice"
     finally:
         server.stop()
+
+
+# Deferred messages: acknowledgements are rendered by the run that sends them (issue 25)
+
+
+def test_acknowledgement_is_rendered_when_sent_in_the_items_language(app, smtp_server):
+    item = submit(
+        Submission(
+            text="Proszę nie zamykać przychodni.",
+            channel=Channel.WEB,
+            author_email="ola@example.org",
+            author_name="Ola",
+            ui_locale="pl",
+        )
+    )
+    queued = db.session.scalar(select(OutboxMessage))
+    assert queued.body_text == "" and queued.subject == ""
+    assert queued.deferred == {"render": "acknowledgement", "item": item.id, "locale": "pl"}
+    assert outbox.send_due().sent == 1
+    [message] = smtp_server.wait_for(1)
+    assert message["Subject"].startswith("Otrzymaliśmy Twoją opinię")
+    assert item.reference in message["Subject"]
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f"Twój numer referencyjny to {item.reference}." in plain
+    assert '<html lang="pl" dir="ltr">' in html
+    # What was sent is kept on the row, as for a message rendered when queued.
+    db.session.expire_all()
+    stored = db.session.scalar(select(OutboxMessage))
+    assert stored.status == OutboxStatus.SENT and stored.deferred is None
+    assert stored.subject == message["Subject"] and item.reference in stored.body_text
+    assert stored.message_id == message["Message-ID"] == queued.message_id
+
+
+def test_a_deferred_message_that_fails_to_render_is_retried(app, smtp_server, monkeypatch):
+    item = _submit()
+
+    def broken(made_from):
+        raise RuntimeError("templates unavailable")
+
+    monkeypatch.setitem(outbox._renderers, "acknowledgement", broken)
+    result = outbox.send_due()
+    assert (result.sent, result.retrying, result.failed) == (0, 1, 0)
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.status == OutboxStatus.PENDING and message.deferred is not None
+    assert "templates unavailable" in message.last_error
+    monkeypatch.undo()
+    message.next_attempt_at = utcnow()
+    db.session.commit()
+    assert outbox.send_due().sent == 1
+    [sent] = smtp_server.wait_for(1)
+    assert item.reference in sent["Subject"]
+
+
+def test_a_deferred_message_about_an_item_purged_meanwhile_is_not_sent(app, smtp_server):
+    item = _submit()
+    item.author_email = None  # as the retention purge leaves it
+    db.session.commit()
+    result = outbox.send_due()
+    assert (result.sent, result.retrying, result.failed) == (0, 0, 1)
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.status == OutboxStatus.FAILED and "gone" in message.last_error
+    assert smtp_server.messages == []
+
+
+def test_two_senders_render_and_send_each_acknowledgement_once(app, tmp_path):
+    """Two `engage send-outbox` processes at once over deferred acknowledgements: each
+    email is rendered by the process that claimed it, right, and sent once."""
+    server = SMTPServer(delay=0.05).start()
+    try:
+        items = {}
+        for n in range(16):
+            locale = "pl" if n % 2 else None
+            item = submit(
+                Submission(
+                    text=f"Message {n}: keep the walk-in centre open.",
+                    channel=Channel.WEB,
+                    author_email=f"resident{n}@example.org",
+                    ui_locale=locale,
+                )
+            )
+            items[f"resident{n}@example.org"] = (item.reference, locale)
+        deferred = db.session.scalars(select(OutboxMessage.deferred)).all()
+        assert len(deferred) == 16 and all(d is not None for d in deferred)
+        env = {
+            **os.environ,
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "test-secret",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(server.port),
+            "ENGAGE_INSTANCE_PATH": str(tmp_path),
+        }
+        senders = [
+            subprocess.Popen(
+                [ENGAGE, "send-outbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            for _ in range(2)
+        ]
+        errors = [sender.communicate(timeout=120)[1].decode() for sender in senders]
+        assert [sender.returncode for sender in senders] == [0, 0], errors
+        time.sleep(0.3)
+        recipients = [m["To"] for m in server.messages]
+        assert sorted(recipients) == sorted(items), "each email once, none lost"
+        for message in server.messages:
+            reference, locale = items[message["To"]]
+            assert reference in message["Subject"]
+            plain = message.get_body(preferencelist=("plain",)).get_content()
+            assert reference in plain
+            greeting = "Otrzymaliśmy" if locale == "pl" else "We have received"
+            assert message["Subject"].startswith(greeting), message["Subject"]
+        db.session.expire_all()
+        rows = db.session.scalars(select(OutboxMessage)).all()
+        assert {(m.status, m.deferred) for m in rows} == {(OutboxStatus.SENT, None)}
+    finally:
+        server.stop()

@@ -1,7 +1,7 @@
 """fewer index entries: feedback_item's redundant indexes dropped, mostly-empty ones partial
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06 01:30:00
 
 Issue 25: each row the purge rewrites, and each row an import inserts, wrote an entry
@@ -18,8 +18,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

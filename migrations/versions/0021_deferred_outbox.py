@@ -1,7 +1,7 @@
 """deferred outbox messages: rendered when sent, from what the row keeps
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06 01:40:00
 
 Issue 25: acknowledgements were rendered when they were queued, three templates each,
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

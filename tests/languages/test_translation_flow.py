@@ -60,6 +60,23 @@ def test_needs_translation_comes_first_in_triage(trained, make_item):
     assert first.language == "pl" and first.needs_translation is True
 
 
+def test_the_inbox_order_follows_whether_anything_waits_for_a_translation(trained, make_item):
+    # With nothing waiting, the inbox's statement leaves the "waiting" part out (SQLite
+    # read it row by row through another index); once an item waits it comes first
+    # again, and once it no longer waits the page still holds every item once.
+    english = [make_item(f"The walk-in centre in Ealing shut early, day {n}.") for n in range(3)]
+    first = inbox.inbox_page(inbox.InboxFilters(), 1)
+    assert [row.id for row in first.items] == [e.id for e in reversed(english)]
+    polish = make_item(POLISH)
+    newest = make_item("Parking at Northwick Park hospital costs far too much for visitors.")
+    waiting = [row.id for row in inbox.inbox_page(inbox.InboxFilters(), 1).items]
+    assert waiting[0] == polish.id and waiting[1] == newest.id
+    db.session.get(FeedbackItem, polish.id).needs_translation = False
+    db.session.commit()
+    after = [row.id for row in inbox.inbox_page(inbox.InboxFilters(), 1).items]
+    assert sorted(after) == sorted([polish.id, newest.id, *(e.id for e in english)])
+
+
 def test_translation_is_audited_kept_beside_the_original_and_classified(
     trained, make_item, signed_in
 ):

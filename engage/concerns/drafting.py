@@ -123,9 +123,25 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
             return said
     if not phrases:
         return "the changes will affect you."
-    named = [f"\u201c{phrase}\u201d" for phrase in phrases[:3]]
-    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-    return f"the changes will affect what you raised about {listed}."
+    named = [f"\u201c{phrase}\u201d" for phrase in _telling(phrases)]
+    return f"the changes will affect {' and '.join(named)}."
+
+
+def _telling(phrases: Sequence[str], most: int = 2) -> list[str]:
+    """Up to ``most`` of ``phrases`` (most distinctive first) to name in a draft:
+    phrases of two or more words, or single words only when there are none ("asked",
+    "known" say nothing beside a phrase), and none that shares a word with one already
+    named ("gp access" after "access in redbridge")."""
+    longer = [p for p in phrases if len(p.split()) > 1]
+    chosen: list[str] = []
+    for phrase in longer or list(phrases):
+        words = set(phrase.lower().split())
+        if any(words & set(c.lower().split()) for c in chosen):
+            continue
+        chosen.append(phrase)
+        if len(chosen) == most:
+            break
+    return chosen
 
 
 def label_from(phrases: Sequence[str], idea: str | None = None) -> str:

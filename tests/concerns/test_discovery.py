@@ -68,7 +68,15 @@ def test_draft_uses_a_worry_someone_stated_or_falls_back_to_phrases():
     assert said == "money will leave your borough for good."
     template = draft_line(["deficits", "debts"], ["Deficits and debts."])
     quoted = "\u201cdeficits\u201d and \u201cdebts\u201d"
-    assert template == f"the changes will affect what you raised about {quoted}."
+    assert template == f"the changes will affect {quoted}."
+    # Phrases of several words first, none sharing a word with one already named.
+    phrases = ["access in redbridge", "gp access", "known", "waits for a gp"]
+    assert draft_line(phrases, []) == (
+        "the changes will affect \u201caccess in redbridge\u201d and \u201cwaits for a gp\u201d."
+    )
+    assert draft_line(["asked", "pcn clinical director"], []) == (
+        "the changes will affect \u201cpcn clinical director\u201d."
+    )
     # A worry told in the first person is not the public's words: it is not made into
     # "you will lose your job" but quoted as one person's words.
     assert draft_line(["jobs"], ["I fear that I will lose my job."]) == (

@@ -139,6 +139,19 @@ def test_stale_claim_is_retried_fresh_claim_is_not(app, smtp_server):
     assert len(smtp_server.wait_for(1)) == 1
 
 
+def _send_outbox_env(app, server, tmp_path) -> dict[str, str]:
+    """The environment of an `engage send-outbox` process on this test's database,
+    sending to ``server``."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": "test-secret",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(server.port),
+        "ENGAGE_INSTANCE_PATH": str(tmp_path),
+    }
+
+
 def test_crash_mid_send_loses_nothing_and_sends_nothing_twice(app, tmp_path):
     """Kill `engage send-outbox` half-way through a batch, then run it again."""
     server = SMTPServer(delay=0.15).start()
@@ -146,14 +159,7 @@ def test_crash_mid_send_loses_nothing_and_sends_nothing_twice(app, tmp_path):
         for n in range(12):
             _submit(email=f"resident{n}@example.org")
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 12
-        env = {
-            **os.environ,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": "test-secret",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(server.port),
-            "ENGAGE_INSTANCE_PATH": str(tmp_path),
-        }
+        env = _send_outbox_env(app, server, tmp_path)
         process = subprocess.Popen(
             [ENGAGE, "send-outbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -275,14 +281,7 @@ def test_two_senders_render_and_send_each_acknowledgement_once(app, tmp_path):
             items[f"resident{n}@example.org"] = (item.reference, locale)
         deferred = db.session.scalars(select(OutboxMessage.deferred)).all()
         assert len(deferred) == 16 and all(d is not None for d in deferred)
-        env = {
-            **os.environ,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": "test-secret",
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(server.port),
-            "ENGAGE_INSTANCE_PATH": str(tmp_path),
-        }
+        env = _send_outbox_env(app, server, tmp_path)
         senders = [
             subprocess.Popen(
                 [ENGAGE, "send-outbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -121,6 +121,8 @@ def test_items_posted_through_nginx_are_stored_once_across_both_nodes(cluster):
     cluster.notes["posted_in"] = time.monotonic() - started
     out, err = importer.communicate(timeout=120)
     assert importer.returncode == 0, err
+    # Its log: the import hands what it stored to the worker (test_metrics_on_each_node).
+    cluster.notes["import_log"] = err
     imported = json.loads(out)
     assert imported["imported"] == MAILS, imported
 
@@ -457,7 +459,17 @@ def test_metrics_on_each_node(cluster):
 
     by_nodes = queued_by(cluster.nodes)
     assert by_nodes and all(len(line["request_id"]) == 32 for line in by_nodes)
-    # Mail fetched over IMAP is handed over by the worker's own sweep.
-    queued = by_nodes + queued_by(cluster.workers)
+    # Mail fetched over IMAP is handed over by the worker's own sweep; a mailbox given to
+    # `engage import-mail` by the importing process, whose log the first test kept.
+    imported = [
+        json.loads(line)
+        for line in cluster.notes.get("import_log", "").splitlines()
+        if line.startswith("{")
+    ]
+    by_import = [
+        line for line in imported if line.get("message") == "queued task process_new_feedback"
+    ]
+    assert by_import, "the import handed nothing to the worker"
+    queued = by_nodes + queued_by(cluster.workers) + by_import
     known = {f"task-{line['task_id']}" for line in queued} | {q["request_id"] for q in queued}
     assert job_ids and job_ids <= known, job_ids - known

@@ -87,7 +87,6 @@ def render_many(
         app.jinja_env.get_template(f"email/{template}/{name}")
         for name in ("subject.txt", "body.txt", "body.html")
     )
-    domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     rows = []
     for recipient, context, headers in messages:
         compose.check_headers(headers)  # a message that could never be sent is not queued
@@ -100,11 +99,18 @@ def render_many(
                 "body_text": text_t.render(values),
                 "body_html": html_t.render(values),
                 "headers": headers or {},
-                "message_id": make_msgid(domain=domain),
+                "message_id": _message_id(),
                 "next_attempt_at": utcnow(),
             }
         )
     return rows
+
+
+def _message_id() -> str:
+    """A new Message-ID in the sending domain (MAIL_DEFAULT_SENDER's), fixed when the
+    message is queued so that every retry sends the same one."""
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
+    return make_msgid(domain=domain)
 
 
 # What a deferred message is made from -> its subject, bodies and headers (or None when
@@ -128,7 +134,6 @@ def deferred_row(*, kind: str, recipient: str, render: str, **made_from) -> dict
     """The column values of a message rendered only when it is sent (queue_many
     inserts them): ``render`` names the renderer, ``made_from`` is what it is given
     (JSON values). The Message-ID is fixed now, as for a rendered message."""
-    domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2] or "localhost"
     return {
         "kind": kind,
         "recipient": recipient,
@@ -136,7 +141,7 @@ def deferred_row(*, kind: str, recipient: str, render: str, **made_from) -> dict
         "body_text": "",
         "body_html": None,
         "headers": {},
-        "message_id": make_msgid(domain=domain),
+        "message_id": _message_id(),
         "next_attempt_at": utcnow(),
         "deferred": {"render": render, **made_from},
     }

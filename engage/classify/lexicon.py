@@ -21,7 +21,7 @@ all five themes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,9 +222,8 @@ class _Matcher:
                 )
         self.prefix_lengths = sorted({len(w) for w in self.prefix})
 
-    def find(self, toks: Sequence[str]) -> list[set[str]]:
-        """Per theme, the distinct phrases (as matched text) found in *toks*."""
-        found: list[set[str]] = [set() for _ in range(self.n_themes)]
+    def spans(self, toks: Sequence[str]) -> Iterator[tuple[int, int, int]]:
+        """Each match in *toks* as (start, end, theme index), in order of start."""
         n = len(toks)
         for i, tok in enumerate(toks):
             candidates = list(self.exact.get(tok, ()))
@@ -240,7 +239,13 @@ class _Matcher:
                     toks[i + j].startswith(w) if pre else toks[i + j] == w
                     for j, (w, pre) in enumerate(phrase)
                 ):
-                    found[k].add(" ".join(toks[i:end]))
+                    yield i, end, k
+
+    def find(self, toks: Sequence[str]) -> list[set[str]]:
+        """Per theme, the distinct phrases (as matched text) found in *toks*."""
+        found: list[set[str]] = [set() for _ in range(self.n_themes)]
+        for start, end, k in self.spans(toks):
+            found[k].add(" ".join(toks[start:end]))
         return found
 
 

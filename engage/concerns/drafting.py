@@ -8,6 +8,9 @@ import re
 from collections.abc import Sequence
 
 from engage.concerns import concepts
+from engage.personal_data import PLACEHOLDERS
+
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 
 # "worried that <clause>", "my fear is that <clause>", or "worried <clause>" when the
 # clause starts as a statement about someone or something ("worried the money ...").
@@ -35,12 +38,13 @@ def stated_worry(text: str) -> str | None:
     """The clause after "worried / concerned / fear ... that" in ``text``, as a plain
     sentence to follow "You told us you are concerned that": "we" and "our" become
     "you" and "your"; None when there is none or it speaks of the writer alone (I, me,
-    my), which is one person's story rather than the public's concern."""
+    my), which is one person's story rather than the public's concern, or when it
+    holds a personal-data placeholder."""
     match = _WORRY.search(text.replace("\u2019", "'"))
     if match is None:
         return None
     clause = " ".join(match.group(1).split()).rstrip(",;:- ")
-    if _FIRST_PERSON.search(clause) or len(clause.split()) < 3:
+    if _FIRST_PERSON.search(clause) or len(clause.split()) < 3 or _PLACEHOLDER.search(clause):
         return None
 
     def yours(found: re.Match) -> str:
@@ -55,10 +59,10 @@ def stated_worry(text: str) -> str | None:
 
 
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
-# Greetings, sign-offs and requests for a reply say nothing of the worry.
+# Greetings, sign-offs and requests ("please reply", "please publish ...") state no worry.
 _NOT_A_STATEMENT = re.compile(
     r"^\s*(?:dear|hello|hi|to whom|thank|thanks|regards|yours|kind regards|best wishes|"
-    r"i look forward|please (?:reply|respond|confirm|acknowledge))\b",
+    r"i look forward|please)\b",
     re.IGNORECASE,
 )
 
@@ -70,18 +74,31 @@ _GREETING_LEAD = re.compile(
 )
 
 
+def impersonal(text: str) -> str:
+    """The sentences of ``text`` that say nothing of the writer (I, me, my) and hold no
+    personal-data placeholder, joined: what a draft may take from an item that nobody
+    has redacted by hand."""
+    return " ".join(
+        m.group(0).strip()
+        for m in _SENTENCE.finditer(text.replace("\u2019", "'"))
+        if not _FIRST_PERSON.search(m.group(0)) and not _PLACEHOLDER.search(m.group(0))
+    )
+
+
 def central_statement(text: str, phrases: Sequence[str]) -> str | None:
     """The first statement of ``text`` (not a question, greeting or sign-off; 4 to 30
     words) that uses one of ``phrases``, else its first statement, as a clause to follow
     "You told us you are concerned that". Said in the public's "we" it is given back as
     "you"; said in the first person (one person's story) it is quoted as it was written.
-    None when the text has no such statement."""
+    None when the text has no such statement. A sentence holding a personal-data
+    placeholder ("[name removed]") is never chosen."""
     statements = []
     for match in _SENTENCE.finditer(text.replace("\u2019", "'")):
         sentence = _GREETING_LEAD.sub("", " ".join(match.group(0).split()))
         if (
             sentence.endswith("?")
             or _NOT_A_STATEMENT.match(sentence)
+            or _PLACEHOLDER.search(sentence)
             or not 4 <= len(sentence.split()) <= 30
         ):
             continue

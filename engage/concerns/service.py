@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from engage.concerns import concepts, discovery
-from engage.concerns.drafting import draft_line, label_from
+from engage.concerns.drafting import draft_line, impersonal, label_from
 from engage.concerns.models import Concern, ConcernItem
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -40,6 +40,7 @@ from engage.feedback.models import (
     ThemeTag,
     current_of,
 )
+from engage.personal_data import propose
 from engage.util import utcnow
 
 JOIN_SIMILARITY = 0.35
@@ -81,6 +82,21 @@ def quotable(item: FeedbackItem) -> str | None:
         return None
     text = (item.redacted_text or "").strip()
     return text or None
+
+
+def draftable(item: FeedbackItem) -> str | None:
+    """The words of an item a draft line may be made from, if its author consented to
+    quoting: its staff-redacted copy if it has one; else only those of its sentences
+    that say nothing of the writer (I, me, my) and in which the personal-data detector
+    finds nothing (engage.personal_data, drafting.impersonal). A draft is staff's to
+    edit before anything is published; the examples a page shows stay the
+    staff-redacted copies (``quotable``)."""
+    if not item.consent_to_quote or item.status == Status.SPAM:
+        return None
+    if (item.redacted_text or "").strip():
+        return item.redacted_text.strip()
+    known = [item.author_name] if item.author_name else []
+    return impersonal(propose(item.text or "", known_names=known)) or None
 
 
 def theme_items(engagement: Engagement, theme: Theme) -> list[FeedbackItem]:
@@ -282,6 +298,26 @@ def set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackIte
     return central
 
 
+def draft_texts(
+    concern: Concern, central: list[FeedbackItem], by_id: dict[int, FeedbackItem]
+) -> list[str]:
+    """What a draft may be made from, most central first: per central unit, the words of
+    its first copy that ``draftable`` allows (a campaign's first copy may not consent
+    to quoting while others of the same letter do)."""
+    copies: dict[int, list[FeedbackItem]] = defaultdict(list)
+    for member in concern.members:
+        item = by_id.get(member.item_id)
+        if item is not None and item.duplicate_group_id is not None:
+            copies[item.duplicate_group_id].append(item)
+    texts = []
+    for item in central:
+        group = copies.get(item.duplicate_group_id, []) if item.duplicate_group_id else []
+        text = next(filter(None, map(draftable, [item, *group])), None)
+        if text:
+            texts.append(text)
+    return texts
+
+
 def recompute(
     concerns: list[Concern], by_id: dict[int, FeedbackItem], *, flush: bool = True
 ) -> None:
@@ -303,7 +339,7 @@ def recompute(
         if concern.edited_at is None and not concern.is_new_group:
             idea = concepts.main_idea([item.text for item in firsts], concern.theme.slug)
             concern.label = label_from(words, idea)
-            texts = [t for t in (quotable(item) for item in central) if t]
+            texts = draft_texts(concern, central, by_id)
             concern.draft = draft_line(words, texts, idea)
         concern.updated_at = now
     if flush:

@@ -16,7 +16,7 @@ from engage import audit
 from engage.concerns import concepts, discovery
 from engage.concerns.drafting import draft_line, label_from
 from engage.concerns.models import Concern, ConcernItem
-from engage.concerns.service import ConcernError, quotable, set_centre, unit_items
+from engage.concerns.service import ConcernError, draftable, set_centre, unit_items
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
@@ -108,7 +108,7 @@ def split(concern: Concern) -> Concern:
     idea = concepts.main_idea([item.text for item in firsts], other.theme.slug)
     other.label = label_from(found.concerns[1].phrases, idea)
     other.draft = draft_line(
-        found.concerns[1].phrases, [t for t in map(quotable, central) if t], idea
+        found.concerns[1].phrases, [t for t in map(draftable, central) if t], idea
     )
     audit.record(
         "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}

@@ -7,7 +7,13 @@ import re
 from engage import caching
 from engage.concerns import concepts, discovery
 from engage.concerns import text as textmod
-from engage.concerns.drafting import central_statement, draft_line, label_from, stated_worry
+from engage.concerns.drafting import (
+    central_statement,
+    draft_line,
+    impersonal,
+    label_from,
+    stated_worry,
+)
 from tests.concerns.conftest import evaluation_rows
 
 _FIRST = re.compile(r"\b(?:I|me|my|we|our|us)\b")
@@ -177,3 +183,38 @@ def test_space_and_stems_live_in_named_caches_without_a_lifetime():
     textmod.stem("consultations")
     assert caches["concerns_stem"].seconds is None
     assert caches["concerns_stem"].get(("consultations",)) == "consult"
+
+
+def test_an_ideas_word_in_another_sense_does_not_name_it():
+    # "close", "save our", "book", "meeting" and "train" each have a sense that is not
+    # the idea's; the other sense often names another idea instead.
+    assert "xclosure" not in concepts.ideas("I want my care close to home.")
+    assert "xtravel" in concepts.ideas("I want my care close to home.")
+    assert concepts.ideas("Save our CCG!") == ["xlocalvoice"]
+    assert concepts.ideas("Our practice is closing its list to new patients.") == ["xgpaccess"]
+    assert "xgpaccess" not in concepts.ideas("The booklet was impossible to read.")
+    assert "xgptime" not in concepts.ideas("Nobody answered us at the public meeting.")
+    assert "xcareers" not in concepts.ideas("It is two hours on the train to Truro.")
+    assert "xaccountable" not in concepts.ideas("Staff read about it in the local paper.")
+    # The idea's own sense still counts, beside another sense or alone.
+    assert "xclosure" in concepts.ideas("They will close the A&E.")
+    assert "xclosure" in concepts.ideas("Close to home there was a ward; now it is closing.")
+    assert "xgptime" in concepts.ideas("GPs are stuck in meetings instead of surgeries.")
+
+
+def test_a_request_is_not_a_statement_of_worry():
+    texts = ["Please publish the equality impact assessment. The hub has never opened."]
+    assert central_statement(texts[0], ["impact assessment"]) == "the hub has never opened."
+    assert central_statement("Please publish the assessment.", ["assessment"]) is None
+
+
+def test_a_draft_never_uses_a_sentence_with_personal_data_removed_or_about_the_writer():
+    assert (
+        impersonal(
+            "My name is [name removed]. Our walk-in centre will close. I am 80. "
+            "Call [phone number removed] about the bus."
+        )
+        == "Our walk-in centre will close."
+    )
+    assert stated_worry("We fear that [name removed] will lose the clinic.") is None
+    assert central_statement("[name removed] runs the surgery well enough.", ["surgery"]) is None

@@ -231,3 +231,49 @@ def test_weeks_run_from_the_opening_week_without_gaps_or_losses(services_theme, 
         assert weeks[0].weekday() == 0
         assert all((b - a).days == 7 for a, b in zip(weeks, weeks[1:], strict=False))
         assert sum(n for _week, n in v.weeks) == v.count
+
+
+def test_a_draft_may_use_a_consenting_items_impersonal_sentences_but_not_others(app):
+    from engage.feedback.models import FeedbackItem
+
+    consenting = FeedbackItem(
+        text=(
+            "Dear team, I am Jane Smith. Our walk-in centre in Acton will close. Ring 07700 900123."
+        ),
+        consent_to_quote=True,
+        author_name="Jane Smith",
+    )
+    assert service.draftable(consenting) == "Our walk-in centre in Acton will close."
+    unwilling = FeedbackItem(text="Our walk-in centre will close.", consent_to_quote=False)
+    assert service.draftable(unwilling) is None
+    # Staff's own redaction wins: it is used as they left it.
+    redacted = FeedbackItem(
+        text="Jane Smith says the centre will close.",
+        redacted_text="[name removed] says the centre will close.",
+        consent_to_quote=True,
+    )
+    assert service.draftable(redacted) == "[name removed] says the centre will close."
+
+
+def test_a_campaigns_draft_words_come_from_any_copy_that_consented(
+    make_engagement, add_items, theme_named
+):
+    engagement = make_engagement()
+    theme = theme_named("services")
+    group = DuplicateGroup(engagement_id=engagement.id, size=3, sample_text="x")
+    db.session.add(group)
+    db.session.commit()
+    letter = "The walk-in centre in Acton must stay open for families without cars."
+    first = add_items(engagement, "services", [letter], duplicate_group_id=group.id)
+    later = add_items(
+        engagement, "services", [letter] * 2, duplicate_group_id=group.id, consent_to_quote=True
+    )
+    alone = add_items(engagement, "services", ["Keep the Acton clinic."])
+    concern = Concern(engagement_id=engagement.id, theme_id=theme.id, label="x")
+    for item in first + later + alone:
+        concern.members.append(ConcernItem(item_id=item.id, theme_id=theme.id))
+    db.session.add(concern)
+    db.session.flush()
+    by_id = {item.id: item for item in first + later + alone}
+    # The campaign's first copy did not consent; a later copy of the same letter did.
+    assert service.draft_texts(concern, first + alone, by_id) == [letter]

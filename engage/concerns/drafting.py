@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from engage.classify.spelling import english_words
 from engage.concerns import concepts
 from engage.personal_data import PLACEHOLDERS
 
@@ -32,6 +33,22 @@ _SMALL_STARTS = frozenset((
     "the", "our", "this", "these", "those", "a", "an", "it", "they", "there", "staff",
     "patients", "people", "services", "money", "funding", "local", "you", "your",
 ))  # fmt: skip
+# A capitalised first word this common in English ("Management cost cuts will ...") is
+# capitalised only because it starts the sentence; a place ("Havering", "Croydon") is
+# far rarer in the word list and keeps its capital.
+_COMMON_WORD = 1000
+
+
+def _small_start(clause: str) -> str:
+    """``clause`` with its first word in small letters when that word is a common one
+    written with a capital only because it began the sentence."""
+    first = clause.split(" ", 1)[0]
+    word = first.strip("\"'(").lower()
+    if not first[:1].isupper() or not first[1:].islower() and len(first) > 1:
+        return clause
+    if word in _SMALL_STARTS or word in _OURS or english_words().get(word, 0) >= _COMMON_WORD:
+        return clause[0].lower() + clause[1:]
+    return clause
 
 
 def stated_worry(text: str) -> str | None:
@@ -51,11 +68,7 @@ def stated_worry(text: str) -> str | None:
         word = _OURS[found.group(0).lower()]
         return word.capitalize() if found.group(0)[0].isupper() else word
 
-    clause = _OUR_WORDS.sub(yours, clause)
-    first = clause.split(" ", 1)[0]
-    if first.lower() in _SMALL_STARTS:
-        clause = first.lower() + clause[len(first) :]
-    return clause + "."
+    return _small_start(_OUR_WORDS.sub(yours, clause)) + "."
 
 
 _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
@@ -111,11 +124,8 @@ def central_statement(text: str, phrases: Sequence[str]) -> str | None:
     )
     if _FIRST_PERSON.search(chosen):
         return f"\u201c{chosen}\u201d."
-    first = chosen.split(" ", 1)[0]
     clause = _OUR_WORDS.sub(lambda found: _OURS[found.group(0).lower()], chosen)
-    if first.lower() in _SMALL_STARTS or first.lower() in _OURS:
-        clause = clause[0].lower() + clause[1:]
-    return clause + "."
+    return _small_start(clause) + "."
 
 
 def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = None) -> str:

@@ -218,3 +218,18 @@ def test_a_draft_never_uses_a_sentence_with_personal_data_removed_or_about_the_w
     )
     assert stated_worry("We fear that [name removed] will lose the clinic.") is None
     assert central_statement("[name removed] runs the surgery well enough.", ["surgery"]) is None
+
+
+def test_a_drafts_first_word_keeps_its_capital_only_when_it_is_a_name():
+    assert central_statement("Management cost cuts will mean redundancies.", []) == (
+        "management cost cuts will mean redundancies."
+    )
+    assert central_statement("Havering will be drowned out by bigger boroughs.", []) == (
+        "Havering will be drowned out by bigger boroughs."
+    )
+    assert central_statement("GPs will lose their say on the board.", []) == (
+        "GPs will lose their say on the board."
+    )
+    assert stated_worry("We worry that Staff will be lost to the merger") == (
+        "staff will be lost to the merger."
+    )

@@ -20,9 +20,10 @@ Rules worth knowing:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import select
@@ -46,6 +47,8 @@ JOIN_SIMILARITY = 0.35
 CENTRAL_KEPT = 20
 EXAMPLES = 5
 NEW_GROUP_LABEL = "New feedback, not yet near a concern"
+
+ItemT = TypeVar("ItemT")
 
 
 class ConcernError(ValueError):
@@ -251,12 +254,15 @@ def _place(unplaced, concerns, placed, engagement, theme, result: RefreshResult)
 
 def unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[FeedbackItem]:
     """The concern's items, one per campaign group (its first), in member order."""
+    return units_of(by_id[m.item_id] for m in concern.members if m.item_id in by_id)
+
+
+def units_of(items: Iterable[ItemT]) -> list[ItemT]:
+    """``items`` with each campaign group's first only (anything with an ``id`` and a
+    ``duplicate_group_id``: an item, or the light rows placing.describe reads)."""
     seen: set[int] = set()
     firsts = []
-    for member in concern.members:
-        item = by_id.get(member.item_id)
-        if item is None:
-            continue
+    for item in items:
         group = item.duplicate_group_id
         if group is not None:
             if group in seen:
@@ -266,20 +272,36 @@ def unit_items(concern: Concern, by_id: dict[int, FeedbackItem]) -> list[Feedbac
     return firsts
 
 
+def centre_of(vectors: np.ndarray) -> tuple[list[float], list[int]]:
+    """The unit centre of the rows (rounded, as stored) and the indexes of the
+    ``CENTRAL_KEPT`` rows nearest it, nearest first."""
+    centre = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    centre = centre / norm if norm else centre
+    order = np.argsort(-(vectors @ centre), kind="stable")[:CENTRAL_KEPT]
+    return [round(float(x), 5) for x in centre], order.tolist()
+
+
 def set_centre(concern: Concern, firsts: list[FeedbackItem]) -> list[FeedbackItem]:
     """Store the centre of ``firsts`` and its most central items; return those items."""
     if not firsts:
         concern.centroid, concern.central_ids = None, []
         return []
-    vectors = discovery.space().vectors([item.text for item in firsts])
-    centre = vectors.mean(axis=0)
-    norm = float(np.linalg.norm(centre))
-    centre = centre / norm if norm else centre
-    order = np.argsort(-(vectors @ centre), kind="stable")[:CENTRAL_KEPT]
-    central = [firsts[i] for i in order.tolist()]
-    concern.centroid = [round(float(x), 5) for x in centre]
+    centroid, order = centre_of(discovery.space().vectors([item.text for item in firsts]))
+    central = [firsts[i] for i in order]
+    concern.centroid = centroid
     concern.central_ids = [item.id for item in central]
     return central
+
+
+def wording(
+    phrases: Sequence[str], texts: Sequence[str], central: Sequence, theme_slug: str
+) -> tuple[str, str]:
+    """A concern's label and draft line from its distinctive phrases, the texts of its
+    units and its most central items (only the quotable ones are drafted from)."""
+    idea = concepts.main_idea(texts, theme_slug)
+    quoted = [t for t in (quotable(item) for item in central) if t]
+    return label_from(phrases, idea), draft_line(phrases, quoted, idea)
 
 
 def recompute(
@@ -301,10 +323,9 @@ def recompute(
             continue
         central = set_centre(concern, firsts)
         if concern.edited_at is None and not concern.is_new_group:
-            idea = concepts.main_idea([item.text for item in firsts], concern.theme.slug)
-            concern.label = label_from(words, idea)
-            texts = [t for t in (quotable(item) for item in central) if t]
-            concern.draft = draft_line(words, texts, idea)
+            concern.label, concern.draft = wording(
+                words, [item.text for item in firsts], central, concern.theme.slug
+            )
         concern.updated_at = now
     if flush:
         db.session.flush()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engage import audit
+from engage import audit, pagecache
 from engage.concerns import concepts, discovery
 from engage.concerns.drafting import draft_line, label_from
 from engage.concerns.models import Concern, ConcernItem
@@ -47,7 +47,8 @@ def rename(concern: Concern, *, label: str, draft: str | None = None) -> None:
 
 
 def set_hidden(concern: Concern, *, hidden: bool) -> None:
-    """Hide a concern from the page (its items stay with it) or show it again."""
+    """Hide a concern from the page (its items stay with it) or show it again. Stored
+    public pages are made again (models.py registers ``hidden`` with engage.pagecache)."""
     concern.hidden = hidden
     audit.record("concern.hide" if hidden else "concern.show", target=concern)
 
@@ -71,6 +72,8 @@ def merge(target: Concern, sources: Sequence[Concern]) -> int:
             detail={"merged": source.id, "label": source.label, "items": moved},
         )
         db.session.flush()
+        if source.response_id is not None:  # it may be on a stored public page
+            pagecache.public_changed()
         db.session.delete(source)
     target.updated_at = utcnow()
     db.session.flush()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -69,9 +73,30 @@ def test_open_data_lists_answered_concerns_without_any_feedback_text(
         assert item.text not in csv_text and item.text not in str(data)
 
 
-def test_the_open_data_page_describes_the_concerns_files(client):
+def test_the_open_data_page_describes_the_concerns_files(
+    client, make_engagement, add_items, theme_named
+):
+    _engagement, _concern, response, _items = _answered(make_engagement, add_items, theme_named)
+    publish.update(response, we_did="We are adding evening appointments.")
+    publish.publish(response, notify=False)
+    db.session.commit()
     page = client.get("/open-data").get_data(as_text=True)
-    assert 'href="/open-data/concerns.csv"' in page and 'href="/open-data/concerns.json"' in page
+    section = page[page.index("<h2>Concerns we have answered</h2>") :]
+    section = section[: section.index("<h2>", 4)]
+    links = re.findall(r'href="(/open-data/concerns\.[a-z]+)"', section)
+    assert links == ["/open-data/concerns.csv", "/open-data/concerns.json"]
+    fields = ["engagement", "theme", "concern", "people", "response_url"]
+    assert f"Columns: {', '.join(fields)}." in section
+    assert 'under "concerns"' in section, "the JSON file's layout is said too"
+    # The links work, and the files hold the fields the page names.
+    csv_file = client.get(links[0])
+    assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
+    header, row = list(csv.reader(io.StringIO(csv_file.get_data(as_text=True).lstrip("\ufeff"))))
+    assert header == fields and row[2] == "GP access"
+    json_file = client.get(links[1])
+    assert json_file.status_code == 200 and json_file.mimetype == "application/json"
+    [concern] = json_file.get_json()["concerns"]
+    assert sorted(concern) == sorted(fields)
 
 
 def _version() -> int:

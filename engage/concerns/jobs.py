@@ -211,16 +211,21 @@ def claim(job_id: int, *, by_hand: bool = False) -> str | None:
 
 def _tell_progress(job_id: int, token: str, share: float) -> None:
     """Store the progress on a connection of its own (the grouping's transaction has
-    written nothing yet); a busy database only means the figure lags."""
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(
-                update(ConcernJob)
-                .where(ConcernJob.id == job_id, ConcernJob.claim_token == token)
-                .values(progress=max(0, min(99, round(share * 100))))
-            )
-    except OperationalError:
-        log.info("progress of concern job %s not stored (database busy)", job_id)
+    written nothing yet: service.refresh writes only once grouping and describing are
+    done). A busy database (SQLite: another writer held the lock for longer than the
+    busy timeout) is tried once more; if it is still busy the figure only lags."""
+    for attempt in (1, 2):
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(
+                    update(ConcernJob)
+                    .where(ConcernJob.id == job_id, ConcernJob.claim_token == token)
+                    .values(progress=max(0, min(99, round(share * 100))))
+                )
+            return
+        except OperationalError:
+            if attempt == 2:
+                log.info("progress of concern job %s not stored (database busy)", job_id)
 
 
 def run(job_id: int) -> bool:
@@ -284,13 +289,15 @@ def _group(job_id: int, token: str, *, by: str, rediscover: bool = False) -> boo
     theme = db.session.get(Theme, job.theme_id)
     rediscover = rediscover or job.rediscover
     try:
-        # Reading the items is about a tenth of the work; grouping most of the rest.
+        # Reading the items is about a tenth of the work; grouping and describing the
+        # concerns found (service.refresh's share) the rest but the writing and commit,
+        # which take little and end in "done".
         _tell_progress(job_id, token, 0.02)
         result = service.refresh(
             engagement,
             theme,
             rediscover=rediscover,
-            progress=lambda share: _tell_progress(job_id, token, 0.1 + 0.8 * share),
+            progress=lambda share: _tell_progress(job_id, token, 0.1 + 0.88 * share),
         )
         audit.record(
             "concern.refresh",

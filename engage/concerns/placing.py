@@ -333,7 +333,8 @@ def _keep_vectors(vectors: dict[int, np.ndarray], texts: dict[int, str]) -> None
             _kept_vectors.clear()
             _kept_space[:] = [space]
         for item_id, vector in vectors.items():
-            _kept_vectors[item_id] = (hash(texts[item_id]), vector)
+            # A copy: a row of a batch's matrix would keep the whole matrix alive.
+            _kept_vectors[item_id] = (hash(texts[item_id]), np.array(vector, copy=True))
             _kept_vectors.move_to_end(item_id)
         while len(_kept_vectors) > VECTORS_KEPT:
             _kept_vectors.popitem(last=False)

@@ -18,6 +18,10 @@ theme's one ``ConcernJob`` row; the worker's sweeps and a hand-over run
 A failure rolls the grouping back and queues the row again after ``RETRY_AFTER``
 (longer each time), keeping the error; after ``MAX_ATTEMPTS`` it is ``failed`` and the
 page shows the error to staff, who may ask again.
+
+``engage concerns`` goes through the same claim (``run_by_hand``): a theme whose row is
+owed is claimed, grouped and set ``done`` by the command, so no worker groups it again
+afterwards; a row a worker holds on a live lease is left to it (``HeldByWorker``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engage import audit, claiming
@@ -168,24 +172,29 @@ def _audit_request(engagement: Engagement, theme: Theme, rediscover: bool, items
     )
 
 
-def _claimable(now):
+def _claimable(now, *, by_hand: bool = False):
+    """Rows a process may take: queued and due, or running on a lapsed lease (a dead
+    worker's). ``by_hand`` (an operator's command) also takes a queued row still waiting
+    for its retry, and a failed one: the operator is the retry."""
+    due = or_(ConcernJob.not_before.is_(None), ConcernJob.not_before <= now)
     return or_(
-        and_(
-            ConcernJob.state == "queued",
-            or_(ConcernJob.not_before.is_(None), ConcernJob.not_before <= now),
-        ),
+        and_(ConcernJob.state == "queued", true() if by_hand else due),
+        ConcernJob.state == "failed" if by_hand else false(),
         and_(ConcernJob.state == "running", ConcernJob.claimed_until < now),
     )
 
 
-def claim(job_id: int) -> str | None:
-    """Take the job for this process if it is still owed; its claim token, or None."""
+def claim(job_id: int, *, by_hand: bool = False) -> str | None:
+    """Take the job for this process if it is still owed; its claim token, or None.
+
+    The one claim of a grouping, for the worker and for ``engage concerns`` (``by_hand``,
+    see _claimable): a live claim is never taken from its holder."""
     token = uuid.uuid4().hex
     now = utcnow()
     with claiming.writing():
         taken = db.session.execute(
             update(ConcernJob)
-            .where(ConcernJob.id == job_id, _claimable(now))
+            .where(ConcernJob.id == job_id, _claimable(now, by_hand=by_hand))
             .values(
                 state="running",
                 claim_token=token,
@@ -202,45 +211,104 @@ def claim(job_id: int) -> str | None:
 
 def _tell_progress(job_id: int, token: str, share: float) -> None:
     """Store the progress on a connection of its own (the grouping's transaction has
-    written nothing yet); a busy database only means the figure lags."""
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(
-                update(ConcernJob)
-                .where(ConcernJob.id == job_id, ConcernJob.claim_token == token)
-                .values(progress=max(0, min(99, round(share * 100))))
-            )
-    except OperationalError:
-        log.info("progress of concern job %s not stored (database busy)", job_id)
+    written nothing yet: service.refresh writes only once grouping and describing are
+    done). A busy database (SQLite: another writer held the lock for longer than the
+    busy timeout) is tried once more; if it is still busy the figure only lags."""
+    for attempt in (1, 2):
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(
+                    update(ConcernJob)
+                    .where(ConcernJob.id == job_id, ConcernJob.claim_token == token)
+                    .values(progress=max(0, min(99, round(share * 100))))
+                )
+            return
+        except OperationalError:
+            if attempt == 2:
+                log.info("progress of concern job %s not stored (database busy)", job_id)
 
 
 def run(job_id: int) -> bool:
-    """Claim and do one job; True if this process did it."""
+    """Claim and do one job (the worker); True if this process did it."""
     token = claim(job_id)
     if token is None:
         return False
+    try:
+        return _group(job_id, token, by="worker")
+    except Exception:
+        log.exception("grouping concerns (job %s) failed", job_id)
+        return False
+
+
+class HeldByWorker(Exception):
+    """A worker holds the theme's grouping on a live lease: not grouped here."""
+
+    def __init__(self, job: ConcernJob) -> None:
+        self.job = job
+        super().__init__(
+            f"a worker has been grouping it since {job.started_at:%H:%M} UTC "
+            f"({job.progress}% done; its lease runs to {job.claimed_until:%H:%M} UTC)"
+        )
+
+
+def run_by_hand(
+    engagement: Engagement, theme: Theme, *, rediscover: bool = False, by: str = "cli"
+) -> ConcernJob | None:
+    """For ``engage concerns``: do the theme's owed grouping here, through its row.
+
+    If the theme's row is owed (queued, even waiting for a retry; failed; or running on
+    a lapsed lease), claim it with the worker's claim, group (as staff asked: again if
+    either they or ``rediscover`` say so), audit and set ``done`` in one commit, and
+    return the row: no worker groups it afterwards. Return None when no grouping is
+    owed (the caller refreshes as usual). Raise ``HeldByWorker`` when a worker holds a
+    live claim. A failure is recorded on the row as the worker's are, then raised.
+    """
+    job = job_of(engagement, theme)
+    if job is None or job.state == "done":
+        return None
+    token = claim(job.id, by_hand=True)
+    db.session.refresh(job)
+    if token is None:
+        if job.state == "running":
+            raise HeldByWorker(job)
+        return None  # done meanwhile (by a worker)
+    done = _group(job.id, token, by=by, rediscover=rediscover or job.rediscover)
+    db.session.refresh(job)
+    if done:
+        return job
+    if job.state == "running":  # our lease lapsed meanwhile and a worker took the row
+        raise HeldByWorker(job)
+    return None
+
+
+def _group(job_id: int, token: str, *, by: str, rediscover: bool = False) -> bool:
+    """Group a claimed job's theme, audit it and set it ``done`` in one commit; False if
+    the row was no longer ours. A failure is rolled back, recorded (_failed) and raised."""
     job = db.session.get(ConcernJob, job_id)
     engagement = db.session.get(Engagement, job.engagement_id)
     theme = db.session.get(Theme, job.theme_id)
+    rediscover = rediscover or job.rediscover
     try:
-        # Reading the items is about a tenth of the work; grouping most of the rest.
+        # Reading the items is about a tenth of the work; grouping and describing the
+        # concerns found (service.refresh's share) the rest but the writing and commit,
+        # which take little and end in "done".
         _tell_progress(job_id, token, 0.02)
         result = service.refresh(
             engagement,
             theme,
-            rediscover=job.rediscover,
-            progress=lambda share: _tell_progress(job_id, token, 0.1 + 0.8 * share),
+            rediscover=rediscover,
+            progress=lambda share: _tell_progress(job_id, token, 0.1 + 0.88 * share),
         )
         audit.record(
             "concern.refresh",
             detail={
                 "engagement": engagement.slug,
                 "theme": theme.slug,
-                "rediscover": job.rediscover,
+                "rediscover": rediscover,
                 "found": result.found,
                 "joined": result.joined,
                 "new_group": result.to_new_group,
-                "by": "worker",
+                "by": by,
                 "requested_by": job.requested_by,
             },
         )
@@ -266,9 +334,8 @@ def run(job_id: int) -> bool:
         return True
     except Exception as error:
         db.session.rollback()
-        log.exception("grouping concerns (job %s) failed", job_id)
         _failed(job_id, token, error)
-        return False
+        raise
 
 
 def _failed(job_id: int, token: str, error: Exception) -> None:

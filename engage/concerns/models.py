@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engage import pagecache
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Theme
 from engage.util import utcnow
@@ -97,3 +98,13 @@ class ConcernJob(db.Model):
 
     def __repr__(self) -> str:
         return f"<ConcernJob {self.id} {self.state}>"
+
+
+# The engagement page shows a concern whose response is published unless it is hidden
+# (concerns.public): hiding it, showing it or linking it to a response moves the public
+# version, so stored pages are made again. Its items are counted as figures are (kept
+# at most ENGAGE_FIGURES_MAX_AGE), and the worker's rewriting of centres, examples and
+# labels moves nothing (no stored page shows them). A deleted concern is not an
+# attribute change: steering.merge moves the version itself when it deletes one the
+# public may see.
+pagecache.shown_attributes(Concern, "hidden", "response_id")

@@ -7,7 +7,9 @@ and holds the database's write lock only while writing (see its docstring).
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +22,9 @@ from engage.concerns.models import Concern, ConcernItem
 from engage.concerns.service import (
     JOIN_SIMILARITY,
     NEW_GROUP_LABEL,
-    concerns_of,
-    recompute,
-    theme_items,
+    centre_of,
+    units_of,
+    wording,
 )
 from engage.engagements.models import Engagement
 from engage.extensions import db
@@ -32,6 +34,9 @@ from engage.util import utcnow
 
 # At most this many engagement-theme pairs per sweep: the next sweep does the rest.
 PLACE_PAIRS_PER_RUN = 20
+# Vectors of this many items are kept in the worker's memory for describing (about
+# 1 KB each: 60 MB), so a placing vectorises only what it has not seen.
+VECTORS_KEPT = 60_000
 
 
 def _owes(engagement_id: int, theme_id: int) -> bool:
@@ -72,9 +77,10 @@ def place_owed(limit: int = PLACE_PAIRS_PER_RUN) -> int:
        never place one theme at once, and a theme one of them finished is found owing
        nothing by the other; the unique (item, theme) of ``concern_item`` keeps an item
        in one concern whatever happens;
-    3. describe again (``describe``): centres, examples, labels and drafts of the
-       theme's concerns from all their items, computed without a lock and written only
-       if no concern changed meanwhile.
+    3. describe again (``describe``) the concerns that received or lost items: their
+       centres, examples, labels and drafts from all their items (as a full describe
+       gives them), computed without a lock from vectors kept in memory where it has
+       them, and written only if no concern changed meanwhile.
     """
     pairs = owed_pairs()[:limit]
     db.session.rollback()  # end the read before taking locks one theme at a time
@@ -82,11 +88,13 @@ def place_owed(limit: int = PLACE_PAIRS_PER_RUN) -> int:
     for engagement_id, theme_id in pairs:
         plan = _plan(engagement_id, theme_id)
         db.session.rollback()
+        _keep_vectors(plan.vectors, plan.texts)
         done = _write_plan(plan)
         if done is None:
             continue  # another worker has the theme, or did it
-        placed += done
-        describe(engagement_id, theme_id)
+        count, touched = done
+        placed += count
+        describe(engagement_id, theme_id, only=touched)
     return placed
 
 
@@ -98,6 +106,7 @@ class _Plan:
     theme_id: int
     targets: dict[int, int | None] = field(default_factory=dict)  # item → concern (None: new)
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # item → its vector
+    texts: dict[int, str] = field(default_factory=dict)  # item → its text
     release: list[int] = field(default_factory=list)  # concern_item ids to let go
 
 
@@ -184,7 +193,7 @@ def _plan(engagement_id: int, theme_id: int) -> _Plan:
             of_group.setdefault(group, concern_id)
     vectors = discovery.space().vectors([text for _, text, _ in rows])
     centres = np.array([c for _, c in kept], dtype=np.float32) if kept else None
-    for (item_id, _, group), vector in zip(rows, vectors, strict=True):
+    for (item_id, text, group), vector in zip(rows, vectors, strict=True):
         target = of_group.get(group) if group is not None else None
         if target is None and centres is not None:
             similarity = centres @ vector
@@ -193,14 +202,16 @@ def _plan(engagement_id: int, theme_id: int) -> _Plan:
                 target = kept[best][0]
         plan.targets[item_id] = target
         plan.vectors[item_id] = vector
+        plan.texts[item_id] = text
         if group is not None and target is not None:
             of_group.setdefault(group, target)
     return plan
 
 
-def _write_plan(plan: _Plan) -> int | None:
+def _write_plan(plan: _Plan) -> tuple[int, set[int]] | None:
     """Step 2 of place_owed: claim the theme, write what is still owed, commit. Returns
-    how many items were placed, or None when the theme was not claimed or owed nothing."""
+    how many items were placed and the ids of the concerns that received or lost items,
+    or None when the theme was not claimed or owed nothing."""
     e_id, t_id = plan.engagement_id, plan.theme_id
     if not plan.targets and not plan.release:
         return None
@@ -220,8 +231,11 @@ def _write_plan(plan: _Plan) -> int | None:
         if not held or not (still or going):
             db.session.rollback()
             return None
+        touched: set[int] = set()
         for member_id in sorted(going):
-            db.session.delete(db.session.get(ConcernItem, member_id))
+            member = db.session.get(ConcernItem, member_id)
+            touched.add(member.concern_id)
+            db.session.delete(member)
         concerns = {c.id: c for c in db.session.scalars(
             select(Concern).where(Concern.engagement_id == e_id, Concern.theme_id == t_id)
         )}  # fmt: skip
@@ -242,8 +256,10 @@ def _write_plan(plan: _Plan) -> int | None:
                     db.session.flush()
                 target = new_group
                 to_new += 1
+                touched.add(new_group.id)
             else:
                 received[target.id].append(plan.vectors[item_id])
+                touched.add(target.id)
                 joined += 1
             db.session.add(
                 ConcernItem(concern_id=target.id, item_id=item_id, theme_id=t_id, placed_by="model")
@@ -264,7 +280,7 @@ def _write_plan(plan: _Plan) -> int | None:
             },
         )
         db.session.commit()
-    return joined + to_new
+    return joined + to_new, touched
 
 
 def _membership(engagement_id: int, theme_id: int) -> dict[int, list[int]]:
@@ -291,21 +307,141 @@ def _move_centre(concern: Concern, vectors: list[np.ndarray], *, had: int) -> No
         concern.centroid = [round(float(x), 5) for x in total / norm]
 
 
-def describe(engagement_id: int, theme_id: int) -> bool:
+@dataclass(frozen=True)
+class _Unit:
+    """An item as describing reads it: no ORM object (service.draftable reads the last
+    four)."""
+
+    id: int
+    text: str
+    duplicate_group_id: int | None
+    redacted_text: str | None
+    consent_to_quote: bool
+    status: Status
+    author_name: str | None
+
+
+_kept_vectors: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
+_kept_lock = threading.Lock()
+_kept_space: list[discovery.Space] = []  # the space the kept vectors are of
+
+
+def _keep_vectors(vectors: dict[int, np.ndarray], texts: dict[int, str]) -> None:
+    """Keep items' vectors (by item id, with a hash of the text they are of), the
+    oldest let go past VECTORS_KEPT; all let go if the space is another one."""
+    space = discovery.space()
+    with _kept_lock:
+        if not _kept_space or _kept_space[0] is not space:
+            _kept_vectors.clear()
+            _kept_space[:] = [space]
+        for item_id, vector in vectors.items():
+            # A copy: a row of a batch's matrix would keep the whole matrix alive.
+            _kept_vectors[item_id] = (hash(texts[item_id]), np.array(vector, copy=True))
+            _kept_vectors.move_to_end(item_id)
+        while len(_kept_vectors) > VECTORS_KEPT:
+            _kept_vectors.popitem(last=False)
+
+
+def _vectors_of(units: Sequence[_Unit]) -> dict[int, np.ndarray]:
+    """Each unit's vector in the space: kept ones as kept (a vector depends only on its
+    text), the others computed now and kept."""
+    space = discovery.space()
+    out: dict[int, np.ndarray] = {}
+    with _kept_lock:
+        if _kept_space and _kept_space[0] is space:
+            for unit in units:
+                kept = _kept_vectors.get(unit.id)
+                if kept is not None and kept[0] == hash(unit.text):
+                    out[unit.id] = kept[1]
+                    _kept_vectors.move_to_end(unit.id)
+    missing = [unit for unit in units if unit.id not in out]
+    if missing:
+        computed = space.vectors([unit.text for unit in missing])
+        fresh = {unit.id: vector for unit, vector in zip(missing, computed, strict=True)}
+        _keep_vectors(fresh, {unit.id: unit.text for unit in missing})
+        out.update(fresh)
+    return out
+
+
+def describe(engagement_id: int, theme_id: int, only: set[int] | None = None) -> bool:
     """Centres, central items, labels and drafts of a theme's concerns computed again
-    from all their items (as refresh does after a change), without holding the write
-    lock while computing; written only if no concern gained or lost an item meanwhile
-    (else left for the next run). Returns whether it wrote."""
-    engagement = db.session.get(Engagement, engagement_id)
-    theme = db.session.get(Theme, theme_id)
-    with db.session.no_autoflush:
-        before = _membership(engagement_id, theme_id)
-        concerns = concerns_of(engagement, theme)
-        by_id = {item.id: item for item in theme_items(engagement, theme)}
-        live = [c for c in concerns if c.members]
-        recompute(list(live), by_id, flush=False)
-        computed = {c.id: (c.centroid, c.central_ids, c.label, c.draft) for c in live}
+    from all their items, as refresh does after a change: of the concerns in ``only``
+    (those that received or lost items; None: all), and of any whose centre is missing
+    or of another space. A label is chosen against every concern's phrases, so each
+    concern's units are read, but only the described ones are vectorised (from the
+    vectors kept in memory where there are any). Computed without holding the write
+    lock; written only if no concern gained or lost an item meanwhile (else left for
+    the next run). Returns whether it wrote."""
+    theme_slug = db.session.get(Theme, theme_id).slug
+    before = _membership(engagement_id, theme_id)
+    concerns = db.session.execute(
+        select(Concern.id, Concern.centroid, Concern.edited_at, Concern.is_new_group)
+        .where(Concern.engagement_id == engagement_id, Concern.theme_id == theme_id)
+        .order_by(Concern.id)
+    ).all()
+    gone = set(db.session.scalars(_gone(engagement_id, theme_id)))
+    members: dict[int, list[_Unit]] = defaultdict(list)
+    with_members: set[int] = set()
+    for member_id, concern_id, *item in db.session.execute(
+        select(
+            ConcernItem.id,
+            ConcernItem.concern_id,
+            FeedbackItem.id,
+            FeedbackItem.text,
+            FeedbackItem.duplicate_group_id,
+            FeedbackItem.redacted_text,
+            FeedbackItem.consent_to_quote,
+            FeedbackItem.status,
+            FeedbackItem.author_name,
+        )
+        .join(Concern, Concern.id == ConcernItem.concern_id)
+        .join(FeedbackItem, FeedbackItem.id == ConcernItem.item_id)
+        .where(Concern.engagement_id == engagement_id, Concern.theme_id == theme_id)
+        .order_by(ConcernItem.id)
+    ):
+        with_members.add(concern_id)
+        if member_id not in gone:  # an item that left the theme is not described
+            members[concern_id].append(_Unit(*item))
     db.session.rollback()
+    live = [c for c in concerns if c.id in with_members]
+    firsts_of = {c.id: units_of(members[c.id]) for c in live}
+    dimensions = discovery.space().dimensions
+    todo = [
+        c
+        for c in live
+        if firsts_of[c.id]
+        and (only is None or c.id in only or c.centroid is None or len(c.centroid) != dimensions)
+    ]
+    if not todo:
+        return False
+    worded = {c.id for c in todo if c.edited_at is None and not c.is_new_group}
+    phrases = (
+        dict(
+            zip(
+                [c.id for c in live],
+                discovery.distinctive_phrases([[u.text for u in firsts_of[c.id]] for c in live]),
+                strict=True,
+            )
+        )
+        if worded
+        else {}
+    )
+    vectors = _vectors_of([unit for c in todo for unit in firsts_of[c.id]])
+    computed = {}
+    for concern in todo:
+        firsts = firsts_of[concern.id]
+        centroid, order = centre_of(np.vstack([vectors[unit.id] for unit in firsts]))
+        central = [firsts[i] for i in order]
+        words = None
+        if concern.id in worded:
+            words = wording(
+                phrases[concern.id],
+                [unit.text for unit in firsts],
+                central,
+                theme_slug,
+                members[concern.id],
+            )
+        computed[concern.id] = (centroid, [unit.id for unit in central], words)
     with claiming.writing():
         if _membership(engagement_id, theme_id) != before:
             db.session.rollback()
@@ -315,13 +451,13 @@ def describe(engagement_id: int, theme_id: int) -> bool:
             for c in db.session.scalars(select(Concern).where(Concern.id.in_(list(computed))))
         }
         now = utcnow()
-        for concern_id, (centroid, central_ids, label, draft) in computed.items():
+        for concern_id, (centroid, central_ids, words) in computed.items():
             concern = current.get(concern_id)
             if concern is None:
                 continue
             concern.centroid, concern.central_ids = centroid, central_ids
-            if concern.edited_at is None and not concern.is_new_group:
-                concern.label, concern.draft = label, draft
+            if words is not None and concern.edited_at is None and not concern.is_new_group:
+                concern.label, concern.draft = words
             concern.updated_at = now
         db.session.commit()
     return True

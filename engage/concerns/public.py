@@ -108,3 +108,5 @@ def concerns_csv():
 
 
 bp.add_app_template_global(published, "published_concerns")
+# The open-data page (engage.public, a lower layer) lists the files' columns.
+bp.add_app_template_global(COLUMNS, "concern_columns")

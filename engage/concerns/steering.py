@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engage import audit
-from engage.concerns import concepts, discovery
-from engage.concerns.drafting import draft_line, label_from
+from engage import audit, pagecache
+from engage.concerns import discovery
+from engage.concerns.drafting import label_from
 from engage.concerns.models import Concern, ConcernItem
-from engage.concerns.service import ConcernError, draftable, set_centre, unit_items
+from engage.concerns.service import ConcernError, set_centre, unit_items, wording
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
@@ -47,7 +47,8 @@ def rename(concern: Concern, *, label: str, draft: str | None = None) -> None:
 
 
 def set_hidden(concern: Concern, *, hidden: bool) -> None:
-    """Hide a concern from the page (its items stay with it) or show it again."""
+    """Hide a concern from the page (its items stay with it) or show it again. Stored
+    public pages are made again (models.py registers ``hidden`` with engage.pagecache)."""
     concern.hidden = hidden
     audit.record("concern.hide" if hidden else "concern.show", target=concern)
 
@@ -71,6 +72,8 @@ def merge(target: Concern, sources: Sequence[Concern]) -> int:
             detail={"merged": source.id, "label": source.label, "items": moved},
         )
         db.session.flush()
+        if source.response_id is not None:  # it may be on a stored public page
+            pagecache.public_changed()
         db.session.delete(source)
     target.updated_at = utcnow()
     db.session.flush()
@@ -105,10 +108,12 @@ def split(concern: Concern) -> Concern:
     refresh_centre(concern)
     firsts = unit_items(other, {m.item_id: m.item for m in other.members})
     central = set_centre(other, firsts)
-    idea = concepts.main_idea([item.text for item in firsts], other.theme.slug)
-    other.label = label_from(found.concerns[1].phrases, idea)
-    other.draft = draft_line(
-        found.concerns[1].phrases, [t for t in map(draftable, central) if t], idea
+    other.label, other.draft = wording(
+        found.concerns[1].phrases,
+        [item.text for item in firsts],
+        central,
+        other.theme.slug,
+        [m.item for m in other.members],
     )
     audit.record(
         "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}

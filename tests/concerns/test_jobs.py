@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,6 +20,7 @@ from engage.extensions import db
 from engage.feedback.models import Theme
 from engage.staff.models import Role
 from tests.concerns.conftest import evaluation_rows
+from tests.conftest import TEST_DATABASE_URL
 
 
 @pytest.fixture
@@ -147,10 +151,12 @@ def test_the_page_shows_a_running_groupings_progress(ungrouped, signed_in):
 def test_progress_is_stored_as_the_grouping_goes(app, ungrouped, monkeypatch):
     engagement, theme, _items = ungrouped
     job, _ = jobs.request_grouping(engagement, theme)
+    told: list[int] = []
     seen: list[int] = []
     real = jobs._tell_progress
 
     def watch(job_id, token, share):
+        told.append(min(99, round(share * 100)))
         real(job_id, token, share)
         with db.engine.connect() as connection:
             seen.append(
@@ -160,7 +166,42 @@ def test_progress_is_stored_as_the_grouping_goes(app, ungrouped, monkeypatch):
     monkeypatch.setattr(jobs, "_tell_progress", watch)
     assert jobs.run_owed() == 1
     assert len(seen) >= 3 and seen == sorted(seen) and 0 < seen[-1] < 100
+    # Describing the concerns found counts too: the figure passes 90% before the
+    # concerns are written, once per concern described.
+    assert seen[-1] >= 95 and len([p for p in seen if p > 50]) >= 3
+    # Every figure was stored as told: the grouping's transaction held no lock while
+    # it computed (on SQLite a held lock would leave the figure behind).
+    assert seen == told
     assert _jobs()[0].progress == 100
+
+
+@pytest.mark.skipif(
+    bool(TEST_DATABASE_URL), reason="PostgreSQL waits for a row lock; nothing is busy"
+)
+def test_a_busy_progress_update_is_tried_once_more(app, ungrouped):
+    engagement, theme, _items = ungrouped
+    job, _ = jobs.request_grouping(engagement, theme)
+    token = jobs.claim(job.id)
+    path = db.engine.url.database
+    locked, done = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        # Another process's write that outlasts one busy timeout (5 s), not two.
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(6.5)
+        connection.execute("ROLLBACK")
+        connection.close()
+        done.set()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert locked.wait(10)
+    jobs._tell_progress(job.id, token, 0.5)
+    thread.join(20)
+    assert done.is_set()
+    assert _jobs()[0].progress == 50, "stored by the second try"
 
 
 def test_a_failure_is_retried_then_shown_to_staff(ungrouped, signed_in, monkeypatch):
@@ -253,3 +294,82 @@ def test_a_web_node_with_a_worker_hands_the_new_job_over_once(
     assert asked == [1], "queued once, handed over once"
     monkeypatch.undo()
     assert jobs._hand_over is tasks.hand_over_grouping, "the app binds the task queue"
+
+
+def _cli(runner, engagement, *extra):
+    from engage.cli import cli
+
+    return runner.invoke(
+        cli, ["concerns", "--engagement", engagement.slug, "--theme", "jobs", "--json", *extra]
+    )
+
+
+def test_the_cli_does_a_queued_grouping_through_its_job(ungrouped, signed_in, runner):
+    engagement, theme, items = ungrouped
+    client = signed_in(Role.TRIAGER)
+    _page(client, engagement)
+    [job] = _jobs()
+    assert job.state == "queued"
+    result = _cli(runner, engagement)
+    assert result.exit_code == 0, result.output
+    assert "did the grouping queued for the worker" in result.stderr
+    data = json.loads(result.stdout)
+    assert sum(c["count"] for c in data["concerns"]) == len(items)
+    [job] = _jobs()
+    assert job.state == "done" and job.progress == 100 and job.claim_token is None
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "concern.refresh"))
+    assert event.detail["by"] == "cli" and event.detail["requested_by"] == client.user.email
+    made = {c.id: c.created_at for c in service.concerns_of(engagement, theme)}
+    # The worker finds nothing owed afterwards and changes nothing.
+    assert jobs.owed_ids() == [] and jobs.run_owed() == 0
+    db.session.expire_all()
+    assert {c.id: c.created_at for c in service.concerns_of(engagement, theme)} == made
+    assert _count("concern.refresh") == 1
+
+
+def test_the_cli_takes_a_queued_group_again_and_a_retry_still_waiting(ungrouped, runner):
+    engagement, theme, _items = ungrouped
+    service.refresh(engagement, theme)
+    db.session.commit()
+    job, _ = jobs.request_grouping(engagement, theme, rediscover=True, by="t@example.org")
+    # A failed attempt waits for its retry: an operator's command does not wait.
+    job.attempts, job.error = 1, "RuntimeError: once"
+    job.not_before = datetime.utcnow() + timedelta(minutes=5)
+    db.session.commit()
+    assert jobs.owed_ids() == []
+    result = _cli(runner, engagement)
+    assert result.exit_code == 0, result.output
+    [job] = _jobs()
+    assert job.state == "done" and job.error is None
+    after = service.concerns_of(engagement, theme)
+    assert after and all(c.created_at >= job.started_at for c in after), "grouped again"
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "concern.refresh"))
+    assert event.detail["rediscover"], "as staff asked, without --rediscover"
+    job.not_before = None
+    db.session.commit()
+    assert jobs.run_owed() == 0
+
+
+def test_the_cli_leaves_a_theme_a_worker_is_grouping(ungrouped, runner):
+    engagement, theme, _items = ungrouped
+    job, _ = jobs.request_grouping(engagement, theme)
+    token = jobs.claim(job.id)  # a worker holds it, its lease live
+    assert token is not None
+    result = _cli(runner, engagement)
+    assert result.exit_code == 75
+    assert result.stdout == ""
+    assert f"{engagement.slug} · jobs: skipped, a worker has been grouping it" in result.stderr
+    assert not service.concerns_of(engagement, theme), "not grouped twice"
+    [job] = _jobs()
+    assert job.state == "running" and job.claim_token == token
+    # Without --theme the other themes are still done; the held one is left out.
+    from engage.cli import cli
+
+    listed = runner.invoke(cli, ["concerns", "--engagement", engagement.slug, "--json"])
+    assert listed.exit_code == 75
+    assert "jobs" not in {block["theme"] for block in json.loads(listed.stdout)}
+    # Once its lease has lapsed (a dead worker), the command takes the row.
+    job.claimed_until = datetime(2000, 1, 1)
+    db.session.commit()
+    assert _cli(runner, engagement).exit_code == 0
+    assert _jobs()[0].state == "done" and service.concerns_of(engagement, theme)

@@ -255,11 +255,8 @@ def test_a_draft_may_use_a_consenting_items_impersonal_sentences_but_not_others(
     assert service.draftable(redacted) == "[name removed] says the centre will close."
 
 
-def test_a_campaigns_draft_words_come_from_any_copy_that_consented(
-    make_engagement, add_items, theme_named
-):
+def test_a_campaigns_draft_words_come_from_any_copy_that_consented(make_engagement, add_items):
     engagement = make_engagement()
-    theme = theme_named("services")
     group = DuplicateGroup(engagement_id=engagement.id, size=3, sample_text="x")
     db.session.add(group)
     db.session.commit()
@@ -269,11 +266,6 @@ def test_a_campaigns_draft_words_come_from_any_copy_that_consented(
         engagement, "services", [letter] * 2, duplicate_group_id=group.id, consent_to_quote=True
     )
     alone = add_items(engagement, "services", ["Keep the Acton clinic."])
-    concern = Concern(engagement_id=engagement.id, theme_id=theme.id, label="x")
-    for item in first + later + alone:
-        concern.members.append(ConcernItem(item_id=item.id, theme_id=theme.id))
-    db.session.add(concern)
-    db.session.flush()
-    by_id = {item.id: item for item in first + later + alone}
     # The campaign's first copy did not consent; a later copy of the same letter did.
-    assert service.draft_texts(concern, first + alone, by_id) == [letter]
+    assert service.draft_texts(first + alone, first + later + alone) == [letter]
+    assert service.draft_texts(first + alone, first + alone) == []

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engage import tasks
 from engage.audit import AuditEvent
-from engage.concerns import placing, service, steering
+from engage.concerns import discovery, placing, service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
 from engage.feedback.models import TagSource
@@ -154,3 +154,96 @@ def test_model_tagged_items_stay_placed_when_another_item_has_a_staff_tag(
     assert placing.owed_pairs() == [], "nothing to let go: the model's tags are current"
     assert placing.place_owed() == 0
     assert len(_placed(engagement, theme)) == len(items)
+
+
+def _stamp_all(when: datetime) -> None:
+    db.session.execute(update(Concern).values(updated_at=when))
+    db.session.commit()
+
+
+def _full_describe(engagement, theme) -> dict[int, tuple]:
+    """What refresh's full describe (service.recompute over every concern) gives each
+    concern, computed and rolled back."""
+    with db.session.no_autoflush:
+        concerns = service.concerns_of(engagement, theme)
+        by_id = {item.id: item for item in service.theme_items(engagement, theme)}
+        service.recompute([c for c in concerns if c.members], by_id, flush=False)
+        out = {c.id: _description(c) for c in concerns}
+    db.session.rollback()
+    return out
+
+
+def _description(concern: Concern) -> tuple:
+    view = service.view(concern)
+    return (concern.label, concern.draft, list(concern.central_ids), view.count, view.examples)
+
+
+def test_placing_describes_only_the_concerns_that_changed_as_a_full_describe_would(
+    app, grouped, add_items
+):
+    engagement, theme, items = grouped
+    concerns = service.concerns_of(engagement, theme)
+    assert len(concerns) >= 4
+    # One item taken off the theme: its concern loses it.
+    leaving = next(c for c in concerns if len(c.members) > 3).members[0].item
+    for tag in list(leaving.tags):
+        db.session.delete(tag)
+    leaving.themes_reviewed_at = datetime(2019, 7, 2)
+    long_ago = datetime(2001, 1, 1)
+    _stamp_all(long_ago)
+    lost = {c.id for c in concerns if leaving.id in {m.item_id for m in c.members}}
+    new = add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
+    assert placing.place_owed() == len(new)
+    db.session.expire_all()
+    received = set(
+        db.session.scalars(
+            select(ConcernItem.concern_id).where(ConcernItem.item_id.in_([i.id for i in new]))
+        )
+    )
+    concerns = service.concerns_of(engagement, theme)
+    rewritten = {c.id for c in concerns if c.updated_at != long_ago}
+    assert rewritten == received | lost
+    assert len(rewritten) < len(concerns), "the others are not rewritten"
+    stored = {c.id: _description(c) for c in concerns}
+    full = _full_describe(engagement, theme)
+    for concern_id in rewritten:
+        assert stored[concern_id] == full[concern_id]
+    centres = {c.id: c.centroid for c in concerns}
+    db.session.expire_all()
+    with db.session.no_autoflush:
+        for concern in service.concerns_of(engagement, theme):
+            if concern.id in rewritten:
+                service.set_centre(concern, service.unit_items(concern, {
+                    m.item_id: m.item for m in concern.members
+                    if m.item_id != leaving.id
+                }))  # fmt: skip
+                assert np.allclose(concern.centroid, centres[concern.id], atol=2e-5)
+    db.session.rollback()
+
+
+def test_describing_vectorises_only_what_it_has_not_kept(app, grouped, add_items, monkeypatch):
+    engagement, theme, items = grouped
+    add_items(engagement, "services", NEW, start=datetime(2019, 7, 1, 10))
+    placing.place_owed()
+    space = discovery.space()
+    real = space.vectors
+    asked: list[str] = []
+
+    def counting(texts):
+        asked.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(space, "vectors", counting)
+    new = add_items(engagement, "services", NEW, start=datetime(2019, 7, 2, 10))
+    assert placing.place_owed() == len(new)
+    # Step 1 vectorises the new items; describing the concerns they joined reads every
+    # other item's vector from memory.
+    assert sorted(asked) == sorted(NEW)
+    # A full describe (None: every concern) vectorises the concerns not described yet,
+    # and the next one nothing.
+    asked.clear()
+    assert placing.describe(engagement.id, theme.id) is True
+    assert asked and not set(asked) & set(NEW)
+    asked.clear()
+    assert placing.describe(engagement.id, theme.id) is True
+    assert asked == []

@@ -495,8 +495,10 @@ _THEME_STARTS = {
     "xgpaccess": "services",
     "xredundancy": "jobs",
 }
-# An idea speaks for a concern when at least this share of its people name it.
+# An idea speaks for a concern when at least this share of its people name it; one
+# that fewer name (LEANING_SHARE) words a draft only when nothing people wrote can.
 MAIN_IDEA_SHARE = 0.4
+LEANING_SHARE = 0.25
 
 PHRASES: dict[str, list[str]] = {token: text.split(", ") for token, text in _IDEAS.items()}
 _MATCHER = PhraseMatcher(list(PHRASES.items()))
@@ -534,7 +536,9 @@ def ideas(text: str) -> list[str]:
     return named
 
 
-def main_idea(texts: Sequence[str], theme: str | None = None) -> str | None:
+def main_idea(
+    texts: Sequence[str], theme: str | None = None, share: float = MAIN_IDEA_SHARE
+) -> str | None:
     """The idea most of ``texts`` name, if at least ``MAIN_IDEA_SHARE`` of them (and two)
     do; the list's order breaks ties. With ``theme``, only that theme's ideas may
     speak for the concern: a money concern worded as "staff will lose their jobs"
@@ -546,7 +550,7 @@ def main_idea(texts: Sequence[str], theme: str | None = None) -> str | None:
         return None
 
     def qualifies(token: str) -> bool:
-        return counts[token] >= 2 and counts[token] >= MAIN_IDEA_SHARE * len(texts)
+        return counts[token] >= 2 and counts[token] >= share * len(texts)
 
     pool = [t for t in TOKENS if theme is None or THEME_OF[t] == theme]
     best = max(pool, key=lambda token: (counts[token], -TOKENS.index(token)), default=None)

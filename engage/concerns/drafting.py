@@ -75,7 +75,10 @@ _SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
 # Greetings, sign-offs and requests ("please reply", "please publish ...") state no worry.
 _NOT_A_STATEMENT = re.compile(
     r"^\s*(?:dear|hello|hi|to whom|thank|thanks|regards|yours|kind regards|best wishes|"
-    r"i look forward|please)\b",
+    r"i look forward|please|"
+    # A call to act ("Keep decisions local", "Save our unit") asks; it states no worry.
+    r"keep|save|stop|don't|do not|give|let|listen|protect|bring|invest|publish|scrap|"
+    r"reverse|remember|support|fund|ensure|reconsider|leave|sign|join|come)\b",
     re.IGNORECASE,
 )
 
@@ -128,7 +131,56 @@ def central_statement(text: str, phrases: Sequence[str]) -> str | None:
     return _small_start(clause) + "."
 
 
-def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = None) -> str:
+# "Who decides ...?" and "What happens to ...?" ask what a concern is worried about:
+# given back as "it is not clear who decides ...". A wh-word that is the subject keeps
+# the word order; "why / where / when / how" + auxiliary + pronoun is put back in
+# statement order ("why are they closing it" -> "why they are closing it"); any other
+# question is not rewritten.
+_SUBJECT_QUESTION = re.compile(r"^(who|what|which \w+)\s+(\w.*)$", re.IGNORECASE)
+_INVERTED_QUESTION = re.compile(
+    r"^(why|where|when|how)\s+(is|are|was|were|will|would|can|could|should|do|does|did|"
+    r"has|have)\s+(they|we|you|it|he|she|staff|patients|people)\s+(\w.*)$",
+    re.IGNORECASE,
+)
+_DO = frozenset(("do", "does", "did"))
+
+
+def open_question(text: str) -> str | None:
+    """The first question of ``text`` that asks who, what, why, where, when or how, as
+    a clause to follow "You told us you are concerned that": "it is not clear who
+    decides where the new diagnostic centre goes."; "we / our" given back as "you /
+    your". None when there is no such question, or it speaks of the writer (I, me, my)
+    or holds a personal-data placeholder."""
+    for match in _SENTENCE.finditer(text.replace("\u2019", "'")):
+        sentence = _GREETING_LEAD.sub("", " ".join(match.group(0).split()))
+        if not sentence.endswith("?") or not 4 <= len(sentence.split()) <= 30:
+            continue
+        if _FIRST_PERSON.search(sentence) or _PLACEHOLDER.search(sentence):
+            continue
+        body = sentence.rstrip("?!. ")
+        if found := _SUBJECT_QUESTION.match(body):
+            clause = f"{found.group(1).lower()} {found.group(2)}"
+        elif found := _INVERTED_QUESTION.match(body):
+            wh, aux, subject, rest = found.groups()
+            verb = (
+                f"{subject.lower()} {rest}"
+                if aux.lower() in _DO
+                else (f"{subject.lower()} {aux.lower()} {rest}")
+            )
+            clause = f"{wh.lower()} {verb}"
+        else:
+            continue
+        clause = _OUR_WORDS.sub(lambda found: _OURS[found.group(0).lower()], clause)
+        return f"it is not clear {clause}."
+    return None
+
+
+def draft_line(
+    phrases: Sequence[str],
+    texts: Sequence[str],
+    idea: str | None = None,
+    leaning: str | None = None,
+) -> str:
     """A clause to follow "You told us you are concerned that", in this order of choice:
 
     1. a worry one of ``texts`` (quotable, most central first) states in so many words
@@ -137,7 +189,11 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
     2. the sentence the idea list gives the concern's main idea (``concepts.SAYS``);
     3. what the most central quotable item says, in its own words: its first statement
        that uses one of the concern's phrases (``central_statement``);
-    4. a sentence over the concern's most distinctive phrases, quoted as people's words.
+    4. what it asks, as something not clear ("it is not clear who decides ...",
+       ``open_question``);
+    5. the sentence of the idea the concern ``leaning`` towards (named by fewer of its
+       people than a main idea, concepts.LEANING_SHARE);
+    6. a sentence over the concern's most distinctive phrases, quoted as people's words.
     """
     for text in texts:
         clause = stated_worry(text)
@@ -148,6 +204,11 @@ def draft_line(phrases: Sequence[str], texts: Sequence[str], idea: str | None = 
     for text in texts[:3]:
         if said := central_statement(text, phrases):
             return said
+    for text in texts[:3]:
+        if asked := open_question(text):
+            return asked
+    if leaning is not None and leaning in concepts.SAYS:
+        return concepts.SAYS[leaning] + "."
     if not phrases:
         return "the changes will affect you."
     named = [f"\u201c{phrase}\u201d" for phrase in _telling(phrases)]

@@ -360,7 +360,9 @@ def wording(
     units, its most central items and all its items (``draft_texts`` says which words
     a draft may use)."""
     idea = concepts.main_idea(texts, theme_slug)
-    return label_from(phrases, idea), draft_line(phrases, draft_texts(central, members), idea)
+    leaning = concepts.main_idea(texts, theme_slug, concepts.LEANING_SHARE)
+    drafted = draft_line(phrases, draft_texts(central, members), idea, leaning)
+    return label_from(phrases, idea), drafted
 
 
 def recompute(

@@ -12,6 +12,7 @@ from engage.concerns.drafting import (
     draft_line,
     impersonal,
     label_from,
+    open_question,
     stated_worry,
 )
 from tests.concerns.conftest import evaluation_rows
@@ -233,3 +234,37 @@ def test_a_drafts_first_word_keeps_its_capital_only_when_it_is_a_name():
     assert stated_worry("We worry that Staff will be lost to the merger") == (
         "staff will be lost to the merger."
     )
+
+
+def test_a_question_is_given_back_as_what_is_not_clear():
+    assert open_question("Who decides where the new diagnostic centre goes? Thanks.") == (
+        "it is not clear who decides where the new diagnostic centre goes."
+    )
+    assert open_question("Why are they closing our unit?") == (
+        "it is not clear why they are closing your unit."
+    )
+    assert open_question("Why do they want to close it?") == (
+        "it is not clear why they want to close it."
+    )
+    # Questions whose order cannot be put back safely, or about the writer, are not used.
+    assert open_question("Where will the hubs go?") is None
+    assert open_question("How can I get to Truro from here?") is None
+    assert open_question("The hub never opened.") is None
+    # A call to act is not a statement of worry either.
+    assert central_statement("Keep decisions about Brent in Brent.", ["brent"]) is None
+
+
+def test_a_draft_falls_back_on_questions_then_the_idea_people_lean_to():
+    asked = ["Who decides where the new diagnostic centre goes?"]
+    assert draft_line(["diagnostic centre"], asked) == (
+        "it is not clear who decides where the new diagnostic centre goes."
+    )
+    # Nothing quotable says it: the idea fewer people name words it, not the phrases.
+    assert draft_line(["ics board"], [], None, "xgpvoice") == (
+        "local GPs will lose their say in decisions."
+    )
+    assert draft_line(["ics board"], []).startswith("the changes will affect")
+    texts = ["The voice of local GPs matters.", "Family doctors built this."] + ["Fine."] * 6
+    assert concepts.main_idea(texts, "clinical-leadership") is None
+    leaning = concepts.main_idea(texts, "clinical-leadership", concepts.LEANING_SHARE)
+    assert leaning == "xgpvoice"

@@ -76,6 +76,7 @@ def speller():
         ("hospitol", "hospital"),  # a letter changed
         ("staaff", "staff"),
         ("cuuts", "cuts"),  # back to a four-letter word
+        ("cutz", "cuts"),  # a four-letter word mistyped
     ],
 )
 def test_one_slip_goes_back_to_the_known_word(speller, typed, meant):
@@ -84,7 +85,7 @@ def test_one_slip_goes_back_to_the_known_word(speller, typed, meant):
 
 def test_known_short_and_far_words_are_left_alone(speller):
     assert speller.correct("people") is None  # known
-    assert speller.correct("cutz") is None  # under five letters
+    assert speller.correct("ctz") is None  # under four letters
     assert speller.correct("hsopitla") is None  # more than one slip
     assert (
         speller.fix("As a GP in Notting Hill I see peolpe.")

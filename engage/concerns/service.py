@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from engage.concerns import concepts, discovery
+from engage.concerns import trend as trend_
 from engage.concerns.drafting import draft_line, impersonal, label_from
 from engage.concerns.models import Concern, ConcernItem
 from engage.engagements.models import Engagement
@@ -81,6 +82,11 @@ class ConcernView:
     examples: list[str]
     example_references: list[str]
     weeks: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def trend(self) -> trend_.Trend:
+        """The weeks as a small bar chart's geometry and a sentence saying it."""
+        return trend_.chart(self.weeks)
 
 
 def quotable(item: FeedbackItem) -> str | None:

@@ -137,3 +137,24 @@ def test_refresh_and_move_from_the_page(found, signed_in, add_items):
     }
     assert placed[moving.id] == target.id
     assert new[0].id in placed
+
+
+def test_each_concern_has_its_weekly_chart_with_words_and_the_numbers(found, signed_in):
+    engagement, concerns, _items = found
+    client = signed_in(Role.VIEWER)
+    html = _page(client, engagement).get_data(as_text=True)
+    views = service.overview(engagement, concerns[0].theme)
+    assert views and all(v.weeks for v in views)
+    for v in views:
+        c = v.concern
+        svg = f'<svg class="engage-trend__chart" role="img" aria-labelledby="trend-{c.id}-title"'
+        assert svg in html
+        assert f'<title id="trend-{c.id}-title">{v.trend.summary}</title>' in html
+        assert v.trend.summary.startswith("Items per week")
+        # The exact figures stay on the page, in a table under "Items per week".
+        for week, n in v.weeks:
+            numeric = '<td class="nhsuk-table__cell nhsuk-table__cell--numeric">'
+            cell = f"{week.strftime('%d %b %Y')}</td>{numeric}{n}</td>"
+            assert cell in html
+    summary = '<span class="nhsuk-details__summary-text">Items per week</span>'
+    assert html.count(summary) == len(views)

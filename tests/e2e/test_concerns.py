@@ -37,6 +37,14 @@ def test_triager_finds_concerns_and_publisher_starts_a_response(live_server, pag
     cards = page.locator(".nhsuk-card")
     expect(cards.first).to_contain_text(re.compile(r"\d+ items?"))
     expect(cards.first).to_contain_text("You told us you are concerned that")
+    # Each concern's weeks: a chart named in words, the figures a click away.
+    chart = cards.first.get_by_role("img", name=re.compile(r"^Items per week .*highest \d+"))
+    expect(chart).to_be_visible()
+    figures = cards.first.locator(".engage-concern-trend")
+    expect(figures).to_be_hidden()
+    cards.first.get_by_text("Items per week", exact=True).click()
+    expect(figures).to_be_visible()
+    expect(figures.get_by_role("columnheader", name="Items")).to_be_visible()
     check_page(page, "staff-concerns")
 
     publisher_page = new_page()

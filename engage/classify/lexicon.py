@@ -242,10 +242,24 @@ class _Matcher:
                     yield i, end, k
 
     def find(self, toks: Sequence[str]) -> list[set[str]]:
-        """Per theme, the distinct phrases (as matched text) found in *toks*."""
+        """Per theme, the distinct phrases (as matched text) found in *toks*. The same
+        matching as ``spans``, written out: classifying calls it for every text and a
+        generator's yields cost a tenth more there (bench classify)."""
         found: list[set[str]] = [set() for _ in range(self.n_themes)]
-        for start, end, k in self.spans(toks):
-            found[k].add(" ".join(toks[start:end]))
+        n = len(toks)
+        for i, tok in enumerate(toks):
+            candidates = list(self.exact.get(tok, ()))
+            for length in self.prefix_lengths:
+                if length > len(tok):
+                    break
+                candidates.extend(self.prefix.get(tok[:length], ()))
+            for phrase, k in candidates:
+                end = i + len(phrase)
+                if end <= n and all(
+                    toks[i + j].startswith(w) if pre else toks[i + j] == w
+                    for j, (w, pre) in enumerate(phrase)
+                ):
+                    found[k].add(" ".join(toks[i:end]))
         return found
 
 

@@ -11,6 +11,7 @@ Not to be confused with models.py, the database table of trained model versions.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections import Counter, defaultdict
@@ -21,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -44,7 +45,11 @@ FILLER: frozenset[str] = frozenset(
 ) | frozenset({"just", "really", "lot", "lots", "things", "thing", "like", "dear", "hi"})
 
 
-FORMAT = "engage-theme-model/1"
+FORMAT = "engage-theme-model/2"
+# Files of the first format (vocabularies inside the estimator) still load.
+_FORMATS = ("engage-theme-model/1", FORMAT)
+# Joins a vectorizer's terms in a saved file; no term holds it (whitespace splits them).
+_TERM_SEPARATOR = "\n"
 
 
 class ThemeModel:
@@ -243,12 +248,68 @@ class ThemeModel:
         return self._coefs[k]
 
 
+def _vocabularies_apart(estimator: Pipeline) -> tuple[Pipeline, dict[str, str]]:
+    """*estimator* with its vectorizers' vocabularies taken out, and those vocabularies.
+
+    A vocabulary is a dict of ~10^5 terms; skops writes a dict as a JSON node per key,
+    which made a model file ~170 MB and loading it take seconds and ~400 MB of memory
+    at its peak (issue #25's import-mail limit is 400 MB). Saved instead as one string
+    per vectorizer, its terms in column order, it is a few MB and is rebuilt on load
+    (_vocabularies_back). The fitted estimator itself is left as it was: the parts on
+    the way down to each vectorizer are shallow copies.
+    """
+    union = getattr(estimator, "named_steps", {}).get("features")
+    if not isinstance(union, FeatureUnion):
+        return estimator, {}
+    parts, vocabularies = [], {}
+    for name, vec in union.transformer_list:
+        vocab = getattr(vec, "vocabulary_", None)
+        if isinstance(vec, TfidfVectorizer) and isinstance(vocab, dict):
+            terms = sorted(vocab, key=vocab.__getitem__)
+            in_order = all(vocab[t] == i for i, t in enumerate(terms))
+            if in_order and not any(_TERM_SEPARATOR in t for t in terms):
+                vec = copy.copy(vec)
+                del vec.vocabulary_
+                vocabularies[name] = _TERM_SEPARATOR.join(terms)
+        parts.append((name, vec))
+    if not vocabularies:
+        return estimator, {}
+    union = copy.copy(union)
+    union.transformer_list = parts
+    estimator = copy.copy(estimator)
+    estimator.steps = [(n, union if n == "features" else step) for n, step in estimator.steps]
+    return estimator, vocabularies
+
+
+def _vocabularies_back(estimator: Pipeline, vocabularies: Any, path: Any) -> None:
+    """Put the vocabularies _vocabularies_apart took out back into *estimator*."""
+    if not isinstance(vocabularies, dict):
+        raise UntrustedModelError(f"{path} has no vocabularies")
+    union = estimator.named_steps.get("features")
+    found = dict(getattr(union, "transformer_list", []))
+    for name, joined in vocabularies.items():
+        vec = found.get(name)
+        if not isinstance(vec, TfidfVectorizer) or not isinstance(joined, str):
+            raise UntrustedModelError(f"{path} has a vocabulary for no vectorizer ({name!r})")
+        terms = joined.split(_TERM_SEPARATOR) if joined else []
+        vec.vocabulary_ = {t: i for i, t in enumerate(terms)}
+    for name, vec in found.items():
+        if isinstance(vec, TfidfVectorizer) and not hasattr(vec, "vocabulary_"):
+            raise UntrustedModelError(f"{path}: vectorizer {name!r} has no vocabulary")
+
+
 def save(model: ThemeModel, path: str | os.PathLike) -> None:
-    """Write *model* (estimator, thresholds, metadata) to one skops file, atomically."""
+    """Write *model* (estimator, thresholds, metadata) to one skops file, atomically.
+
+    The vectorizers' vocabularies are written apart from the estimator, one string
+    each (see _vocabularies_apart).
+    """
+    estimator, vocabularies = _vocabularies_apart(model.estimator)
     storage.dump(
         {
             "format": FORMAT,
-            "estimator": model.estimator,
+            "estimator": estimator,
+            "vocabularies": vocabularies,
             "thresholds": np.asarray(model.thresholds, dtype=np.float64),
             "themes": list(model.themes),
             "metadata": json.dumps(model.metadata, sort_keys=True),
@@ -264,10 +325,12 @@ def load(path: str | os.PathLike) -> ThemeModel:
     or is not a theme model.
     """
     obj = storage.load(path)
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+    if not isinstance(obj, dict) or obj.get("format") not in _FORMATS:
         raise UntrustedModelError(f"{path} is not an {FORMAT} file")
     if not isinstance(obj.get("estimator"), Pipeline):
         raise UntrustedModelError(f"{path} does not hold a Pipeline")
+    if obj["format"] == FORMAT:
+        _vocabularies_back(obj["estimator"], obj.get("vocabularies"), path)
     return ThemeModel(
         obj["estimator"], obj["thresholds"], json.loads(obj["metadata"]), themes=obj["themes"]
     )

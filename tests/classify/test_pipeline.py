@@ -4,6 +4,7 @@ model, training, vectorise and storage."""
 from __future__ import annotations
 
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from engage.classify import storage
 from engage.classify.corpus import THEMES, load_corpus, training_hash
 from engage.classify.designs import BEST_DESIGN, DESIGNS, build_pipeline
 from engage.classify.keywords import KeywordBaseline
-from engage.classify.model import FORMAT, ThemeModel, load, save
+from engage.classify.model import FORMAT, ThemeModel, _vocabularies_apart, load, save
 from engage.classify.storage import UntrustedModelError
 from engage.classify.text import normalise
 from engage.classify.training import THRESHOLD_RANGE, choose_thresholds, evaluate, train
@@ -309,6 +310,78 @@ def test_save_load_round_trip_every_design(tmp_path, design):
     assert loaded.metadata == m.metadata
     assert loaded.predict(TEXTS[:5]) == m.predict(TEXTS[:5])
     assert loaded.explain(TEXTS[0], "money") == m.explain(TEXTS[0], "money")
+
+
+def test_saved_file_holds_each_vocabulary_as_one_string(tmp_path, model):
+    # A vocabulary written by skops as a dict costs a JSON node per term (a ~170 MB file
+    # for the shipped corpus); saved as one string per vectorizer it is a few MB. The
+    # model being saved keeps its vocabularies, and the loaded one gets them back.
+    path = tmp_path / "model.skops"
+    before = {n: dict(v.vocabulary_) for n, v in _vectorizers(model)}
+    save(model, path)
+    assert {n: v.vocabulary_ for n, v in _vectorizers(model)} == before
+    with zipfile.ZipFile(path) as zf:
+        schema = zf.read("schema.json").decode("utf-8")
+    assert '"vocabulary_"' not in schema  # ("fixed_vocabulary_", a flag, stays)
+    assert set(before) == {"word", "char"}
+    loaded = load(path)
+    assert {n: v.vocabulary_ for n, v in _vectorizers(loaded)} == before
+    # the old way, for scale: the same estimator written with its dicts in place
+    sio.dump(model.estimator, tmp_path / "dicts.skops")
+    assert path.stat().st_size < 0.5 * (tmp_path / "dicts.skops").stat().st_size
+
+
+def _vectorizers(model):
+    union = model.estimator.named_steps["features"]
+    return [(n, v) for n, v in union.transformer_list if hasattr(v, "vocabulary_")]
+
+
+def _dump_raw(path, model, **changes):
+    estimator, vocabularies = _vocabularies_apart(model.estimator)
+    obj = {
+        "format": FORMAT,
+        "estimator": estimator,
+        "vocabularies": vocabularies,
+        "thresholds": model.thresholds,
+        "themes": list(THEMES),
+        "metadata": "{}",
+    }
+    obj.update(changes)
+    sio.dump({k: v for k, v in obj.items() if v is not None}, path)
+
+
+def test_load_refuses_vocabularies_that_do_not_fit_the_estimator(tmp_path, model):
+    _, vocabularies = _vocabularies_apart(model.estimator)
+    cases = {
+        "none": {"vocabularies": None},
+        "missing": {"vocabularies": {"word": vocabularies["word"]}},
+        "stranger": {"vocabularies": {**vocabularies, "lexicon": "a\nb"}},
+        "not text": {"vocabularies": {**vocabularies, "word": ["a", "b"]}},
+    }
+    for name, changes in cases.items():
+        path = tmp_path / f"{name.replace(' ', '-')}.skops"
+        _dump_raw(path, model, **changes)
+        with pytest.raises(UntrustedModelError):
+            load(path)
+    path = tmp_path / "fine.skops"
+    _dump_raw(path, model)
+    assert load(path).predict(TEXTS[:3]) == model.predict(TEXTS[:3])
+
+
+def test_a_first_format_file_still_loads(tmp_path, model):
+    # Files saved before the vocabularies moved out (format 1) hold them in place.
+    path = tmp_path / "first.skops"
+    sio.dump(
+        {
+            "format": "engage-theme-model/1",
+            "estimator": model.estimator,
+            "thresholds": model.thresholds,
+            "themes": list(THEMES),
+            "metadata": "{}",
+        },
+        path,
+    )
+    assert np.array_equal(load(path).predict_proba(TEXTS), model.predict_proba(TEXTS))
 
 
 def test_load_rejects_default_trusted_sklearn_type(tmp_path, model):

@@ -17,18 +17,20 @@ from typing import Any
 
 import numpy as np
 import scipy
+import scipy.sparse as sp
 import sklearn
 import skops
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.base import clone
 from sklearn.metrics import f1_score, precision_recall_fscore_support
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from engage.classify.augment import augment
 from engage.classify.corpus import THEMES, training_hash
 from engage.classify.designs import BEST_DESIGN, DESIGNS, build_pipeline
 from engage.classify.model import ThemeModel
 from engage.classify.text import normalise
+from engage.classify.vectorise import FastVectoriser
 
 __all__ = [
     "THRESHOLD_RANGE",
@@ -65,6 +67,16 @@ def _training_set(
     return list(cleaned) + [normalise(t) for t in wrapped[len(texts) :]], Y_all
 
 
+def _fit_features(features: Any, X_text: list[str]) -> Any:
+    """``features.fit_transform(X_text)`` as CSR; the character n-grams fitted by
+    vectorise.FastVectoriser (the same vocabulary, idf and matrix, three times sooner)."""
+    if not isinstance(features, FeatureUnion) or features.transformer_weights:
+        return features.fit_transform(X_text).tocsr()
+    fast = FastVectoriser()
+    blocks = [fast.fit_transform(vec, X_text) for _, vec in features.transformer_list]
+    return sp.hstack(blocks, format="csr")
+
+
 def _fit_with_oof(
     texts: Sequence[str],
     cleaned: Sequence[str],
@@ -89,7 +101,7 @@ def _fit_with_oof(
     X_text, Y_all = _training_set(texts, cleaned, Y, copies, random_state)
     pipe = build_pipeline(design, **params)
     features, clf = pipe.named_steps["features"], pipe.named_steps["clf"]
-    X = features.fit_transform(X_text).tocsr()
+    X = _fit_features(features, X_text)
     oof = np.zeros(Y.shape, dtype=np.float64)
     folds = MultilabelStratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state)
     splits = list(folds.split(np.zeros(n), Y))

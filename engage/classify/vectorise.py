@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 __all__ = ["FastVectoriser"]
 
@@ -43,6 +43,58 @@ class FastVectoriser:
     def forget(self) -> None:
         """Drop every remembered word."""
         self._words.clear()
+
+    def fit_transform(self, vec: Any, docs: list[str]) -> sp.csr_matrix:
+        """``vec.fit_transform(docs)``: the same vocabulary, idf and matrix, sooner for a
+        character (char_wb) vectorizer; any other goes through scikit-learn.
+
+        scikit-learn cuts every word of every document into n-grams afresh; here each
+        distinct word is cut once (training texts and their wrapped copies repeat most
+        words), the counts are built over every n-gram seen, and then pruned by
+        min_df/max_df and put in term order as CountVectorizer does.
+        """
+        if not _plain_char_wb(vec) or vec.vocabulary is not None or vec.max_features:
+            return vec.fit_transform(docs)
+        vec._validate_ngram_range()
+        vec._warn_for_unused_params()
+        vec._validate_vocabulary()
+        vec._check_params()
+        vec._tfidf = TfidfTransformer(
+            norm=vec.norm,
+            use_idf=vec.use_idf,
+            smooth_idf=vec.smooth_idf,
+            sublinear_tf=vec.sublinear_tf,
+        )
+        seen: dict[str, int] = {}  # every n-gram met -> a provisional column
+        word_columns: dict[str, list[int]] = {}
+        indices: list[int] = []
+        indptr = [0]
+        preprocess = vec.build_preprocessor()
+        for doc in docs:
+            text = vec._white_spaces.sub(" ", preprocess(vec.decode(doc)))
+            for word in text.split():
+                columns = word_columns.get(word)
+                if columns is None:
+                    columns = [seen.setdefault(g, len(seen)) for g in vec._char_wb_ngrams(word)]
+                    word_columns[word] = columns
+                indices.extend(columns)
+            indptr.append(len(indices))
+        X = _counts(vec, indices, indptr, len(docs), len(seen))
+        n_doc = len(docs)
+        high = vec.max_df if isinstance(vec.max_df, int) else vec.max_df * n_doc
+        low = vec.min_df if isinstance(vec.min_df, int) else vec.min_df * n_doc
+        if high < low:
+            raise ValueError("max_df corresponds to < documents than min_df")
+        df = np.bincount(X.indices, minlength=X.shape[1])
+        keep = (df <= high) & (df >= low)
+        terms = sorted(t for t, j in seen.items() if keep[j])
+        if not terms:
+            raise ValueError("After pruning, no terms remain: lower min_df or raise max_df.")
+        X = X[:, np.fromiter((seen[t] for t in terms), dtype=np.int64, count=len(terms))]
+        X.sort_indices()
+        vec.vocabulary_ = {t: i for i, t in enumerate(terms)}
+        vec._tfidf.fit(X)
+        return vec._tfidf.transform(X, copy=False)
 
     def transform(self, vec: Any, docs: list[str]) -> sp.csr_matrix:
         """``vec.transform(docs)``; a vectorizer other than a plain TfidfVectorizer on
@@ -74,16 +126,31 @@ class FastVectoriser:
             for doc in docs:
                 indices.extend([j for j in map(get, analyze(doc)) if j is not None])
                 indptr.append(len(indices))
-        index_dtype = np.int32 if len(indices) < np.iinfo(np.int32).max else np.int64
-        X = sp.csr_matrix(
-            (
-                np.ones(len(indices), dtype=vec.dtype),
-                np.asarray(indices, dtype=index_dtype),
-                np.asarray(indptr, dtype=index_dtype),
-            ),
-            shape=(len(docs), len(vocabulary)),
-        )
-        X.sum_duplicates()  # counts, with sorted indices, as CountVectorizer gives
-        if vec.binary:
-            X.data.fill(1)
+        X = _counts(vec, indices, indptr, len(docs), len(vocabulary))
         return vec._tfidf.transform(X, copy=False)
+
+
+def _plain_char_wb(vec: Any) -> bool:
+    return (
+        type(vec) is TfidfVectorizer
+        and vec.input == "content"
+        and vec.analyzer == "char_wb"
+        and not callable(vec.analyzer)
+    )
+
+
+def _counts(vec: Any, indices: list[int], indptr: list[int], rows: int, cols: int) -> Any:
+    """The count matrix of one column index per n-gram occurrence, as CountVectorizer's."""
+    index_dtype = np.int32 if len(indices) < np.iinfo(np.int32).max else np.int64
+    X = sp.csr_matrix(
+        (
+            np.ones(len(indices), dtype=vec.dtype),
+            np.asarray(indices, dtype=index_dtype),
+            np.asarray(indptr, dtype=index_dtype),
+        ),
+        shape=(rows, cols),
+    )
+    X.sum_duplicates()  # counts, with sorted indices, as CountVectorizer gives
+    if vec.binary:
+        X.data.fill(1)
+    return X

@@ -12,6 +12,7 @@ import skops.io as sio
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -460,6 +461,66 @@ def test_load_refuses_a_type_its_own_listing_missed(tmp_path, monkeypatch):
     monkeypatch.setattr(storage, "types_in", lambda _path: {"builtins.dict", "builtins.str"})
     with pytest.raises(UntrustedModelError, match="NotAModel"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # the designs' own: min_df 2, max_df 0.9, sublinear tf, float32
+        {"min_df": 1, "max_df": 1.0, "sublinear_tf": False, "dtype": np.float64},
+        {"min_df": 0.01, "max_df": 5, "binary": True, "norm": None, "ngram_range": (1, 3)},
+        {"lowercase": False, "smooth_idf": False, "use_idf": False, "strip_accents": "unicode"},
+    ],
+)
+def test_fast_fit_gives_sklearns_vocabulary_idf_and_matrix(params):
+    # Training fits the character n-grams through FastVectoriser.fit_transform (each
+    # distinct word cut once): vocabulary, idf and matrix must be sklearn's exactly.
+    docs = [normalise(t) for t in TEXTS] * 2 + [
+        "",
+        "Café naïve – résumé ½ ﬁne  \u00a0 spaced\u2003out",
+        "A&E  A&E\ta&e\n\nclinic CLINIC clinic",
+        "x",
+    ]
+    design = dict(build_pipeline("lr_lexicon").named_steps["features"].transformer_list)
+    settings = {**design["char"].get_params(), **params}
+    ours, theirs = TfidfVectorizer(**settings), TfidfVectorizer(**settings)
+    got = FastVectoriser().fit_transform(ours, docs)
+    expected = theirs.fit_transform(docs)
+    assert ours.vocabulary_ == theirs.vocabulary_
+    if settings["use_idf"]:
+        assert ours.idf_.dtype == theirs.idf_.dtype
+        assert np.array_equal(ours.idf_, theirs.idf_)
+    expected.sort_indices()
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    if not params:  # the designs' settings: the very same numbers
+        assert np.array_equal(got.data, expected.data)
+    # otherwise equal to rounding: sklearn's rows hold their columns out of order, so the
+    # l2 norm adds the same numbers in another order
+    rtol = 1e-6 if got.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got.data, expected.data, rtol=rtol)
+    np.testing.assert_allclose(
+        ours.transform(docs[:5]).toarray(), theirs.transform(docs[:5]).toarray(), rtol=rtol
+    )
+
+
+def test_fast_fit_refuses_what_sklearn_refuses():
+    settings = {"analyzer": "char_wb", "ngram_range": (2, 4)}
+    cases = (({"min_df": 5}, ["ab cd", "ef gh"]), ({"max_df": 0.1, "min_df": 2}, ["ab"] * 3))
+    for bad, docs in cases:
+        with pytest.raises(ValueError):
+            TfidfVectorizer(**settings, **bad).fit_transform(docs)
+        with pytest.raises(ValueError):
+            FastVectoriser().fit_transform(TfidfVectorizer(**settings, **bad), docs)
+
+
+def test_fast_fit_leaves_word_vectorizers_to_sklearn():
+    docs = ["the budget is cut", "the budget is not cut", "jobs"]
+    ours, theirs = TfidfVectorizer(), TfidfVectorizer()
+    got = FastVectoriser().fit_transform(ours, docs)
+    assert ours.vocabulary_ == theirs.fit(docs).vocabulary_
+    assert np.allclose(got.toarray(), theirs.transform(docs).toarray())
 
 
 def test_fast_counting_gives_sklearns_tfidf_matrix_exactly(model):

@@ -56,8 +56,10 @@ WORD_WEIGHT = 1.0
 # The columns of ideas a text's words lean towards without naming them: the cosine of
 # the text's word vector with each idea's (the mean vector of the stems of its
 # phrases), counted from NEAR_IDEA_FROM and squared, so only a clear lean counts.
+# 0.4 since the word vectors lost their shared directions (wordvectors.COMMON_DIRECTIONS):
+# cosines between texts are lower without them; 0.5 was chosen before that.
 NEAR_IDEA_WEIGHT = 0.8
-NEAR_IDEA_FROM = 0.5
+NEAR_IDEA_FROM = 0.4
 MIN_K, MAX_K = 2, 12
 SILHOUETTE_SAMPLE = 2000
 # k-means starts: a grouping of few units is cheap, and more starts make it steadier

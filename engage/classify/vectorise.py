@@ -14,6 +14,7 @@ version, and the test above fails if a release changes what they do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,19 +67,9 @@ class FastVectoriser:
             sublinear_tf=vec.sublinear_tf,
         )
         seen: dict[str, int] = {}  # every n-gram met -> a provisional column
-        word_columns: dict[str, list[int]] = {}
-        indices: list[int] = []
-        indptr = [0]
-        preprocess = vec.build_preprocessor()
-        for doc in docs:
-            text = vec._white_spaces.sub(" ", preprocess(vec.decode(doc)))
-            for word in text.split():
-                columns = word_columns.get(word)
-                if columns is None:
-                    columns = [seen.setdefault(g, len(seen)) for g in vec._char_wb_ngrams(word)]
-                    word_columns[word] = columns
-                indices.extend(columns)
-            indptr.append(len(indices))
+        indices, indptr = _per_word(
+            vec, docs, {}, lambda grams: [seen.setdefault(g, len(seen)) for g in grams]
+        )
         X = _counts(vec, indices, indptr, len(docs), len(seen))
         n_doc = len(docs)
         high = vec.max_df if isinstance(vec.max_df, int) else vec.max_df * n_doc
@@ -102,25 +93,15 @@ class FastVectoriser:
         if type(vec) is not TfidfVectorizer or vec.input != "content" or callable(vec.analyzer):
             return vec.transform(docs)
         vocabulary = vec.vocabulary_
-        indices: list[int] = []
-        indptr = [0]
         if vec.analyzer == "char_wb":
-            preprocess = vec.build_preprocessor()
             words = self._words.setdefault(id(vec), {})
             if len(words) > self.MAX_WORDS:
                 words.clear()
-            for doc in docs:
-                text = vec._white_spaces.sub(" ", preprocess(vec.decode(doc)))
-                for word in text.split():
-                    found = words.get(word)
-                    if found is None:
-                        found = [
-                            vocabulary[g] for g in vec._char_wb_ngrams(word) if g in vocabulary
-                        ]
-                        words[word] = found
-                    indices.extend(found)
-                indptr.append(len(indices))
+            indices, indptr = _per_word(
+                vec, docs, words, lambda grams: [vocabulary[g] for g in grams if g in vocabulary]
+            )
         else:
+            indices, indptr = [], [0]
             analyze = vec.build_analyzer()
             get = vocabulary.get
             for doc in docs:
@@ -131,12 +112,30 @@ class FastVectoriser:
 
 
 def _plain_char_wb(vec: Any) -> bool:
-    return (
-        type(vec) is TfidfVectorizer
-        and vec.input == "content"
-        and vec.analyzer == "char_wb"
-        and not callable(vec.analyzer)
-    )
+    return type(vec) is TfidfVectorizer and vec.input == "content" and vec.analyzer == "char_wb"
+
+
+def _per_word(
+    vec: Any,
+    docs: list[str],
+    memory: dict[str, list[int]],
+    columns_of: Callable[[list[str]], list[int]],
+) -> tuple[list[int], list[int]]:
+    """CSR indices and indptr of a char_wb vectorizer's n-grams in *docs*, each distinct
+    word cut once: *memory* maps a word to its columns, *columns_of* gives the columns of
+    a new word's n-grams (char_wb n-grams never cross a word boundary)."""
+    preprocess = vec.build_preprocessor()
+    indices: list[int] = []
+    indptr = [0]
+    for doc in docs:
+        text = vec._white_spaces.sub(" ", preprocess(vec.decode(doc)))
+        for word in text.split():
+            found = memory.get(word)
+            if found is None:
+                found = memory[word] = columns_of(vec._char_wb_ngrams(word))
+            indices.extend(found)
+        indptr.append(len(indices))
+    return indices, indptr
 
 
 def _counts(vec: Any, indices: list[int], indptr: list[int], rows: int, cols: int) -> Any:

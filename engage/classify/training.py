@@ -22,6 +22,8 @@ import sklearn
 import skops
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -81,13 +83,48 @@ def _training_set(
 
 
 def _fit_features(features: Any, X_text: list[str]) -> Any:
-    """``features.fit_transform(X_text)`` as CSR; the character n-grams fitted by
-    vectorise.FastVectoriser (the same vocabulary, idf and matrix, three times sooner)."""
+    """``features.fit_transform(X_text)`` as CSR, each distinct text worked on once.
+
+    The n-gram vectorizers are fitted by vectorise.FastVectoriser (the same vocabulary,
+    idf and matrix as scikit-learn's, sooner); any other part (the theme lexicon, which
+    looks at one text at a time) transforms the distinct texts and its rows are repeated.
+    """
     if not isinstance(features, FeatureUnion) or features.transformer_weights:
         return features.fit_transform(X_text).tocsr()
+    rows: dict[str, int] = {}
+    inverse = np.fromiter(
+        (rows.setdefault(t, len(rows)) for t in X_text), dtype=np.int64, count=len(X_text)
+    )
     fast = FastVectoriser()
-    blocks = [fast.fit_transform(vec, X_text) for _, vec in features.transformer_list]
+    blocks = [
+        fast.fit_transform(part, X_text)
+        if isinstance(part, TfidfVectorizer)
+        else sp.csr_matrix(part.fit_transform(list(rows)))[inverse]
+        for _, part in features.transformer_list
+    ]
     return sp.hstack(blocks, format="csr")
+
+
+def _fit_weighted(clf: Any, X: Any, Y: np.ndarray, weight: np.ndarray) -> Any:
+    """A clone of the one-vs-rest *clf* fitted on rows of *X*, each counted *weight* times.
+
+    Fitting a row once with weight 2 is the same objective as fitting it twice (the
+    "balanced" class weights count weights, too), so training texts whose wrapped copy
+    normalises back to the same text cost one row, not two. The routing request that
+    carries the weights is dropped afterwards: a saved model holds only what it needs.
+    """
+    fitted = clone(clf)
+    if not isinstance(fitted.estimator, LogisticRegression):
+        # Other designs' estimators (calibrated SVMs, SGD, naive Bayes) get the rows
+        # repeated: the comparison in the data card fits them as it always has.
+        rows = np.repeat(np.arange(len(weight)), weight)
+        return fitted.fit(X[rows], Y[rows])
+    with sklearn.config_context(enable_metadata_routing=True):
+        fitted.estimator.set_fit_request(sample_weight=True)
+        fitted.fit(X, Y, sample_weight=weight.astype(np.float64))
+    for estimator in (fitted.estimator, *fitted.estimators_):
+        estimator.__dict__.pop("_metadata_request", None)
+    return fitted
 
 
 def _fit_with_oof(
@@ -119,9 +156,20 @@ def _fit_with_oof(
     folds = MultilabelStratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=random_state)
     splits = list(folds.split(np.zeros(n), Y))
 
+    # Rows of the same text and labels are fitted once, weighted by how often they occur.
+    distinct: dict[tuple[str, bytes], int] = {}
+    keys = zip(X_text, (y.tobytes() for y in Y_all), strict=True)
+    same = np.fromiter(
+        (distinct.setdefault(key, i) for i, key in enumerate(keys)),
+        dtype=np.int64,
+        count=len(X_text),
+    )
+
     def fit_fold(tr: np.ndarray) -> Any:
-        rows = np.concatenate([tr + n * c for c in range(copies + 1)])
-        return clone(clf).fit(X[rows], Y_all[rows])
+        rows, weight = np.unique(
+            same[np.concatenate([tr + n * c for c in range(copies + 1)])], return_counts=True
+        )
+        return _fit_weighted(clf, X[rows], Y_all[rows], weight)
 
     # The folds and the final fit are independent; liblinear lets go of the GIL, so
     # threads share the one feature matrix and use every core.

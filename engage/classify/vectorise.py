@@ -47,14 +47,16 @@ class FastVectoriser:
 
     def fit_transform(self, vec: Any, docs: list[str]) -> sp.csr_matrix:
         """``vec.fit_transform(docs)``: the same vocabulary, idf and matrix, sooner for a
-        character (char_wb) vectorizer; any other goes through scikit-learn.
+        plain TfidfVectorizer of words or of characters (char_wb); any other goes
+        through scikit-learn.
 
-        scikit-learn cuts every word of every document into n-grams afresh; here each
-        distinct word is cut once (training texts and their wrapped copies repeat most
-        words), the counts are built over every n-gram seen, and then pruned by
-        min_df/max_df and put in term order as CountVectorizer does.
+        scikit-learn analyses every document afresh; here each distinct document is
+        analysed once (training texts and their wrapped copies are mostly the same text
+        once normalised), and for char_wb each distinct word is cut once; the counts
+        are then built over every n-gram seen, pruned by min_df/max_df over all the
+        documents, duplicates included, and put in term order as CountVectorizer does.
         """
-        if not _plain_char_wb(vec) or vec.vocabulary is not None or vec.max_features:
+        if not _plain(vec) or vec.vocabulary is not None or vec.max_features:
             return vec.fit_transform(docs)
         vec._validate_ngram_range()
         vec._warn_for_unused_params()
@@ -66,11 +68,25 @@ class FastVectoriser:
             smooth_idf=vec.smooth_idf,
             sublinear_tf=vec.sublinear_tf,
         )
-        seen: dict[str, int] = {}  # every n-gram met -> a provisional column
-        indices, indptr = _per_word(
-            vec, docs, {}, lambda grams: [seen.setdefault(g, len(seen)) for g in grams]
+        rows: dict[str, int] = {}  # each distinct document -> its row among them
+        inverse = np.fromiter(
+            (rows.setdefault(doc, len(rows)) for doc in docs), dtype=np.int64, count=len(docs)
         )
-        X = _counts(vec, indices, indptr, len(docs), len(seen))
+        distinct = list(rows)
+        seen: dict[str, int] = {}  # every n-gram met -> a provisional column
+
+        def columns_of(grams: list[str]) -> list[int]:
+            return [seen.setdefault(g, len(seen)) for g in grams]
+
+        if vec.analyzer == "char_wb":
+            indices, indptr = _per_word(vec, distinct, {}, columns_of)
+        else:
+            indices, indptr = [], [0]
+            analyze = vec.build_analyzer()
+            for doc in distinct:
+                indices.extend(columns_of(analyze(doc)))
+                indptr.append(len(indices))
+        X = _counts(vec, indices, indptr, len(distinct), len(seen))[inverse]
         n_doc = len(docs)
         high = vec.max_df if isinstance(vec.max_df, int) else vec.max_df * n_doc
         low = vec.min_df if isinstance(vec.min_df, int) else vec.min_df * n_doc
@@ -111,8 +127,14 @@ class FastVectoriser:
         return vec._tfidf.transform(X, copy=False)
 
 
-def _plain_char_wb(vec: Any) -> bool:
-    return type(vec) is TfidfVectorizer and vec.input == "content" and vec.analyzer == "char_wb"
+def _plain(vec: Any) -> bool:
+    """A TfidfVectorizer of text content whose analyzer is scikit-learn's "word" or
+    "char_wb" (no callable analyzer, no files)."""
+    return (
+        type(vec) is TfidfVectorizer
+        and vec.input == "content"
+        and vec.analyzer in ("word", "char_wb")
+    )
 
 
 def _per_word(

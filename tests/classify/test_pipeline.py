@@ -11,6 +11,7 @@ import pytest
 import skops.io as sio
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
@@ -515,9 +516,26 @@ def test_fast_fit_refuses_what_sklearn_refuses():
             FastVectoriser().fit_transform(TfidfVectorizer(**settings, **bad), docs)
 
 
-def test_fast_fit_leaves_word_vectorizers_to_sklearn():
+def test_fast_fit_gives_sklearns_word_vocabulary_idf_and_matrix():
+    # The word n-grams are fitted the same way: each distinct document analysed once,
+    # min_df/max_df and idf still counting every copy (a text and its wrapped copy).
+    docs = [normalise(t) for t in TEXTS] * 2 + ["A&E a&e clinic", "", "the budget is cut"]
+    design = dict(build_pipeline("lr_lexicon").named_steps["features"].transformer_list)
+    settings = design["word"].get_params()
+    ours, theirs = TfidfVectorizer(**settings), TfidfVectorizer(**settings)
+    got = FastVectoriser().fit_transform(ours, docs)
+    expected = theirs.fit_transform(docs)
+    assert ours.vocabulary_ == theirs.vocabulary_
+    assert np.array_equal(ours.idf_, theirs.idf_)
+    expected.sort_indices()
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    np.testing.assert_allclose(got.data, expected.data, rtol=1e-6)
+
+
+def test_fast_fit_leaves_other_vectorizers_to_sklearn():
     docs = ["the budget is cut", "the budget is not cut", "jobs"]
-    ours, theirs = TfidfVectorizer(), TfidfVectorizer()
+    ours, theirs = TfidfVectorizer(analyzer="char"), TfidfVectorizer(analyzer="char")
     got = FastVectoriser().fit_transform(ours, docs)
     assert ours.vocabulary_ == theirs.fit(docs).vocabulary_
     assert np.allclose(got.toarray(), theirs.transform(docs).toarray())
@@ -555,3 +573,26 @@ def test_fast_counting_gives_sklearns_tfidf_matrix_exactly(model):
     model.vectoriser.forget()
     via_sklearn = model.estimator.predict_proba([model.clean(d) for d in docs])
     assert np.allclose(model.predict_proba(docs), via_sklearn, rtol=0, atol=1e-12)
+
+
+def test_a_weighted_row_fits_as_its_copies_do():
+    # Training fits a text and its wrapped copy that normalised back to the same text
+    # as one row of weight 2: the model must be the one fitted on both rows.
+    from engage.classify.training import _fit_weighted
+
+    pipe = build_pipeline(BEST_DESIGN, tol=1e-8)
+    features, clf = pipe.named_steps["features"], pipe.named_steps["clf"]
+    X = features.fit_transform([normalise(t) for t in TEXTS]).tocsr()
+    weight = np.arange(len(TEXTS)) % 3 + 1  # each row once, twice or three times
+    rows = np.repeat(np.arange(len(TEXTS)), weight)
+    copied = clone(clf).fit(X[rows], Y[rows])
+    weighted = _fit_weighted(clf, X, Y, weight)
+    np.testing.assert_allclose(weighted.predict_proba(X), copied.predict_proba(X), atol=1e-4)
+    assert not np.allclose(
+        weighted.predict_proba(X),
+        _fit_weighted(clf, X, Y, np.ones_like(weight)).predict_proba(X),
+        atol=1e-3,
+    )
+    # nothing of the weights' routing stays in what a model file saves
+    assert all("_metadata_request" not in e.__dict__ for e in weighted.estimators_)
+    assert "_metadata_request" not in weighted.estimator.__dict__

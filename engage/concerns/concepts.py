@@ -103,6 +103,19 @@ _IDEAS: dict[str, str] = {
         "new health centre, new hospital building, lease*, rent, rents, car park sold, "
         "fit for purpose, estate strategy, bricks and mortar"
     ),
+    # Investment promised (in community care, new hubs, primary care) that has not come:
+    # answered with what was promised and where it is, not with a budget formula.
+    "xpromised": (
+        "promise*, promising, pledge*, pledging, committed to invest*, never arrived, "
+        "never came, never materialis*, never happened, still waiting for the, "
+        "still no sign, no sign of, where is the money, where's the money, new money, "
+        "extra money, extra investment, more investment, invest* in community, "
+        "invest* in primary care, invest* in gp, shift to the community, shift money, "
+        "shift funding, move money into, moved into the community, transformation fund*, "
+        "transformation money, out of hospital, broken promise*, we were told there would, "
+        "we were promised, was promised, were promised, yet to see, has not appeared, "
+        "hasn't appeared"
+    ),
     # Managers' pay and numbers (the guide's convention 12: running costs).
     "xmanagerpay": (
         "salar*, fat cat*, six figure*, six-figure, £100k, 100k, bonus*, highly paid, "
@@ -128,46 +141,76 @@ _IDEAS: dict[str, str] = {
         "taken away from local, local people will have no, power should stay, "
         "power* away, stay local, our council, local councils, sovereignty, save our ccg"
     ),
-    # The consultation or engagement itself: time, publicity, a done deal.
-    "xprocess": (
-        "consultation period, consultation process, consultation document, "
-        "consultation was, this consultation, the consultation, engagement exercise, "
-        "deadline*, extend*, extension, too short, few weeks, six weeks, four weeks, "
-        "eight weeks, weeks to respond, august, summer, holiday*, box ticking, "
-        "box-ticking, tick box*, tick-box*, done deal, already been decided, "
-        "already decided, already made, already agreed, decided already, foregone, "
-        "fait accompli, made up their minds, minds made up, made their minds up, fixed, "
-        "advertis*, publicis*, publiciz*, publicity, heard of it, heard about it, "
-        "never heard, poster*, leaflet*, public meeting*, questionnaire*, survey*, "
-        "leading question*, sham, listening exercise, had their say, have our say, "
-        "more time, nobody told, nobody asked, didn't know about, drop in, drop-in, "
-        "events, online only, response form, responses, the outcome, replies, "
-        "pretend*, going through the motions, lip service, pointless, waste of time"
+    # The consultation decided before it began: answered with what was changed because
+    # of what people said, not with a longer timetable.
+    "xdonedeal": (
+        "box ticking, box-ticking, tick box*, tick-box*, done deal, already been decided, "
+        "already decided, already made, already agreed, decided already, decided long, "
+        "decided before, foregone, fait accompli, made up their minds, minds made up, "
+        "made their minds up, sham, listening exercise, pretend*, going through the motions, "
+        "lip service, pointless, what's the point, what is the point, waste of time, "
+        "not negotiable, non-negotiable, regardless, won't listen, will not listen, "
+        "don't listen, didn't listen, not listening, never listen*, ignored, ignore us, "
+        "nothing changed, nothing will change, did the opposite, went ahead anyway, "
+        "go ahead anyway, rubber-stamp*, rubber stamp*, "
+        "genuine consultation, real consultation, meaningful, "
+        "make any difference, makes no difference, no option to, leading question*"
     ),
-    # Accountability, transparency, meetings in public, scrutiny.
+    # The timetable: too short, badly timed, rushed.
+    "xrushed": (
+        "consultation period, deadline*, extend*, extension, too short, far too short, "
+        "few weeks, six weeks, four weeks, eight weeks, three weeks, two weeks, "
+        "weeks to respond, august, summer, holiday*, christmas, new year, "
+        "more time, too little time, not enough time, short notice, timetable, timescale*, "
+        "time frame, timeframe, rush*, hurr*, hasty, hastily, fast track*, fast-track*, "
+        "too fast, too quickly, so quickly, slow* down, pause, delay the, window, "
+        "closing date, reopen*, take more time"
+    ),
+    # Who can take part: publicity, venues, times, online-only, formats.
+    "xreach": (
+        "advertis*, publicis*, publiciz*, publicity, heard of it, heard about it, "
+        "never heard, nobody told, nobody asked, didn't know about, "
+        "poster*, leaflet*, public meeting*, drop in, drop-in, events, event, venue*, "
+        "online only, only online, internet, online survey, digital, computer*, email, "
+        "step-free, step free, wheelchair, disabled, disabilit*, accessible, "
+        "inaccessible, access to the, hearing loop, "
+        "weekday*, daytime, evening*, hard to reach, seldom heard, "
+        "questionnaire*, response form, paper copy, paper copies, by post, "
+        "large print, easy read, easy-read, interpreter*, braille, bsl, sign language"
+    ),
+    # Decisions taken out of sight: meetings, papers and minutes not public.
+    "xopen": (
+        "transparen*, opaque, in public, behind closed doors, in private, in secret, "
+        "secret*, closed session*, private session*, "
+        "the minutes, board minutes, meeting minutes, minutes of, agenda*, "
+        "board papers, papers, publish*, published, livestream*, live stream*, webcast*, "
+        "broadcast, filmed, recorded, open meeting*, meetings should be open, "
+        "open to the public, public questions, attend, freedom of information, foi, "
+        "register of interests, hidden, hide, "
+        "cover up, cover-up"
+    ),
+    # Nobody elected answers for the decisions: scrutiny, councils, votes.
     "xaccountable": (
-        "accountab*, unaccountab*, answerable, transparen*, opaque, in public, "
-        "behind closed doors, in private, in secret, secret*, the minutes, board minutes, "
-        "meeting minutes, minutes of, agenda*, "
-        "board papers, papers, scrutin*, call the new body in, call it in, called in, "
+        "accountab*, unaccountab*, answerable, answer to, answers to, "
+        "scrutin*, call the new body in, call it in, called in, "
         "constitution*, terms of reference, oversight, vote them out, vote out, "
         "unelected, elected, nobody is elected, answer for, answers for, who answers, "
-        "who is responsible, who will be responsible, who is to blame, livestream*, "
-        "live stream*, webcast*, broadcast, filmed, open meeting*, meetings should be open, "
-        "open to the public, freedom of information, foi, councillor*, health committee, "
-        "overview and scrutiny, democra*, undemocratic, watch the board, "
-        "watch decisions, publish their decisions, public record, register of interests, "
-        "conflicts of interest, conflict of interest, when things go wrong, complain to"
+        "who is responsible, who will be responsible, who is to blame, "
+        "councillor*, council, councils, health committee, jhosc, "
+        "overview and scrutiny, democra*, undemocratic, "
+        "voting rights, vote, votes, powers, public record, "
+        "when things go wrong, complain to, nhs england, "
+        "secretary of state, mp, mps"
     ),
     # Hard to understand: jargon, formats, languages.
     "xplain": (
-        "jargon, acronym*, abbreviation*, plain english, easy read, easy-read, translat*, "
-        "large print, language*, confus*, baffl*, understand*, explain*, technical, "
+        "jargon, acronym*, abbreviation*, plain english, translat*, "
+        "language*, confus*, baffl*, understand*, explain*, technical, "
         "summary, couldn't follow, could not follow, can't follow, cannot follow, "
         "hard to follow, hard to read, normal person, ordinary person, ordinary people, "
         "gobbledygook, gobbledegook, what does this mean, what does it mean, "
         "actually mean, doesn't say, does not say, bengali, urdu, polish, somali, "
-        "punjabi, gujarati, arabic, tamil, portuguese, romanian, interpreter*, braille, "
+        "punjabi, gujarati, arabic, tamil, portuguese, romanian, "
         "booklet, clearer, in simple, simple words, wordy, long document, "
         "pages of, management speak, buzzword*, what it means for me, means for me, "
         "word salad, impenetrable, unreadable, read it"
@@ -219,6 +262,32 @@ _IDEAS: dict[str, str] = {
         "not enough time, day job, day jobs, clinical time, patient time, "
         "time to lead, time taken"
     ),
+    # GPs as commissioners against GPs as their patients' doctors: conflicts of
+    # interest, rationing with a doctor's face.
+    "xconflict": (
+        "conflict* of interest, conflicted, vested interest*, financial interest*, "
+        "own practice*, their own practices, own patients, their own patients, "
+        "against their patients, against her patients, against his patients, "
+        "against their own, working against, the rationing, "
+        "blamed for, gatekeep*, doctor-patient, trust their gp, trust in their gp, "
+        "trust their doctor, paying themselves, pay themselves, award* contracts to, "
+        "contracts to themselves, refer* to themselves, commissioning their own, "
+        "judge and jury, marking their own homework, own homework, interests declared, "
+        "declare*, "
+        "both sides, two hats, "
+        "wear two hats, role clash, compromis*"
+    ),
+    # Clinicians who run a service not asked before it is changed.
+    "xclinicalinput": (
+        "clinical input, clinical advice, clinical case, clinical evidence, "
+        "clinical engagement, clinical reference group*, clinical senate, "
+        "ask the clinicians, ask the doctors, ask the nurses, "
+        "ask the people, were not asked, weren't asked, never asked, not consulted, "
+        "weren't consulted, were not consulted, without us, designed without, "
+        "without clinical, without asking, frontline clinicians, front-line clinicians, "
+        "front line staff, senior clinicians, medical staff, "
+        "the people who do the work"
+    ),
     # Primary care networks and their clinical directors.
     "xpcn": (
         "pcn, pcns, primary care network*, network*, clinical director*, "
@@ -259,6 +328,20 @@ _IDEAS: dict[str, str] = {
         "reconfigur*, merge the hospitals, consolidat*, centre of excellence, "
         "birth centre, midwife-led unit, urgent care, urgent treatment, minor injur*, "
         "paediatric*, children's ward"
+    ),
+    # Emergency care: A&E, urgent care and minor injuries units (answered apart from a
+    # maternity unit or a clinic: a different service, a different plan).
+    "xae": (
+        "a&e, a & e, a and e, accident and emergency, emergency department*, "
+        "emergency care, emergency surgery, casualty, urgent care, urgent treatment, "
+        "minor injur*, stroke*, blue light*, 24 hour*, overnight, "
+        "resus*, trauma, 999"
+    ),
+    # Maternity and births.
+    "xmaternity": (
+        "maternity, birth*, midwi*, labour, in labour, pregnan*, baby, babies, "
+        "newborn*, neonat*, obstetric*, antenatal, postnatal, delivery suite, "
+        "labour ward, special care baby, scbu, mums, mothers, women giving birth"
     ),
     # Mental health services.
     "xmental": (
@@ -422,11 +505,12 @@ _NOT: dict[str, str] = {
         "board meetings in public, meetings held in public"
     ),
     "xpcn": "social network*, networks built, network rail, network of support",
-    "xprocess": (
+    "xrushed": (
         "extended hours, extended access, extend opening, extended opening, "
-        "holiday entitlement, fixed term, fixed-term, patient survey*, staff survey*, "
-        "gp patient survey"
+        "holiday entitlement, waiting for the, delay* in, delays to, delayed discharge"
     ),
+    "xreach": "patient survey*, staff survey*, gp patient survey, accessible services",
+    "xopen": "published plans, publish our, names removed",
     "xmanagers": "practice manager*, ward manager*, take over the nhs, taking over the nhs",
     "xnurses": (
         "nursing home*, nursery, nurseries, specialist service*, specialist care, "
@@ -458,19 +542,27 @@ SAYS: dict[str, str] = {
     "xcuts": "the changes are really a way of cutting costs and services",
     "xprivate": "more NHS work will go to private companies run for profit",
     "xestates": "health buildings will be sold off or left to decline instead of invested in",
+    "xpromised": "investment you were promised will not arrive",
     "xmanagerpay": "money will go on managers and their pay rather than on care",
     "xlocalvoice": "decisions will be made further away, by people who do not know your area",
-    "xprocess": "the consultation is too short, too little known or already decided",
-    "xaccountable": "the new organisation will not be open or answerable to the public",
+    "xdonedeal": "the decision has already been made and the consultation is for show",
+    "xrushed": "the consultation is too short or badly timed for people to respond",
+    "xreach": "the consultation does not reach people or is hard to take part in",
+    "xopen": "decisions will be taken behind closed doors, with papers and meetings not public",
+    "xaccountable": "no one the public elects will hold the new organisation to account",
     "xplain": "the plans are hard to understand",
     "xpatientreps": "patients, carers and local groups will have no place where decisions are made",
     "xgpvoice": "local GPs will lose their say in decisions",
     "xmanagers": "managers rather than clinicians will make the decisions",
     "xgptime": "leading commissioning will take doctors away from their patients",
+    "xconflict": "GPs' role as commissioners will clash with their duty to their own patients",
+    "xclinicalinput": "the clinicians who run services are not asked before they are changed",
     "xpcn": "primary care networks and their clinical directors will not be heard or supported",
     "xnurses": "nurses and other professions will be left out of decisions",
     "xgpaccess": "it will be even harder to get a GP appointment",
     "xclosure": "hospital services will close, be downgraded or move away",
+    "xae": "your A&E or urgent care will be downgraded or closed",
+    "xmaternity": "maternity care and births will move away or stop",
     "xmental": "mental health services will suffer",
     "xlevelling": "services will be levelled down to the same lower offer everywhere",
     "xtravel": "you will have to travel further for care",

@@ -20,6 +20,7 @@ from engage.feedback.models import (
     Theme,
     ThemeTag,
 )
+from engage.personal_data import propose
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -178,6 +179,13 @@ def _load_items(engagement: Engagement, key: str, themes: dict[str, Theme]) -> i
                 for slug in filter(None, row["themes"].split(";")):
                     db.session.add(ThemeTag(item=item, theme=themes[slug], source=TagSource.STAFF))
                 item.status = Status.TRIAGED
+                # ... and those who agreed to be quoted have a redacted copy: the personal-data
+                # detector's proposal, as a triager accepts it. Only such copies are ever
+                # quoted, so without them the demo's concerns would show no examples.
+                if item.consent_to_quote:
+                    known = [item.author_name] if item.author_name else []
+                    item.redacted_text = propose(item.text, known_names=known)
+                    item.redacted_at = when
                 db.session.commit()
             created += 1
     return created

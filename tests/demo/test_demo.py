@@ -52,3 +52,22 @@ def test_demo_responses_cover_every_status(app, client):
     assert len(statuses) == 5
     page = client.get("/you-said-we-did").get_data(as_text=True)
     assert "a single CCG for eight boroughs will lose touch" in page
+
+
+def test_demo_triage_left_redacted_copies_to_quote(app):
+    # Concerns and responses quote only staff-redacted copies of consenting items; the
+    # demo's triaged half has them, with the detector's proposal as the triager accepted it.
+    from engage.concerns.service import quotable
+
+    load_demo()
+    items = db.session.scalars(select(FeedbackItem)).all()
+    quoted = [item for item in items if quotable(item)]
+    assert len(quoted) >= 20
+    assert all(item.consent_to_quote and item.status != Status.NEW for item in quoted)
+    for item in items:
+        if item.redacted_text is None:
+            continue
+        assert item.consent_to_quote and item.redacted_at is not None
+        for detail in (item.author_email, item.author_name):
+            assert not detail or detail not in item.redacted_text
+    assert not any(quotable(item) for item in items if not item.consent_to_quote)

@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from engage.classify.text import normalise
 from engage.concerns import concepts, discovery
 from engage.concerns import trend as trend_
 from engage.concerns.drafting import draft_line, impersonal, label_from
@@ -42,6 +43,7 @@ from engage.feedback.models import (
     ThemeTag,
     current_of,
 )
+from engage.matching import normalise_for_matching
 from engage.personal_data import propose
 from engage.util import utcnow
 
@@ -413,11 +415,14 @@ def view(concern: Concern, *, weeks_from: date | None = None) -> ConcernView:
     """Counts, references, quotable examples and weekly counts of one concern."""
     items = [m.item for m in concern.members if m.item is not None]
     by_id = {item.id: item for item in items}
-    examples, example_refs = [], []
+    examples, example_refs, seen = [], [], set()
     for item_id in concern.central_ids or []:
         item = by_id.get(item_id)
         text = quotable(item) if item is not None else None
-        if text and text not in examples:
+        # Two copies of one letter signed off differently are one example, not two.
+        key = normalise_for_matching(normalise(text)) if text else None
+        if text and key not in seen:
+            seen.add(key)
             examples.append(text)
             example_refs.append(item.reference)
         if len(examples) == EXAMPLES:

@@ -137,6 +137,20 @@ def test_examples_are_redacted_copies_of_items_whose_authors_consented(
         assert "Jane" not in concern.draft
 
 
+def test_one_letter_signed_off_two_ways_is_one_example(make_engagement, add_items, theme_named):
+    engagement = make_engagement()
+    theme = theme_named("jobs")
+    add_items(engagement, "jobs", [r["text"] for r in evaluation_rows("jobs")][:20])
+    body = "Cutting management costs by a fifth will mean redundancies at the CCG."
+    for closing in ("Regards.", "I look forward to your response.", "Thanks"):
+        text = f"{body} {closing}"
+        add_items(engagement, "jobs", [text], consent_to_quote=True, redacted_text=text)
+    service.refresh(engagement, theme)
+    db.session.commit()
+    shown = [text for v in service.overview(engagement, theme) for text in v.examples]
+    assert sum(text.startswith(body) for text in shown) == 1
+
+
 def test_campaign_copies_join_their_group_and_count_at_their_size(
     make_engagement, add_items, theme_named
 ):

@@ -5,7 +5,7 @@ words. Pure functions of text; nothing here reads the database."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 from engage.classify.spelling import english_words
 from engage.concerns import concepts
@@ -180,6 +180,7 @@ def draft_line(
     texts: Sequence[str],
     idea: str | None = None,
     leaning: str | None = None,
+    taken: Collection[str] = (),
 ) -> str:
     """A clause to follow "You told us you are concerned that", in this order of choice:
 
@@ -194,25 +195,42 @@ def draft_line(
     5. the sentence of the idea the concern ``leaning`` towards (named by fewer of its
        people than a main idea, concepts.LEANING_SHARE);
     6. a sentence over the concern's most distinctive phrases, quoted as people's words.
+
+    A clause in ``taken`` (the drafts of the theme's other concerns) is passed over for
+    the next choice: two concerns of one main idea, say two kinds of closure, would
+    otherwise offer a publisher the same line twice. If every choice is taken, the
+    first is given.
     """
+    choices = _choices(phrases, texts, idea, leaning)
+    first = next(choices)
+    if first not in taken:
+        return first
+    return next((clause for clause in choices if clause not in taken), first)
+
+
+def _choices(
+    phrases: Sequence[str], texts: Sequence[str], idea: str | None, leaning: str | None
+) -> Iterator[str]:
+    """draft_line's clauses, best first; the last is always there."""
     for text in texts:
         clause = stated_worry(text)
         if clause and (idea is None or idea in concepts.ideas(clause)):
-            return clause
+            yield clause
     if idea is not None and idea in concepts.SAYS:
-        return concepts.SAYS[idea] + "."
+        yield concepts.SAYS[idea] + "."
     for text in texts[:3]:
         if said := central_statement(text, phrases):
-            return said
+            yield said
     for text in texts[:3]:
         if asked := open_question(text):
-            return asked
+            yield asked
     if leaning is not None and leaning in concepts.SAYS:
-        return concepts.SAYS[leaning] + "."
+        yield concepts.SAYS[leaning] + "."
     if not phrases:
-        return "the changes will affect you."
+        yield "the changes will affect you."
+        return
     named = [f"\u201c{phrase}\u201d" for phrase in _telling(phrases)]
-    return f"the changes will affect {' and '.join(named)}."
+    yield f"the changes will affect {' and '.join(named)}."
 
 
 def _telling(phrases: Sequence[str], most: int = 2) -> list[str]:

@@ -20,7 +20,7 @@ Rules worth knowing:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TypeVar
@@ -363,13 +363,14 @@ def wording(
     central: Sequence,
     theme_slug: str,
     members: Sequence = (),
+    taken: Collection[str] = (),
 ) -> tuple[str, str]:
     """A concern's label and draft line from its distinctive phrases, the texts of its
     units, its most central items and all its items (``draft_texts`` says which words
-    a draft may use)."""
+    a draft may use), the draft other than those in ``taken`` where it can be."""
     idea = concepts.main_idea(texts, theme_slug)
     leaning = concepts.main_idea(texts, theme_slug, concepts.LEANING_SHARE)
-    drafted = draft_line(phrases, draft_texts(central, members), idea, leaning)
+    drafted = draft_line(phrases, draft_texts(central, members), idea, leaning, taken)
     return label_from(phrases, idea), drafted
 
 
@@ -395,15 +396,26 @@ def recompute(
     tell(PHRASES_SHARE)
     units, done = max(1, sum(len(firsts) for firsts in firsts_of)), 0
     now = utcnow()
-    for concern, firsts, words in zip(live, firsts_of, phrases, strict=True):
+    # One draft line per concern of a theme: staff's own come first, then the largest.
+    rewritten = [c for c in live if c.edited_at is None and not c.is_new_group]
+    taken = {c.draft for c in live if c not in rewritten and c.draft}
+    order = sorted(range(len(live)), key=lambda k: -len(firsts_of[k]))
+    for k in order:
+        concern, firsts, words = live[k], firsts_of[k], phrases[k]
         if not firsts:
             continue
         central = set_centre(concern, firsts)
-        if concern.edited_at is None and not concern.is_new_group:
+        if concern in rewritten:
             members = [by_id[m.item_id] for m in concern.members if m.item_id in by_id]
             concern.label, concern.draft = wording(
-                words, [item.text for item in firsts], central, concern.theme.slug, members
+                words,
+                [item.text for item in firsts],
+                central,
+                concern.theme.slug,
+                members,
+                taken,
             )
+            taken.add(concern.draft)
         concern.updated_at = now
         done += len(firsts)
         tell(PHRASES_SHARE + (1 - PHRASES_SHARE) * done / units)

@@ -91,6 +91,17 @@ def test_draft_uses_a_worry_someone_stated_or_falls_back_to_phrases():
     )
 
 
+def test_a_draft_another_concern_already_has_gives_way_to_the_next_choice():
+    texts = ["The maternity unit at Hartlepool is closing and births move to Stockton."]
+    first = draft_line(["maternity unit"], texts, idea="xclosure")
+    assert first == concepts.SAYS["xclosure"] + "."
+    second = draft_line(["maternity unit"], texts, idea="xclosure", taken={first})
+    assert second != first and second.strip()
+    # with every choice taken, the first is still given rather than nothing
+    every = {first, second, "the changes will affect \u201cmaternity unit\u201d."}
+    assert draft_line(["maternity unit"], texts, idea="xclosure", taken=every) == first
+
+
 def test_with_no_stated_worry_or_idea_the_draft_says_what_a_central_item_says():
     texts = [
         "Dear engagement team, where will the hubs go? Our hospital hubs were promised in "

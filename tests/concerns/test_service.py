@@ -12,7 +12,7 @@ from engage.audit import AuditEvent
 from engage.concerns import service, steering
 from engage.concerns.models import Concern, ConcernItem
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup
+from engage.feedback.models import DuplicateGroup, Theme
 from tests.concerns.conftest import evaluation_rows
 
 
@@ -149,6 +149,23 @@ def test_one_letter_signed_off_two_ways_is_one_example(make_engagement, add_item
     db.session.commit()
     shown = [text for v in service.overview(engagement, theme) for text in v.examples]
     assert sum(text.startswith(body) for text in shown) == 1
+
+
+def test_the_concerns_of_a_theme_offer_different_draft_lines(app):
+    # The demo's services items fall into concerns that share a main idea (closures):
+    # each is offered a line of its own, not the idea's sentence twice.
+    from engage.demo import load_demo
+    from engage.engagements import service as engagements
+
+    load_demo()
+    engagement = engagements.get_by_slug("nwl-commissioning-reform-case-for-change")
+    for slug in ("services", "decision-making", "money"):
+        theme = db.session.scalars(select(Theme).where(Theme.slug == slug)).one()
+        service.refresh(engagement, theme)
+        db.session.commit()
+        drafts = [c.draft for c in service.concerns_of(engagement, theme)]
+        assert len(drafts) >= 2
+        assert len(set(drafts)) == len(drafts), drafts
 
 
 def test_campaign_copies_join_their_group_and_count_at_their_size(

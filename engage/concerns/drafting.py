@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from engage.classify.spelling import english_words
 from engage.concerns import concepts
+from engage.concerns.text import without_channel
 from engage.personal_data import PLACEHOLDERS
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
@@ -194,7 +195,11 @@ def draft_line(
     5. the sentence of the idea the concern ``leaning`` towards (named by fewer of its
        people than a main idea, concepts.LEANING_SHARE);
     6. a sentence over the concern's most distinctive phrases, quoted as people's words.
+
+    A channel's label at the start of a text ("Survey:", ``text.without_channel``) is
+    never quoted.
     """
+    texts = [without_channel(text) for text in texts]
     for text in texts:
         clause = stated_worry(text)
         if clause and (idea is None or idea in concepts.ideas(clause)):

@@ -199,7 +199,7 @@ def draft_line(
     A channel's label at the start of a text ("Survey:", ``text.without_channel``) is
     never quoted.
     """
-    texts = [without_channel(text) for text in texts]
+    texts = [without_channel(text, keep_who=False) for text in texts]
     for text in texts:
         clause = stated_worry(text)
         if clause and (idea is None or idea in concepts.ideas(clause)):

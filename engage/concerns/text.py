@@ -39,10 +39,11 @@ _DIGITS = re.compile(r"\d")
 # Tuesday:", "Q from the floor (Wembley meeting):", "Email to the CCG:", "Tweet:",
 # "Re:". Staff paste feedback under such headers; their words say how it came, not
 # what the worry is, yet they are counted as words, and some name ideas ("meeting"
-# the GP appointments one, "online survey" who can take part). The label is set aside when it is short, ends in a colon or a
-# spaced dash, and starts with a channel's or a form's name; what follows the name
-# may only be a second form word ("answer", "note"), a bracket, or a comma's or a
-# "to / from / at / with / for"'s few words (a place, a day, an addressee).
+# the GP appointments one, "online survey" who can take part). The label is set
+# aside when it is short, ends in a colon or a spaced dash, and starts with a
+# channel's or a form's name; what follows the name may only be a second form word
+# ("answer", "note"), a bracket, or a comma's or a "to / from / at / with / for"'s
+# few words (a place, a day, who spoke), and those are kept (``without_channel``).
 _CHANNEL_NAMES = (
     "survey", "questionnaire", "poll", "q", "q&a", "question", "questions",
     "public question", "meeting", "public meeting", "meeting note", "meeting notes",
@@ -69,22 +70,29 @@ _REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw)\s*:\s*)+", re.IGNORECASE)
 _CHANNEL = re.compile(
     r"^\s*(?:an?\s+)?(?:" + _alternatives(_CHANNEL_NAMES) + r")"
     r"(?:\s+(?:" + _alternatives(_FORM_WORDS) + r"))?"
-    r"(?:\s*\([^()\n]{0,40}\))?"
-    r"(?:(?:\s*,|\s+(?:to|from|at|with|for)\b)[^:.!?()\n]{0,40}(?:\([^()\n]{0,40}\))?)?"
+    r"(?P<who>(?:\s*\([^()\n]{0,40}\))?"
+    r"(?:(?:\s*,|\s+(?:to|from|at|with|for)\b)[^:.!?()\n]{0,40}(?:\([^()\n]{0,40}\))?)?)"
     r"\s*(?::|\s[-\u2013\u2014]\s)\s*",
     re.IGNORECASE,
 )
 
 
-def without_channel(text: str) -> str:
+def without_channel(text: str, *, keep_who: bool = True) -> str:
     """``text`` without a leading channel label ("Survey:", "Meeting note, Tuesday:",
-    "Re:"), when what follows is not empty; otherwise ``text`` as it was."""
+    "Re:"), when what follows is not empty; otherwise ``text`` as it was.
+
+    With ``keep_who`` the label's qualifier stays, as words before a colon: "Meeting
+    note, Brent GP forum:" leaves "Brent GP forum:", "Survey (staff):" leaves "staff:".
+    Who spoke or where can belong to the worry (staff, a GP forum, a campaign's stall)
+    where the channel's name never does. Without it (a draft quoting the text) the
+    whole label goes."""
     if not text:
         return text
     rest = _REPLY.sub("", text, count=1)
     match = _CHANNEL.match(rest)
     if match and rest[match.end() :].strip():
-        rest = rest[match.end() :]
+        who = match.group("who").strip(" ,()") if keep_who else ""
+        rest = (who + ": " if who else "") + rest[match.end() :]
     return rest if rest.strip() else text
 
 

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from engage.classify.lexicon import PhraseMatcher, tokens
+from engage.concerns.text import without_channel
 
 # fmt: off
 _IDEAS: dict[str, str] = {
@@ -619,7 +620,7 @@ def _named_outside_guards(token: str, toks: list[str]) -> bool:
 def ideas(text: str) -> list[str]:
     """The idea tokens whose phrases occur in ``text``, in the list's order; a phrase
     inside one of its idea's other senses (``_NOT``) does not count."""
-    toks = tokens(text.replace("\u2019", "'"))
+    toks = tokens(without_channel(text).replace("\u2019", "'"))
     found = _MATCHER.find(toks)
     named = []
     for token, hits in zip(TOKENS, found, strict=True):

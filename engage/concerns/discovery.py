@@ -19,8 +19,9 @@ The method, every step of which can be explained to the person reading the resul
 4. k-means on the unit vectors (normalised, so Euclidean distance follows cosine) for
    each k from 2 (3 for 30 units or more) to 12, seeded; up to 1,000 units the grouping
    at each k is the consensus of ten k-means runs (how often two units fell together),
-   above that one fit of 3 starts; the k with the best silhouette (cosine, on at most
-   2,000 units) is kept.
+   above that one fit of 3 starts; concerns of fewer than 3 units join their nearest
+   neighbour, and the k whose grouping so shown has the best silhouette (cosine, on at
+   most 2,000 units) is kept.
 5. Each concern is labelled from its most distinctive phrases (class-based TF-IDF:
    frequent in this concern, rare in the theme's others) and its items are ordered by
    closeness to its centre.
@@ -319,7 +320,9 @@ def choose_k(
     for done, candidate in enumerate(candidates, start=1):
         if progress is not None:
             progress((done - 1) / steps)
-        labels = _group(rows, candidate, seed)
+        # Scored as it would be shown: concerns under MIN_CONCERN_UNITS units given to
+        # their nearest neighbour first (``_absorb_small``), not as k-means left them.
+        labels = _absorb_small(rows, _group(rows, candidate, seed))
         if len(set(labels.tolist())) < 2:
             continue
         score = float(silhouette_score(rows, labels, metric="cosine"))

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterator, Sequence
 
 from engage.classify.spelling import english_words
 from engage.concerns import concepts
+from engage.concerns.text import without_channel
 from engage.personal_data import PLACEHOLDERS
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
@@ -199,8 +200,10 @@ def draft_line(
     A clause in ``taken`` (the drafts of the theme's other concerns) is passed over for
     the next choice: two concerns of one main idea, say two kinds of closure, would
     otherwise offer a publisher the same line twice. If every choice is taken, the
-    first is given.
+    first is given. A channel's label at the start of a text ("Survey:",
+    ``text.without_channel``) is never quoted.
     """
+    texts = [without_channel(text, keep_who=False) for text in texts]
     choices = _choices(phrases, texts, idea, leaning)
     first = next(choices)
     if first not in taken:

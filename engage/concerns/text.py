@@ -35,6 +35,67 @@ _SUFFIXES = (
 _DIGITS = re.compile(r"\d")
 
 
+# A channel's label before what was said: "Survey:", "Survey answer -", "Meeting note,
+# Tuesday:", "Q from the floor (Wembley meeting):", "Email to the CCG:", "Tweet:",
+# "Re:". Staff paste feedback under such headers; their words say how it came, not
+# what the worry is, yet they are counted as words, and some name ideas ("meeting"
+# the GP appointments one, "online survey" who can take part). The label is set
+# aside when it is short, ends in a colon or a spaced dash, and starts with a
+# channel's or a form's name; what follows the name may only be a second form word
+# ("answer", "note"), a bracket, or a comma's or a "to / from / at / with / for"'s
+# few words (a place, a day, who spoke), and those are kept (``without_channel``).
+_CHANNEL_NAMES = (
+    "survey", "questionnaire", "poll", "q", "q&a", "question", "questions",
+    "public question", "meeting", "public meeting", "meeting note", "meeting notes",
+    "note", "notes", "minutes", "comment", "comments", "comment card", "feedback",
+    "feedback form", "response", "answer", "reply", "email", "e-mail", "mail",
+    "letter", "tweet", "twitter", "x", "facebook", "facebook post", "post",
+    "instagram", "text", "text message", "sms", "whatsapp", "message", "voicemail",
+    "phone call", "call", "webform", "web form", "online form", "form", "drop-in",
+    "stall", "event", "focus group", "workshop", "roadshow", "transcript", "interview",
+    "postcard", "chat", "live chat", "from the floor", "reason for signing",
+)  # fmt: skip
+_FORM_WORDS = (
+    "answer", "answers", "response", "responses", "reply", "note", "notes", "comment",
+    "comments", "question", "message", "post", "submission", "entry", "extract",
+    "free text", "free-text", "from the floor",
+)  # fmt: skip
+
+
+def _alternatives(names: Sequence[str]) -> str:
+    return "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+
+
+_REPLY = re.compile(r"^\s*(?:(?:re|fwd?|aw)\s*:\s*)+", re.IGNORECASE)
+_CHANNEL = re.compile(
+    r"^\s*(?:an?\s+)?(?:" + _alternatives(_CHANNEL_NAMES) + r")"
+    r"(?:\s+(?:" + _alternatives(_FORM_WORDS) + r"))?"
+    r"(?P<who>(?:\s*\([^()\n]{0,40}\))?"
+    r"(?:(?:\s*,|\s+(?:to|from|at|with|for)\b)[^:.!?()\n]{0,40}(?:\([^()\n]{0,40}\))?)?)"
+    r"\s*(?::|\s[-\u2013\u2014]\s)\s*",
+    re.IGNORECASE,
+)
+
+
+def without_channel(text: str, *, keep_who: bool = True) -> str:
+    """``text`` without a leading channel label ("Survey:", "Meeting note, Tuesday:",
+    "Re:"), when what follows is not empty; otherwise ``text`` as it was.
+
+    With ``keep_who`` the label's qualifier stays, as words before a colon: "Meeting
+    note, Brent GP forum:" leaves "Brent GP forum:", "Survey (staff):" leaves "staff:".
+    Who spoke or where can belong to the worry (staff, a GP forum, a campaign's stall)
+    where the channel's name never does. Without it (a draft quoting the text) the
+    whole label goes."""
+    if not text:
+        return text
+    rest = _REPLY.sub("", text, count=1)
+    match = _CHANNEL.match(rest)
+    if match and rest[match.end() :].strip():
+        who = match.group("who").strip(" ,()") if keep_who else ""
+        rest = (who + ": " if who else "") + rest[match.end() :]
+    return rest if rest.strip() else text
+
+
 @memoize("concerns_stem", maxsize=65536, seconds=None)
 def stem(word: str) -> str:
     """A rough stem: the first matching suffix cut when at least four letters remain.
@@ -62,7 +123,11 @@ def stems_of(texts: Sequence[str]) -> list[str]:
     cache takes a lock on every lookup, which would cost more than the stemming saves
     when asked once for every word of ten thousand items."""
     kept = [
-        [word for word in words(text) if word not in STOP_WORDS and not _DIGITS.search(word)]
+        [
+            word
+            for word in words(without_channel(text))
+            if word not in STOP_WORDS and not _DIGITS.search(word)
+        ]
         for text in texts
     ]
     stemmed = {word: stem(word) for word in {word for found in kept for word in found}}
@@ -79,7 +144,7 @@ def phrases(text: str, *, longest: int = 3) -> list[str]:
     """Readable phrases of 1 to ``longest`` words within one clause: no stop word at either
     end, only a few small words inside, no numbers."""
     found = []
-    for clause in _BREAKS.split(text):
+    for clause in _BREAKS.split(without_channel(text)):
         tokens = normalise_for_matching(clause).split()
         for n in range(1, longest + 1):
             for start in range(len(tokens) - n + 1):

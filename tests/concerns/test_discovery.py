@@ -279,3 +279,40 @@ def test_a_draft_falls_back_on_questions_then_the_idea_people_lean_to():
     assert concepts.main_idea(texts, "clinical-leadership") is None
     leaning = concepts.main_idea(texts, "clinical-leadership", concepts.LEANING_SHARE)
     assert leaning == "xgpvoice"
+
+
+def test_a_channels_label_at_the_start_is_set_aside():
+    said = "will Brent's share of the money move to Harrow?"
+    for label in ("Survey:", "Survey answer -", "Question from the floor:", "Tweet:", "Q:"):
+        assert textmod.without_channel(f"{label} {said}") == said, label
+    for label in ("Re:", "Re: Fwd:", "Email:"):
+        assert textmod.without_channel(f"{label} {said}") == said, label
+    # Who spoke, or where, stays beside what they said; a draft quotes neither.
+    for label, who in (
+        ("Survey (staff):", "staff: "),
+        ("Meeting note, Brent GP forum:", "Brent GP forum: "),
+        ("Q from the floor (Wembley):", "Wembley: "),
+        ("Email to the CCG:", "to the CCG: "),
+    ):
+        assert textmod.without_channel(f"{label} {said}") == who + said, label
+        assert textmod.without_channel(f"{label} {said}", keep_who=False) == said, label
+    # Not a channel: what people said, or who said it, stays.
+    for kept in (
+        "Meetings in private: nobody can see how decisions are made.",
+        "Meeting the targets - that is all the board cares about.",
+        "Promise: invest in community services. Reality: cuts.",
+        "Unison rep: our members want assurance.",
+        "Survey:",
+        "Nothing to set aside here.",
+    ):
+        assert textmod.without_channel(kept) == kept
+
+
+def test_a_channels_label_names_no_idea_and_adds_no_words():
+    said = "they only heard about the consultation after it closed"
+    for label in ("Meeting note:", "Survey:", "Tweet:"):
+        text = f"{label} {said}"
+        assert concepts.ideas(text) == concepts.ideas(said)
+        assert textmod.stems(text) == textmod.stems(said)
+        assert textmod.phrases(text) == textmod.phrases(said)
+    assert not draft_line([], ["Survey: Staff will lose their jobs."]).startswith("Survey")

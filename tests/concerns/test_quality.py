@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engage.concerns import concepts, discovery, evaluate
 from engage.concerns.wordvectors import WordVectors
@@ -95,40 +96,42 @@ def _together(texts: list[str], *, k: int | None = None) -> list[int]:
     return [where[i] for i in range(len(texts))]
 
 
-def test_an_ae_downgrade_and_a_maternity_closure_are_different_concerns():
-    # Wave 9: a concern is what one "What we are doing" answers; an A&E and a maternity
-    # unit are different services with different plans, so they are apart.
-    emergency = [
-        "Please keep the A&E at our hospital open around the clock.",
-        "Turning the emergency department into an urgent care centre is a downgrade.",
-        "Where will people go in an emergency if casualty closes at night?",
-        "Do not downgrade our accident and emergency department.",
-    ]
-    births = [
-        "Keep the maternity unit open so women can give birth locally.",
-        "If the birth centre closes, mothers in labour face a long journey.",
-        "Our midwife-led unit must not be moved to the city.",
-        "Pregnant women need a maternity service in this town.",
-    ]
-    where = _together(emergency + births)
-    assert len(set(where[:4])) == 1 and len(set(where[4:])) == 1
-    assert where[0] != where[4]
+# Wave 9: a concern is what one "What we are doing" answers. An A&E and a maternity unit
+# are different services with different plans; a consultation decided already and one
+# too short get different answers. Each pair of four texts makes two concerns.
+EMERGENCY = [
+    "Please keep the A&E at our hospital open around the clock.",
+    "Turning the emergency department into an urgent care centre is a downgrade.",
+    "Where will people go in an emergency if casualty closes at night?",
+    "Do not downgrade our accident and emergency department.",
+]
+BIRTHS = [
+    "Keep the maternity unit open so women can give birth locally.",
+    "If the birth centre closes, mothers in labour face a long journey.",
+    "Our midwife-led unit must not be moved to the city.",
+    "Pregnant women need a maternity service in this town.",
+]
+DECIDED = [
+    "The decision has already been made; this consultation is a box ticking exercise.",
+    "It is a done deal and you will not listen to what we say.",
+    "Going through the motions: nothing changed last time we answered.",
+    "This is a sham listening exercise with the outcome already agreed.",
+]
+TOO_SHORT = [
+    "Six weeks over the summer holidays is far too short to respond.",
+    "Please extend the deadline so community groups have more time.",
+    "The timetable is rushed; slow down and give people time to reply.",
+    "A closing date just after Christmas leaves too little time.",
+]
 
 
-def test_a_consultation_decided_already_and_one_too_short_are_different_concerns():
-    decided = [
-        "The decision has already been made; this consultation is a box ticking exercise.",
-        "It is a done deal and you will not listen to what we say.",
-        "Going through the motions: nothing changed last time we answered.",
-        "This is a sham listening exercise with the outcome already agreed.",
-    ]
-    short = [
-        "Six weeks over the summer holidays is far too short to respond.",
-        "Please extend the deadline so community groups have more time.",
-        "The timetable is rushed; slow down and give people time to reply.",
-        "A closing date just after Christmas leaves too little time.",
-    ]
-    where = _together(decided + short)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(EMERGENCY, BIRTHS), (DECIDED, TOO_SHORT)],
+    ids=["ae-and-maternity", "decided-and-too-short"],
+)
+def test_what_needs_a_different_answer_is_a_different_concern(first, second):
+    where = _together(first + second)
     assert len(set(where[:4])) == 1 and len(set(where[4:])) == 1
     assert where[0] != where[4]
 

@@ -375,7 +375,7 @@ def describe(engagement_id: int, theme_id: int, only: set[int] | None = None) ->
     theme_slug = db.session.get(Theme, theme_id).slug
     before = _membership(engagement_id, theme_id)
     concerns = db.session.execute(
-        select(Concern.id, Concern.centroid, Concern.edited_at, Concern.is_new_group)
+        select(Concern.id, Concern.centroid, Concern.edited_at, Concern.is_new_group, Concern.draft)
         .where(Concern.engagement_id == engagement_id, Concern.theme_id == theme_id)
         .order_by(Concern.id)
     ).all()
@@ -428,7 +428,10 @@ def describe(engagement_id: int, theme_id: int, only: set[int] | None = None) ->
     )
     vectors = _vectors_of([unit for c in todo for unit in firsts_of[c.id]])
     computed = {}
-    for concern in todo:
+    # One draft line per concern, as service.recompute words them: the drafts kept are
+    # taken first, then the concerns worded here, largest first.
+    taken = {c.draft for c in live if c.id not in worded and c.draft}
+    for concern in sorted(todo, key=lambda c: -len(firsts_of[c.id])):
         firsts = firsts_of[concern.id]
         centroid, order = centre_of(np.vstack([vectors[unit.id] for unit in firsts]))
         central = [firsts[i] for i in order]
@@ -440,7 +443,9 @@ def describe(engagement_id: int, theme_id: int, only: set[int] | None = None) ->
                 central,
                 theme_slug,
                 members[concern.id],
+                taken,
             )
+            taken.add(words[1])
         computed[concern.id] = (centroid, [unit.id for unit in central], words)
     with claiming.writing():
         if _membership(engagement_id, theme_id) != before:

@@ -108,12 +108,22 @@ def split(concern: Concern) -> Concern:
     refresh_centre(concern)
     firsts = unit_items(other, {m.item_id: m.item for m in other.members})
     central = set_centre(other, firsts)
+    taken = set(
+        db.session.scalars(
+            select(Concern.draft).where(
+                Concern.engagement_id == concern.engagement_id,
+                Concern.theme_id == concern.theme_id,
+                Concern.id != other.id,
+            )
+        )
+    )
     other.label, other.draft = wording(
         found.concerns[1].phrases,
         [item.text for item in firsts],
         central,
         other.theme.slug,
         [m.item for m in other.members],
+        taken,
     )
     audit.record(
         "concern.split", target=concern, detail={"new": other.id, "items_moved": len(moving)}

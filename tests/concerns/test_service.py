@@ -168,6 +168,21 @@ def test_the_concerns_of_a_theme_offer_different_draft_lines(app):
         assert len(set(drafts)) == len(drafts), drafts
 
 
+def test_a_concern_split_off_gets_a_draft_line_of_its_own(make_engagement, add_items, theme_named):
+    engagement = make_engagement()
+    theme = theme_named("services")
+    add_items(engagement, "services", [r["text"] for r in evaluation_rows("services")])
+    service.refresh(engagement, theme)
+    db.session.commit()
+    before = service.concerns_of(engagement, theme)
+    for concern in sorted(before, key=lambda c: -len(c.members))[:3]:
+        steering.split(concern)
+        db.session.commit()
+    drafts = [c.draft for c in service.concerns_of(engagement, theme)]
+    assert len(drafts) == len(before) + 3
+    assert len(set(drafts)) == len(drafts), drafts
+
+
 def test_campaign_copies_join_their_group_and_count_at_their_size(
     make_engagement, add_items, theme_named
 ):

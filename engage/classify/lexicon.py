@@ -45,11 +45,14 @@ _PHRASES: dict[str, str] = {
     # "contract" (staff), or "cost" in "cost lives".
     "money": (
         "money, moneys, funding, fund, funds, funded, underfund*, budget*, allocation*, "
-        "allocate*, deficit*, overspend*, overspent, saving*, save money, costs, costing*, "
+        "allocate*, deficit*, overspend*, overspent, savings, saving money, cost saving*, "
+        "efficiency saving*, "
+        "save money, costs, costing*, "
         "costly, cost of, cost the, cost more, cost less, cost effective, cost-effective, "
         "cheap*, expens*, financ*, spend money, spending money, spend on, spending on, spent on, "
         "spend more, spend less, public spending, health spending, spending review, spending "
-        "power, spend the, spent the, spent millions, cash, invest*, disinvest*, afford it, "
+        "power, spend the, spent the, spent millions, cash, invest, invests, invested, "
+        "investing, investment*, investor*, disinvest*, afford it, "
         "afford the, afford to pay, afford to fund, affordab*, unaffordab*, value for "
         "money, pooled, pooling, pot, pots, £, million*, billion*, bn, funding cuts, budget "
         "cuts, spending cuts, financial cuts, cuts to funding, cuts in funding, cut back*, "
@@ -60,13 +63,16 @@ _PHRASES: dict[str, str] = {
         "taxpayer*, council tax, austerity, bail out, bailout, private sector, privatis*, "
         "privatiz*, outsourc*, profit*, pfi, debt*, tariff*, payment by results, capped, cap "
         "on, economic*, wasted, waste of, consultants' fees, management consultant*, recharg*, "
-        "subsid*, grant*, income, revenue, capital, books, balance the, financial recovery, in "
-        "the red, bankrupt*, broke, purse strings, follow the money, top-slic*, top slic*, "
+        "subsid*, grant, grants, grant funding, income, revenue, capital, books, balance the, "
+        "financial recovery, in "
+        "the red, bankrupt*, flat broke, went broke, gone broke, purse strings, "
+        "follow the money, top-slic*, top slic*, "
         "salaries, big salaries, six-figure, fat cat*"
     ),
     "decision-making": (
         "decision*, decide*, decided, governance, govern*, accountab*, unaccountab*, "
-        "transparen*, opaque, secret*, behind closed doors, consultation*, consult*, "
+        "transparen*, opaque, secret, secrets, secretive, secretly, secrecy, behind closed doors, "
+        "consultation*, consult, consults, consulted, consulting, "
         "engagement, engage with, listen*, not heard, ignored, ignore*, have a say, have our "
         "say, say in, a voice, local voice*, no voice, vote*, voting, voted, ballot*, scrutin*, "
         "overview and scrutiny, osc, jhosc, hosc, democra*, undemocratic, constitution*, in "
@@ -76,7 +82,8 @@ _PHRASES: dict[str, str] = {
         "tick-box*, sham, pretend*, deadline*, extension, extend the consultation, "
         "questionnaire*, survey*, leading question*, who decides, who will decide, signs off, "
         "sign off, signed off, centralis*, centraliz*, top-down, top "
-        "down, local accountability, local control, representation, represent*, lay member*, "
+        "down, local accountability, local control, representation*, represent, represented, "
+        "representing, representative*, lay member*, "
         "healthwatch, patient participation, freedom of information, foi, "
         "plans were, stp, stps, ics, icb, icbs, integrated care board*, merger, merge*, "
         "one ccg, single ccg, footprint, reorganis*, reorganiz*, top-down "
@@ -85,7 +92,9 @@ _PHRASES: dict[str, str] = {
         "made up their mind*, minds made up, fait accompli, no choice, public opinion, "
         "unanswered, drop-in, listening exercise, refer it, four tests, "
         "mandate, democratic deficit, they don't care, nobody asked, no one asked, wasn't "
-        "asked, weren't asked, not consulted, not asked"
+        "asked, weren't asked, not consulted, not asked, have their say, "
+        "have your say, had their say, had our say, had a say, come clean, stitch up, stitch-up, "
+        "u-turn, public meeting*"
     ),
     # Who leads and decides, not clinicians as such: "doctors", "nurses" and "GPs" on
     # their own are everywhere in real comments about services and staffing.
@@ -126,10 +135,14 @@ _PHRASES: dict[str, str] = {
         "patient*, care, carer*, care home*, social care, community care, district nurs*, "
         "health visitor*, children's, childrens, paediatric*, stroke, cancer, cardiac, heart, "
         "dementia, elderly, older people, disabled, disabilit*, treatment*, treated, "
-        "operation*, surger*, bed*, ward*, clinic*, pharmac*, dentist*, dental, prescription*, "
-        "referral*, diagnos*, scan*, x-ray*, blood test*, physio*, close*, closing, closure*, "
+        "operation*, surger*, bed, beds, bedded, bedside, ward*, clinic, clinics, pharmac*, "
+        "dentist*, dental, prescription*, "
+        "referral*, diagnos*, scan, scans, scanner*, scanning, x-ray*, blood test*, physio*, "
+        "close, closed, "
+        "closes, closest, closing, closure*, "
         "shut*, downgrad*, relocat*, move services, moving services, travel*, journey*, miles, "
-        "bus*, parking, transport, drive, distance, access, accessib*, nearest, local hospital, "
+        "bus, buses, parking, transport, drive, distance, access, accessib*, nearest, "
+        "local hospital, "
         "on our doorstep, closer to home, quality of care, safe, unsafe, safety, lives at risk, "
         "die, died, death*, overstretched, over-stretched, stretched, pressure, capacity, "
         "discharge*, pathway*, provision, provide*, lose our, losing our, keep our, save our, "
@@ -144,12 +157,13 @@ _PHRASES: dict[str, str] = {
         "seen, got seen, be seen, housebound, nurse appointment*"
     ),
     "jobs": (
-        "job, jobs, staff, staffing, staffed, understaff*, workforce, employ*, redundan*, laid "
+        "jobs, job cuts, job security, my job, his job, her job, job offer*, job title*, staff, "
+        "staffing, staffed, understaff*, workforce, employ*, redundan*, laid "
         "off, lay off*, layoff*, made redundant, lose their job*, losing their job*, recruit*, "
         "retain staff, retaining staff, retain nurses, retain doctors, retain gps, keep staff, "
         "retention, vacanc*, morale, burnout, burn out, burnt out, exhausted staff, "
         "career*, training places, training posts, training budget*, staff training, "
-        "trainee*, apprentice*, pay, pay rise, wage*, pension*, "
+        "trainee*, apprentice*, pay, pay rise, wage*, pension, pensions, "
         "terms and conditions, t&cs, tupe, agency staff, agency nurse*, locum*, bank staff, "
         "posts, post holder*, roles, restructur*, re-structur*, staff consultation, union*, "
         "unison, unite, rcn, gmb, strike*, industrial action, colleagues, workers, worker, "
@@ -160,7 +174,9 @@ _PHRASES: dict[str, str] = {
         "relocate staff, redeploy*, secondment*, new job titles, management posts, hr, "
         "experienced staff, familiar faces, "
         "people who work, nursing shortage*, nurse recruitment, supply of nurses, haemorrhag*, "
-        "exodus, workload*, shift*, rota*, overtime, staff side, band 5, band 6, employer*, "
+        "exodus, workload*, shifts, night shift*, extra shift*, long shift*, "
+        "double shift*, shift work*, shift pattern*, shift system*, rota*, overtime, "
+        "staff side, band 5, band 6, employer*, "
         "wholly owned, subsidiary, subsidiaries, last to know, new contract*, contracts of "
         "employment, org change, organisational change, organizational change, at risk of "
         "redundancy, posts at risk, jobs at risk, job matching, slotted in, slotting, job "
@@ -170,7 +186,10 @@ _PHRASES: dict[str, str] = {
         "call handler*, not enough staff, not enough nurses, not enough doctors, not enough "
         "gps, not enough midwives, fewer gps, fewer nurses, fewer doctors, fewer midwives, "
         "fewer staff, all categories of staff, rota gaps, unfilled shifts, "
-        "frontline staff, our members, union members"
+        "frontline staff, our members, union members, losing jobs, lose jobs, job loss*, "
+        "jobs lost, jobs cut, cut jobs, loss of jobs, staff sickness, staffing pressure*, "
+        "lack of staff, lack of consultants, lack of doctors, lack of nurses, lack of gps, "
+        "lack of midwives"
     ),
 }
 LEXICON: dict[str, tuple[str, ...]] = {
@@ -285,15 +304,18 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "clinicians deciding": (
         (
             "gp", "gps", "doctor*", "clinician*", "consultants", "consultant", "nurse*",
-            "midwi*", "paramedic*", "pharmacist*", "medic*", "physician*", "surgeon*",
+            "midwi*", "paramedic*", "pharmacist*", "medic", "medics", "medical", "physician*",
+            "surgeon*",
             "royal college*", "bma", "lmc*", "rcn", "professional*", "practices", "partners",
         ),
         (
             "board*", "decid*", "decision*", "say", "voice*", "lead*", "led", "commission*",
             "consulted", "not consulted", "asked", "ask", "listen*", "involv*", "vote*",
-            "voting", "seat*", "represent*", "chair*", "overrul*", "overrid*", "ignor*",
-            "input", "views", "view", "oppos*", "engag*", "control*", "influence*", "member*",
-            "governing", "sign*", "approv*", "agree*", "heard", "committee*",
+            "voting", "seat", "seats", "represent*", "chair*", "overrul*", "overrid*", "ignor*",
+            "input", "views", "view", "oppose", "opposed", "opposes", "opposing", "opposition",
+            "engag*", "control*", "influence*", "member*",
+            "governing", "sign", "signs", "signed", "signing", "sign-off", "approv*", "agree*",
+            "heard", "committee*",
         ),
     ),
     "staff praised": (
@@ -330,7 +352,8 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "uncertain*", "worry*", "worried", "worrying", "anxious", "anxiety", "at risk",
             "in the dark", "no news", "heard nothing", "redundan*", "limbo", "unsettl*",
             "demoralis*", "demoraliz*", "overwhelmed", "exhausted", "overstretched",
-            "stretched", "burn*", "leaving", "quit*", "cannot cope", "can't cope",
+            "stretched", "burnout", "burnt out", "burned out", "burn out", "leaving", "quit",
+            "quits", "quitting", "cannot cope", "can't cope",
             "not enough", "too few", "understaff*", "morale", "stress*",
         ),
     ),

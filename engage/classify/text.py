@@ -121,6 +121,13 @@ _NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:doctors?'?s?|gp'?s?)\s+surgeries\b", "surgeries"),
         (r"\bmedical\s+centres?\b", "health centre"),
         (r"\b(?:midwifery|midwife)(?:\s*-\s*|\s+)?(?:led\s+)?units?\b", "maternity unit"),
+        # A care model named after who staffs it, not who decides: "consultant-led
+        # maternity" is the obstetric service a town keeps or loses, "midwife-led care"
+        # its alternative (convention 18). Plural "consultants led the review" stays.
+        (r"\b(?:consultant|obstetric)(?:\s*-\s*|\s+)led\b", "acute"),
+        (r"\b(?:midwifery|midwife)(?:\s*-\s*|\s+)led\b", "maternity"),
+        # An idiom, not a board: "staff across the board are working hard".
+        (r"\bacross\s+the\s+board\b", "throughout"),
     )
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")

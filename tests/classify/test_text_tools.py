@@ -222,3 +222,22 @@ def test_a_lexicon_saved_before_contexts_still_loads():
     loaded = lexicon.LexiconFeatures.__new__(lexicon.LexiconFeatures)
     loaded.__setstate__(state)
     assert loaded.transform(["money"]).toarray().tolist() == [[pytest.approx(np.log1p(1))]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Keep consultant-led maternity at Pilgrim.", "Keep acute maternity at Pilgrim."),
+        ("A 24 hour consultant led service.", "A 24 hour acute service."),
+        ("Obstetric-led births will move.", "acute births will move."),
+        ("Midwife-led care is not enough.", "maternity care is not enough."),
+        ("Staff across the board are tired.", "Staff throughout are tired."),
+    ],
+)
+def test_care_models_named_after_their_staff_read_as_services(text, expected):
+    assert normalise(text) == expected
+
+
+def test_clinicians_who_led_something_stay_clinicians():
+    text = "The consultants led the review and the GP-led board signed it off."
+    assert normalise(text) == text

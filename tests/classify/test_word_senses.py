@@ -83,3 +83,73 @@ def test_staffing_in_a_quoted_reply_never_reaches_the_lexicon():
 def test_the_shipped_model_reads_the_other_sense_as_not_jobs(shipped_model, text):
     themes = {t for t, _ in shipped_model.predict([text])[0]}
     assert "jobs" not in themes
+
+
+# Round 10 (docs/data-card.md): a prefix phrase is a word and its forms, not every word
+# that happens to start the same way. Each pair: a text the phrase was written for, and
+# one whose word only shares its first letters.
+@pytest.mark.parametrize(
+    ("theme", "meant", "other_word"),
+    [
+        (
+            "money",
+            "We need investment in the community hospital.",
+            "The investigation into the deaths",
+        ),
+        ("money", "The grant funding ends in March.", "The unit at Grantham is closing."),
+        ("money", "The trust is flat broke.", "Since the news broke, nobody has slept."),
+        (
+            "decision-making",
+            "The board was secretive about it.",
+            "The Health Secretary wrote back.",
+        ),
+        ("decision-making", "Nobody consulted the town.", "The consultant saw me within a week."),
+        ("decision-making", "Who will represent Ealing?", "This represents a third of the budget."),
+        ("services", "I waited six weeks for a scan.", "It is a scandal."),
+        ("services", "There is no bus to Carlisle.", "Business as usual."),
+        ("services", "They are cutting 40 beds.", "A family from Bedford."),
+        ("services", "The clinic is moving.", "The clinical commissioners met."),
+        ("services", "The walk-in centre closed.", "We will work closely with partners."),
+        ("jobs", "Nurses' pensions are at risk.", "Pensioners in Whitby rely on the bus."),
+        ("money", "The savings target is £40m.", "Thank you for saving our hospital."),
+        ("jobs", "The merger means job cuts.", "The reception team do a great job."),
+        ("jobs", "Nurses on night shifts are exhausted.", "A shift of care into the community."),
+    ],
+)
+def test_a_prefix_phrase_matches_its_forms_not_other_words(theme, meant, other_word):
+    phrases = lexicon.LEXICON[theme]
+    assert lexicon.matches(normalise(meant), phrases)
+    assert not lexicon.matches(normalise(other_word), phrases)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Local GPs opposed the plan.", True),
+        ("GP members signed off the constitution.", True),
+        ("The plans were developed by local doctors.", False),  # not a deciding word (round 10)
+        ("The doctors said it is significantly worse.", False),
+        ("The nurses work on the opposite ward.", False),
+        ("The consultant-led unit at Pilgrim must stay.", False),
+        ("Doctors and nurses across the board are working flat out.", False),
+        ("Medication reviews are done by the pharmacist.", False),
+    ],
+)
+def test_clinicians_deciding_needs_a_deciding_word(text, found):
+    features = lexicon.LexiconFeatures(None, 1.0, lexicon.default_contexts())
+    names = [name for name, *_ in lexicon.default_contexts()]
+    sentences = dict(zip(names, features.context_sentences(normalise(text)), strict=True))
+    assert bool(sentences["clinicians deciding"]) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "theme"),
+    [
+        ("This is your chance to have your say on the plans.", "decision-making"),
+        ("Residents never had their say before the vote.", "decision-making"),
+        ("The merger will mean job losses in the back office.", "jobs"),
+        ("The ward shut because of a lack of nurses.", "jobs"),
+    ],
+)
+def test_phrases_real_comments_use(text, theme):
+    assert lexicon.matches(normalise(text), lexicon.LEXICON[theme])

@@ -307,6 +307,7 @@ CONTEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "midwi*", "paramedic*", "pharmacist*", "medic", "medics", "medical", "physician*",
             "surgeon*",
             "royal college*", "bma", "lmc*", "rcn", "professional*", "practices", "partners",
+            "clinical staff", "clinical teams", "clinical colleagues", "frontline clinicians",
         ),
         (
             "board*", "decid*", "decision*", "say", "voice*", "lead*", "led", "commission*",

@@ -113,6 +113,7 @@ _NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bhealth\s+and\s+wellbeing\s+boards?\b", "HWB"),
         (r"\b(?:joint\s+)?health\s+overview\s+and\s+scrutiny\s+committees?\b", "HOSC"),
         (r"\baccident\s+(?:and|&)\s+emergency\b", "A&E"),
+        (r"\bcare\s+quality\s+commission\b", "CQC"),
         # Places, not people: "the doctor's surgery is closing after the consultation"
         # says nothing about clinicians deciding (lexicon.py's contexts).
         (r"\b(?:doctors?'?s?|gp'?s?|medical)\s+(?:surgery|practice)\b", "surgery"),

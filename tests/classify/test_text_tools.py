@@ -232,6 +232,7 @@ def test_a_lexicon_saved_before_contexts_still_loads():
         ("Obstetric-led births will move.", "acute births will move."),
         ("Midwife-led care is not enough.", "maternity care is not enough."),
         ("Staff across the board are tired.", "Staff throughout are tired."),
+        ("The Care Quality Commission shut the practice.", "The CQC shut the practice."),
     ],
 )
 def test_care_models_named_after_their_staff_read_as_services(text, expected):

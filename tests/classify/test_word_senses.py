@@ -126,6 +126,7 @@ def test_a_prefix_phrase_matches_its_forms_not_other_words(theme, meant, other_w
     ("text", "found"),
     [
         ("Local GPs opposed the plan.", True),
+        ("They never listened to the clinical staff.", True),
         ("GP members signed off the constitution.", True),
         ("The plans were developed by local doctors.", False),  # not a deciding word (round 10)
         ("The doctors said it is significantly worse.", False),

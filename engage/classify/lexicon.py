@@ -241,6 +241,29 @@ class _Matcher:
                     (compiled, k)
                 )
         self.prefix_lengths = sorted({len(w) for w in self.prefix})
+        # Per word seen: the themes of the one-word phrases it is (they match by how
+        # they were looked up) and the longer phrases that start with it (to check
+        # against the words after it). Real texts repeat their words, and looking a
+        # word up under every prefix length was most of what matching cost.
+        self._by_word: dict[str, tuple[tuple[int, ...], tuple[tuple[Phrase, int], ...]]] = {}
+
+    _WORDS_KEPT = 200_000
+
+    def _starting(self, tok: str) -> tuple[tuple[int, ...], tuple[tuple[Phrase, int], ...]]:
+        found = self._by_word.get(tok)
+        if found is None:
+            candidates = list(self.exact.get(tok, ()))
+            for length in self.prefix_lengths:
+                if length > len(tok):
+                    break
+                candidates.extend(self.prefix.get(tok[:length], ()))
+            found = (
+                tuple(k for phrase, k in candidates if len(phrase) == 1),
+                tuple((phrase, k) for phrase, k in candidates if len(phrase) > 1),
+            )
+            if len(self._by_word) < self._WORDS_KEPT:
+                self._by_word[tok] = found
+        return found
 
     def spans(self, toks: Sequence[str]) -> list[tuple[int, int, int]]:
         """Each match in *toks* as (start, end, theme index), in order of start. A list,
@@ -249,12 +272,10 @@ class _Matcher:
         out: list[tuple[int, int, int]] = []
         n = len(toks)
         for i, tok in enumerate(toks):
-            candidates = list(self.exact.get(tok, ()))
-            for length in self.prefix_lengths:
-                if length > len(tok):
-                    break
-                candidates.extend(self.prefix.get(tok[:length], ()))
-            for phrase, k in candidates:
+            single, longer = self._starting(tok)
+            for k in single:
+                out.append((i, i + 1, k))
+            for phrase, k in longer:
                 end = i + len(phrase)
                 if end <= n and all(
                     toks[i + j].startswith(w) if pre else toks[i + j] == w

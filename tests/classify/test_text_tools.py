@@ -266,3 +266,34 @@ def test_name_rewrites_skipped_by_their_words_give_the_same_text():
     assert sum(a != b for a, b in zip(shortened, texts, strict=True)) > 100  # it rewrites
     assert shortened[-3] == "surgeries are closing."
     assert normalise(texts[-2]) == "The CCG and the CQC"
+
+
+def test_matcher_finds_with_its_word_cache_what_it_finds_without():
+    """The matcher keeps, per word, the phrases starting with it; over the corpus that
+    finds the same spans as looking every word up under every prefix afresh."""
+    matcher = lexicon._Matcher(lexicon.default_lexicon(THEMES))
+
+    def afresh(toks):
+        out = []
+        for i, tok in enumerate(toks):
+            candidates = list(matcher.exact.get(tok, ()))
+            for length in matcher.prefix_lengths:
+                if length <= len(tok):
+                    candidates.extend(matcher.prefix.get(tok[:length], ()))
+            for phrase, k in candidates:
+                words = toks[i : i + len(phrase)]
+                if len(words) == len(phrase) and all(
+                    t.startswith(w) if pre else t == w
+                    for t, (w, pre) in zip(words, phrase, strict=True)
+                ):
+                    out.append((i, i + len(phrase), k))
+        return sorted(out)
+
+    texts, _ = load_corpus(default_corpus_paths())
+    found = 0
+    for text in texts[::3] + texts[::3]:  # the second time from the cache
+        toks = lexicon.tokens(normalise(text))
+        spans = matcher.spans(toks)
+        assert sorted(spans) == afresh(toks)
+        found += len(spans)
+    assert found > 10_000 and matcher._by_word

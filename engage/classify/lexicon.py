@@ -247,7 +247,7 @@ class _Matcher:
         # word up under every prefix length was most of what matching cost.
         self._by_word: dict[str, tuple[tuple[int, ...], tuple[tuple[Phrase, int], ...]]] = {}
 
-    _WORDS_KEPT = 200_000
+    _WORDS_KEPT = 50_000
 
     def _starting(self, tok: str) -> tuple[tuple[int, ...], tuple[tuple[Phrase, int], ...]]:
         found = self._by_word.get(tok)

@@ -46,8 +46,7 @@ _PHRASES: dict[str, str] = {
     "money": (
         "money, moneys, funding, fund, funds, funded, underfund*, budget*, allocation*, "
         "allocate*, deficit*, overspend*, overspent, savings, saving money, cost saving*, "
-        "efficiency saving*, "
-        "save money, costs, costing*, "
+        "efficiency saving*, save money, costs, costing*, "
         "costly, cost of, cost the, cost more, cost less, cost effective, cost-effective, "
         "cheap*, expens*, financ*, spend money, spending money, spend on, spending on, spent on, "
         "spend more, spend less, public spending, health spending, spending review, spending "
@@ -64,10 +63,9 @@ _PHRASES: dict[str, str] = {
         "privatiz*, outsourc*, profit*, pfi, debt*, tariff*, payment by results, capped, cap "
         "on, economic*, wasted, waste of, consultants' fees, management consultant*, recharg*, "
         "subsid*, grant, grants, grant funding, income, revenue, capital, books, balance the, "
-        "financial recovery, in "
-        "the red, bankrupt*, flat broke, went broke, gone broke, purse strings, "
-        "follow the money, top-slic*, top slic*, "
-        "salaries, big salaries, six-figure, fat cat*"
+        "financial recovery, in the red, bankrupt*, flat broke, went broke, gone broke, "
+        "purse strings, "
+        "follow the money, top-slic*, top slic*, salaries, big salaries, six-figure, fat cat*"
     ),
     "decision-making": (
         "decision*, decide*, decided, governance, govern*, accountab*, unaccountab*, "
@@ -139,8 +137,7 @@ _PHRASES: dict[str, str] = {
         "operation*, surger*, bed, beds, bedded, bedside, ward*, clinic, clinics, pharmac*, "
         "dentist*, dental, prescription*, "
         "referral*, diagnos*, scan, scans, scanner*, scanning, x-ray*, blood test*, physio*, "
-        "close, closed, "
-        "closes, closest, closing, closure*, "
+        "close, closed, closes, closest, closing, closure*, "
         "shut*, downgrad*, relocat*, move services, moving services, travel*, journey*, miles, "
         "bus, buses, parking, transport, drive, distance, access, accessib*, nearest, "
         "local hospital, "

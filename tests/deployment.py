@@ -26,6 +26,7 @@ NGINX_SITE = DEPLOY / "nginx" / "engage.conf"
 GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
 NGINX = "/usr/sbin/nginx"
 BIN = Path(sys.executable).parent
+REDIS_CLAIM = "engage-tests:claimed-by"  # the one key a claimed test database starts with
 
 
 def free_port() -> int:
@@ -268,11 +269,15 @@ def wait_ready(port: int, process: Process, seconds: float = 90) -> None:
 
 
 def free_redis_db() -> int | None:
-    """A Redis database number nobody is using (never 0), or None when there is none."""
+    """A Redis database number nobody is using (never 0), or None when there is none.
+
+    The SQLite and PostgreSQL suites run side by side in CI, so an empty database is
+    claimed with a key only one process can set; flush_redis_db() lets it go again."""
     import redis
 
     for number in range(15, 0, -1):
-        if redis.Redis(db=number).dbsize() == 0:
+        client = redis.Redis(db=number)
+        if client.dbsize() == 0 and client.set(REDIS_CLAIM, os.getpid(), nx=True):
             return number
     return None
 

@@ -64,7 +64,7 @@ def test_pages_in_each_language(live_server, browser, pages, code):
         overflow = []
         for name, path in pages:
             page.goto(base + path)
-            page.wait_for_load_state("networkidle")
+            page.wait_for_load_state("load")  # as test_public_pages.py's _Visitor.check
             assert page.evaluate("document.documentElement.lang") == code, (name, width)
             direction = page.evaluate("document.documentElement.dir")
             assert direction == ("rtl" if code == "ar" else "ltr"), (name, width)

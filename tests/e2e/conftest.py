@@ -65,6 +65,21 @@ def live_server(tmp_path_factory):
                 db.engine.dispose()
 
 
+def fresh_rate_limits() -> None:
+    """A new visitor's budgets (as tests/conftest.py's app fixture gives each test).
+    Every browser test posts from 127.0.0.1, and without waits between pages a run of
+    them goes over the feedback form's 10 posts a minute (a 429 mid-journey); the
+    limits themselves are tested in tests/public and tests/staff."""
+    from engage.extensions import limiter
+
+    limiter.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    fresh_rate_limits()
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from engage.extensions import db
+from tests.e2e.conftest import fresh_rate_limits
 
 pytestmark = pytest.mark.e2e
 
@@ -204,6 +205,7 @@ def visits(browser, live_server, public_pages):
     base, _ = live_server
     pages, data = public_pages
     done = {}
+    fresh_rate_limits()  # module-scoped: set up before the autouse fixture runs
     for width in (*PHONES, 1280):
         visitor = _Visitor(browser, base, width)
         for name, path in pages:

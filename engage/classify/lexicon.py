@@ -96,8 +96,6 @@ _PHRASES: dict[str, str] = {
         "u-turn, public meeting*"
     ),
     # Who leads and decides, not clinicians as such: "doctors", "nurses" and "GPs" on
-    # their own are everywhere in real comments about services and staffing.
-    # Who leads and decides, not clinicians as such: "doctors", "nurses" and "GPs" on
     # their own are everywhere in real comments about services and staffing, and
     # "Clinical Commissioning Group" is only a name (text.py shortens it to CCG).
     "clinical-leadership": (

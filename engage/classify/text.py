@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalise", "strip_quoted", "strip_signature"]
+__all__ = ["normalise", "strip_attributions", "strip_quoted", "strip_signature"]
 
 # A reply attribution: "On Tue, 4 Jun 2019 at 10:02, Jane <j@x.org> wrote:".
 # Mail clients wrap long attributions, so "wrote:" may end the next line.
@@ -147,6 +147,85 @@ _NAMES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         (r"\bacross\s+the\s+board\b", "throughout", "board"),
     )
 )
+# Who is quoted is not what is raised (docs/themes.md, convention 23). News reports and
+# minutes name a speaker by role before or after the words: "GP leaders in the area said
+# it was appalling", "Dr X, chair of the LMC's GP committee, told the BBC that ...",
+# '"It will cost lives," said Ann Y, GMB regional officer.' The role's words (chair,
+# leader, committee, the union's name) read as clinical leadership, jobs or
+# decision-making when they are only a byline. A speaker named by a role is cut to
+# "they" before the reporting verb, or cut after it; a speaker with no role ("GPs said
+# they were never asked", "The BMA said ...") is left alone, since who speaks can be
+# the point (convention 19). Round 11 of docs/data-card.md has the figures.
+_REPORTING = re.compile(
+    r"\b(?:said|says|told|added|warned|claimed|argued|explained|commented|stated|"
+    r"reiterated|urged|insisted|responded|described|believes|pointed out)\b",
+    re.IGNORECASE,
+)
+_ROLE = re.compile(
+    r"\b(?:chairs?|chairman|chairwoman|chairperson|chief executive|chief officer|director|"
+    r"secretary|spokes(?:man|woman|person)|officer|leaders?|president|negotiator|deputy|"
+    r"head|manager|councillor|cllr|mp|minister|organiser|founder|member|campaigner|"
+    r"convenor|representative|rep)\b",
+    re.IGNORECASE,
+)
+_SPEAKER_BEFORE_ENDS = ".!?\n\"“”:;"  # a speaker before the verb starts after one of these
+_SPEAKER_AFTER_ENDS = ".!?\n\"“”"
+_SPEAKER_WORDS = 20  # a longer run before "said" is a sentence, not a byline
+# A byline names someone; a run with a verb or a clause word in it says something
+# ("the practice manager admitted it had been difficult to recruit, but said ...",
+# "a councillor has said he ...") and is kept whole.
+_CLAUSE = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|will|would|can|could|should|may|might|"
+    r"must|shall|do|does|did|not|it|he|she|we|they|i|you|that|which|who|because|but|if|"
+    r"when|asked|admitted|agreed)\b",
+    re.IGNORECASE,
+)
+
+# "Our councillor said nothing for months": what the role-holder did is the point.
+_NOT_SPEECH = re.compile(
+    r"\s+(?:nothing|little|no|so|yes|otherwise|something|anything|one thing)\b", re.IGNORECASE
+)
+
+
+def _is_byline(span: str) -> bool:
+    return (
+        0 < len(span.split()) <= _SPEAKER_WORDS
+        and _ROLE.search(span) is not None
+        and _CLAUSE.search(span) is None
+    )
+
+
+def strip_attributions(text: str) -> str:
+    """Cut speakers named by their role from reported speech (see _REPORTING above)."""
+    if _REPORTING.search(text) is None:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is in out
+    for verb in _REPORTING.finditer(text):
+        if verb.start() < done:
+            continue
+        # Before the verb: a sentence that opens with the speaker, "GP leaders said".
+        start = max(text.rfind(c, done, verb.start()) for c in _SPEAKER_BEFORE_ENDS)
+        opener = text[start] if start >= 0 else ""
+        after_quote = opener in "\"“”" and text[:start].rstrip()[-1:] in (".", "!", "?", ",")
+        if (start < 0 and done == 0) or opener in ".!?\n" or after_quote:
+            span = text[start + 1 : verb.start()]
+            if _is_byline(span) and not _NOT_SPEECH.match(text, verb.end()):
+                out.append(text[done : start + 1] + " they ")
+                done = verb.start()
+                continue
+        # After the verb, following a quote or comma: '"...," said Ann Y, GMB officer.'
+        if text[:verb.start()].rstrip()[-1:] in (",", "\"", "”", "’"):
+            ends = [i for i in (text.find(c, verb.end()) for c in _SPEAKER_AFTER_ENDS) if i >= 0]
+            end = min(ends, default=len(text))
+            at_sentence_end = end == len(text) or text[end] in ".!?\n"
+            if at_sentence_end and _is_byline(text[verb.end() : end]):
+                out.append(text[done : verb.end()])
+                done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -267,6 +346,7 @@ def normalise(text: str | None) -> str:
         if text == before:
             break
     text = _shorten_names(text)
+    text = strip_attributions(text)
     text = _URL.sub(" ", text)
     text = _EMAIL.sub(" ", text)
     text = _SPACES.sub(" ", text)

@@ -169,6 +169,60 @@ def test_long_names_of_bodies_are_shortened():
     assert normalise(text) == "The CCG and the ICB; A&E"
 
 
+# ------------------------------------------------------------- who is quoted (conv. 23)
+
+
+@pytest.mark.parametrize(
+    ("text", "own_words"),
+    [
+        (
+            "GP leaders in the area said it was an appalling situation.",
+            "they said it was an appalling situation.",
+        ),
+        (
+            "Dr A Shah, chair of the LMC's GP committee, told the BBC that lists are closing.",
+            "they told the BBC that lists are closing.",
+        ),
+        (
+            '"It will cost lives," said Ann Lee, GMB regional officer. Nobody listened.',
+            '"It will cost lives," said. Nobody listened.',
+        ),
+        (
+            "The ward shut. Unite lead officer Jo Bell added: \"Patients lose out.\"",
+            "The ward shut. they added: \"Patients lose out.\"",
+        ),
+    ],
+)
+def test_a_speaker_named_by_a_role_is_cut(text, own_words):
+    assert normalise(text) == own_words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GPs said they were never asked about the merger.",  # who speaks is the point
+        "The BMA said GPs must have seats on the board.",  # a body, no role named
+        "A Gainsborough councillor has said he struggles to have confidence in the trust.",
+        "The practice manager admitted it had been hard to recruit, but said locums help.",
+        "The chair of the CCG was never asked about the closure.",  # no reporting verb
+        "Our councillor said nothing for months while the ward closed.",  # the point
+        "Residents of the three villages around the old cottage hospital at the far end of "
+        "the valley road where the manager once lived said the bus is the only way in.",
+    ],
+)
+def test_words_that_say_something_are_kept(text):
+    assert normalise(text) == text
+
+
+def test_a_byline_no_longer_reads_as_clinical_leadership(shipped_model):
+    quoted = "It is a patient-safety critical incident and patients cannot get through."
+    bylined = f"GP leaders in the area said: \"{quoted}\""
+    alone, with_byline = shipped_model.predict_proba([quoted, bylined])
+    k = THEMES.index("clinical-leadership")
+    assert with_byline[k] == pytest.approx(alone[k], abs=0.05)
+    assert "clinical-leadership" not in {t for t, _ in shipped_model.predict([bylined])[0]}
+
+
 # ------------------------------------------------------------------------- explain
 
 

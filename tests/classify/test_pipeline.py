@@ -220,6 +220,19 @@ def test_choose_thresholds_maximises_f1_and_clips():
     assert choose_thresholds(y, p, bounds=(0.2, 0.8))[2] == 0.8
 
 
+def test_choose_thresholds_prefers_a_broad_good_region_to_one_lucky_cut():
+    # 20 positives: 19 at 0.60 and one at 0.345; negatives at 0.10, five at 0.335 and one
+    # at 0.355. Cutting at 0.34 alone is perfect (F1 1.0); every cut from 0.36 to 0.60
+    # misses one positive (F1 0.97); below 0.34 five negatives come in (F1 0.87). The
+    # single best cut sits one step above the cliff; the broad region holds on new text.
+    pos = np.r_[np.full(19, 0.60), 0.345]
+    neg = np.r_[np.full(10, 0.10), np.full(5, 0.335), 0.355]
+    y = np.r_[np.ones(20), np.zeros(16)][:, None]
+    p = np.r_[pos, neg][:, None]
+    t = choose_thresholds(y, p, bounds=(0.01, 0.99))[0]
+    assert 0.42 <= t <= 0.55, t
+
+
 # ------------------------------------------------------------------- thresholds
 
 

@@ -195,6 +195,14 @@ def _is_byline(span: str) -> bool:
     )
 
 
+def _char_before(text: str, i: int) -> str:
+    """The last non-space character of text[:i], or "" (no copy of the prefix)."""
+    i -= 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    return text[i] if i >= 0 else ""
+
+
 def strip_attributions(text: str) -> str:
     """Cut speakers named by their role from reported speech (see _REPORTING above)."""
     if _REPORTING.search(text) is None:
@@ -207,7 +215,7 @@ def strip_attributions(text: str) -> str:
         # Before the verb: a sentence that opens with the speaker, "GP leaders said".
         start = max(text.rfind(c, done, verb.start()) for c in _SPEAKER_BEFORE_ENDS)
         opener = text[start] if start >= 0 else ""
-        after_quote = opener in "\"“”" and text[:start].rstrip()[-1:] in (".", "!", "?", ",")
+        after_quote = opener in "\"“”" and _char_before(text, start) in (".", "!", "?", ",")
         if (start < 0 and done == 0) or opener in ".!?\n" or after_quote:
             span = text[start + 1 : verb.start()]
             if _is_byline(span) and not _NOT_SPEECH.match(text, verb.end()):
@@ -215,7 +223,7 @@ def strip_attributions(text: str) -> str:
                 done = verb.start()
                 continue
         # After the verb, following a quote or comma: '"...," said Ann Y, GMB officer.'
-        if text[:verb.start()].rstrip()[-1:] in (",", "\"", "”", "’"):
+        if _char_before(text, verb.start()) in (",", "\"", "”", "’"):
             ends = [i for i in (text.find(c, verb.end()) for c in _SPEAKER_AFTER_ENDS) if i >= 0]
             end = min(ends, default=len(text))
             at_sentence_end = end == len(text) or text[end] in ".!?\n"

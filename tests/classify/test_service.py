@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -101,6 +102,19 @@ def test_staff_corrections_change_the_next_model(trained, corpus):
     assert result.n_staff_labels == 12
     again = web(pattern)
     assert "jobs" in {t.theme.slug for t in again.tags}
+
+
+def test_cli_percent_and_probability_agree_at_a_rounding_edge(app, trained, monkeypatch):
+    # 0.97497 is 97% on the one scale; printed to four places it would read 0.975 (98%).
+    model, _row = service.load_active()
+    edge = np.array([[0.97497, 0.1, 0.1, 0.1, 0.1]])
+    monkeypatch.setattr(type(model), "predict_proba", lambda self, texts: edge)
+    text = "The deficit means cuts to the budget"
+    out = app.test_cli_runner().invoke(cli, ["classify", text, "--json"])
+    data = json.loads(out.output)
+    money = next(t for t in data["themes"] if t["theme"] == "money")
+    assert money["percent"] == 97
+    assert percent(money["confidence"]) == percent(data["probabilities"]["money"]) == 97
 
 
 def test_cli_classify_and_evaluate_json(app, trained, corpus):

@@ -122,8 +122,8 @@ def classify_command(text: str, as_json: bool) -> None:
         click.echo(f"needs translation: written in {names.name(language)} ({language})")
         return
     proba = model.predict_proba([text])[0]
-    # Probabilities as the model gave them, as they are stored on a tag: rounded here,
-    # 0.97497 printed as 0.975 read as 98% beside "percent": 97, the inbox's figure.
+    # Unrounded, as stored on a tag, so that percent() of any figure printed is the
+    # inbox's percent (0.97497 rounded to 0.975 would read 98% beside "percent": 97).
     themes = [
         {"theme": slug, "confidence": float(p), "percent": percent(float(p))}
         for slug, p, threshold in zip(model.themes, proba, model.thresholds, strict=True)

@@ -143,6 +143,26 @@ _NAMES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         # its alternative (convention 18). Plural "consultants led the review" stays.
         (r"\b(?:consultant|obstetric)(?:\s*-\s*|\s+)led\b", "acute", "led"),
         (r"\b(?:midwifery|midwife)(?:\s*-\s*|\s+)led\b", "maternity", "led"),
+        # A consultation with a clinician is an appointment, not the public's say: "face
+        # to face GP consultations", "a telephone consultation with my doctor" (round 12:
+        # none was decision-making in two real sets). "A face-to-face consultation in
+        # every borough" and "the online consultation hub" are the public's, so the
+        # clinician or the phone has to be named, and the exercise's own words follow.
+        (
+            r"\b(?:gp|doctor'?s?|nurse|medical|e-|video|telephone|phone)"
+            r"(?:\s+(?:online|video|telephone|phone))?\s*consultations"
+            r"(?!\s+(?:hub|exercise|event|period|process|document|meeting|response|paper|survey))",
+            "appointments",
+            "consultations",
+        ),
+        (
+            r"\b(?:gp|doctor'?s?|nurse|medical|e-|video|telephone|phone)"
+            r"(?:\s+(?:online|video|telephone|phone))?\s*consultation\b"
+            r"(?!\s+(?:hub|exercise|event|period|process|document|meeting|response|paper|survey))",
+            "appointment",
+            "consultation",
+        ),
+        (r"\bconsultation\s+rooms?\b", "clinic room", "consultation"),
         # An idiom, not a board: "staff across the board are working hard".
         (r"\bacross\s+the\s+board\b", "throughout", "board"),
     )
@@ -234,6 +254,15 @@ def strip_attributions(text: str) -> str:
     return "".join(out)
 
 
+# Typographic quotes folded to the plain ones the corpus is written with. Phones and
+# word processors curl apostrophes ("doctors’ surgery", "don’t"); the corpus has none,
+# so a curled word missed every pattern and lexicon phrase written with "'" and read as
+# a different word to the character n-grams. Two real sets of round 12 had a curled
+# apostrophe in 362 of 572 comments (docs/data-card.md).
+_TYPOGRAPHY = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'",
+     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
+)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -346,7 +375,7 @@ def normalise(text: str | None) -> str:
     """Return the sender's own words from a feedback message, whitespace tidied."""
     if not text:
         return ""
-    text = strip_quoted(text)
+    text = strip_quoted(text.translate(_TYPOGRAPHY))
     text = strip_signature(text)
     for _ in range(3):  # "Dear Dr Ahmed, Dear colleagues," or "Hi,\n\nDear team,"
         before = text

@@ -351,3 +351,45 @@ def test_matcher_finds_with_its_word_cache_what_it_finds_without():
         assert sorted(spans) == afresh(toks)
         found += len(spans)
     assert found > 10_000 and matcher._by_word
+
+
+def _curl(text: str) -> str:
+    """Quotes as phones and word processors type them: ’ for ', “ and ” for "."""
+    text = text.replace("'", "\u2019")
+    opened = False
+    out = []
+    for ch in text:
+        if ch == '"':
+            out.append("\u201d" if opened else "\u201c")
+            opened = not opened
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_curled_quotes_read_as_plain_ones():
+    """The corpus is written with ' and "; real mail curls them. The same words with
+    curled quotes must give the model the same text (round 12, docs/data-card.md)."""
+    texts, _ = load_corpus([*default_corpus_paths(), HOLDOUT_PATH])
+    quoted = [t for t in texts if "'" in t or '"' in t]
+    assert len(quoted) > 1000
+    assert [normalise(_curl(t)) for t in quoted] == [normalise(t) for t in quoted]
+    assert normalise("Keep the doctors\u2019 surgery open") == "Keep the surgery open"
+    assert normalise("\u2018It\u2019s a \u201cdone deal\u201d\u2019") == "'It's a \"done deal\"'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What about face to face GP consultations?", "What about face to face appointments?"),
+        ("A phone consultation with my GP took weeks.", "A appointment with my GP took weeks."),
+        ("Voices carry from the consultation rooms.", "Voices carry from the clinic room."),
+        # The public's consultation keeps its word.
+        ("Hold a face-to-face consultation in every borough.", None),
+        ("Use the online consultation hub.", None),
+        ("A telephone consultation event in May.", None),
+        ("The CCG consultation was a sham.", None),
+    ],
+)
+def test_a_consultation_with_a_clinician_reads_as_an_appointment(text, expected):
+    assert normalise(text) == (text if expected is None else expected)

@@ -375,7 +375,9 @@ def normalise(text: str | None) -> str:
     """Return the sender's own words from a feedback message, whitespace tidied."""
     if not text:
         return ""
-    text = strip_quoted(text.translate(_TYPOGRAPHY))
+    if not text.isascii():  # most texts: a C-speed check, no per-character mapping
+        text = text.translate(_TYPOGRAPHY)
+    text = strip_quoted(text)
     text = strip_signature(text)
     for _ in range(3):  # "Dear Dr Ahmed, Dear colleagues," or "Hi,\n\nDear team,"
         before = text

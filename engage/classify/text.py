@@ -150,16 +150,9 @@ _NAMES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
         # clinician or the phone has to be named, and the exercise's own words follow.
         (
             r"\b(?:gp|doctor'?s?|nurse|medical|e-|video|telephone|phone)"
-            r"(?:\s+(?:online|video|telephone|phone))?\s*consultations"
+            r"(?:\s+(?:online|video|telephone|phone))?\s*consultation(s?)\b"
             r"(?!\s+(?:hub|exercise|event|period|process|document|meeting|response|paper|survey))",
-            "appointments",
-            "consultations",
-        ),
-        (
-            r"\b(?:gp|doctor'?s?|nurse|medical|e-|video|telephone|phone)"
-            r"(?:\s+(?:online|video|telephone|phone))?\s*consultation\b"
-            r"(?!\s+(?:hub|exercise|event|period|process|document|meeting|response|paper|survey))",
-            "appointment",
+            r"appointment\1",
             "consultation",
         ),
         (r"\bconsultation\s+rooms?\b", "clinic room", "consultation"),

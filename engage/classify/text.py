@@ -181,8 +181,9 @@ _ROLE = re.compile(
     r"convenor|representative|rep)\b",
     re.IGNORECASE,
 )
-_SPEAKER_BEFORE_ENDS = ".!?\n\"“”:;"  # a speaker before the verb starts after one of these
-_SPEAKER_AFTER_ENDS = ".!?\n\"“”"
+# normalise() has folded curled quotes to plain ones before this runs (_TYPOGRAPHY).
+_SPEAKER_BEFORE_ENDS = ".!?\n\":;"  # a speaker before the verb starts after one of these
+_SPEAKER_AFTER_ENDS = ".!?\n\""
 _SPEAKER_WORDS = 20  # a longer run before "said" is a sentence, not a byline
 # A byline names someone; a run with a verb or a clause word in it says something
 # ("the practice manager admitted it had been difficult to recruit, but said ...",
@@ -217,7 +218,9 @@ def _char_before(text: str, i: int) -> str:
 
 
 def strip_attributions(text: str) -> str:
-    """Cut speakers named by their role from reported speech (see _REPORTING above)."""
+    """Cut speakers named by their role from reported speech (see _REPORTING above).
+
+    Reads quotes as normalise() leaves them: plain, curled ones folded first."""
     if _REPORTING.search(text) is None:
         return text
     out: list[str] = []
@@ -228,7 +231,7 @@ def strip_attributions(text: str) -> str:
         # Before the verb: a sentence that opens with the speaker, "GP leaders said".
         start = max(text.rfind(c, done, verb.start()) for c in _SPEAKER_BEFORE_ENDS)
         opener = text[start] if start >= 0 else ""
-        after_quote = opener in "\"“”" and _char_before(text, start) in (".", "!", "?", ",")
+        after_quote = opener == '"' and _char_before(text, start) in (".", "!", "?", ",")
         if (start < 0 and done == 0) or opener in ".!?\n" or after_quote:
             span = text[start + 1 : verb.start()]
             if _is_byline(span) and not _NOT_SPEECH.match(text, verb.end()):
@@ -236,7 +239,7 @@ def strip_attributions(text: str) -> str:
                 done = verb.start()
                 continue
         # After the verb, following a quote or comma: '"...," said Ann Y, GMB officer.'
-        if _char_before(text, verb.start()) in (",", "\"", "”", "’"):
+        if _char_before(text, verb.start()) in (",", '"'):
             ends = [i for i in (text.find(c, verb.end()) for c in _SPEAKER_AFTER_ENDS) if i >= 0]
             end = min(ends, default=len(text))
             at_sentence_end = end == len(text) or text[end] in ".!?\n"

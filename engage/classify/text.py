@@ -217,6 +217,19 @@ def _char_before(text: str, i: int) -> str:
     return text[i] if i >= 0 else ""
 
 
+def _after_quoted_words(text: str, i: int) -> bool:
+    """True when text[:i] ends with a comma or a closing quote, the place of a byline.
+
+    A single quote closes quoted words only after their punctuation (",' said ...", as
+    British papers print it); after a letter it is an apostrophe ("the nurses' ...").
+    """
+    before = _char_before(text, i)
+    if before in (",", '"'):
+        return True
+    j = text.rfind("'", 0, i)
+    return before == "'" and _char_before(text, j) in (",", ".", "!", "?")
+
+
 def strip_attributions(text: str) -> str:
     """Cut speakers named by their role from reported speech (see _REPORTING above).
 
@@ -239,7 +252,7 @@ def strip_attributions(text: str) -> str:
                 done = verb.start()
                 continue
         # After the verb, following a quote or comma: '"...," said Ann Y, GMB officer.'
-        if _char_before(text, verb.start()) in (",", '"'):
+        if _after_quoted_words(text, verb.start()):
             ends = [i for i in (text.find(c, verb.end()) for c in _SPEAKER_AFTER_ENDS) if i >= 0]
             end = min(ends, default=len(text))
             at_sentence_end = end == len(text) or text[end] in ".!?\n"

@@ -187,6 +187,14 @@ def test_long_names_of_bodies_are_shortened():
             '"It will cost lives," said Ann Lee, GMB regional officer. Nobody listened.',
             '"It will cost lives," said. Nobody listened.',
         ),
+        (  # a single quote closes the words, as British papers print them
+            "'It will cost lives,' said Ann Lee, GMB regional officer. Nobody listened.",
+            "'It will cost lives,' said. Nobody listened.",
+        ),
+        (  # the same, curled: normalise() folds it to the plain quote first
+            "\u2018It will cost lives,\u2019 said Ann Lee, GMB regional officer.",
+            "'It will cost lives,' said.",
+        ),
         (
             "The ward shut. Unite lead officer Jo Bell added: \"Patients lose out.\"",
             "The ward shut. they added: \"Patients lose out.\"",

@@ -202,3 +202,27 @@ def models_activate_command(version: str) -> None:
     except (LookupError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Model {row.version} is now active.")
+
+
+@models_group.command("agreement")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def models_agreement_command(as_json: bool) -> None:
+    """How each version's tags compare with the themes staff gave the same items."""
+    from engage.classify.agreement import staff_agreement
+
+    found = list(staff_agreement().values())  # oldest version first
+    if as_json:
+        echo_json([v.as_dict() for v in found])
+        return
+    if not found:
+        click.echo("No item has been reviewed since a model tagged it.")
+    for v in found:
+        macro = "too few to say" if v.macro_f1 is None else f"macro-F1 {v.macro_f1:.3f}"
+        click.echo(f"{v.version}: {v.items} reviewed, {macro}")
+        for t in v.themes:
+            f1 = "-" if t.f1 is None else f"{t.f1:.2f}"
+            click.echo(
+                f"  {t.slug:<20} both {t.both:<5} model only {t.model_only:<5} "
+                f"staff only {t.staff_only:<5} F1 {f1}"
+            )

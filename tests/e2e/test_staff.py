@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import pyotp
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select, update
 
+from engage.classify.models import ModelVersion
 from engage.extensions import db
 from engage.staff import accounts
 from engage.staff.models import Role, StaffUser
 from engage.util import utcnow
-from tests.e2e.conftest import check_page
+from tests.e2e.conftest import ARTIFACTS, check_page
 
 pytestmark = pytest.mark.e2e
 
@@ -452,6 +454,112 @@ def test_admin_sees_accounts_and_the_audit_log(live_server, page, new_page):
     expect(mine.locator("td").nth(2)).to_have_text("response.published")
     expect(mine.locator("td").nth(3)).to_have_text(f"response {done['response_id']}")
     check_page(page, "staff-18-audit-filtered")
+
+
+def _tagged_then_reviewed(app, version: str) -> None:
+    """40 new items tagged by a model version (as the classifier writes tags) and then
+    reviewed by a triager through item_actions: money kept on 30 and taken off 5, jobs
+    added to 4 the model missed, services confirmed on 40."""
+    from datetime import timedelta
+
+    from engage.classify import service
+    from engage.feedback.models import Channel, TagSource, Theme
+    from engage.feedback.service import Submission, submit
+    from engage.staff import item_actions
+
+    with app.app_context():
+        triager = db.session.get(StaffUser, make_account(app, Role.TRIAGER).id)
+        items = [
+            submit(
+                Submission(
+                    text=f"Review sample {i}: the budget and the clinic.", channel=Channel.WEB
+                )
+            )
+            for i in range(40)
+        ]
+        themes = dict(db.session.execute(select(Theme.slug, Theme.id)).all())
+        at = utcnow() - timedelta(minutes=5)
+        tags = [
+            {
+                "item_id": item.id,
+                "theme_id": themes[slug],
+                "source": TagSource.MODEL,
+                "confidence": 0.8,
+                "model_version": version,
+                "created_at": at,
+            }
+            for n, item in enumerate(items)
+            for slug in (["money"] if n < 35 else []) + ["services"]
+        ]
+        ids = [item.id for item in items]
+        service.apply_tag_plan(service.TagPlan(ids, tags, dict.fromkeys(ids, 0.3), version, at))
+        db.session.add(
+            ModelVersion(
+                version=version,
+                design="lr_lexicon",
+                file_name=f"{version}.skops",
+                n_train=7836,
+                n_staff_labels=0,
+                training_sha256="0" * 64,
+                cv_metrics={"macro_f1": 0.834},
+                holdout_metrics={"macro_f1": 0.899},
+                thresholds={},
+                active=False,
+            )
+        )
+        db.session.commit()
+        for n, item in enumerate(items):
+            kept = (
+                {"services"} | ({"money"} if n < 30 else set()) | ({"jobs"} if n >= 36 else set())
+            )
+            item_actions.set_themes(db.session.get(type(item), item.id), kept, by=triager)
+        db.session.commit()
+
+
+def test_admin_reads_how_the_model_did_on_reviewed_feedback(live_server, page):
+    base, app = live_server
+    version = f"v0-e2e{uuid.uuid4().hex[:6]}"
+    _tagged_then_reviewed(app, version)
+    admin = make_account(app, Role.ADMIN)
+    sign_in(page, live_server, admin)
+    page.get_by_role("navigation", name="Staff area").get_by_role(
+        "link", name="Theme models"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Theme models")
+    versions = page.get_by_role("table", name="Model versions")
+    row = versions.locator("tr", has_text=version)
+    expect(row.locator("td").nth(6)).to_have_text("40")  # reviewed items
+    expect(row.locator("td").nth(7)).to_have_text("0.641")  # (0.923 + 1 + 0) / 3
+    # The active version is another one (or none): this one's themes are not listed.
+    expect(
+        page.get_by_role("table", name="Model tags against staff themes, by theme")
+    ).to_have_count(0)
+    # Made active from the page, as an admin rolling back would (its file is missing).
+    with app.app_context():
+        active = db.session.scalar(select(ModelVersion.version).where(ModelVersion.active))
+        db.session.execute(update(ModelVersion).values(active=ModelVersion.version == version))
+        db.session.commit()
+    try:
+        page.reload()
+        table = page.get_by_role("table", name="Model tags against staff themes, by theme")
+        money = table.locator("tr", has_text="Money")
+        expect(money.locator("td")).to_have_text(["30", "5", "0", "86%", "100%", "0.92"])
+        jobs = table.locator("tr", has_text="Impact on jobs")
+        expect(jobs.locator("td")).to_have_text(["0", "0", "4", "–", "0%", "0.00"])
+        services = table.locator("tr", has_text="Impact on services")
+        expect(services.locator("td")).to_have_text(["40", "0", "0", "100%", "100%", "1.00"])
+        expect(page.locator("main")).to_contain_text("40 items reviewed after")
+        check_page(page, "staff-19-models")
+        for width in (320, 390, 1280):  # the wide table scrolls in its box on a phone
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.screenshot(path=str(ARTIFACTS / f"staff-19-models-{width}.png"), full_page=True)
+    finally:
+        with app.app_context():
+            db.session.execute(
+                update(ModelVersion).values(active=ModelVersion.version == (active or ""))
+            )
+            db.session.commit()
 
 
 # ------------------------------------------------------------------ keyboard only

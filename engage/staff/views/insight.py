@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from engage import audit
+from engage.classify import agreement as classify_agreement
 from engage.classify import service as classify
 from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
@@ -316,7 +317,16 @@ def models():
     versions = db.session.scalars(
         select(ModelVersion).order_by(ModelVersion.trained_at.desc(), ModelVersion.id.desc())
     ).all()
-    return render_template("staff/models.html", versions=versions, form=FlaskForm())
+    agreement = classify_agreement.staff_agreement()
+    active = next((v for v in versions if v.active), None)
+    return render_template(
+        "staff/models.html",
+        versions=versions,
+        agreement=agreement,
+        active_agreement=agreement.get(active.version) if active else None,
+        min_items=classify_agreement.MIN_ITEMS,
+        form=FlaskForm(),
+    )
 
 
 @bp.post("/models/<version>/activate")

@@ -43,14 +43,17 @@ TEXTS = [
 def test_counts_compare_the_models_tags_with_what_staff_kept(trained, make_staff):
     triager = make_staff(Role.TRIAGER)
     items = [web(t) for t in TEXTS]
-    # Staff keep money only on the first, add jobs to the third, confirm the rest.
-    choices = [{"money"}, None, None, None]
+    # Staff keep money only on the first, add jobs to the third, confirm the others.
+    review = [
+        lambda made: {"money"},
+        lambda made: made,
+        lambda made: made | {"jobs"},
+        lambda made: made,
+    ]
     pairs = []
-    for item, choice in zip(items, choices, strict=True):
+    for item, decide in zip(items, review, strict=True):
         made = model_slugs(item)
-        kept = choice if choice is not None else set(made)
-        if item is items[2]:
-            kept = made | {"jobs"}
+        kept = decide(made)
         item_actions.set_themes(item, kept, by=triager)
         pairs.append((made, kept))
     unreviewed = web("Will the new ICB publish its board papers before each meeting?")

@@ -224,10 +224,9 @@ def _after_quoted_words(text: str, i: int) -> bool:
     British papers print it); after a letter it is an apostrophe ("the nurses' ...").
     """
     before = _char_before(text, i)
-    if before in (",", '"'):
-        return True
-    j = text.rfind("'", 0, i)
-    return before == "'" and _char_before(text, j) in (",", ".", "!", "?")
+    if before != "'":
+        return before in (",", '"')
+    return _char_before(text, text.rfind("'", 0, i)) in (",", ".", "!", "?")
 
 
 def strip_attributions(text: str) -> str:

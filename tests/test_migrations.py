@@ -100,3 +100,56 @@ def test_feedback_item_indexes_match_the_models_partial_ones_included(empty_data
         assert (" WHERE " in made[name]) == (where is not None), (name, made[name])
     for name in ("ix_feedback_item_ack_owed", "ix_feedback_item_unclassified"):
         assert declared[name] is not None
+
+
+def _required_values(table) -> dict:
+    """A value for every NOT NULL column without a default of a reflected table."""
+    from datetime import datetime
+
+    by_type = {int: 0, bool: False, datetime: datetime(2026, 12, 1, 10), str: "x"}
+    return {
+        column.name: by_type[column.type.python_type]
+        for column in table.columns
+        if not (column.nullable or column.server_default is not None or column.primary_key)
+    }
+
+
+def test_adding_the_whole_review_flag_keeps_every_tag(empty_database_url):
+    # 0023 adds a column to feedback_item in place: a batch copy on SQLite would drop
+    # the old table and, with foreign keys on, every theme tag and note with it.
+    from datetime import datetime
+
+    from sqlalchemy import MetaData, Table
+
+    app = _app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0022")
+        with db.engine.begin() as conn:
+            items = Table("feedback_item", MetaData(), autoload_with=conn)
+            tags = Table("theme_tag", MetaData(), autoload_with=conn)
+            item = {
+                **_required_values(items),
+                "reference": "EN-1",
+                "channel": "web",
+                "status": "triaged",
+                "themes_reviewed_at": datetime(2026, 12, 2, 10),
+            }
+            item_id = conn.execute(items.insert().values(**item)).inserted_primary_key[0]
+            theme = conn.execute(text("SELECT id FROM theme WHERE slug = 'services'")).scalar()
+            conn.execute(
+                tags.insert().values(
+                    {
+                        **_required_values(tags),
+                        "item_id": item_id,
+                        "theme_id": theme,
+                        "source": "staff",
+                    }
+                )
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM theme_tag")).scalar() == 1
+            whole = conn.execute(text("SELECT themes_reviewed_whole FROM feedback_item")).scalar()
+        assert not whole  # a review from before says nothing about its kind
+        db.session.remove()
+        db.engine.dispose()

@@ -3,14 +3,20 @@
 A version's held-out and cross-validated scores are measured on text the project
 wrote, and real comments score well below them (docs/data-card.md, issue #18). An item
 staff reviewed after a version tagged it carries labels nobody in the project wrote,
-so these figures measure the version on the organisation's own feedback. Only items
-reviewed after their tags were made count: an item tagged again later, by a version
-that may have learned from that very review, counts for that version only once staff
-review it again.
+so these figures measure the version on the organisation's own feedback. What counts:
+
+- only whole decisions (the item page, a campaign group): a bulk "add/remove a theme"
+  decides one theme and carries the model's other tags over, which would score the
+  model against itself (``FeedbackItem.themes_reviewed_whole``);
+- only items every staff decision on which came after the version tagged them: an
+  item tagged again after a review (by a version that may have learned from it) does
+  not count while it keeps a staff tag from before;
+- a campaign group once (its lowest-numbered counted member): 300 copies of one letter
+  are one text to judge the model on.
 
 Staff see the model's tags while they review, and tend to review the doubtful items
 first, so the figures are a guide, not a blind test. No Flask here; the caller's
-session is used for two read-only queries.
+session is used for a few read-only queries.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from engage.classify.models import ModelVersion
 from engage.extensions import db
@@ -93,18 +100,47 @@ class VersionAgreement:
 
 
 def _reviewed_after_tagging() -> tuple:
+    """Conditions on FeedbackItem for an item that counts (see the module's docstring)."""
+    staff = aliased(ThemeTag)  # its own rows, whatever tag table the outer query reads
+    earlier_staff_tag = (
+        select(staff.id)
+        .where(
+            staff.item_id == FeedbackItem.id,
+            staff.source == TagSource.STAFF,
+            staff.created_at < FeedbackItem.classified_at,
+        )
+        .correlate(FeedbackItem)
+        .exists()
+    )
     return (
         FeedbackItem.themes_reviewed_at.is_not(None),
+        FeedbackItem.themes_reviewed_whole.is_(True),
         FeedbackItem.model_version.is_not(None),
         FeedbackItem.classified_at.is_not(None),
         FeedbackItem.classified_at <= FeedbackItem.themes_reviewed_at,
+        ~earlier_staff_tag,
+    )
+
+
+def _counted() -> tuple:
+    """_reviewed_after_tagging(), and one member of each campaign group."""
+    reviewed = _reviewed_after_tagging()
+    first_of_group = (
+        select(func.min(FeedbackItem.id))
+        .where(FeedbackItem.duplicate_group_id.is_not(None), *reviewed)
+        .group_by(FeedbackItem.duplicate_group_id)
+        .correlate(None)  # its own scan of the groups, not the outer row's
+    )
+    return (
+        *reviewed,
+        FeedbackItem.duplicate_group_id.is_(None) | FeedbackItem.id.in_(first_of_group),
     )
 
 
 def staff_agreement() -> dict[str, VersionAgreement]:
     """Per model version with any item reviewed after it tagged it, its agreement,
     oldest version first."""
-    reviewed = _reviewed_after_tagging()
+    reviewed = _counted()
     items = dict(
         db.session.execute(
             select(FeedbackItem.model_version, func.count())

@@ -222,6 +222,10 @@ class FeedbackItem(db.Model):
     themes_reviewed_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
     )
+    # True when staff's last theme decision covered the whole item (the item page, a
+    # campaign group), False after a bulk "add/remove a theme" that decided one theme
+    # (engage.classify.agreement counts only whole decisions).
+    themes_reviewed_whole: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Staff who typed in feedback received by phone, letter or at a meeting.
     recorded_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")

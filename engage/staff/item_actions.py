@@ -35,11 +35,15 @@ def _current_slugs(item: FeedbackItem) -> list[str]:
     return sorted(t.slug for t in item.themes())
 
 
-def set_themes(item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser) -> bool:
+def set_themes(
+    item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser, whole: bool = True
+) -> bool:
     """Replace the item's themes with staff tags; True if they changed.
 
     The model's tags are kept (for comparison and explanation) but no longer count.
-    An empty set is a decision too: "reviewed, none of the themes".
+    An empty set is a decision too: "reviewed, none of the themes". ``whole`` is False
+    when staff decided one theme only (a bulk add or remove) and the rest are the
+    item's themes as they were; engage.classify.agreement leaves such reviews out.
     """
     themes = _theme_map()
     wanted = sorted(set(slugs))
@@ -58,6 +62,8 @@ def set_themes(item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser) -> bo
             item.tags.append(ThemeTag(theme=themes[slug], source=TagSource.STAFF, confidence=1.0))
     item.themes_reviewed_at = utcnow()
     item.themes_reviewed_by_id = by.id
+    # A bulk change to an item already reviewed whole leaves every theme staff-decided.
+    item.themes_reviewed_whole = whole or bool(reviewed_before and item.themes_reviewed_whole)
     changed = before != wanted or not reviewed_before
     if changed:
         audit.record(
@@ -67,11 +73,11 @@ def set_themes(item: FeedbackItem, slugs: Iterable[str], *, by: StaffUser) -> bo
 
 
 def add_theme(item: FeedbackItem, slug: str, *, by: StaffUser) -> bool:
-    return set_themes(item, set(_current_slugs(item)) | {slug}, by=by)
+    return set_themes(item, set(_current_slugs(item)) | {slug}, by=by, whole=False)
 
 
 def remove_theme(item: FeedbackItem, slug: str, *, by: StaffUser) -> bool:
-    return set_themes(item, set(_current_slugs(item)) - {slug}, by=by)
+    return set_themes(item, set(_current_slugs(item)) - {slug}, by=by, whole=False)
 
 
 def set_status(item: FeedbackItem, status: Status, *, by: StaffUser) -> bool:

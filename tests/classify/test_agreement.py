@@ -9,9 +9,9 @@ import pytest
 from engage.classify import agreement, service
 from engage.cli import cli
 from engage.extensions import db
-from engage.feedback.models import Channel, FeedbackItem, TagSource
+from engage.feedback.models import Channel, DuplicateGroup, FeedbackItem, TagSource
 from engage.feedback.service import Submission, submit
-from engage.staff import item_actions
+from engage.staff import campaigns, item_actions
 from engage.staff.models import Role
 
 
@@ -75,18 +75,90 @@ def test_counts_compare_the_models_tags_with_what_staff_kept(trained, make_staff
 def test_an_item_tagged_again_after_review_counts_for_neither(trained, corpus, make_staff):
     triager = make_staff(Role.TRIAGER)
     item = web(TEXTS[0])
-    item_actions.set_themes(item, set(), by=triager)  # "none of the themes"
+    item_actions.set_themes(item, {"money"}, by=triager)
     db.session.commit()
     assert agreement.staff_agreement()[trained.version].items == 1
-    newer = service.train_model(corpus=[corpus], force=True)
+    newer = service.train_model(corpus=[corpus], force=True)  # learns from that review
     db.session.commit()
     assert service.classify_batch([(item.id, item.text)]) == 1  # tagged again by the new one
     db.session.refresh(item)
     assert item.model_version == newer.version and item.classified_at > item.themes_reviewed_at
     assert agreement.staff_agreement() == {}
-    item_actions.set_themes(item, {"money"}, by=triager)  # reviewed again: counts for it
+    # Reviewed again: the new version learned the money tag it keeps, so still nothing.
+    item_actions.set_themes(item, {"money", "jobs"}, by=triager)
     db.session.commit()
-    assert set(agreement.staff_agreement()) == {newer.version}
+    assert agreement.staff_agreement() == {}
+
+
+def test_a_bulk_theme_change_is_not_a_review_of_the_whole_item(trained, make_staff):
+    triager = make_staff(Role.TRIAGER)
+    bulk_only, whole_then_bulk = web(TEXTS[0]), web(TEXTS[2])
+    item_actions.set_themes(whole_then_bulk, model_slugs(whole_then_bulk), by=triager)
+    db.session.commit()
+    # "Add a theme" to both from the inbox: the model's other tags are carried over.
+    assert (
+        item_actions.bulk("add_theme", [bulk_only.id, whole_then_bulk.id], by=triager, theme="jobs")
+        == 2
+    )
+    db.session.commit()
+    assert bulk_only.themes_reviewed_at is not None and not bulk_only.themes_reviewed_whole
+    assert whole_then_bulk.themes_reviewed_whole  # every theme is still staff's decision
+    result = agreement.staff_agreement()[trained.version]
+    assert result.items == 1
+    jobs = next(t for t in result.themes if t.slug == "jobs")
+    assert (jobs.both, jobs.staff_only) == (0, 1)  # whole_then_bulk's added jobs only
+    item_actions.set_themes(bulk_only, {"money", "jobs"}, by=triager)  # on the item page
+    db.session.commit()
+    assert agreement.staff_agreement()[trained.version].items == 2
+
+
+def test_a_campaign_group_counts_once(trained, make_staff):
+    triager = make_staff(Role.TRIAGER)
+    copies = [web(f"{TEXTS[0]} Sent by supporter {n}.") for n in range(5)]
+    group = DuplicateGroup(engagement_id=None, size=len(copies))
+    db.session.add(group)
+    db.session.flush()
+    for item in copies:
+        item.duplicate_group_id = group.id
+    db.session.commit()
+    campaigns.set_theme(group, "money", by=triager)
+    db.session.commit()
+    assert all(c.themes_reviewed_whole for c in copies)
+    result = agreement.staff_agreement()[trained.version]
+    assert result.items == 1
+    money = next(t for t in result.themes if t.slug == "money")
+    assert money.both + money.staff_only == 1
+
+
+def test_versions_are_counted_apart_oldest_first(trained, corpus, make_staff):
+    triager = make_staff(Role.TRIAGER)
+    first = web(TEXTS[0])
+    item_actions.set_themes(first, model_slugs(first), by=triager)
+    newer = service.train_model(corpus=[corpus], force=True)
+    db.session.commit()
+    later = [web(t) for t in TEXTS[1:]]
+    for item in later:
+        item_actions.set_themes(item, set(), by=triager)  # none of the themes
+    db.session.commit()
+    found = agreement.staff_agreement()
+    assert list(found) == [trained.version, newer.version]
+    assert found[trained.version].items == 1 and found[newer.version].items == 3
+    old = {t.slug: (t.both, t.model_only, t.staff_only) for t in found[trained.version].themes}
+    assert all(model_only == staff_only == 0 for _, model_only, staff_only in old.values())
+    made = [model_slugs(item) for item in later]
+    for theme in found[newer.version].themes:  # every tag the model gave was taken off
+        assert (theme.both, theme.staff_only) == (0, 0)
+        assert theme.model_only == sum(theme.slug in m for m in made)
+
+
+def test_an_item_left_without_a_version_does_not_count(trained, make_staff):
+    triager = make_staff(Role.TRIAGER)
+    item = web(TEXTS[0])
+    item_actions.set_themes(item, {"money"}, by=triager)
+    # As engage.languages.backfill leaves an item found not to be in English.
+    item.model_version = None
+    db.session.commit()
+    assert agreement.staff_agreement() == {}
 
 
 def test_f1_precision_and_recall_of_one_theme():
@@ -152,3 +224,10 @@ def test_cli_prints_agreement_as_json(app, trained, make_staff):
     assert money["both"] == 1 and money["model_only"] == 0 and money["precision"] == 1.0
     text = runner.invoke(cli, ["models", "agreement"])
     assert text.exit_code == 0 and trained.version in text.output and "1 reviewed" in text.output
+
+
+def test_the_models_page_without_any_version(app, model_dir, signed_in):
+    html = signed_in(Role.ADMIN).get("/staff/models").get_data(as_text=True)
+    assert "No model has been trained yet" in html
+    assert "No version is active yet." in html
+    assert "since the active version tagged it" not in html

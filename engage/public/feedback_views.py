@@ -82,6 +82,11 @@ def send(slug: str):
     if session_secret:
         key = idempotency.form_submission_key(session_secret, submission)
         submission = replace(submission, submission_key=key)
+    # A closed (or not yet open) engagement's form files the comment as general
+    # feedback: the page says so. Read before submit() commits, which expires the
+    # engagement: reading it afterwards would load it again.
+    general_from = None if open_now else engagement.title
+    not_yet_open = utcnow().date() < engagement.opens_on
     started = utcnow()
     try:
         item = service.submit(submission, engagement=engagement)
@@ -90,10 +95,8 @@ def send(slug: str):
         return render_engagement_page(engagement, form, status=400)
     session["sent_reference"] = item.reference
     session["sent_emailed"] = bool(item.author_email)
-    # A closed (or not yet open) engagement's form files the comment as general
-    # feedback: the page says so.
-    session["sent_general_from"] = None if open_now else engagement.title
-    session["sent_not_yet_open"] = utcnow().date() < engagement.opens_on
+    session["sent_general_from"] = general_from
+    session["sent_not_yet_open"] = not_yet_open
     # An earlier item answered this post: it was sent twice (see service.submit()).
     session["sent_again"] = item.submitted_at < started
     return redirect(url_for("feedback.sent"), code=303)

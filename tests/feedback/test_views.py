@@ -349,6 +349,8 @@ def test_the_double_submit_check_is_one_indexed_lookup(client, make_engagement, 
     # The item, and its counts (one multi-row upsert: engage.feedback.tally).
     assert len(writes) == 2 and "INSERT INTO feedback_item" in writes[0]
     assert "INSERT INTO feedback_tally" in writes[1]
+    # The engagement is read once: not again after the item's commit expired it.
+    assert len([s for s in statements if "FROM engagement" in s]) == 1
     if db.engine.dialect.name == "sqlite":
         connection = db.session.connection()
         plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + lookups[0], ("x",)).all()

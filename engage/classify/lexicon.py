@@ -435,50 +435,73 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def _matcher(self) -> _Matcher:
+        """One matcher for the themes' phrases and, after them, both sides of every
+        context: each text is read once for all of them."""
         cached = self.__dict__.get("_compiled")
         if cached is None:
-            pairs = self.lexicon if self.lexicon is not None else default_lexicon()
+            pairs = list(self.lexicon if self.lexicon is not None else default_lexicon())
+            pairs += [
+                (f"{name}:{i}", side)
+                for name, *both in self.contexts or ()
+                for i, side in enumerate(both)
+            ]
             cached = _Matcher(pairs)
             self.__dict__["_compiled"] = cached
         return cached
 
-    def _context_matcher(self) -> _Matcher | None:
-        if not self.contexts:
-            return None
-        cached = self.__dict__.get("_context_compiled")
-        if cached is None:
-            sides = [
-                (f"{name}:{i}", side)
-                for name, *both in self.contexts
-                for i, side in enumerate(both)
-            ]
-            cached = _Matcher(sides)
-            self.__dict__["_context_compiled"] = cached
-        return cached
+    def _n_themes(self) -> int:
+        return len(self.lexicon if self.lexicon is not None else LEXICON)
+
+    def _read(self, text: str) -> tuple[list[int], list[list[int]], list[str]]:
+        """Per theme, how many distinct phrases *text* holds; per context, the indices
+        of the sentences holding a phrase of both its sides; and the sentences.
+
+        The sentences' tokens, one after another, are the text's tokens (sentences
+        are split at whitespace, which no token holds), so one pass of the matcher
+        over them finds the themes' phrases in the whole text and the contexts'
+        phrases per sentence: a context phrase counts only inside one sentence.
+        """
+        matcher = self._matcher()
+        n_themes = self._n_themes()
+        n_contexts = len(self.contexts or ())
+        if n_contexts:
+            sentences = _SENTENCES.split(text)
+            toks: list[str] = []
+            sentence_of: list[int] = []
+            for i, sentence in enumerate(sentences):
+                words = tokens(sentence)
+                toks.extend(words)
+                sentence_of.extend([i] * len(words))
+        else:
+            sentences, toks, sentence_of = [], tokens(text), []
+        found: list[set[str]] = [set() for _ in range(n_themes)]
+        sides: dict[tuple[int, int], int] = {}  # (context, sentence) -> sides seen, as bits
+        for start, end, k in matcher.spans(toks):
+            if k < n_themes:
+                found[k].add(toks[start] if end - start == 1 else " ".join(toks[start:end]))
+            elif sentence_of[start] == sentence_of[end - 1]:
+                key = ((k - n_themes) // 2, sentence_of[start])
+                sides[key] = sides.get(key, 0) | (1 << ((k - n_themes) % 2))
+        both: list[list[int]] = [[] for _ in range(n_contexts)]
+        for (c, i), bits in sorted(sides.items()):
+            if bits == 3:
+                both[c].append(i)
+        return [len(f) for f in found], both, sentences
 
     def context_sentences(self, text: str) -> list[list[str]]:
         """Per context, the sentences of *text* that hold a phrase of both its sides."""
-        matcher = self._context_matcher()
-        if matcher is None:
+        if not self.contexts:
             return []
-        found: list[list[str]] = [[] for _ in self.contexts]
-        for sentence in _SENTENCES.split(text):
-            hits = matcher.find(tokens(sentence))
-            for c in range(len(self.contexts)):
-                if hits[2 * c] and hits[2 * c + 1]:
-                    found[c].append(sentence)
-        return found
+        _, both, sentences = self._read(text)
+        return [[sentences[i] for i in indices] for indices in both]
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        matcher = self._matcher()
-        n_contexts = len(self.contexts or ())
+        n_features = self._n_themes() + len(self.contexts or ())
         rows = []
         for text in X:
-            row = [len(hits) for hits in matcher.find(tokens(text))]
-            if n_contexts:
-                row.extend(len(s) for s in self.context_sentences(text))
-            rows.append(row)
-        counts = np.asarray(rows, dtype=np.float32).reshape(-1, matcher.n_themes + n_contexts)
+            counts, both, _ = self._read(text)
+            rows.append(counts + [len(indices) for indices in both])
+        counts = np.asarray(rows, dtype=np.float32).reshape(-1, n_features)
         return sp.csr_matrix(np.log1p(counts) * np.float32(self.weight))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:  # noqa: ARG002
@@ -491,7 +514,6 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         # The compiled matchers are rebuilt on first use; only the data is saved.
         state = dict(self.__dict__)
         state.pop("_compiled", None)
-        state.pop("_context_compiled", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -133,12 +133,17 @@ class Speller:
         left alone; at the start of a sentence it is checked like any other.
         """
 
+        rank = self.rank
+
         def replace(match: re.Match[str]) -> str:
             word = match.group(0)
+            lower = word.lower()
+            if lower in rank:  # most words: known, so kept whatever their case
+                return word
             start = match.start()
             if word[0].isupper() and not _SENTENCE_START.search(text, max(0, start - 20), start):
                 return word
-            found = self.correct(word.lower())
+            found = self.correct(lower)
             return found if found is not None else word
 
         return _WORD.sub(replace, text)

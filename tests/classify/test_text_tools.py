@@ -196,8 +196,8 @@ def test_long_names_of_bodies_are_shortened():
             "'It will cost lives,' said.",
         ),
         (
-            "The ward shut. Unite lead officer Jo Bell added: \"Patients lose out.\"",
-            "The ward shut. they added: \"Patients lose out.\"",
+            'The ward shut. Unite lead officer Jo Bell added: "Patients lose out."',
+            'The ward shut. they added: "Patients lose out."',
         ),
     ],
 )
@@ -224,7 +224,7 @@ def test_words_that_say_something_are_kept(text):
 
 def test_a_byline_no_longer_reads_as_clinical_leadership(shipped_model):
     quoted = "It is a patient-safety critical incident and patients cannot get through."
-    bylined = f"GP leaders in the area said: \"{quoted}\""
+    bylined = f'GP leaders in the area said: "{quoted}"'
     alone, with_byline = shipped_model.predict_proba([quoted, bylined])
     k = THEMES.index("clinical-leadership")
     assert with_byline[k] == pytest.approx(alone[k], abs=0.05)
@@ -258,7 +258,28 @@ def test_contexts_count_sentences_holding_both_sides():
     X = features.fit([]).transform([text, "The board asked. GPs agreed."]).toarray()
     assert X[:, 1].tolist() == pytest.approx([np.log1p(2), 0.0])  # apart, they count nothing
     assert list(features.get_feature_names_out()) == ["lexicon:m", "context:deciding"]
-    assert "_context_compiled" not in features.__getstate__()
+    assert "_compiled" not in features.__getstate__()
+
+
+def test_one_pass_reads_themes_across_sentences_and_contexts_within_one():
+    # The themes' phrases and the contexts' sides are matched in one pass over the
+    # text's tokens: a theme phrase may run over a full stop as it always could, a
+    # context side may not, and a sentence is counted once however often it matches.
+    features = lexicon.LexiconFeatures(
+        [["m", ["pooled budget"]], ["d", ["board"]]],
+        1.0,
+        [["deciding", ["gp leaders"], ["board"]], ["money talk", ["pooled"], ["budget"]]],
+    )
+    text = (
+        "The money was pooled. Budget holders met the board about GP. Leaders sat apart. "
+        "GP leaders on the board, the board and the board again."
+    )
+    assert features.context_sentences(text) == [
+        ["GP leaders on the board, the board and the board again."],
+        [],
+    ]
+    X = features.fit([]).transform([text]).toarray()[0]
+    assert X.tolist() == pytest.approx([np.log1p(1), np.log1p(1), np.log1p(1), 0.0])
 
 
 def test_shipped_contexts_read_clinicians_deciding_and_staff_praised():

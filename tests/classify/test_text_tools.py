@@ -293,6 +293,24 @@ def test_shipped_contexts_read_clinicians_deciding_and_staff_praised():
     assert found["staff praised"] and not found["clinicians deciding"]
 
 
+def test_clinicians_named_beside_their_commissioning_group_is_a_context():
+    # Round 15: GPs writing about the CCG they are members of (convention 7).
+    features = lexicon.LexiconFeatures(None, 1.0, lexicon.default_contexts())
+    names = [name for name, *_ in lexicon.default_contexts()]
+
+    def found(text: str) -> list[str]:
+        return dict(zip(names, features.context_sentences(text), strict=True))[
+            "clinicians commissioning"
+        ]
+
+    assert found("CCGs are being developed in ways that GPs are unhappy with. So be it.") == [
+        "CCGs are being developed in ways that GPs are unhappy with."
+    ]
+    assert found("Docs on the ICB should run it.")
+    assert not found("My GP referred me to the hospital. The CCG pays for it.")
+    assert not found("The CCG has cut the budget again.")
+
+
 def test_clinicians_deciding_is_a_reason_staff_can_read(shipped_model):
     text = "The GPs were never asked by the board whether they supported the merger."
     reasons = [w for w, _ in shipped_model.explain(text, "clinical-leadership", top=10)]

@@ -5,7 +5,9 @@ headers, signatures, sign-offs, phone footers and legal disclaimers are removed.
 The rules are deliberately conservative: a line is treated as a sign-off only when
 it is nothing *but* a sign-off phrase (optionally followed by a comma and a short
 name), so "Thanks for explaining the budget" or "Best wishes to the staff, but ..."
-are kept. Lowercasing is left to the vectorizers.
+are kept. Lowercasing is left to the vectorizers. What writers put round their point
+(an introduction, housekeeping, an organisation's notice below the message) is found
+by letter.py, which normalise() calls between these steps.
 
 Plain functions only: this module is never part of a saved model graph.
 """
@@ -14,13 +16,25 @@ from __future__ import annotations
 
 import re
 
+from engage.classify import letter
+
 __all__ = ["normalise", "strip_attributions", "strip_quoted", "strip_signature"]
 
 # A reply attribution: "On Tue, 4 Jun 2019 at 10:02, Jane <j@x.org> wrote:".
 # Mail clients wrap long attributions, so "wrote:" may end the next line.
 _ON_WROTE = re.compile(r"^\s*On\b.{0,200}?\bwrote:\s*$", re.IGNORECASE | re.DOTALL)
+# Other clients' attributions: "Quoting Jo <jo@x.org>:", "Le 5 mars ... a écrit :",
+# "Am ... schrieb ...:". A forwarded message is kept, its marker line dropped: it is
+# often the feedback itself ("my neighbour has no email, her message is below").
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:quoting\b.{0,160}:|.{0,200}\b(?:a écrit|schrieb|escribió|ha scritto|schreef)\s*:)\s*$",
+    re.IGNORECASE,
+)
+_FORWARDED = re.compile(
+    r"^\s*(?:-{2,}\s*)?(?:begin forwarded message|forwarded message)\s*:?\s*(?:-{2,})?\s*$",
+    re.IGNORECASE,
+)
 _ORIGINAL = re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE)
-_FORWARDED = re.compile(r"^\s*-{2,}\s*Forwarded message\s*-{2,}\s*$", re.IGNORECASE)
 # Outlook puts a rule of underscores, then a From:/Sent: header block, above the quote.
 _RULE = re.compile(r"^\s*_{8,}\s*$")
 _HEADER_FROM = re.compile(r"^\s*\*?From:\*?\s+\S", re.IGNORECASE)
@@ -29,13 +43,17 @@ _HEADER_NEXT = re.compile(r"^\s*\*?(Sent|Date|To|Subject):\*?\s", re.IGNORECASE)
 _SIG_DASH = re.compile(r"^--\s?$")
 # Phrases match in any case; the optional name after them must be Capitalised.
 _SIGN_OFF_PHRASES = (
-    r"(?i:(?:kind|best|warm|warmest|many|with kind|with best|yours|all the)?\s*regards"
-    r"|(?:with\s+)?(?:best|kind|good)\s+wishes"
-    r"|many thanks|thanks(?: again| very much| so much| in advance)?"
-    r"|thank you(?: again| very much)?"
-    r"|yours (?:sincerely|faithfully|truly)|sincerely|cheers|best)"
+    r"(?i:(?:kind|kindest|best|warm|warmest|many|with kind|with best|yours|all the)?"
+    r"\s*regards|rgds|kr|br"
+    r"|(?:with\s+)?(?:best|kind|good|warm|warmest)\s+wishes|all the (?:very )?best"
+    r"|(?:with\s+)?many thanks|with thanks|thanks(?: again| very much| so much| in advance)?"
+    r"|thank you(?: again| very much| so much| in advance)?|thx|ta|tia"
+    r"|yours(?: sincerely| faithfully| truly| ever)?|sincerely|respectfully|cheers|best"
+    r"|take care|love|lots of love|warmly|speak soon|in (?:hope|anticipation)|in solidarity"
+    r"|all best|(?:sent )?with (?:many )?thanks(?: and (?:kind |best )?regards)?)"
 )
-_NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}"
+# A name, as people sign: "Jane Smith", "M. Conroy", "Pat x".
+_NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+x{1,3})?"
 # Whole-line sign-off, optionally followed on the same line by ", Name Surname".
 _SIGN_OFF = re.compile(rf"^\s*{_SIGN_OFF_PHRASES}\s*[,.!]?\s*(?:{_NAME})?\s*$")
 # A sign-off running on at the very end of a one-line web-form message:
@@ -44,29 +62,57 @@ _TRAILING_SIGN_OFF = re.compile(
     r"(?<=[.!?])\s+(?i:kind regards|best regards|warm regards|regards|best wishes"
     rf"|many thanks|yours sincerely|yours faithfully)\s*[,.]?(?:\s+{_NAME})?\s*$"
 )
+# "Sent from my iPad", "Sent via the Samsung Email app", "Get BlueMail for Android":
+# a whole line of a few words naming a device or an app.
 _MOBILE_FOOTER = re.compile(
-    r"^\s*(?:sent from (?:my|the|outlook|mail|yahoo|samsung|gmail)\b.{0,60}"
-    r"|get outlook for \w+.{0,20})\s*$",
+    r"^\s*(?:sent (?:from|via|using|with) (?:my |the |a )?[\w.&-]+(?:\s+[\w.&-]+){0,2}[.!]?"
+    r"|sent (?:from|via|using|with)\b[^\n]{0,40}\b(?:iphone|ipad|android|samsung|galaxy"
+    r"|outlook|e-?mail|mail|app|mobile|phone|tablet|nhsmail|gmail|yahoo|kindle|pixel"
+    r"|blackberry|huawei|xiaomi|aol|proton\w*)\b"
+    r"[^\n]{0,60}"
+    r"|get [\w.-]+(?: [\w.-]+)? for (?:ios|android|windows|mac|iphone|ipad)\b.{0,20}"
+    r"|please consider the environment before printing\b.{0,40}"
+    r"|think (?:of the environment )?before (?:you )?print\w*\b.{0,40})\s*$",
     re.IGNORECASE,
 )
+# A legal notice opens in a few set ways: it names itself, or says that this email
+# (or the information in it) is confidential or privileged, or addresses whoever
+# received it in error.
 _DISCLAIMER = re.compile(
-    r"^\s*(?:disclaimer\b|confidentiality notice\b"
-    r"|this e-?mail(?: message)?(?: \(?and any (?:attachments?|files)[^)]*\)?)?"
-    r" (?:is|are|and|may be|contains?)\b.{0,40}\bconfidential)",
+    r"^\s*(?:[*_-]*\s*)?(?:disclaimer\b|confidentiality(?: notice| statement)?\b"
+    r"|important(?: notice)?:\s*this e-?mail\b|privileged and confidential\b"
+    r"|(?:this|the information (?:contained )?in this) e-?mail(?: message)?"
+    r"(?: \(?(?:and|including) any (?:attachments?|files)[^)]*\)?)?"
+    r" (?:is|are|and|may be|may contain|contains?)\b.{0,60}\b(?:confidential|privileged)"
+    r"|if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error)"
+    r"|the (?:views|opinions) expressed in this (?:e-?mail|message)\b)",
     re.IGNORECASE,
 )
-# "Dear Sir/Madam", "Hi team,", "Good morning all," -- short, and (bar "Dear") punctuated.
+# "Dear Sir/Madam", "Hi team,", "Good morning all," -- short, and (bar "Dear") punctuated;
+# a bare "Hi all" or "Afternoon" alone on its line; "To whom it may concern", "FAO ...";
+# a subject line naming the letter as a response.
+_HELLO = (
+    r"(?:hi|hello|hiya|hey|greetings|good (?:morning|afternoon|evening|day)"
+    r"|morning|afternoon|evening)"
+)
 _GREETING = re.compile(
     r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,5}\s*[,:]"
-    r"|(?:hi|hello|hiya|good (?:morning|afternoon|evening))(?:\s+[\w.'&/-]+){0,4}\s*[,:!])\s*$",
+    r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\((?:cc|bcc|copy)\b[^)\n]{0,60}\)\s*[,:]?"
+    r"|(?:re|ref|subject)\s*:\s*(?:public |formal |my |our )?(?:consultation )?"
+    r"(?:response|submission|comments|feedback|public consultation"
+    r"|your (?:letter|e-?mail|survey))\s*"
+    rf"|{_HELLO}(?:\s+[\w.'&/-]+){{0,4}}\s*[,:!]|{_HELLO}(?:\s+[\w.'&/-]+){{0,2}}\s*\.?"
+    r"|to whom it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:\n]{0,50}[,:]"
+    r"|(?:fao|f\.a\.o\.?|attn\.?|for the attention of)\s*:?(?:\s+[\w.'&/,-]+){1,8}\s*[,:.]?"
+    r")\s*$",
     re.IGNORECASE,
 )
 # The same greeting at the start of a line that goes on with the message itself:
 # "Dear engagement team, the Long Term Plan money ...". Only a comma or colon ends it,
 # and at most five words, so "Hi there is no bus" keeps its words.
 _INLINE_GREETING = re.compile(
-    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,5}|(?:hi|hello|hiya|good (?:morning|afternoon|evening))"
-    r"(?:\s+[\w.'&/-]+){0,3})\s*[,:]\s+(?=\S)",
+    rf"^\s*(?:dear(?:\s+[\w.'&/-]+){{1,5}}|{_HELLO}(?:\s+[\w.'&/-]+){{0,3}}"
+    r"|to whom it may concern)\s*[,:]\s+(?=\S)",
     re.IGNORECASE,
 )
 # Courtesy sentences that end a message and say nothing about it.
@@ -78,6 +124,11 @@ _CLOSING_SENTENCE = re.compile(
     r"\b(?:received?|receipt)\b[^.!?\n]{0,20}"
     r"|i (?:would be|am) grateful for (?:a|your) (?:reply|response)\b[^.!?\n]{0,40}"
     r"|i hope (?:you will|this will be) (?:take|taken|consider)\w*\b[^.!?\n]{0,40}"
+    r"|i hope (?:this|that) (?:helps|is (?:useful|helpful|of use))\b[^.!?\n]{0,40}"
+    r"|(?:i am |i'm |i'd be |i would be )?happy to (?:discuss|talk|help|meet|provide)\b"
+    r"[^.!?\n]{0,60}"
+    r"|(?:please )?(?:do )?(?:feel free to |don't hesitate to |do not hesitate to )?"
+    r"(?:get in touch|contact me|call me|ring me)\b[^.!?\n]{0,60}"
     r")[.!]*\s*$",
     re.IGNORECASE,
 )
@@ -86,7 +137,8 @@ _CLOSING_SENTENCE = re.compile(
 _COURTESY = re.compile(
     r"\b(?:repl(?:y|ies)|response|respond|hear(?:ing)? (?:back )?from you|acknowledg\w*"
     r"|receipt|received|your time|consideration|considering|await\w*|look(?:ing)? forward"
-    r"|grateful|thank\w*|thanks)\b",
+    r"|grateful|thank\w*|thanks|hope (?:this|that) helps|get in touch|contact me"
+    r"|(?:any|further) (?:questions|queries)|happy to (?:discuss|help|talk))\b",
     re.IGNORECASE,
 )
 # Where a courtesy starts inside a sentence that has no full stop before it.
@@ -293,6 +345,10 @@ def strip_quoted(text: str) -> str:
             break
         if _HEADER_FROM.match(line) and any(_HEADER_NEXT.match(n) for n in lines[i + 1 : i + 4]):
             break
+        if _HEADER_NEXT.match(line) and any(_HEADER_FROM.match(n) for n in lines[i + 1 : i + 4]):
+            break  # "Sent: ... / From: ..." (some clients put the date first)
+        if _ATTRIBUTION.match(line):
+            break
         if line.lstrip().startswith(">") or _FORWARDED.match(line):
             continue
         kept.append(line)
@@ -386,11 +442,13 @@ def normalise(text: str | None) -> str:
     if not text.isascii():  # most texts: a C-speed check, no per-character mapping
         text = text.translate(_TYPOGRAPHY)
     text = strip_quoted(text)
-    text = strip_signature(text)
+    text = letter.strip_boilerplate(strip_signature(text))
     for _ in range(3):  # "Dear Dr Ahmed, Dear colleagues," or "Hi,\n\nDear team,"
         before = text
-        text = _strip_courtesies(_strip_greeting(text))
-        if text == before:
+        text = letter.strip_preamble(letter.strip_opening(_strip_greeting(text)))
+        text = _strip_courtesies(letter.strip_housekeeping(letter.strip_postscript(text)))
+        text = strip_signature(text).strip()  # a sign-off the closing lines stood above
+        if text == before.strip():
             break
     text = _shorten_names(text)
     text = strip_attributions(text)

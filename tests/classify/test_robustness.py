@@ -43,6 +43,31 @@ SIGNATURES = (
     "Thanks,\nLiam",
 )
 FOOTERS = ("Sent from my iPhone", "Sent from my iPad", "Sent from Outlook for iOS")
+# What organisations' mail systems add below a message (engage/classify/letter.py).
+NOTICES = (
+    "This email and any files sent with it are confidential and intended only for the "
+    "named recipient. If you have received it in error, please delete it.",
+    "Northway Patients' Association is a registered charity, number 1100234.",
+    "I am out of the office until Tuesday with limited access to email.",
+    "EXTERNAL EMAIL: do not click links unless you recognise the sender.",
+    "Save paper - only print this email if you really need to.",
+    "Follow us on Facebook for news of our next open meeting.",
+)
+# Who is writing and why, before anything is said; and housekeeping after it.
+INTRODUCTIONS = (
+    "Good morning,\n\nI hope this finds you well.",
+    "Dear colleagues,\n\nI am writing on behalf of the residents' association at "
+    "Brookfield, as our committee agreed last month.",
+    "Hello,\n\nMy name is Ade and I have lived on the Parkside estate for twelve years.",
+    "To whom it may concern,\n\nI am responding in a personal capacity.",
+)
+HOUSEKEEPING = (
+    "Sorry for the long email, I'm not much of a typist.",
+    "Please could you confirm receipt and send me a reference number.",
+    "I have copied in my ward councillor for information.",
+    "Please keep me informed of the outcome.",
+    "Thanks again for reading this.\n\nBest wishes,\nNoreen",
+)
 PLACES = (
     "Harrow",
     "Brent",
@@ -95,7 +120,17 @@ def changed_share(model, before: list[str], after: list[str]) -> float:
 
 @pytest.mark.parametrize(
     "wrapper",
-    ["greeting", "closing", "signature", "footer", "greeting+closing", "everything"],
+    [
+        "greeting",
+        "closing",
+        "signature",
+        "footer",
+        "greeting+closing",
+        "everything",
+        "notice",
+        "introduction",
+        "housekeeping",
+    ],
 )
 def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wrapper):
     rng = random.Random(7)
@@ -111,6 +146,9 @@ def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wr
                 f"{rng.choice(GREETINGS)}\n\n{text}\n\n{rng.choice(CLOSINGS)}\n\n"
                 f"{rng.choice(SIGNATURES)}\n\n{rng.choice(FOOTERS)}"
             ),
+            "notice": f"{text}\n\n{rng.choice(NOTICES)}",
+            "introduction": f"{rng.choice(INTRODUCTIONS)}\n\n{text}",
+            "housekeeping": f"{text}\n\n{rng.choice(HOUSEKEEPING)}",
         }
         return parts[wrapper]
 

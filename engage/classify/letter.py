@@ -1,0 +1,332 @@
+"""The parts of a letter round what it says, found so that normalise() can drop them.
+
+text.py strips what mail clients add (quoted replies, sign-offs, phone footers). This
+module finds what writers and organisations put round their point: legal notices and
+charity lines below it, a pleasantry or an introduction above it ("I'm the branch
+secretary and I'm responding on behalf of our members"), housekeeping after it ("please
+confirm receipt", "sorry it's so long"). The guide counts only what a message raises
+(docs/themes.md, "Emails" and convention 23), and a model that reads "UNISON" in a
+signature or "the LMC" in an introduction as a theme changes its tags when nothing
+was raised.
+
+Every rule is positional and conservative: only the first or last sentence or paragraph
+of a text can go, never the only one, and a sentence that holds a question, a negative,
+a judgement or a change to a service stays. The rules were written from four sets of
+email wrappers written for the project by people who saw none of the code and checked
+on two more (docs/data-card.md, "Robustness"). Plain functions only: no state, nothing
+in a saved model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = [
+    "strip_boilerplate",
+    "strip_housekeeping",
+    "strip_opening",
+    "strip_postscript",
+    "strip_preamble",
+]
+
+# What mail systems and organisations add below a message: legal notices, charity and
+# company lines, virus-scan stamps, out-of-office and working-hours notes, "external
+# email" warnings, newsletter and social-media lines. Each is a phrase such text holds
+# and a letter of feedback seldom does.
+_BOILERPLATE = re.compile(
+    r"\b(?:(?:this|the) (?:e-?mail|message)\b.{0,80}\b(?:confidential|privileged)"
+    r"|information (?:contained )?in (?:this|the) (?:e-?mail|message)"
+    r"|intended (?:solely )?(?:only )?(?:for (?:the )?)?(?:recipient|addressee|use of)"
+    r"|received (?:this|it) (?:e-?mail |message )?in error"
+    r"|registered (?:charity|office|company|address|in england)"
+    r"|(?:charity|company|charitable incorporated organisation) (?:no\b|number|reg)"
+    r"|company limited by guarantee|community interest company"
+    r"|unsubscribe|manage your (?:preferences|subscription)|you are receiving this"
+    r"|virus(?:-free|es)|anti-?virus|(?:checked|scanned) (?:for|by) (?:viruses|\w+ anti)"
+    r"|privacy (?:notice|policy)|\bgdpr|freedom of information act|data protection act"
+    r"|may (?:be )?monitor(?:ed)?\b|monitor (?:e-?mail|traffic)|records management"
+    r"|out of (?:the )?office|on annual leave|limited access to (?:e-?mail|my e-?mail)"
+    r"|my working (?:days|hours|pattern|week)|i work (?:flexibly|part[- ]time)"
+    r"|work(?:ing)? flexibly|outside (?:of )?(?:your|my|normal|usual) working hours"
+    r"|(?:mailbox|inbox) is not|not monitored"
+    r"|external (?:e-?mail|sender)|originated (?:from )?outside"
+    r"|do not click (?:on )?(?:any )?links|unless you recognise the sender"
+    r"|follow us on|like us on facebook|find us on|join (?:online|today|the union|us online)"
+    r"|views expressed|views (?:are )?(?:my|entirely my) own|not (?:necessarily )?those of"
+    r"|please note my new (?:e-?mail|address)|my e-?mail address (?:has )?changed"
+    r"|copyright|all rights reserved|disability confident|living wage employer"
+    r"|proud to be an?\b|^\W*confidential\b|patient[- ]identifiable"
+    r"|this e-?mail (?:was|has been) (?:dictated|sent|scanned|checked)|transcription errors"
+    r"|print(?:ing)? (?:this|if|only)|need to print|before (?:you )?print(?:ing)?"
+    r"|save (?:paper|trees)|think green|consider the environment)",
+    re.IGNORECASE,
+)
+# A line alone that closes a letter in words text.py's sign-off list does not hold
+# ("Respectfully yours,", "Warmest,"): a few words and a comma, then a signature block
+# of a few short lines.
+_LOOSE_SIGN_OFF = re.compile(r"^\s*[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,3}\s*,\s*$")
+_SIGNATURE_LINES = 8
+_SIGNATURE_LINE_WORDS = 10
+
+# A first sentence that greets or introduces rather than says anything ("I hope this
+# finds you well", "sorry to bother you", "my name is ...", "further to my email of 3
+# May,"). It goes only when it is short, turns on nothing and names no theme.
+_OPENING = re.compile(
+    r"^\s*(?:and )?(?:(?:i )?hope (?:this|you|all|everyone|you're|you are)\b[^.!?\n]{0,40}"
+    r"\b(?:well|good|ok|okay|great|nice|safe|weekend|break|holiday)\b"
+    r"|(?:i'?m |i am )?sorry to (?:bother|trouble) you\b[^.!?\n]{0,30}"
+    r"|(?:just )?(?:a )?quick (?:one|note|email|message|line)\b[^.!?\n]{0,30}"
+    r"|thank(?:s| you) for (?:the|this|giving (?:me|us) the) (?:chance|opportunity)\b"
+    r"[^.!?\n]{0,50}"
+    r"|my name is\b[^.!?\n]{0,60}"
+    r"|(?:many )?thank(?:s| you) for (?:your|the) (?:letter|e-?mail|message|reply|response"
+    r"|invitation|leaflet|newsletter|update)\b[^.!?\n]{0,50}"
+    r"|(?:further to|following (?:on )?(?:from|up)|as promised|as (?:discussed|mentioned|agreed))"
+    r"\b[^.!?\n]{0,50}"
+    r"|(?:apologies|sorry) for (?:the |my |this )?(?:late|delay|delayed|slow)\b[^.!?\n]{0,40}"
+    r"|i(?:'m| am)? (?:writing|emailing|contacting you|getting in touch|write|email)"
+    r" (?:to you )?(?:on behalf of|in my capacity|in response to|with regard to|following)\b"
+    r"[^.!?\n]{0,60}"
+    r"|(?:re|ref|subject)\s*:[^\n]{0,40}\b(?:response|submission|comments|feedback"
+    r"|your (?:letter|e-?mail))\b[^\n]{0,20}"
+    r"|i (?:got|received|saw|read|had) your (?:leaflet|letter|e-?mail|survey|post|flyer)\b"
+    r"[^.!?\n]{0,50}"
+    r")(?:[.!]+\s*|\n\s*)"
+    # lead-ins that end at a comma, unless the sentence turns there
+    r"|^\s*(?:and )?(?:(?:many )?thank(?:s| you) for (?:your|the) (?:letter|e-?mail|message"
+    r"|reply|response|invitation|update)|further to|following (?:on )?(?:from|up)|as promised"
+    r"|as (?:discussed|mentioned|agreed))\b[^.!?,\n]{0,50},"
+    r"(?!\s*(?:but|however|yet|though)\b)\s*",
+    re.IGNORECASE,
+)
+_OPENING_WORDS = 14  # a longer first sentence is saying something
+# A sentence that turns ("thanks for your reply, but ...") is saying something.
+_TURN = re.compile(r"\b(?:but|however|though|although|yet|except)\b", re.IGNORECASE)
+
+# A last sentence about the message rather than its subject: apologies for its length
+# or spelling, asking for it to be passed on, logged, copied or answered, offers to
+# help, wishes of luck. It goes even when it names the consultation, as it raises
+# nothing about it.
+_HOUSEKEEPING = re.compile(
+    r"\s*(?:"
+    r"(?:sorry|apologies)\b[^.!?\n]{0,20}\b(?:long|length|ramble|rambling|typos?|spelling"
+    r"|mistakes|wrong (?:person|department|address)|not very good with)\b[^.!?\n]{0,60}"
+    r"|(?:sorry|apologies) if\b[^.!?\n]{0,60}"
+    r"|(?:please |(?:please )?could you |can you )?(?:pass|forward)"
+    r"(?: this| it| my (?:e-?mail|comments|views))? (?:on|to)\b[^.!?\n]{0,60}"
+    r"|(?:please |do |(?:please )?could you |can you )?(?:keep me|let me know|get back to me"
+    r"|send me)\b[^.!?\n]{0,90}"
+    r"|(?:i |we )?(?:hope|trust) (?:this|i) (?:is|am|have|has) (?:the right|reached|come to|got)"
+    r"\b[^.!?\n]{0,60}"
+    r"|(?:please )?(?:add|put) me (?:on|to) (?:your|the) (?:mailing|e-?mail)\b[^.!?\n]{0,40}"
+    r"|i would (?:appreciate|like) (?:being|to be) (?:added|kept)\b[^.!?\n]{0,60}"
+    r"|(?:please )?treat (?:this|my (?:e-?mail|letter)) as\b[^.!?\n]{0,60}"
+    r"|(?:i )?hope (?:someone|somebody|that|this|it) (?:actually )?(?:reads?|makes sense|helps)"
+    r"\b[^.!?\n]{0,40}"
+    r"|(?:best of|good) luck\b[^.!?\n]{0,50}"
+    r"|(?:i )?(?:really )?appreciate (?:your|you) (?:help|time|taking)\b[^.!?\n]{0,50}"
+    r"|that'?s (?:all|it) (?:from me|for now)\b[^.!?\n]{0,20}"
+    r"|(?:thank(?:s| you)|cheers) for (?:listening|reading|your time)\b[^.!?\n]{0,40}"
+    r"|(?:i )?(?:trust|hope) (?:this|that|you) will (?:be )?(?:taken|give|consider|take)\b"
+    r"[^.!?\n]{0,50}"
+    r"|(?:i am |i'?m |we are |we'?re |i would be |we would be )?happy to be contacted\b"
+    r"[^.!?\n]{0,60}"
+    r"|please do not (?:share|pass on|publish) my\b[^.!?\n]{0,40}"
+    # the message itself, handled: logged, recorded, circulated, copied, weighed
+    r"|[^.!?\n]{0,60}\b(?:this|my|our|these) (?:e-?mail|response|letter|submission|message"
+    r"|feedback|comments|views|points)\b[^.!?\n]{0,40}\b(?:logged|record\w*|includ\w*"
+    r"|circulat\w*|forward\w*|shar\w*|publish\w*|confirm\w*|acknowledg\w*|receiv\w*|attach\w*"
+    r"|taken into account|weight|consider\w*|noted|passed on)\b[^.!?\n]{0,40}"
+    r"|[^.!?\n]{0,40}\b(?:copying in|copied in|cc'?d|cc'?ing|at your disposal"
+    r"|for (?:any )?clarification|(?:sight|a copy|copies) of|mailing list|rant over|god bless)\b"
+    r"[^.!?\n]{0,60}"
+    r"|(?:i'?d |i would |i am |i'?m |we would |we'?d |we are |we'?re )?(?:be )?"
+    r"(?:glad|happy|willing|pleased) to (?:attend|share|help|discuss|provide|meet|talk|come)\b"
+    r"[^.!?\n]{0,60}"
+    r"|(?:i'?d |i would )?prefer (?:my|that my) (?:name|details)\b[^.!?\n]{0,60}"
+    r"|thank(?:s| you)(?: again| very much)?"
+    r")[.!?]*\s*$",
+    re.IGNORECASE,
+)
+
+# An opening paragraph that introduces the writer or the letter: it speaks of the
+# writing (_PREAMBLE) or of who writes (_IDENTITY) ...
+_PREAMBLE = re.compile(
+    r"\b(?:write|writing|wrote|submission|reply on behalf"
+    r"|(?:my|our|this|a|the|formal) response (?:to|from|of|on)|response (?:from|of) the"
+    r"|(?:i'?m |i am |we are |we're )?respond(?:ing)? (?:to|on behalf|as|in)"
+    r"|(?:this|my|our) (?:e-?mail|letter|message|comments|views|thoughts|points)"
+    r"|on behalf of|in (?:my|a personal) capacity|please (?:accept|see|find)|attach\w*|set out"
+    r"|(?:set out|see|find|comments?|views|points) below|drop you a line|write in|typing this"
+    r"|my say|email(?:ing)? (?:you|here|in)"
+    r"|pass (?:on )?(?:their|her|his|our|my) (?:views|comments)"
+    r"|put(?:ting)? (?:our|my) (?:main )?points"
+    r"|(?:have|give|share|offer|register) (?:my|our|some|their) (?:views|say|reflections"
+    r"|comments))\b",
+    re.IGNORECASE,
+)
+_IDENTITY = re.compile(
+    r"^\s*(?:(?:and )?(?:i am|i'm|im|we are|we're) (?:a|an|the|one of|also|now|currently|\d+\b)"
+    r"|i'm [A-Z][a-z]+,|my name is|i (?:work|volunteer) (?:as|at|in|for|with)"
+    r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
+    r"|our (?:group|committee|branch|forum|association) (?:met|is|represents))\b",
+    re.IGNORECASE,
+)
+# ... and holds nothing a concern is said with: a question, a negative, a judgement, a
+# change to a service, money, staff, a demand or a campaign.
+_CONCERN = re.compile(
+    r"\?|n't\b|\b(?:should|must|need\w*|worr\w*|concern\w*|fear\w*|afraid|anger|angry|upset"
+    r"|disgust\w*|shock\w*|object\w*|oppos\w*|against|clos\w*|cut|cuts|cutting|lose|losing|loss"
+    r"|lost|wait\w*|cannot|not|no|never|nobody|nothing|why|problem\w*|risk\w*|danger\w*|unsafe"
+    r"|worse|fail\w*|short\w*|stretched|struggl\w*|scandal\w*|disgrace\w*|bad|poor|terrible"
+    r"|awful|appall\w*|unfair|unacceptable|ridiculous|sham|farce|shambles|mess|so-called"
+    r"|strongly|convinced|but|however|plan\w*|propos\w*|chang\w*|merg\w*|downgrad\w*"
+    r"|privati\w*|scrap\w*|axe\w*|lack\w*|fund\w*|money|budget\w*|staff\w*|jobs?|redundan\w*"
+    r"|wards?|beds?|hospital|a&e|services?|keep\w*|sav(?:e|ing)|support\w*|protect\w*|only way"
+    r"|reopen\w*|secure|shut|moving|moved|disappoint\w*|dismay\w*|frustrat\w*|regret\w*"
+    r"|outrag\w*|alarm\w*|urgent\w*|deep\w*|consulted|asked|told|listen\w*|ignor\w*|heard"
+    r"|favour\w*|disagree\w*|suggest\w*|urge\w*|demand\w*|insist\w*|vot(?:e|es|ed|ing)"
+    r"|protest\w*|campaign\w*|fight\w*|petition\w*)\b",
+    re.IGNORECASE,
+)
+# Opinion words: an introduction holding one is already saying something.
+_OPINION = re.compile(
+    r"\b(?:welcome\w*|agree|agrees|agreeing|think|believe|feel|felt|hope|want|wants|wanted)\b",
+    re.IGNORECASE,
+)
+# A closing paragraph about the letter speaks of thanks, apologies, receipt, references,
+# copies, contact details, offers to meet or help ...
+_POSTSCRIPT = re.compile(
+    r"\b(?:thank\w*|thanks|sorry|apolog\w*|excuse|confirm\w*|receipt|received|acknowledg\w*"
+    r"|reference|logged|record(?:ed)?|copy|copies|copied|cc|forward\w*|attach\w*|contact"
+    r"|ring me|call me|my (?:number|direct line|landline|mobile)|e-?mail(?:ing)? me"
+    r"|(?:this|my|our|formal|organisational) (?:response|submission)"
+    r"|(?:this|my|our) (?:e-?mail|letter|note|version)|happy to|willing to"
+    r"|(?:i'?d|i would|we'?d|we would) be (?:glad|pleased) to|would welcome"
+    r"|if (?:it|that|you) (?:would help|helps|need|want|would like)|let (?:me|us) know"
+    r"|hope (?:this|it|that) (?:is|was|can|will|helps)|anonymis\w*|considered|format"
+    r"|closing date|sign-off|in touch|on leave|colleague|sight of|any of (?:this|the above)"
+    r"|(?:the|my) (?:slides|earlier|previous)|read(?:ing)? this|listening"
+    r"|your (?:time|work|patience|help)|the above|below)\b",
+    re.IGNORECASE,
+)
+# ... and names no theme unless it plainly handles the letter ("please confirm receipt
+# of my consultation response").
+_HANDLING = re.compile(
+    r"\b(?:receipt|acknowledg\w*|reference number|copied in|copying in|cc|anonymis\w*"
+    r"|my (?:number|direct line|landline|mobile)|ring me|call me|typing|spelling|excuse"
+    r"|apolog\w*|sorry|thank\w*|thanks)\b",
+    re.IGNORECASE,
+)
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)\s*")
+_END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
+_END_SENTENCES = 4  # an opening or closing paragraph of more sentences is a letter's body
+_END_SENTENCE_WORDS = 45
+
+
+def _paragraphs(text: str) -> list[str]:
+    return _PARAGRAPH_BREAK.split(text)
+
+
+def strip_boilerplate(text: str) -> str:
+    """Cut, from the second paragraph on, the first paragraph of mail boilerplate and all
+    below it; then a loose sign-off line followed only by a short signature block."""
+    if "\n" not in text:
+        return text  # one line: no paragraph below the message, no signature block
+    paras = _paragraphs(text)
+    for i in range(1, len(paras)):
+        if _BOILERPLATE.search(paras[i]):
+            paras = paras[:i]
+            break
+    lines = "\n\n".join(paras).split("\n")
+    for i in range(1, len(lines)):
+        if not _LOOSE_SIGN_OFF.match(lines[i]) or not any(x.strip() for x in lines[:i]):
+            continue
+        block = [x for x in lines[i + 1 :] if x.strip()]
+        if 0 < len(block) <= _SIGNATURE_LINES and all(
+            len(x.split()) <= _SIGNATURE_LINE_WORDS for x in block
+        ):
+            return "\n".join(lines[:i])
+    return "\n".join(lines)
+
+
+def strip_opening(text: str) -> str:
+    """Drop a greeting-like first sentence (_OPENING) when more follows."""
+    from engage.classify.lexicon import theme_phrases
+
+    match = _OPENING.match(text)
+    if (
+        match
+        and text[match.end() :].strip()
+        and len(match.group(0).split()) <= _OPENING_WORDS
+        and not _TURN.search(match.group(0))
+        and not theme_phrases(match.group(0))
+    ):
+        return text[match.end() :]
+    return text
+
+
+def strip_housekeeping(text: str) -> str:
+    """Drop up to three housekeeping sentences (_HOUSEKEEPING) from the end."""
+    for _ in range(3):
+        body = text.rstrip()
+        core = body.rstrip(".!? \t\n")
+        start = max(core.rfind("."), core.rfind("!"), core.rfind("?"), core.rfind("\n")) + 1
+        if start == 0 or _HOUSEKEEPING.match(body, start) is None:
+            break  # the whole text is one sentence, or its last one says something
+        text = body[:start]
+    return text
+
+
+def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[str], bool]) -> str:
+    """Drop the first (or last) paragraph, up to _END_PARAGRAPHS times, while another
+    paragraph remains and every sentence of it, short and few, is *aside*."""
+    for _ in range(_END_PARAGRAPHS):
+        paras = _paragraphs(text.strip())
+        if len(paras) < 2:
+            break
+        sentences = _SENTENCE.findall(paras[0] if first else paras[-1])
+        if (
+            not sentences
+            or len(sentences) > _END_SENTENCES
+            or not all(len(x.split()) <= _END_SENTENCE_WORDS and aside(x) for x in sentences)
+        ):
+            break
+        text = "\n\n".join(paras[1:] if first else paras[:-1])
+    return text
+
+
+def _introduces(sentence: str) -> bool:
+    return (
+        not _CONCERN.search(sentence)
+        and not _OPINION.search(sentence)
+        and bool(
+            _PREAMBLE.search(sentence)
+            or _IDENTITY.match(sentence)
+            or _OPENING.match(sentence + "\n")
+            or _HOUSEKEEPING.match(sentence)
+        )
+    )
+
+
+def strip_preamble(text: str) -> str:
+    """Drop an opening paragraph that only introduces the writer or the letter."""
+    return _strip_end_paragraphs(text, first=True, aside=_introduces)
+
+
+def _signs_off(sentence: str) -> bool:
+    from engage.classify.lexicon import theme_phrases
+
+    return (
+        bool(_POSTSCRIPT.search(sentence))
+        and not _CONCERN.search(sentence)
+        and bool(_HANDLING.search(sentence) or not theme_phrases(sentence))
+    )
+
+
+def strip_postscript(text: str) -> str:
+    """Drop a closing paragraph about the letter itself (thanks, receipt, copies, help)."""
+    return _strip_end_paragraphs(text, first=False, aside=_signs_off)

@@ -1,0 +1,130 @@
+"""What surrounds a letter's point is cut before classification (engage/classify/letter.py
+and the sign-off, footer and quote rules of text.py); what the writer raises is kept.
+
+Every example here was written for these tests. Each "kept" case is a sentence a rule
+nearly matches but which says something, so that a rule grown too wide fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engage.classify.text import normalise, strip_quoted, strip_signature
+
+POINT = "The walk-in centre in Hatfield has to stay open at weekends."
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        # salutations on their own line, with or without punctuation
+        f"Hi all\n\n{POINT}",
+        f"Afternoon\n\n{POINT}",
+        f"To whom it may concern,\n\n{POINT}",
+        f"FAO the engagement lead\n\n{POINT}",
+        f"To the ICB board,\n\n{POINT}",
+        f"Dear Mr Okoro (cc Cllr Bright),\n\n{POINT}",
+        f"Dear team\n\nRe: my consultation response\n\n{POINT}",
+        # a pleasantry or a lead-in before the point
+        f"Hello, hope you all had a decent weekend.\n\n{POINT}",
+        f"Sorry to trouble you. {POINT}",
+        f"Further to my email of 2 May, {POINT.lower()}",
+        f"Thanks for your reply of last week. {POINT}",
+        # an introduction paragraph: who writes, and on whose behalf
+        f"I am writing on behalf of the Friends of Elm Lodge, as agreed at our "
+        f"committee.\n\n{POINT}",
+        f"My name is Ruth and I have lived in the village since 1988. My son is typing "
+        f"this for me.\n\n{POINT}",
+    ],
+)
+def test_openings_that_say_nothing_are_cut(wrapped):
+    assert normalise(wrapped).lower() == POINT.lower()
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        # housekeeping after the point
+        f"{POINT} Apologies for the typos, I'm on my phone.",
+        f"{POINT}\n\nPlease could you pass this to whoever is collating the responses.",
+        f"{POINT} Please keep me informed of the outcome.",
+        f"{POINT}\n\nI have copied in our ward councillor for information.",
+        f"{POINT} Hope that makes sense.",
+        f"{POINT}\n\nThanks again. Please confirm receipt of this email and let me know "
+        f"the reference number.",
+        # sign-offs the older list did not know, and a loose one with its block
+        f"{POINT}\n\nIn solidarity,\nDev Patel\nBranch Secretary, UNISON",
+        f"{POINT}\n\nLove Jan xx",
+        f"{POINT}\n\nAll the best\nTom Reid",
+        f"{POINT}\n\nWarmest,\nDr A. Mensah\nGP partner, Mill Road Surgery\n01632 960 555",
+        # what mail systems and organisations put below a message
+        f"{POINT}\n\nSent via the Outlook app for Android",
+        f"{POINT}\n\nThis message and any attachments are confidential and intended "
+        f"solely for the addressee.",
+        f"{POINT}\n\nHatfield Carers Network is a registered charity, no. 1234567.",
+        f"{POINT}\n\nI work part-time and may not answer before Thursday.",
+        f"{POINT}\n\nCAUTION: this email originated from outside the organisation.",
+        f"{POINT}\n\nThink green - please do not print this email.",
+    ],
+)
+def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
+    assert normalise(wrapped) == POINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an opening that turns, or that is itself the point
+        "Thanks for your reply, but it does not answer why the unit is closing.",
+        "I am a wheelchair user and the only drop-in was held upstairs with no lift.",
+        "I'm in favour of merging the two trusts if it shortens the waits.",
+        "We have had a great response to our petition to reopen the birth centre.",
+        # a last sentence or paragraph that asks for something about the decision
+        "The notes are not public.\n\nPlease publish the questions asked at the meetings "
+        "and your answers.",
+        "Few people knew.\n\nPlease extend the deadline and hold a session in the evening.",
+        "We would welcome a meeting to discuss whether local GPs were involved in the "
+        "redesign or simply told.",
+        "The day hospital helps my dad.\n\nSorry to go on, but losing it would leave him "
+        "with nothing.",
+        "Sent from the ward to a hospital forty miles away, my mother was alone all night.",
+        "Our confidential patient records should never be sold to private firms.",
+    ],
+)
+def test_sentences_that_raise_something_are_kept(text):
+    kept = normalise(text)
+    assert kept.split()[-3:] == text.split()[-3:] or kept == text.strip()
+    assert len(kept.split()) >= len(text.split()) - 1
+
+
+def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
+    letter = (
+        "I am writing as chair of the patient group at Mill Road.\n\n"
+        "Members are worried that the practice merger will close the branch surgery, "
+        "and nobody has asked them."
+    )
+    assert normalise(letter) == letter.split("\n\n")[1]
+    # the same introduction holding a concern is part of what is said
+    worried = "I am writing because the branch surgery is closing.\n\nNobody asked us."
+    assert normalise(worried) == worried
+
+
+def test_other_clients_reply_headers_end_the_senders_words():
+    for header in (
+        "Quoting Engagement Team <engage@ics.example>:",
+        "Le lun. 4 mars 2024 à 09:12, Equipe <e@x.example> a écrit :",
+        "Sent: 04 March 2024 09:12\nFrom: Engagement Team",
+    ):
+        mail = f"{POINT}\n\n{header}\n> Thank you for your comments on the maternity plans."
+        assert strip_quoted(mail).strip() == POINT
+
+
+def test_a_forwarded_message_with_no_words_above_it_is_kept():
+    mail = "Begin forwarded message:\n\nMy neighbour asked me to send this: the bus has gone."
+    assert "the bus has gone" in strip_quoted(mail)
+    assert "forwarded" not in strip_quoted(mail)
+
+
+def test_the_stored_mail_text_loses_the_new_sign_offs_too():
+    # mail intake (engage/mail/parsing/replies.py) uses strip_signature
+    assert strip_signature(f"{POINT}\n\nTake care,\nMaureen\n07700 900 321").strip() == POINT

@@ -65,7 +65,17 @@ _BOILERPLATE = re.compile(
 # A line alone that closes a letter in words text.py's sign-off list does not hold
 # ("Respectfully yours,", "Warmest,"): a few words and a comma, then a signature block
 # of a few short lines.
-_LOOSE_SIGN_OFF = re.compile(r"^\s*[A-Za-z][\w'-]*(?:\s+[\w'-]+){0,3}\s*,\s*$")
+_LOOSE_SIGN_OFF = re.compile(
+    r"^\s*(?!(?:however|also|and|but|so|then|firstly|secondly|finally|yes|no|well)\b)"
+    r"[A-Z][\w'-]*(?:\s+[\w'-]+){0,3}\s*,\s*$",
+    re.IGNORECASE,
+)
+# The signature block's first line is a name: "Dr A. Mensah", "Cllr Ruth Adeyemi", "Pat x",
+# "Nan (Maureen Hollis)", "Louise Grainger and family".
+_SIGNED_NAME = re.compile(
+    r"^\s*(?:(?:dr|mr|mrs|ms|miss|mx|cllr|councillor|prof|rev|revd)\.?\s+)?"
+    r"[A-Z][\w.'-]*(?:\s+(?:[A-Z][\w.'-]*|and|&|family|x{1,3}|\([^)\n]{1,40}\))){0,5}\s*$"
+)
 _SIGNATURE_LINES = 8
 _SIGNATURE_LINE_WORDS = 10
 
@@ -246,8 +256,10 @@ def strip_boilerplate(text: str) -> str:
         if not _LOOSE_SIGN_OFF.match(lines[i]) or not any(x.strip() for x in lines[:i]):
             continue
         block = [x for x in lines[i + 1 :] if x.strip()]
-        if 0 < len(block) <= _SIGNATURE_LINES and all(
-            len(x.split()) <= _SIGNATURE_LINE_WORDS for x in block
+        if (
+            0 < len(block) <= _SIGNATURE_LINES
+            and _SIGNED_NAME.match(block[0])
+            and all(len(x.split()) <= _SIGNATURE_LINE_WORDS for x in block)
         ):
             return "\n".join(lines[:i])
     return "\n".join(lines)

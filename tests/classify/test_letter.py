@@ -57,6 +57,7 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nLove Jan xx",
         f"{POINT}\n\nAll the best\nTom Reid",
         f"{POINT}\n\nWarmest,\nDr A. Mensah\nGP partner, Mill Road Surgery\n01632 960 555",
+        f"{POINT}\n\nSent with love,\nGran (Edna Price)",
         # what mail systems and organisations put below a message
         f"{POINT}\n\nSent via the Outlook app for Android",
         f"{POINT}\n\nThis message and any attachments are confidential and intended "
@@ -89,6 +90,9 @@ def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
         "with nothing.",
         "Sent from the ward to a hospital forty miles away, my mother was alone all night.",
         "Our confidential patient records should never be sold to private firms.",
+        # lines ending in commas that are a list or a turn, not a sign-off over a name
+        "What worries us about the move:\nTravel,\nParking,\nStaff leaving",
+        "We need our hospital.\nHowever,\nnobody listens\nto us",
     ],
 )
 def test_sentences_that_raise_something_are_kept(text):

@@ -62,6 +62,19 @@ _BOILERPLATE = re.compile(
     r"|save (?:paper|trees)|think green|consider the environment)",
     re.IGNORECASE,
 )
+# Each alternative of _BOILERPLATE holds one of these; a paragraph holding none is not
+# searched (the search costs about as much as the rest of normalise() on a long text).
+_BOILERPLATE_HINTS = (
+    "confidential", "privileged", "information contained", "information in", "intended",
+    "in error", "registered", "charit", "company", "subscri", "manage your", "receiving this",
+    "virus", "scanned", "checked", "privacy", "gdpr", "information act", "protection act",
+    "monitor", "records", "office", "annual leave", "limited access", "working", "part-time",
+    "part time", "flexibl", "mailbox", "inbox", "external", "outside", "click", "recognise",
+    "follow us", "like us", "find us", "join", "views", "those of", "my new", "address",
+    "copyright", "rights reserved", "disability", "living wage", "proud to be",
+    "identifiable", "dictated", "mail was", "mail has", "transcription", "print", "paper",
+    "trees", "green", "environment",
+)  # fmt: skip
 # A line alone that closes a letter in words text.py's sign-off list does not hold
 # ("Respectfully yours,", "Warmest,"): a few words and a comma, then a signature block
 # of a few short lines.
@@ -241,6 +254,13 @@ def _paragraphs(text: str) -> list[str]:
     return _PARAGRAPH_BREAK.split(text)
 
 
+def _is_boilerplate(paragraph: str) -> bool:
+    folded = paragraph.casefold()
+    return any(hint in folded for hint in _BOILERPLATE_HINTS) and bool(
+        _BOILERPLATE.search(paragraph)
+    )
+
+
 def strip_boilerplate(text: str) -> str:
     """Cut, from the second paragraph on, the first paragraph of mail boilerplate and all
     below it; then a loose sign-off line followed only by a short signature block."""
@@ -248,7 +268,7 @@ def strip_boilerplate(text: str) -> str:
         return text  # one line: no paragraph below the message, no signature block
     paras = _paragraphs(text)
     for i in range(1, len(paras)):
-        if _BOILERPLATE.search(paras[i]):
+        if _is_boilerplate(paras[i]):
             paras = paras[:i]
             break
     lines = "\n\n".join(paras).split("\n")

@@ -257,15 +257,20 @@ def request(
 
 def wait_ready(port: int, process: Process, seconds: float = 90) -> None:
     """Until the node's /readyz answers 200 (the database is migrated and reachable)."""
+    wait_answering(port, process, "/readyz", seconds)
 
-    def ready() -> bool:
+
+def wait_answering(port: int, process: Process, path: str, seconds: float = 90) -> None:
+    """Until ``process`` answers GET ``path`` on ``port`` with 200 (it dies: fail now)."""
+
+    def answering() -> bool:
         process.check_alive()
         try:
-            return request(port, "GET", "/readyz", timeout=5)[0] == 200
+            return request(port, "GET", path, timeout=5)[0] == 200
         except OSError:
             return False
 
-    wait_until(ready, seconds, f"{process.name} to be ready", interval=0.2)
+    wait_until(answering, seconds, f"{process.name} to answer {path}", interval=0.2)
 
 
 def free_redis_db() -> int | None:

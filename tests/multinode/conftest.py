@@ -41,6 +41,7 @@ from tests.deployment import (
     start_nginx,
     start_node,
     start_worker,
+    wait_answering,
     wait_ready,
     wait_until,
     write_nginx,
@@ -326,6 +327,9 @@ def _start(
     started.append(nginx)
     for port, node in zip(node_ports, nodes, strict=True):
         wait_ready(port, node)
+    # A worker serves its metrics once it has loaded the model and is taking jobs.
+    for port, worker in zip(worker_metrics, workers, strict=True):
+        wait_answering(port, worker, "/metrics")
     cluster = Cluster(
         folder=folder,
         env=env,

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from engage.feedback.models import Channel, FeedbackItem, ThemeTag
 from engage.outbox.models import OutboxMessage, OutboxStatus
-from tests.deployment import BIN, ROOT, request, start_worker, wait_until
+from tests.deployment import BIN, ROOT, request, start_worker, wait_answering, wait_until
 from tests.multinode.conftest import (
     IMAP_MESSAGES,
     METRICS_TOKEN,
@@ -311,6 +311,9 @@ def test_killing_a_worker_mid_batch_loses_nothing(cluster):
     env = {**cluster.env, "ENGAGE_WORKER_METRICS_PORT": str(port)}
     cluster.workers[index] = start_worker(victim.name.split()[-1], env, cluster.folder)
     cluster.started.append(cluster.workers[index])
+    # Started again, as systemd would see it: taking jobs and serving its metrics (the
+    # metrics test below reads them, and a busy machine takes seconds to load the model).
+    wait_answering(port, cluster.workers[index], "/metrics")
     wait_for_quiet(
         lambda: (
             _unfinished(cluster) == (0, 0, 0)

@@ -186,33 +186,98 @@ _PREAMBLE = re.compile(
     r"|pass (?:on )?(?:their|her|his|our|my) (?:views|comments)"
     r"|put(?:ting)? (?:our|my) (?:main )?points"
     r"|(?:have|give|share|offer|register) (?:my|our|some|their) (?:views|say|reflections"
-    r"|comments))\b",
+    r"|comments)|in (?:response|reply) to|repl(?:y|ying) to (?:your|the)|following (?:up|on)"
+    r"|as (?:suggested|invited|requested|promised)|(?:saw|read|got|received) (?:your|the)"
+    r" (?:notice|post|poster|advert|leaflet|letter|e-?mail|survey|booklet|questionnaire)"
+    r"|(?:was|were) given (?:your|this)|(?:told|showed) me (?:about|your)|(?:typing|doing) this"
+    r"|(?:send|sending) (?:this|it|you) in|so here i am|(?:asked|invited) (?:me|us) to"
+    r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
+    r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|we represent\w*)\b",
     re.IGNORECASE,
 )
 _IDENTITY = re.compile(
     r"^\s*(?:(?:and )?(?:i am|i'm|im|we are|we're) (?:a|an|the|one of|also|now|currently|\d+\b)"
     r"|i'm [A-Z][a-z]+,|my name is|i (?:work|volunteer) (?:as|at|in|for|with)"
     r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
-    r"|our (?:group|committee|branch|forum|association) (?:met|is|represents))\b",
+    r"|our (?:group|committee|branch|forum|association) (?:met|is|represents)"
+    r"|i (?:care for|look after|act as|serve as|attended (?:as|the))|this is [A-Z][a-z]+\b"
+    r"|i (?:chair|lead|co-?ordinate|represent|organise|convene|manage)\b"
+    r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
+    r"|i(?:'ve| have) been meaning to)\b",
     re.IGNORECASE,
 )
 # ... and holds nothing a concern is said with: a question, a negative, a judgement, a
-# change to a service, money, staff, a demand or a campaign.
-_CONCERN = re.compile(
-    r"\?|n't\b|\b(?:should|must|need\w*|worr\w*|concern\w*|fear\w*|afraid|anger|angry|upset"
-    r"|disgust\w*|shock\w*|object\w*|oppos\w*|against|clos\w*|cut|cuts|cutting|lose|losing|loss"
-    r"|lost|wait\w*|cannot|not|no|never|nobody|nothing|why|problem\w*|risk\w*|danger\w*|unsafe"
-    r"|worse|fail\w*|short\w*|stretched|struggl\w*|scandal\w*|disgrace\w*|bad|poor|terrible"
-    r"|awful|appall\w*|unfair|unacceptable|ridiculous|sham|farce|shambles|mess|so-called"
-    r"|strongly|convinced|but|however|plan\w*|propos\w*|chang\w*|merg\w*|downgrad\w*"
-    r"|privati\w*|scrap\w*|axe\w*|lack\w*|fund\w*|money|budget\w*|staff\w*|jobs?|redundan\w*"
-    r"|wards?|beds?|hospital|a&e|services?|keep\w*|sav(?:e|ing)|support\w*|protect\w*|only way"
-    r"|reopen\w*|secure|shut|moving|moved|disappoint\w*|dismay\w*|frustrat\w*|regret\w*"
-    r"|outrag\w*|alarm\w*|urgent\w*|deep\w*|consulted|asked|told|listen\w*|ignor\w*|heard"
-    r"|favour\w*|disagree\w*|suggest\w*|urge\w*|demand\w*|insist\w*|vot(?:e|es|ed|ing)"
-    r"|protest\w*|campaign\w*|fight\w*|petition\w*)\b",
+# change to a service, a demand or a campaign (_RAISES). The words of the setting, a
+# service, staff, money or a plan, may stand in an opening or a closing paragraph as
+# the place a writer works or the thing they answer ("I am a ward sister at the
+# hospital", "your letter about the proposals"), so they do not count alone (_SETTING);
+# a sentence at the start or end of a one-paragraph text must avoid them too (_CONCERN).
+_RAISES_WORDS = (
+    r"should|must|need\w*|worr\w*|concern\w*|fear\w*|afraid|anger|angry|upset|disgust\w*"
+    r"|shock\w*|object\w*|oppos\w*|against|clos(?:e|es|ed|ing|ure\w*)|cut|cuts|cutting"
+    r"|lose|losing|loss|lost|wait\w*|cannot|not|no|never|nobody|nothing|why|problem\w*|risk\w*"
+    r"|danger\w*|unsafe|worse|fail\w*|shortage\w*|short of|stretched|struggl\w*|scandal\w*"
+    r"|disgrace\w*|bad|poor|terrible|awful|appall\w*|unfair|unacceptable|ridiculous|sham"
+    r"|farce|shambles|mess|so-called|strongly|convinced|but|however|downgrad\w*|privati\w*"
+    r"|scrap\w*|axe\w*|lack\w*|redundan\w*|take-?overs?|taken over|sell\w* off|sold off"
+    r"|outsourc\w*|keep\w*|sav(?:e|ing)|protect\w*|only way"
+    r"|reopen\w*|secure|shut|disappoint\w*|dismay\w*|frustrat\w*|regret\w*|outrag\w*"
+    r"|alarm\w*|urgent\w*|deep\w*|listen\w*|ignor\w*|favour\w*|disagree\w*|suggest\w*"
+    r"|urge\w*|demand\w*|insist\w*|vot(?:e|es|ed|ing)|protest\w*|campaign\w*|fight\w*"
+    r"|petition\w*"
+)
+_SETTING_WORDS = (
+    r"plan\w*|propos\w*|chang\w*|merg\w*|fund\w*|money|budget\w*|staff\w*|jobs?|wards?|beds?"
+    r"|hospital|a&e|services?|support\w*|moving|moved|consulted|asked|told|heard"
+)
+_CONCERN = re.compile(rf"\?|n't\b|\b(?:{_RAISES_WORDS}|{_SETTING_WORDS})\b", re.IGNORECASE)
+_RAISES = re.compile(rf"\?|n't\b|\b(?:{_RAISES_WORDS})\b", re.IGNORECASE)
+# Negatives and wishes that are about the writing, not the subject: "writing in a
+# personal capacity, not for the practice", "I'm not very good with computers", "my
+# views should not be taken as the practice's", "I thought I'd drop you a line".
+_ASIDE_TURNS = re.compile(
+    r"(?:\bnot|n't)\s+(?:(?:on|in) (?:behalf|my|our|an?\b)|for (?:the|my|our)\b|as (?:a|an|the)\b"
+    r"|representing|speaking|writing|(?:very |that |too )?(?:good|great|clever) (?:with|at|on)"
+    r"|(?:much of|really|always|often) |use (?:the |a )?(?:computer|internet|e-?mail|facebook)"
+    r"|be (?:taken|read|seen) as|(?:get|got|make|made) (?:it|to) (?:to )?the (?:meeting|session)"
+    r"|mind)"
+    r"|\bthought (?:i'?d|i (?:would|ought|should|might|must))\b"
+    r"|\b(?:hope|trust) (?:that'?s|this is|it'?s|you don'?t mind)\b[^.!?\n]{0,25}"
+    r"|\b(?:wanted|wished|want|wish) to (?:send|write|add|let|have|reply|respond|e-?mail|pass"
+    r"|put|share|drop|take part|be)\b"
+    r"|\bshould (?:you|it) (?:require|need|wish)\b|\bno(?:t)? later than\b|\bno longer\b"
+    r"|\b(?:i )?hope (?:this|that|it|the above|these|you|all)\b[^.!?\n]{0,30}"
+    r"\b(?:clear|helpful|helps|useful|sense|alright|all right|ok|okay|of use|assistance|well"
+    r"|find|reads?|keeping|enjoy\w*|safe|warm)\b|\bfeel free\b|\bnot hesitate\b"
+    r"|\bi should (?:be grateful|add|say|mention|explain)\b|\bshould (?:you|any)\b"
+    r"|\bnot (?:be )?(?:published|shared|named)\b|\bnot (?:the )?(?:quickest|best|fastest)\b"
+    r"|(?:\bcould|\bcan|\bdid|\bdo)(?:n't| not) (?:come|make|attend|catch|get|remember)\b"
+    r"|\bkeeping (?:well|warm|safe|cool)\b|\bmust (?:dash|go|fly|run)\b|\bi'?m afraid i\b"
+    r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b|\bbut (?:felt|will|i'?ll)\b"
+    r"|\bwould welcome (?:the|an|any) (?:opportunity|chance|invitation)\b"
+    r"|\bif (?:you )?(?:need|want)\b|\bshould not be (?:taken|read|seen) as\b"
+    r"|\bas suggested\b|\bthe close of\b|\bcampaign (?:group|committee|team)\b"
+    r"|\bbut (?:i'?m |i am |i |we |we'?re )?(?:writing|responding|replying|wanted|thought|also"
+    r"|life)\b|\b(?:you|they) (?:wanted|want) to hear\b"
+    r"|\bclos(?:es|ing)(?: date)?\b(?= (?:on|next|at|in|by|of|date)\b)"
+    r"|\bclosing date\b|\bclose to the (?:deadline|closing)\b",
     re.IGNORECASE,
 )
+
+
+# The second and later words of a name ("Age Concern", "Poplar Close", "Save Our
+# Surgery Campaign" keeps its "Save").
+_NAME_TAIL = re.compile(r"\b([A-Z][\w'&-]*)(?:\s+(?:of |the |and |& )?[A-Z][\w'&-]*)+")
+
+
+def _raises(sentence: str) -> bool:
+    """Whether *sentence* says something about its subject (_RAISES, _OPINION), once
+    the negatives and wishes about the writing itself (_ASIDE_TURNS) and the tails of
+    names (_NAME_TAIL) are set aside."""
+    plain = _NAME_TAIL.sub(r"\1", _ASIDE_TURNS.sub(" ", sentence))
+    return bool(_RAISES.search(plain) or _OPINION.search(plain))
+
+
 # Opinion words: an introduction holding one is already saying something.
 _OPINION = re.compile(
     r"\b(?:welcome\w*|agree|agrees|agreeing|think|believe|feel|felt|hope|want|wants|wanted)\b",
@@ -231,7 +296,9 @@ _POSTSCRIPT = re.compile(
     r"|hope (?:this|it|that) (?:is|was|can|will|helps)|anonymis\w*|considered|format"
     r"|closing date|sign-off|in touch|on leave|colleague|sight of|any of (?:this|the above)"
     r"|(?:the|my) (?:slides|earlier|previous)|read(?:ing)? this|listening"
-    r"|your (?:time|work|patience|help)|the above|below)\b",
+    r"|your (?:time|work|patience|help)|the above|below|regards|best wishes|good wishes"
+    r"|take care|passed (?:on|your)|write in|press send|by post|feel free|mailing list"
+    r"|be contacted|on my return|away from (?:my|the) (?:desk|office))\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -239,7 +306,10 @@ _POSTSCRIPT = re.compile(
 _HANDLING = re.compile(
     r"\b(?:receipt|acknowledg\w*|reference number|copied in|copying in|cc|anonymis\w*"
     r"|my (?:number|direct line|landline|mobile)|ring me|call me|typing|spelling|excuse"
-    r"|apolog\w*|sorry|thank\w*|thanks)\b",
+    r"|apolog\w*|sorry|thank\w*|thanks|cop(?:y|ies) of (?:this|my|our)|printed copy"
+    r"|(?:sent|forwarded|copied) (?:it |this )?to|for (?:their|your) (?:information|records)"
+    r"|(?:this|my|our) (?:e-?mail|letter|response|submission|comments)"
+    r"|share (?:this|it|my|our)|mailing list|be contacted)\b",
     re.IGNORECASE,
 )
 
@@ -248,6 +318,18 @@ _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)\s*")
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
 _END_SENTENCES = 4  # an opening or closing paragraph of more sentences is a letter's body
 _END_SENTENCE_WORDS = 45
+_SALUTATION = re.compile(
+    r"^\s*(?:good (?:morning|afternoon|evening|day)|hello|hi|hiya|hey|greetings"
+    r"|morning|afternoon|evening)\W*(?:all|everyone|there|team)?\W*$",
+    re.IGNORECASE,
+)
+_PLAIN_WORD = re.compile(r"\b(?:[a-z]{2,}|[A-Z]{2,})\b")  # not a name's capital and lower
+
+
+def _is_message(paras: list[str]) -> bool:
+    """Whether *paras* still say something: not names alone (as "Joan Pereira, Clapton"
+    left after her thanks)."""
+    return bool(_PLAIN_WORD.search(" ".join(paras)))
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -313,9 +395,9 @@ def strip_housekeeping(text: str) -> str:
     return text
 
 
-def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[str], bool]) -> str:
+def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]], bool]) -> str:
     """Drop the first (or last) paragraph, up to _END_PARAGRAPHS times, while another
-    paragraph remains and every sentence of it, short and few, is *aside*."""
+    paragraph remains and its sentences, short and few, are *aside* taken together."""
     for _ in range(_END_PARAGRAPHS):
         paras = _paragraphs(text.strip())
         if len(paras) < 2:
@@ -324,7 +406,9 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[str], bool
         if (
             not sentences
             or len(sentences) > _END_SENTENCES
-            or not all(len(x.split()) <= _END_SENTENCE_WORDS and aside(x) for x in sentences)
+            or any(len(x.split()) > _END_SENTENCE_WORDS for x in sentences)
+            or not aside(sentences)
+            or not _is_message(paras[1:] if first else paras[:-1])
         ):
             break
         text = "\n\n".join(paras[1:] if first else paras[:-1])
@@ -332,33 +416,68 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[str], bool
 
 
 def _introduces(sentence: str) -> bool:
+    """A sentence that says who writes, or why, or greets (and raises nothing itself)."""
+    return bool(
+        _PREAMBLE.search(sentence)
+        or _IDENTITY.match(sentence)
+        or _OPENING.match(sentence + "\n")
+        or _HOUSEKEEPING.match(sentence)
+    )
+
+
+def _introduction(sentences: list[str]) -> bool:
+    """An opening paragraph: its first sentence introduces, none raises anything, and
+    the others name no theme unless they are about the letter (a carer's account of the
+    care is the letter's matter, not its introduction)."""
+    from engage.classify.lexicon import theme_phrases
+
+    lead = [x for x in sentences if not _SALUTATION.match(x)][:1]  # past "Good morning."
     return (
-        not _CONCERN.search(sentence)
-        and not _OPINION.search(sentence)
+        bool(lead)
         and bool(
-            _PREAMBLE.search(sentence)
-            or _IDENTITY.match(sentence)
-            or _OPENING.match(sentence + "\n")
-            or _HOUSEKEEPING.match(sentence)
+            _introduces(lead[0]) or (_POSTSCRIPT.search(lead[0]) and _HANDLING.search(lead[0]))
+        )
+        and not any(_raises(x) for x in sentences)
+        and all(
+            _introduces(x) or _POSTSCRIPT.search(x) or not theme_phrases(x)
+            for x in sentences
+            if x is not lead[0]
         )
     )
 
 
 def strip_preamble(text: str) -> str:
-    """Drop an opening paragraph that only introduces the writer or the letter."""
-    return _strip_end_paragraphs(text, first=True, aside=_introduces)
+    """Drop an opening paragraph that only introduces the writer or the letter, unless
+    it does not start as an introduction and all that follows is a closing paragraph
+    (which strip_postscript then drops): thanks above "I have copied this to my MP"
+    are the message."""
+    paras = _paragraphs(text.strip())
+    if (
+        len(paras) == 2
+        and not _introduces(paras[0])
+        and _postscript(_SENTENCE.findall(paras[1]))
+    ):
+        return text
+    return _strip_end_paragraphs(text, first=True, aside=_introduction)
 
 
-def _signs_off(sentence: str) -> bool:
+def _handles(sentence: str) -> bool:
+    """A sentence about the letter (_POSTSCRIPT) that raises nothing."""
+    return bool(_POSTSCRIPT.search(sentence)) and not _raises(sentence)
+
+
+def _postscript(sentences: list[str]) -> bool:
+    """A closing paragraph: one sentence at least is about the letter, none raises
+    anything, and a theme is named only where the letter is plainly handled."""
     from engage.classify.lexicon import theme_phrases
 
     return (
-        bool(_POSTSCRIPT.search(sentence))
-        and not _CONCERN.search(sentence)
-        and bool(_HANDLING.search(sentence) or not theme_phrases(sentence))
+        any(_handles(x) for x in sentences)
+        and not any(_raises(x) for x in sentences)
+        and all(_HANDLING.search(x) or not theme_phrases(x) for x in sentences)
     )
 
 
 def strip_postscript(text: str) -> str:
     """Drop a closing paragraph about the letter itself (thanks, receipt, copies, help)."""
-    return _strip_end_paragraphs(text, first=False, aside=_signs_off)
+    return _strip_end_paragraphs(text, first=False, aside=_postscript)

@@ -445,7 +445,7 @@ def normalise(text: str | None) -> str:
     text = letter.strip_boilerplate(strip_signature(text))
     for _ in range(3):  # "Dear Dr Ahmed, Dear colleagues," or "Hi,\n\nDear team,"
         before = text
-        text = letter.strip_preamble(letter.strip_opening(_strip_greeting(text)))
+        text = letter.strip_opening(letter.strip_preamble(_strip_greeting(text)))
         text = _strip_courtesies(letter.strip_housekeeping(letter.strip_postscript(text)))
         text = strip_signature(text).strip()  # a sign-off the closing lines stood above
         if text == before.strip():

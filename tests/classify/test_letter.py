@@ -35,6 +35,14 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         f"committee.\n\n{POINT}",
         f"My name is Ruth and I have lived in the village since 1988. My son is typing "
         f"this for me.\n\n{POINT}",
+        # ... naming a role, a body and the papers answered, in the words of the setting
+        f"I am a ward sister at the hospital and chair of our staff forum. I write in a "
+        f"personal capacity, not for the trust.\n\n{POINT}",
+        f"Good afternoon. I write as clerk to Elm Parish Council, which discussed the "
+        f"consultation document at its meeting on 4 June and asked me to respond.\n\n{POINT}",
+        f"I care for my wife, who has Parkinson's, and picked up your leaflet at the "
+        f"surgery.\n\n{POINT}",
+        f"I am responding as director of Age Concern Elmbridge.\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -66,6 +74,11 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nI work part-time and may not answer before Thursday.",
         f"{POINT}\n\nCAUTION: this email originated from outside the organisation.",
         f"{POINT}\n\nThink green - please do not print this email.",
+        # closing paragraphs about the letter: its copies, its uses, the writer's week
+        f"{POINT}\n\nA copy of this email goes to our MP and to the chair of the health "
+        f"scrutiny committee for their information.",
+        f"{POINT}\n\nI hope this is useful. Please feel free to share it with colleagues.",
+        f"{POINT}\n\nI should be grateful if you would add me to the mailing list.",
     ],
 )
 def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
@@ -111,6 +124,29 @@ def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
     # the same introduction holding a concern is part of what is said
     worried = "I am writing because the branch surgery is closing.\n\nNobody asked us."
     assert normalise(worried) == worried
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a carer's account of the care is the matter of the letter, not its opening
+        "I look after my dad, who is 90. The district nurses come twice a day and the "
+        "council pays for his carers.\n\nWill the new plan change any of that?",
+        # a first sentence that is a judgement, and a later one that writes of a proposal
+        "It beggars belief. How anybody could write a proposal like this is beyond me."
+        "\n\nThe hospital is the town.",
+        # an opening that names a takeover is saying something
+        "I'd like to put on record a statement about the takeover of our health centre by "
+        "a private company.\n\nWe were told nothing.",
+        # thanks with only a name below: nothing is left to be the message
+        "Thank you to everyone on the stroke ward for looking after my mum.\n\nMaria Lopes, Hythe",
+        # a closing paragraph that asks for something about the decision
+        "The bus takes an hour.\n\nI hope you will think again about the site, and I "
+        "have copied this to our MP.",
+    ],
+)
+def test_paragraphs_at_either_end_that_say_something_are_kept(text):
+    assert normalise(text) == text
 
 
 def test_other_clients_reply_headers_end_the_senders_words():

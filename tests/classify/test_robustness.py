@@ -61,6 +61,29 @@ INTRODUCTIONS = (
     "Hello,\n\nMy name is Ade and I have lived on the Parkside estate for twelve years.",
     "To whom it may concern,\n\nI am responding in a personal capacity.",
 )
+# Openings that name the writer's role, body and the papers they answer, with the words
+# every theme is set in (a committee, staff, a hospital, the consultation), and closing
+# paragraphs about the letter's copies and uses: by the guide, none of it is raised.
+ROLE_INTRODUCTIONS = (
+    "Dear engagement team,\n\nI write as secretary of the local medical committee, which "
+    "discussed your consultation document at its meeting last week and asked me to reply "
+    "on its behalf.",
+    "Hello,\n\nI'm a physiotherapist at the district hospital and a union member, but I "
+    "am writing as a local resident, not for my employer.",
+    "Good morning.\n\nI chair the staff side of the joint negotiating committee. This "
+    "response has been agreed by the branch secretaries of the recognised unions.",
+    "Dear Sir or Madam,\n\nI look after my mother, who is 86, and picked up your booklet "
+    "at the library. My neighbour is typing this for me.",
+)
+CLOSING_PARAGRAPHS = (
+    "A copy of this email goes to our MP and to the chair of the health scrutiny "
+    "committee for their information.",
+    "I hope this is useful. Please feel free to share it with colleagues on the board.",
+    "I should be grateful if you would add me to the mailing list for updates on the "
+    "engagement programme.",
+    "I am away from my desk next week but will reply to any messages on my return. "
+    "Thank you for your patience.",
+)
 HOUSEKEEPING = (
     "Sorry for the long email, I'm not much of a typist.",
     "Please could you confirm receipt and send me a reference number.",
@@ -130,6 +153,8 @@ def changed_share(model, before: list[str], after: list[str]) -> float:
         "notice",
         "introduction",
         "housekeeping",
+        "role introduction",
+        "closing paragraph",
     ],
 )
 def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wrapper):
@@ -149,6 +174,8 @@ def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wr
             "notice": f"{text}\n\n{rng.choice(NOTICES)}",
             "introduction": f"{rng.choice(INTRODUCTIONS)}\n\n{text}",
             "housekeeping": f"{text}\n\n{rng.choice(HOUSEKEEPING)}",
+            "role introduction": f"{rng.choice(ROLE_INTRODUCTIONS)}\n\n{text}",
+            "closing paragraph": f"{text}\n\n{rng.choice(CLOSING_PARAGRAPHS)}",
         }
         return parts[wrapper]
 

@@ -189,7 +189,9 @@ _PREAMBLE = re.compile(
     r"|comments)|in (?:response|reply) to|repl(?:y|ying) to (?:your|the)|following (?:up|on)"
     r"|as (?:suggested|invited|requested|promised)|(?:saw|read|got|received) (?:your|the)"
     r" (?:notice|post|poster|advert|leaflet|letter|e-?mail|survey|booklet|questionnaire)"
-    r"|(?:was|were) given (?:your|this)|(?:told|showed) me (?:about|your)|(?:typing|doing) this"
+    r"|(?:was|were) given (?:your|this)|(?:came|went) (?:along )?to (?:the|your|a) (?:drop-in"
+    r"|meeting|session|event|roadshow|stall)|(?:told|showed) me (?:about|your)"
+    r"|(?:typing|doing) this"
     r"|(?:send|sending) (?:this|it|you) in|so here i am|(?:asked|invited) (?:me|us) to"
     r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
     r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|we represent\w*)\b",
@@ -197,7 +199,7 @@ _PREAMBLE = re.compile(
 )
 _IDENTITY = re.compile(
     r"^\s*(?:(?:and )?(?:i am|i'm|im|we are|we're) (?:a|an|the|one of|also|now|currently|\d+\b)"
-    r"|i'm [A-Z][a-z]+,|my name is|i (?:work|volunteer) (?:as|at|in|for|with)"
+    r"|i'm [A-Z][a-z]+,|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
     r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
     r"|our (?:group|committee|branch|forum|association) (?:met|is|represents)"
     r"|i (?:care for|look after|act as|serve as|attended (?:as|the))|this is [A-Z][a-z]+\b"
@@ -256,7 +258,8 @@ _ASIDE_TURNS = re.compile(
     r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b|\bbut (?:felt|will|i'?ll)\b"
     r"|\bwould welcome (?:the|an|any) (?:opportunity|chance|invitation)\b"
     r"|\bif (?:you )?(?:need|want)\b|\bshould not be (?:taken|read|seen) as\b"
-    r"|\bas suggested\b|\bthe close of\b|\bcampaign (?:group|committee|team)\b"
+    r"|\bshould (?:submit|send|write|respond|reply|forward|pass)\b|\bas suggested\b"
+    r"|\bthe close of\b|\bcampaign (?:group|committee|team)\b"
     r"|\bbut (?:i'?m |i am |i |we |we'?re )?(?:writing|responding|replying|wanted|thought|also"
     r"|life)\b|\b(?:you|they) (?:wanted|want) to hear\b"
     r"|\bclos(?:es|ing)(?: date)?\b(?= (?:on|next|at|in|by|of|date)\b)"
@@ -338,14 +341,37 @@ def _paragraphs(text: str) -> list[str]:
 
 def _is_boilerplate(paragraph: str) -> bool:
     folded = paragraph.casefold()
-    return any(hint in folded for hint in _BOILERPLATE_HINTS) and bool(
-        _BOILERPLATE.search(paragraph)
+    return (
+        any(hint in folded for hint in _BOILERPLATE_HINTS) and bool(_BOILERPLATE.search(paragraph))
+    )
+
+
+# An organisation's name and its motto, as mail systems put below a message: "Elm
+# Valley Healthwatch - your voice on local care", "Northfield Forum: keeping older
+# people connected", "Marsh Parish Council | serving three villages since 1894".
+_TAGLINE = re.compile(
+    r"^\s*[A-Z][\w'&.()-]*(?:\s+(?:of |the |and |& )?[A-Z][\w'&.()-]*){1,6}\s*"
+    r"(?:[-\u2013\u2014|:~]|\bfor\b)\s+\S[^\n]{0,90}$"
+)
+_TAGLINE_LINES = 3
+
+
+def _is_tagline(paragraph: str) -> bool:
+    """A short paragraph whose first line is a name and a motto, with nothing raised."""
+    lines = [x for x in paragraph.strip().split("\n") if x.strip()]
+    return (
+        0 < len(lines) <= _TAGLINE_LINES
+        and bool(_TAGLINE.match(lines[0]))
+        and "?" not in paragraph
+        and not _raises(paragraph)
+        and not re.search(r"\b(?:i|we|my|our)\b", paragraph, re.IGNORECASE)
     )
 
 
 def strip_boilerplate(text: str) -> str:
     """Cut, from the second paragraph on, the first paragraph of mail boilerplate and all
-    below it; then a loose sign-off line followed only by a short signature block."""
+    below it, and a last paragraph that is an organisation's tagline; then a loose
+    sign-off line followed only by a short signature block."""
     if "\n" not in text:
         return text  # one line: no paragraph below the message, no signature block
     paras = _paragraphs(text)
@@ -353,6 +379,8 @@ def strip_boilerplate(text: str) -> str:
         if _is_boilerplate(paras[i]):
             paras = paras[:i]
             break
+    if len(paras) > 1 and _is_tagline(paras[-1]):
+        paras = paras[:-1]
     lines = "\n\n".join(paras).split("\n")
     for i in range(1, len(lines)):
         if not _LOOSE_SIGN_OFF.match(lines[i]) or not any(x.strip() for x in lines[:i]):

@@ -96,13 +96,14 @@ _HELLO = (
     r"|morning|afternoon|evening)"
 )
 _GREETING = re.compile(
-    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,5}\s*[,:]"
+    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,7}\s*[,:]"
     r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\((?:cc|bcc|copy)\b[^)\n]{0,60}\)\s*[,:]?"
     r"|(?:re|ref|subject)\s*:\s*(?:public |formal |my |our )?(?:consultation )?"
     r"(?:response|submission|comments|feedback|public consultation"
     r"|your (?:letter|e-?mail|survey))\s*"
     rf"|{_HELLO}(?:\s+[\w.'&/-]+){{0,4}}\s*[,:!]|{_HELLO}(?:\s+[\w.'&/-]+){{0,2}}\s*\.?"
     r"|to whom it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:\n]{0,50}[,:]"
+    r"|(?:to|from|cc|bcc|date|sent|(?:your|our) ref(?:erence)?)\s*:[^\n]{0,80}"
     r"|(?:fao|f\.a\.o\.?|attn\.?|for the attention of)\s*:?(?:\s+[\w.'&/,-]+){1,8}\s*[,:.]?"
     r")\s*$",
     re.IGNORECASE,
@@ -343,10 +344,15 @@ def strip_quoted(text: str) -> str:
             break
         if _RULE.match(line) and _HEADER_FROM.match(nxt):
             break
-        if _HEADER_FROM.match(line) and any(_HEADER_NEXT.match(n) for n in lines[i + 1 : i + 4]):
+        header = (
+            _HEADER_FROM.match(line) and any(_HEADER_NEXT.match(n) for n in lines[i + 1 : i + 4])
+        ) or (  # "Sent: ... / From: ..." (some clients put the date first)
+            _HEADER_NEXT.match(line) and any(_HEADER_FROM.match(n) for n in lines[i + 1 : i + 4])
+        )
+        if header:
+            if not any(k.strip() for k in kept):
+                continue  # a memo's own "To: / From:" lines above the letter, not a quote
             break
-        if _HEADER_NEXT.match(line) and any(_HEADER_FROM.match(n) for n in lines[i + 1 : i + 4]):
-            break  # "Sent: ... / From: ..." (some clients put the date first)
         if _ATTRIBUTION.match(line):
             break
         if line.lstrip().startswith(">") or _FORWARDED.match(line):

@@ -43,6 +43,9 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         f"I care for my wife, who has Parkinson's, and picked up your leaflet at the "
         f"surgery.\n\n{POINT}",
         f"I am responding as director of Age Concern Elmbridge.\n\n{POINT}",
+        # mail headers above the greeting, and a long salutation
+        f"To: Engagement Team\nFrom: Practice Manager, Elm Road Surgery\n\n{POINT}",
+        f"Our ref: PC/22/14\nDear Chair and Members of the Committee,\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -79,6 +82,8 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"scrutiny committee for their information.",
         f"{POINT}\n\nI hope this is useful. Please feel free to share it with colleagues.",
         f"{POINT}\n\nI should be grateful if you would add me to the mailing list.",
+        # an organisation's name and motto below the message
+        f"{POINT}\n\nElm Valley Carers' Network - a voice for unpaid carers since 1998",
     ],
 )
 def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
@@ -138,6 +143,9 @@ def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
         # an opening that names a takeover is saying something
         "I'd like to put on record a statement about the takeover of our health centre by "
         "a private company.\n\nWe were told nothing.",
+        # a last paragraph that opens like a tagline but says something
+        "The merger was agreed in May.\n\nUpdate: the board will now look at the sites.",
+        "Save the birth centre.\n\nKeep Our NHS Public - the NHS is not for sale",
         # thanks with only a name below: nothing is left to be the message
         "Thank you to everyone on the stroke ward for looking after my mum.\n\nMaria Lopes, Hythe",
         # a closing paragraph that asks for something about the decision

@@ -53,7 +53,11 @@ _BOILERPLATE = re.compile(
     r"|external (?:e-?mail|sender)|originated (?:from )?outside"
     r"|do not click (?:on )?(?:any )?links|unless you recognise the sender"
     r"|follow us on|like us on facebook|find us on|join (?:online|today|the union|us online)"
-    r"|views expressed|views (?:are )?(?:my|entirely my) own|not (?:necessarily )?those of"
+    r"|(?:views|opinions)(?: or (?:views|opinions))? expressed"
+    r"|views (?:are )?(?:my|entirely my) own"
+    r"|not (?:necessarily )?those of|not necessarily (?:represent|reflect)"
+    r"|secure e-?mail|non-secure|(?:meant|intended) only for|to whom (?:it is|they are) addressed"
+    r"|registered with the (?:care quality commission|cqc)|cqc[- ]registered"
     r"|please note my new (?:e-?mail|address)|my e-?mail address (?:has )?changed"
     r"|copyright|all rights reserved|disability confident|living wage employer"
     r"|proud to be an?\b|^\W*confidential\b|patient[- ]identifiable"
@@ -71,7 +75,8 @@ _BOILERPLATE_HINTS = (
     "monitor", "records", "office", "annual leave", "limited access", "working", "part-time",
     "part time", "flexibl", "mailbox", "inbox", "external", "outside", "click", "recognise",
     "follow us", "like us", "find us", "join", "views", "those of", "my new", "address",
-    "copyright", "rights reserved", "disability", "living wage", "proud to be",
+    "copyright", "rights reserved", "opinions", "necessarily", "secure", "only for",
+    "addressed", "quality commission", "cqc", "disability", "living wage", "proud to be",
     "identifiable", "dictated", "mail was", "mail has", "transcription", "print", "paper",
     "trees", "green", "environment",
 )  # fmt: skip
@@ -202,7 +207,8 @@ _IDENTITY = re.compile(
     r"|i'm [A-Z][a-z]+,|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
     r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
     r"|our (?:group|committee|branch|forum|association) (?:met|is|represents)"
-    r"|i (?:care for|look after|act as|serve as|attended (?:as|the))|this is [A-Z][a-z]+\b"
+    r"|i (?:care for|look after|act as|serve as|attended (?:as|the))"
+    r"|(?:this is|it'?s|its) [A-Z][a-z]+ (?:from|here|at|of)\b|this is [A-Z][a-z]+\b"
     r"|i (?:chair|lead|co-?ordinate|represent|organise|convene|manage)\b"
     r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
     r"|i(?:'ve| have) been meaning to)\b",
@@ -250,15 +256,28 @@ _ASIDE_TURNS = re.compile(
     r"|\bshould (?:you|it) (?:require|need|wish)\b|\bno(?:t)? later than\b|\bno longer\b"
     r"|\b(?:i )?hope (?:this|that|it|the above|these|you|all)\b[^.!?\n]{0,30}"
     r"\b(?:clear|helpful|helps|useful|sense|alright|all right|ok|okay|of use|assistance|well"
-    r"|find|reads?|keeping|enjoy\w*|safe|warm)\b|\bfeel free\b|\bnot hesitate\b"
+    r"|find|reads?|keeping|enjoy\w*|safe|warm|record|counted|included|accepted)\b"
+    r"|\bfeel free\b|(?:\bnot|n't) hesitate\b"
     r"|\bi should (?:be grateful|add|say|mention|explain)\b|\bshould (?:you|any)\b"
-    r"|\bnot (?:be )?(?:published|shared|named)\b|\bnot (?:the )?(?:quickest|best|fastest)\b"
+    r"|\bnot (?:to )?(?:be )?(?:published|shared|named)\b"
+    r"|\bnot (?:the )?(?:quickest|best|fastest)\b"
     r"|(?:\bcould|\bcan|\bdid|\bdo)(?:n't| not) (?:come|make|attend|catch|get|remember)\b"
     r"|\bkeeping (?:well|warm|safe|cool)\b|\bmust (?:dash|go|fly|run)\b|\bi'?m afraid i\b"
-    r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b|\bbut (?:felt|will|i'?ll)\b"
+    r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b"
+    r"|\bbut (?:felt|will|i'?ll|my colleague)\b"
     r"|\bwould welcome (?:the|an|any) (?:opportunity|chance|invitation)\b"
+    r"|\b(?:for|thanks for|thank you for) listening\b|\blistening (?:event|session|exercise|tour)"
+    r"|\bif (?:anything|any of (?:this|it)|something|any part)\b[^.!?\n]{0,20}"
+    r"(?:is|was)(?:n't| not) clear\b|(?:does|did)(?:n't| not) come through\b"
+    r"|\b(?:is|are)(?:n't| not) what (?:it|they) (?:was|were|used to be)\b"
+    r"|\bif (?:needed|necessary|required|helpful|not)\b"
+    r"|\b(?:pleased|happy|delighted|glad) to welcome you\b|\bkeep (?:this|it) (?:brief|short)\b"
+    r"|\bkeep an eye out\b|\bbut (?:would|i'?d) prefer\b"
+    r"|\b(?:always|all|everyone|everybody|new members|visitors|donations)(?: are| always)?"
+    r" welcome\b"
     r"|\bif (?:you )?(?:need|want)\b|\bshould not be (?:taken|read|seen) as\b"
-    r"|\bshould (?:submit|send|write|respond|reply|forward|pass)\b|\bas suggested\b"
+    r"|\bshould (?:submit|send|write|respond|reply|forward|pass)\b"
+    r"|\bas (?:you |was |had been )?(?:suggested|requested|asked)\b"
     r"|\bthe close of\b|\bcampaign (?:group|committee|team)\b"
     r"|\bbut (?:i'?m |i am |i |we |we'?re )?(?:writing|responding|replying|wanted|thought|also"
     r"|life)\b|\b(?:you|they) (?:wanted|want) to hear\b"
@@ -301,7 +320,9 @@ _POSTSCRIPT = re.compile(
     r"|(?:the|my) (?:slides|earlier|previous)|read(?:ing)? this|listening"
     r"|your (?:time|work|patience|help)|the above|below|regards|best wishes|good wishes"
     r"|take care|passed (?:on|your)|write in|press send|by post|feel free|mailing list"
-    r"|be contacted|on my return|away from (?:my|the) (?:desk|office))\b",
+    r"|be contacted|on my return|away from (?:my|the) (?:desk|office)|give me a ring|in the office"
+    r"|correspondence|mailbox|(?:not|n't) hesitate|any (?:further )?questions|if anything"
+    r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help)))\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -312,12 +333,32 @@ _HANDLING = re.compile(
     r"|apolog\w*|sorry|thank\w*|thanks|cop(?:y|ies) of (?:this|my|our)|printed copy"
     r"|(?:sent|forwarded|copied) (?:it |this )?to|for (?:their|your) (?:information|records)"
     r"|(?:this|my|our) (?:e-?mail|letter|response|submission|comments)"
-    r"|share (?:this|it|my|our)|mailing list|be contacted)\b",
+    r"|share (?:this|it|my|our)|mailing list|be contacted|contact me|get in touch"
+    r"|(?:address|number|details) below|be reached|on leave|my colleague|in the office"
+    r"|give me a ring|mailbox|correspondence|(?:can|will|could) (?:forward|send|share)"
+    r"|appreciate|(?:best of|good) luck|wishing you|all the best|look(?:ing)? forward to hearing"
+    r"|a copy)\b",
     re.IGNORECASE,
 )
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)\s*")
+# A full stop after an initial or a title does not end a sentence ("Cllr J. Mensah").
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]|\b(?:Dr|Mr|Mrs|Ms|Cllr|St|Rev|Revd|Prof|Sr|Jr|No|Ref|Tel|approx|etc))\.\s*$"
+)
+
+
+def _sentences(paragraph: str) -> list[str]:
+    """The sentences of *paragraph* (_SENTENCE), joined again where one ended at an
+    initial or a title."""
+    out: list[str] = []
+    for piece in _SENTENCE.findall(paragraph):
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
 _END_SENTENCES = 4  # an opening or closing paragraph of more sentences is a letter's body
 _END_SENTENCE_WORDS = 45
@@ -351,7 +392,7 @@ def _is_boilerplate(paragraph: str) -> bool:
 # people connected", "Marsh Parish Council | serving three villages since 1894".
 _TAGLINE = re.compile(
     r"^\s*[A-Z][\w'&.()-]*(?:\s+(?:of |the |and |& )?[A-Z][\w'&.()-]*){1,6}\s*"
-    r"(?:[-\u2013\u2014|:~]|\bfor\b)\s+\S[^\n]{0,90}$"
+    r"(?:[-\u2013\u2014|:~]|\bfor\b)\s+\S[^\n]{0,140}$"
 )
 _TAGLINE_LINES = 3
 
@@ -417,8 +458,8 @@ def strip_housekeeping(text: str) -> str:
         body = text.rstrip()
         core = body.rstrip(".!? \t\n")
         start = max(core.rfind("."), core.rfind("!"), core.rfind("?"), core.rfind("\n")) + 1
-        if start == 0 or _HOUSEKEEPING.match(body, start) is None:
-            break  # the whole text is one sentence, or its last one says something
+        if start == 0 or _HOUSEKEEPING.match(body, start) is None or _TURN.search(body, start):
+            break  # one sentence only, or its last one says something or turns
         text = body[:start]
     return text
 
@@ -430,7 +471,7 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]]
         paras = _paragraphs(text.strip())
         if len(paras) < 2:
             break
-        sentences = _SENTENCE.findall(paras[0] if first else paras[-1])
+        sentences = _sentences(paras[0] if first else paras[-1])
         if (
             not sentences
             or len(sentences) > _END_SENTENCES
@@ -483,7 +524,7 @@ def strip_preamble(text: str) -> str:
     if (
         len(paras) == 2
         and not _introduces(paras[0])
-        and _postscript(_SENTENCE.findall(paras[1]))
+        and _postscript(_sentences(paras[1]))
     ):
         return text
     return _strip_end_paragraphs(text, first=True, aside=_introduction)
@@ -502,7 +543,7 @@ def _postscript(sentences: list[str]) -> bool:
     return (
         any(_handles(x) for x in sentences)
         and not any(_raises(x) for x in sentences)
-        and all(_HANDLING.search(x) or not theme_phrases(x) for x in sentences)
+        and all(_HANDLING.search(x) or _introduces(x) or not theme_phrases(x) for x in sentences)
     )
 
 

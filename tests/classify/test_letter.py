@@ -46,6 +46,7 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         # mail headers above the greeting, and a long salutation
         f"To: Engagement Team\nFrom: Practice Manager, Elm Road Surgery\n\n{POINT}",
         f"Our ref: PC/22/14\nDear Chair and Members of the Committee,\n\n{POINT}",
+        f"hi, its Jo from the flats by the park, sending this from my phone\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -84,6 +85,17 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nI should be grateful if you would add me to the mailing list.",
         # an organisation's name and motto below the message
         f"{POINT}\n\nElm Valley Carers' Network - a voice for unpaid carers since 1998",
+        f"{POINT}\n\nElm UNISON Health Branch | Branch office: Room 2, Elm General Hospital | "
+        f"Open Mon & Wed 10-2",
+        f"{POINT}\n\nAny views or opinions expressed are the author's and do not necessarily "
+        f"represent those of Elm Borough Council.",
+        # closings in courtesies that look like concerns, and a copy list with initials
+        f"{POINT}\n\nThanks for listening, and good luck with the rest of the engagement work.",
+        f"{POINT}\n\nI'm on leave next week, but my colleague can be reached on the number "
+        f"below.",
+        f"{POINT}\n\ncc: Cllr J. Okafor, chair of the health scrutiny committee",
+        f"{POINT}\n\nI hope that's helpful. Please don't hesitate to ask if anything isn't "
+        f"clear.",
     ],
 )
 def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
@@ -146,6 +158,8 @@ def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
         # a last paragraph that opens like a tagline but says something
         "The merger was agreed in May.\n\nUpdate: the board will now look at the sites.",
         "Save the birth centre.\n\nKeep Our NHS Public - the NHS is not for sale",
+        # a courtesy that turns into a concern
+        "The clinic has gone.\n\nThanks for listening, but the ward must not close as well.",
         # thanks with only a name below: nothing is left to be the message
         "Thank you to everyone on the stroke ward for looking after my mum.\n\nMaria Lopes, Hythe",
         # a closing paragraph that asks for something about the decision

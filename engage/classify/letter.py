@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 
 __all__ = [
+    "raises",
     "strip_boilerplate",
     "strip_housekeeping",
     "strip_opening",
@@ -289,7 +290,7 @@ _ASIDE_TURNS = re.compile(
 _NAME_TAIL = re.compile(r"\b([A-Z][\w'&-]*)(?:\s+(?:of |the |and |& )?[A-Z][\w'&-]*)+")
 
 
-def _raises(sentence: str) -> bool:
+def raises(sentence: str) -> bool:
     """Whether *sentence* says something about its subject (_RAISES, _OPINION), once
     the negatives and wishes about the writing itself (_ASIDE_TURNS) and the tails of
     names (_NAME_TAIL) are set aside."""
@@ -401,7 +402,7 @@ def _is_tagline(paragraph: str) -> bool:
         0 < len(lines) <= _TAGLINE_LINES
         and bool(_TAGLINE.match(lines[0]))
         and "?" not in paragraph
-        and not _raises(paragraph)
+        and not raises(paragraph)
         and not re.search(r"\b(?:i|we|my|our)\b", paragraph, re.IGNORECASE)
     )
 
@@ -503,7 +504,7 @@ def _introduction(sentences: list[str]) -> bool:
         and bool(
             _introduces(lead[0]) or (_POSTSCRIPT.search(lead[0]) and _HANDLING.search(lead[0]))
         )
-        and not any(_raises(x) for x in sentences)
+        and not any(raises(x) for x in sentences)
         and all(
             _introduces(x) or _POSTSCRIPT.search(x) or not theme_phrases(x)
             for x in sentences
@@ -529,7 +530,7 @@ def strip_preamble(text: str) -> str:
 
 def _handles(sentence: str) -> bool:
     """A sentence about the letter (_POSTSCRIPT) that raises nothing."""
-    return bool(_POSTSCRIPT.search(sentence)) and not _raises(sentence)
+    return bool(_POSTSCRIPT.search(sentence)) and not raises(sentence)
 
 
 def _postscript(sentences: list[str]) -> bool:
@@ -539,7 +540,7 @@ def _postscript(sentences: list[str]) -> bool:
 
     return (
         any(_handles(x) for x in sentences)
-        and not any(_raises(x) for x in sentences)
+        and not any(raises(x) for x in sentences)
         and all(_HANDLING.search(x) or _introduces(x) or not theme_phrases(x) for x in sentences)
     )
 

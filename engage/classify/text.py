@@ -380,13 +380,23 @@ def strip_signature(text: str) -> str:
     return _TRAILING_SIGN_OFF.sub("", body)
 
 
+# A subject or reference line above the letter that names its topic and raises nothing
+# ("Re: Ward 9 consultation", "(reply to consultation ref NV/2024/031)").
+_SUBJECT_LINE = re.compile(
+    r"^\s*(?:(?:re|ref|subject|fwd?|topic)\s*:[^\n]{0,100}"
+    r"|\((?:re|ref|reply|response|our ref|your ref)\b[^)\n]{0,80}\))\s*$",
+    re.IGNORECASE,
+)
+
+
 def _strip_greeting(text: str) -> str:
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         rest = "\n".join(lines[i + 1 :])
-        if _GREETING.match(line) and rest.strip():
+        subject = _SUBJECT_LINE.match(line) and not letter.raises(line)
+        if (_GREETING.match(line) or subject) and rest.strip():
             return rest
         return text
     return text

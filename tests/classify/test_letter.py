@@ -47,6 +47,8 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         f"To: Engagement Team\nFrom: Practice Manager, Elm Road Surgery\n\n{POINT}",
         f"Our ref: PC/22/14\nDear Chair and Members of the Committee,\n\n{POINT}",
         f"hi, its Jo from the flats by the park, sending this from my phone\n\n{POINT}",
+        f"Re: Ward 9 consultation\nFAO: Public Engagement Lead\n\n{POINT}",
+        f"Dear Sirs,\n(reply to consultation ref EV/2025/07)\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -158,6 +160,8 @@ def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
         # a last paragraph that opens like a tagline but says something
         "The merger was agreed in May.\n\nUpdate: the board will now look at the sites.",
         "Save the birth centre.\n\nKeep Our NHS Public - the NHS is not for sale",
+        # a subject line that raises something is the sender's own words
+        "Re: the closure of Ward 9\n\nWe were told nothing about it.",
         # a courtesy that turns into a concern
         "The clinic has gone.\n\nThanks for listening, but the ward must not close as well.",
         # thanks with only a name below: nothing is left to be the message

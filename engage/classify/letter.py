@@ -197,23 +197,31 @@ _PREAMBLE = re.compile(
     r"|(?:have|give|share|offer|register) (?:my|our|some|their) (?:views|say|reflections"
     r"|comments)|in (?:response|reply) to|repl(?:y|ying) to (?:your|the)|following (?:up|on)"
     r"|as (?:suggested|invited|requested|promised)|(?:saw|read|got|received) (?:your|the)"
-    r" (?:notice|post|poster|advert|leaflet|letter|e-?mail|survey|booklet|questionnaire)"
+    r" (?:notice|post|poster|advert|leaflet|letter|e-?mail|survey|booklet|questionnaire"
+    r"|consultation|article|piece|story)"
     r"|(?:was|were) given (?:your|this)|(?:came|went) (?:along )?to (?:the|your|a) (?:drop-in"
     r"|meeting|session|event|roadshow|stall)|(?:told|showed) me (?:about|your)"
     r"|(?:typing|doing) this"
-    r"|(?:send|sending) (?:this|it|you) in|so here i am|(?:asked|invited) (?:me|us) to"
+    r"|(?:send|sending) (?:this|it|you) in|so here i am|on my (?:phone|mobile|tablet)"
+    r"|(?:sent|typ\w*|writ\w*) (?:this )?(?:from|on) (?:my|a) (?:phone|mobile|tablet)"
+    r"|picked up (?:one of )?(?:your|the|a) (?:leaflet|booklet|survey|form|questionnaire)"
+    r"|(?:been )?asked to (?:forward|send|submit|reply|respond|pass|write)"
+    r"|answer(?:ing)? (?:to )?(?:your|the) (?:questionnaire|survey|letter|consultation)"
+    r"|first language|excuse (?:any|my) (?:mistakes|spelling|english|typos)"
+    r"|(?:asked|invited) (?:me|us) to"
     r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
     r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|we represent\w*)\b",
     re.IGNORECASE,
 )
 _IDENTITY = re.compile(
     r"^\s*(?:(?:and )?(?:i am|i'm|im|we are|we're) (?:a|an|the|one of|also|now|currently|\d+\b)"
-    r"|i'm [A-Z][a-z]+,|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
+    r"|i'm (?-i:[A-Z][a-z]+),|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
     r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
     r"|our (?:group|committee|branch|forum|association) (?:met|is|represents)"
     r"|i (?:care for|look after|act as|serve as|attended (?:as|the))"
-    r"|(?:this is|it'?s|its) [A-Z][a-z]+ (?:from|here|at|of)\b|this is [A-Z][a-z]+\b"
+    r"|(?:this is|it'?s|its) (?-i:[A-Z][a-z]+) (?:from|here|at|of)\b|this is (?-i:[A-Z][a-z]+)\b"
     r"|i (?:chair|lead|co-?ordinate|represent|organise|convene|manage)\b"
+    r"|i am (?-i:[A-Z][a-z]+)\b|as (?:the )?(?-i:[A-Z])\w+ (?:of|to|for)\b"
     r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
     r"|i(?:'ve| have) been meaning to)\b",
     re.IGNORECASE,
@@ -242,7 +250,9 @@ _RAISES = re.compile(rf"\?|n't\b|\b(?:{_RAISES_WORDS})\b", re.IGNORECASE)
 # personal capacity, not for the practice", "I'm not very good with computers", "my
 # views should not be taken as the practice's", "I thought I'd drop you a line".
 _ASIDE_TURNS = re.compile(
-    r"(?:\bnot|n't)\s+(?:(?:on|in) (?:behalf|my|our|an?\b)|for (?:the|my|our)\b|as (?:a|an|the)\b"
+    r"(?:\bnot|n't)\s+(?:(?:sent |written |made |speaking |writing )?(?:on|in)"
+    r" (?:behalf|my|our|an?\b)"
+    r"|(?:being )?able to (?:attend|come|make|get)|for (?:the|my|our)\b|as (?:a|an|the)\b"
     r"|representing|speaking|writing|(?:very |that |too )?(?:good|great|clever) (?:with|at|on)"
     r"|(?:much of|really|always|often) |use (?:the |a )?(?:computer|internet|e-?mail|facebook)"
     r"|be (?:taken|read|seen) as|(?:get|got|make|made) (?:it|to) (?:to )?the (?:meeting|session)"
@@ -250,11 +260,15 @@ _ASIDE_TURNS = re.compile(
     r"|\bthought (?:i'?d|i (?:would|ought|should|might|must))\b"
     r"|\b(?:hope|trust) (?:that'?s|this is|it'?s|you don'?t mind)\b[^.!?\n]{0,25}"
     r"|\b(?:wanted|wished|want|wish) to (?:send|write|add|let|have|reply|respond|e-?mail|pass"
-    r"|put|share|drop|take part|be)\b"
+    r"|put|share|drop|take part|be|give|answer|say|tell|comment)\b"
+    r"|\b(?:complex|special|additional|learning|care|support|medical) needs\b"
+    r"|\b(?:is|isn't|is not|'s not) my first language\b|\bkeep to (?:the|your)\b"
+    r"|\bbut (?:without|not) (?:my|our) names?\b"
     r"|\bshould (?:you|it) (?:require|need|wish)\b|\bno(?:t)? later than\b|\bno longer\b"
     r"|\b(?:i )?hope (?:this|that|it|the above|these|you|all)\b[^.!?\n]{0,30}"
     r"\b(?:clear|helpful|helps|useful|sense|alright|all right|ok|okay|of use|assistance|well"
-    r"|find|reads?|keeping|enjoy\w*|safe|warm|record|counted|included|accepted)\b"
+    r"|find|reads?|keeping|enjoy\w*|safe|warm|record|counted|included|accepted|do|suffice"
+    r"|understandable|in order)\b"
     r"|\bfeel free\b|(?:\bnot|n't) hesitate\b"
     r"|\bi should (?:be grateful|add|say|mention|explain)\b|\bshould (?:you|any)\b"
     r"|\bnot (?:to )?(?:be )?(?:published|shared|named)\b"
@@ -320,7 +334,8 @@ _POSTSCRIPT = re.compile(
     r"|take care|passed (?:on|your)|write in|press send|by post|feel free|mailing list"
     r"|be contacted|on my return|away from (?:my|the) (?:desk|office)|give me a ring|in the office"
     r"|correspondence|mailbox|(?:not|n't) hesitate|any (?:further )?questions|if anything"
-    r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help)))\b",
+    r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help))"
+    r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week))\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -335,7 +350,7 @@ _HANDLING = re.compile(
     r"|(?:address|number|details) below|be reached|on leave|my colleague|in the office"
     r"|give me a ring|mailbox|correspondence|(?:can|will|could) (?:forward|send|share)"
     r"|appreciate|(?:best of|good) luck|wishing you|all the best|look(?:ing)? forward to hearing"
-    r"|a copy)\b",
+    r"|a copy|copying|look(?:ing)? forward to (?:meeting|seeing|speaking|talking))\b",
     re.IGNORECASE,
 )
 
@@ -482,8 +497,15 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]]
     return text
 
 
+_LEAD_HELLO = re.compile(
+    r"^\s*(?:hello|hi|hiya|hey|bonjour|good (?:morning|afternoon|evening))\b[\s,.!-]*",
+    re.IGNORECASE,
+)
+
+
 def _introduces(sentence: str) -> bool:
     """A sentence that says who writes, or why, or greets (and raises nothing itself)."""
+    sentence = _LEAD_HELLO.sub("", sentence)
     return bool(
         _PREAMBLE.search(sentence)
         or _IDENTITY.match(sentence)

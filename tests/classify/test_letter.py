@@ -49,6 +49,11 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         f"hi, its Jo from the flats by the park, sending this from my phone\n\n{POINT}",
         f"Re: Ward 9 consultation\nFAO: Public Engagement Lead\n\n{POINT}",
         f"Dear Sirs,\n(reply to consultation ref EV/2025/07)\n\n{POINT}",
+        f"typing this on my phone so sorry for typos. I'm a carer for my nan.\n\n{POINT}",
+        f"Hello, I am Anca, I live in the town since 2014. I saw the consultation in the paper "
+        f"and I want to give my answer.\n\n{POINT}",
+        f"I look after my daughter, who has complex needs, and I am writing in reply to your "
+        f"letter.\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -96,6 +101,10 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nI'm on leave next week, but my colleague can be reached on the number "
         f"below.",
         f"{POINT}\n\ncc: Cllr J. Okafor, chair of the health scrutiny committee",
+        f"{POINT}\n\nSorry for not being able to attend the meeting; I hope this email will do.",
+        f"{POINT}\n\nThank you for coming to the branch. We look forward to meeting you at the "
+        f"next Joint Staff Partnership Forum.",
+        f"{POINT}\n\nthx, have a good weekend",
         f"{POINT}\n\nI hope that's helpful. Please don't hesitate to ask if anything isn't "
         f"clear.",
     ],

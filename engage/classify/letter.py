@@ -79,8 +79,8 @@ _BOILERPLATE_HINTS = (
     "monitor", "records", "office", "annual leave", "limited access", "working", "part-time",
     "part time", "flexibl", "mailbox", "inbox", "external", "outside", "click", "recognise",
     "follow us", "like us", "find us", "join", "views", "those of", "my new", "address",
-    "copyright", "rights reserved", "opinions", "necessarily", "secure", "only for",
-    "addressed", "quality commission", "cqc", "disability", "living wage", "proud to be",
+    "copyright", "rights reserved", "opinions", "necessarily", "secure e", "non-secure",
+    "only for", "to whom", "quality commission", "cqc", "disability", "living wage", "proud to be",
     "identifiable", "dictated", "mail was", "mail has", "transcription", "print", "paper",
     "trees", "green", "environment",
 )  # fmt: skip
@@ -308,6 +308,8 @@ def raises(sentence: str) -> bool:
     """Whether *sentence* says something about its subject (_RAISES, _OPINION), once
     the negatives and wishes about the writing itself (_ASIDE_TURNS) and the tails of
     names (_NAME_TAIL) are set aside."""
+    if not (_RAISES.search(sentence) or _OPINION.search(sentence)):
+        return False  # setting words aside only ever remove a match, never make one
     plain = _NAME_TAIL.sub(r"\1", _ASIDE_TURNS.sub(" ", sentence))
     return bool(_RAISES.search(plain) or _OPINION.search(plain))
 
@@ -550,18 +552,13 @@ def strip_preamble(text: str) -> str:
     return _strip_end_paragraphs(text, first=True, aside=_introduction)
 
 
-def _handles(sentence: str) -> bool:
-    """A sentence about the letter (_POSTSCRIPT) that raises nothing."""
-    return bool(_POSTSCRIPT.search(sentence)) and not raises(sentence)
-
-
 def _postscript(sentences: list[str]) -> bool:
     """A closing paragraph: one sentence at least is about the letter, none raises
     anything, and a theme is named only where the letter is plainly handled."""
     from engage.classify.lexicon import theme_phrases
 
     return (
-        any(_handles(x) for x in sentences)
+        any(_POSTSCRIPT.search(x) for x in sentences)
         and not any(raises(x) for x in sentences)
         and all(_HANDLING.search(x) or _introduces(x) or not theme_phrases(x) for x in sentences)
     )

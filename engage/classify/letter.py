@@ -377,9 +377,10 @@ def _sentences(paragraph: str) -> list[str]:
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
 _END_SENTENCES = 4  # an opening or closing paragraph of more sentences is a letter's body
 _END_SENTENCE_WORDS = 45
+# Words that greet; alone, "Morning" and the like greet only as the whole sentence.
+_HELLO = r"(?:hello|hi|hiya|hey|bonjour|greetings|good (?:morning|afternoon|evening|day))"
 _SALUTATION = re.compile(
-    r"^\s*(?:good (?:morning|afternoon|evening|day)|hello|hi|hiya|hey|greetings"
-    r"|morning|afternoon|evening)\W*(?:all|everyone|there|team)?\W*$",
+    rf"^\s*(?:{_HELLO}|morning|afternoon|evening)\W*(?:all|everyone|there|team)?\W*$",
     re.IGNORECASE,
 )
 _PLAIN_WORD = re.compile(r"\b(?:[a-z]{2,}|[A-Z]{2,})\b")  # not a name's capital and lower
@@ -499,10 +500,7 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]]
     return text
 
 
-_LEAD_HELLO = re.compile(
-    r"^\s*(?:hello|hi|hiya|hey|bonjour|good (?:morning|afternoon|evening))\b[\s,.!-]*",
-    re.IGNORECASE,
-)
+_LEAD_HELLO = re.compile(rf"^\s*{_HELLO}\b[\s,.!-]*", re.IGNORECASE)
 
 
 def _introduces(sentence: str) -> bool:

@@ -90,7 +90,7 @@ _DISCLAIMER = re.compile(
 )
 # "Dear Sir/Madam", "Hi team,", "Good morning all," -- short, and (bar "Dear") punctuated;
 # a bare "Hi all" or "Afternoon" alone on its line; "To whom it may concern", "FAO ...";
-# a subject line naming the letter as a response.
+# a memo's "To:", "From:", "Date:" or reference line (subject lines: _SUBJECT_LINE).
 _HELLO = (
     r"(?:hi|hello|hiya|hey|greetings|good (?:morning|afternoon|evening|day)"
     r"|morning|afternoon|evening)"
@@ -98,9 +98,6 @@ _HELLO = (
 _GREETING = re.compile(
     r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,7}\s*[,:]"
     r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\((?:cc|bcc|copy)\b[^)\n]{0,60}\)\s*[,:]?"
-    r"|(?:re|ref|subject)\s*:\s*(?:public |formal |my |our )?(?:consultation )?"
-    r"(?:response|submission|comments|feedback|public consultation"
-    r"|your (?:letter|e-?mail|survey))\s*"
     rf"|{_HELLO}(?:\s+[\w.'&/-]+){{0,4}}\s*[,:!]|{_HELLO}(?:\s+[\w.'&/-]+){{0,2}}\s*\.?"
     r"|to whom it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:\n]{0,50}[,:]"
     r"|(?:to|from|cc|bcc|date|sent|(?:your|our) ref(?:erence)?)\s*:[^\n]{0,80}"

@@ -109,6 +109,8 @@ _OPENING = re.compile(
     r"\b(?:well|good|ok|okay|great|nice|safe|weekend|break|holiday)\b"
     r"|(?:i'?m |i am )?sorry to (?:bother|trouble) you\b[^.!?\n]{0,30}"
     r"|(?:just )?(?:a )?quick (?:one|note|email|message|line)\b[^.!?\n]{0,30}"
+    r"|(?:it'?s |it was )?(?:good|nice|lovely|great) to (?:hear from|see|meet) you\b[^.!?\n]{0,30}"
+    r"|happy (?:new year|christmas|easter|monday|friday)\b[^.!?\n]{0,30}"
     r"|thank(?:s| you) for (?:the|this|giving (?:me|us) the) (?:chance|opportunity)\b"
     r"[^.!?\n]{0,50}"
     r"|my name is\b[^.!?\n]{0,60}"
@@ -208,6 +210,11 @@ _PREAMBLE = re.compile(
     r"|(?:been )?asked to (?:forward|send|submit|reply|respond|pass|write)"
     r"|answer(?:ing)? (?:to )?(?:your|the) (?:questionnaire|survey|letter|consultation)"
     r"|first language|excuse (?:any|my) (?:mistakes|spelling|english|typos)"
+    r"|discussed (?:your|the) (?:consultation|letter|proposals|document|leaflet|survey)"
+    r"|this is (?:the|our|my|a)\b[^.!?\n]{0,60}\b(?:response|submission|reply)"
+    r"|(?:read|heard|learned|found out) about (?:this|it|(?:the|your) (?:consultation|survey"
+    r"|engagement))|^\s*response to|here goes"
+    r"|prepared with (?:input|help)|input from (?:our|my) (?:members|staff|volunteers|committee)"
     r"|(?:asked|invited) (?:me|us) to"
     r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
     r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|we represent\w*)\b",
@@ -222,6 +229,14 @@ _IDENTITY = re.compile(
     r"|(?:this is|it'?s|its) (?-i:[A-Z][a-z]+) (?:from|here|at|of)\b|this is (?-i:[A-Z][a-z]+)\b"
     r"|i (?:chair|lead|co-?ordinate|represent|organise|convene|manage)\b"
     r"|i am (?-i:[A-Z][a-z]+)\b|as (?:the )?(?-i:[A-Z])\w+ (?:of|to|for)\b"
+    r"|i(?:'ve| have) been (?:a|an|the)\b|(?:a )?(?:local )?(?:resident|patient|carer) here\b"
+    r"|(?:our|the|this) (?:[\w'&-]+ ){0,5}(?:group|charity|forum|association|committee"
+    r"|organisation|branch|society|network|partnership|club|ppg)\b[^.!?\n]{0,60}"
+    r"\b(?:meets|met|was (?:set up|formed|founded|established)|has been (?:meeting|running)"
+    r"|represents|brings together|has (?:around|about|over|some) \d+|supports (?:older |younger"
+    r" |young |local |disabled |unpaid )?(?:people|carers|families|residents|patients))"
+    r"|(?-i:[A-Z])[\w'&-]*(?: (?:of |the |and |& )?(?-i:[A-Z])[\w'&-]*)+ (?:was (?:set up|formed"
+    r"|founded|established)|has been (?:meeting|running)|brings together|represents)\b"
     r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
     r"|i(?:'ve| have) been meaning to)\b",
     re.IGNORECASE,
@@ -273,10 +288,12 @@ _ASIDE_TURNS = re.compile(
     r"|\bi should (?:be grateful|add|say|mention|explain)\b|\bshould (?:you|any)\b"
     r"|\bnot (?:to )?(?:be )?(?:published|shared|named)\b"
     r"|\bnot (?:the )?(?:quickest|best|fastest)\b"
-    r"|(?:\bcould|\bcan|\bdid|\bdo)(?:n't| not) (?:come|make|attend|catch|get|remember)\b"
+    r"|(?:\bcould|\bcan|\bdid|\bdo)(?:n't| not) (?:come|make|attend|catch|get|remember|fit)\b"
     r"|\bkeeping (?:well|warm|safe|cool)\b|\bmust (?:dash|go|fly|run)\b|\bi'?m afraid i\b"
     r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b"
-    r"|\bbut (?:felt|will|i'?ll|my colleague)\b"
+    r"|\bbut (?:felt|will|i'?ll|my colleague|(?:does|do|did)(?:n't| not) use)\b"
+    r"|\bsuggested (?:i|we|that i|that we) (?:send|write|contact|get in touch|respond|reply"
+    r"|e-?mail|share|pass)\b"
     r"|\bwould welcome (?:the|an|any) (?:opportunity|chance|invitation)\b"
     r"|\b(?:for|thanks for|thank you for) listening\b|\blistening (?:event|session|exercise|tour)"
     r"|\bif (?:anything|any of (?:this|it)|something|any part)\b[^.!?\n]{0,20}"
@@ -291,7 +308,8 @@ _ASIDE_TURNS = re.compile(
     r"|\bshould (?:submit|send|write|respond|reply|forward|pass)\b"
     r"|\bas (?:you |was |had been )?(?:suggested|requested|asked)\b"
     r"|\bthe close of\b|\bcampaign (?:group|committee|team)\b"
-    r"|\bbut (?:i'?m |i am |i |we |we'?re )?(?:writing|responding|replying|wanted|thought|also"
+    r"|\bbut (?:i'?m |i am |i |we |we'?re |i'?ve |i have )?(?:writing|responding|replying|wanted"
+    r"|thought|also|decided"
     r"|life)\b|\b(?:you|they) (?:wanted|want) to hear\b"
     r"|\bclos(?:es|ing)(?: date)?\b(?= (?:on|next|at|in|by|of|date)\b)"
     r"|\bclosing date\b|\bclose to the (?:deadline|closing)\b",
@@ -337,7 +355,8 @@ _POSTSCRIPT = re.compile(
     r"|be contacted|on my return|away from (?:my|the) (?:desk|office)|give me a ring|in the office"
     r"|correspondence|mailbox|(?:not|n't) hesitate|any (?:further )?questions|if anything"
     r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help))"
-    r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week))\b",
+    r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week)"
+    r"|questionnaire|online (?:form|survey)|in person|enclos\w*|quoted|anonymous\w*)\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -352,7 +371,9 @@ _HANDLING = re.compile(
     r"|(?:address|number|details) below|be reached|on leave|my colleague|in the office"
     r"|give me a ring|mailbox|correspondence|(?:can|will|could) (?:forward|send|share)"
     r"|appreciate|(?:best of|good) luck|wishing you|all the best|look(?:ing)? forward to hearing"
-    r"|a copy|copying|look(?:ing)? forward to (?:meeting|seeing|speaking|talking))\b",
+    r"|a copy|copying|look(?:ing)? forward to (?:meeting|seeing|speaking|talking|receiving|reading)"
+    r"|(?:been )?received|logged|fill(?:ing)? in|enclos\w*|quoted|anonymous\w*|regards"
+    r"|best wishes|in person)\b",
     re.IGNORECASE,
 )
 

@@ -54,6 +54,15 @@ POINT = "The walk-in centre in Hatfield has to stay open at weekends."
         f"and I want to give my answer.\n\n{POINT}",
         f"I look after my daughter, who has complex needs, and I am writing in reply to your "
         f"letter.\n\n{POINT}",
+        f"Writing as a parent of a child with complex needs. Our health visitor suggested I "
+        f"send my views to you directly.\n\n{POINT}",
+        f"Good to hear from you. This is the Elm Valley Carers' Forum response, agreed at our "
+        f"steering group in May.\n\n{POINT}",
+        f"I am writing for my mother, who is registered at the practice but does not use "
+        f"email.\n\n{POINT}",
+        f"Our group, the Elm Road patient group, meets monthly at the surgery. We discussed "
+        f"the consultation and I was asked to send our response.\n\n{POINT}",
+        f"Happy new year to you all! This is a response from the Elm Carers' Forum.\n\n{POINT}",
     ],
 )
 def test_openings_that_say_nothing_are_cut(wrapped):
@@ -105,6 +114,8 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nThank you for coming to the branch. We look forward to meeting you at the "
         f"next Joint Staff Partnership Forum.",
         f"{POINT}\n\nthx, have a good weekend",
+        f"{POINT}\n\nOur members look forward to receiving the consultation report.",
+        f"{POINT}\n\nI am happy for my comments to be quoted anonymously in your report.",
         f"{POINT}\n\nI hope that's helpful. Please don't hesitate to ask if anything isn't "
         f"clear.",
     ],
@@ -171,6 +182,8 @@ def test_a_paragraph_of_concern_after_an_introduction_is_all_kept():
         "Save the birth centre.\n\nKeep Our NHS Public - the NHS is not for sale",
         # a subject line that raises something is the sender's own words
         "Re: the closure of Ward 9\n\nWe were told nothing about it.",
+        # an opening about a group that says where it stands is saying something
+        "Our forum supports the plan to merge the CCGs.\n\nThe bus takes an hour.",
         # a courtesy that turns into a concern
         "The clinic has gone.\n\nThanks for listening, but the ward must not close as well.",
         # thanks with only a name below: nothing is left to be the message

@@ -51,7 +51,12 @@ _BOILERPLATE = re.compile(
     r"|privacy (?:notice|policy)|\bgdpr|freedom of information act|data protection act"
     r"|may (?:be )?monitor(?:ed)?\b|monitor (?:e-?mail|traffic)|records management"
     r"|out of (?:the )?office|on annual leave|limited access to (?:e-?mail|my e-?mail)"
-    r"|my working (?:days|hours|pattern|week)|i work (?:flexibly|part[- ]time)"
+    r"|my working (?:days|hours|pattern|week)|\bworks? (?:flexibly|part[- ]time)"
+    r"|working days? (?:for|to) (?:a )?(?:reply|respond|response)"
+    r"|independent (?:voluntary |charitable |community )?(?:group|organisation|charity)"
+    r"|not (?:part of|affiliated (?:to|with)) (?:the )?(?:nhs|council)|independent of the"
+    r"|run (?:entirely |wholly )?by volunteers|cyber ?crime|bank details|fraudulent"
+    r"|meets on the (?:first|second|third|fourth|last) \w+ of (?:every|each|the) month"
     r"|work(?:ing)? flexibly|outside (?:of )?(?:your|my|normal|usual) working hours"
     r"|(?:mailbox|inbox) is not|not monitored"
     r"|external (?:e-?mail|sender)|originated (?:from )?outside"
@@ -77,6 +82,8 @@ _BOILERPLATE_HINTS = (
     "in error", "registered", "charit", "company", "subscri", "manage your", "receiving this",
     "virus", "scanned", "checked", "privacy", "gdpr", "information act", "protection act",
     "monitor", "records", "office", "annual leave", "limited access", "working", "part-time",
+    "independent", "not part of", "affiliated", "volunteers", "cyber", "bank details", "fraud",
+    "month",
     "part time", "flexibl", "mailbox", "inbox", "external", "outside", "click", "recognise",
     "follow us", "like us", "find us", "join", "views", "those of", "my new", "address",
     "copyright", "rights reserved", "opinions", "necessarily", "secure e", "non-secure",
@@ -160,7 +167,7 @@ _HOUSEKEEPING = re.compile(
     r"\b[^.!?\n]{0,40}"
     r"|(?:best of|good) luck\b[^.!?\n]{0,50}"
     r"|(?:i )?(?:really )?appreciate (?:your|you) (?:help|time|taking)\b[^.!?\n]{0,50}"
-    r"|that'?s (?:all|it) (?:from me|for now)\b[^.!?\n]{0,20}"
+    r"|that'?s (?:all|it|everything) (?:from me|for now)\b[^.!?\n]{0,20}"
     r"|(?:thank(?:s| you)|cheers) for (?:listening|reading|your time)\b[^.!?\n]{0,40}"
     r"|(?:i )?(?:trust|hope) (?:this|that|you) will (?:be )?(?:taken|give|consider|take)\b"
     r"[^.!?\n]{0,50}"
@@ -176,7 +183,8 @@ _HOUSEKEEPING = re.compile(
     r"|for (?:any )?clarification|(?:sight|a copy|copies) of|mailing list|rant over|god bless)\b"
     r"[^.!?\n]{0,60}"
     r"|(?:i'?d |i would |i am |i'?m |we would |we'?d |we are |we'?re )?(?:be )?"
-    r"(?:glad|happy|willing|pleased) to (?:attend|share|help|discuss|provide|meet|talk|come)\b"
+    r"(?:very |more than |only too |really )?(?:glad|happy|willing|pleased)"
+    r" to (?:attend|share|help|discuss|provide|meet|talk|come)\b"
     r"[^.!?\n]{0,60}"
     r"|(?:i'?d |i would )?prefer (?:my|that my) (?:name|details)\b[^.!?\n]{0,60}"
     r"|thank(?:s| you)(?: again| very much)?"
@@ -217,7 +225,14 @@ _PREAMBLE = re.compile(
     r"|prepared with (?:input|help)|input from (?:our|my) (?:members|staff|volunteers|committee)"
     r"|(?:asked|invited) (?:me|us) to"
     r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
-    r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|we represent\w*)\b",
+    r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|what follows"
+    r"|we represent\w*|repl(?:y|ying) (?:as|on behalf|for)|by way of introduction"
+    r"|on (?:its|their|his|her) behalf|we act for|(?:been )?instructed (?:to|by)|prepared by"
+    r"|discussed (?:this|the|your) (?:matter|item|issue|request)|agenda item"
+    r"|suggested that (?:constituents|residents|people|we|i|members) (?:respond|reply|write"
+    r"|contact|get in touch)"
+    r"|(?:mentioned|passed on|shared|forwarded) (?:the|your|this) (?:consultation|survey|leaflet"
+    r"|link|engagement|meeting|event|questionnaire))\b",
     re.IGNORECASE,
 )
 _IDENTITY = re.compile(
@@ -238,7 +253,10 @@ _IDENTITY = re.compile(
     r"|(?-i:[A-Z])[\w'&-]*(?: (?:of |the |and |& )?(?-i:[A-Z])[\w'&-]*)+ (?:was (?:set up|formed"
     r"|founded|established)|has been (?:meeting|running)|brings together|represents)\b"
     r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
-    r"|i(?:'ve| have) been meaning to)\b",
+    r"|i(?:'ve| have) been meaning to|i spent (?:\w+[- ])?\w+ years"
+    r"|(?:my (?:wife|husband|partner|family) and i|we) have (?:lived|been)"
+    r"|our members(?:, [^,]{1,40},)? (?:live|are|come|include|number)"
+    r"|there are (?:currently |about |around |over |some )?\d+ (?:of us|members|volunteers))\b",
     re.IGNORECASE,
 )
 # ... and holds nothing a concern is said with: a question, a negative, a judgement, a
@@ -292,8 +310,14 @@ _ASIDE_TURNS = re.compile(
     r"|\bkeeping (?:well|warm|safe|cool)\b|\bmust (?:dash|go|fly|run)\b|\bi'?m afraid i\b"
     r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b"
     r"|\bbut (?:felt|will|i'?ll|my colleague|(?:does|do|did)(?:n't| not) use)\b"
+    r"|\bhope the weather\b|\b(?:wanted|wished) to wait\b"
+    r"|\bbut (?:we'?ve|i'?ve|we have|i have) (?:had|been)\b"
+    r"|\b(?:should|will|'ll) hear from\b"
+    r"|\bfelt it (?:was )?(?:important|right|best|necessary) to (?:set|put|give|explain|include"
+    r"|write|respond)\b|\bshould be grateful\b"
+    r"|\bshould (?:further|more|new|any) (?:information|evidence|details)\b"
     r"|\bsuggested (?:i|we|that i|that we) (?:send|write|contact|get in touch|respond|reply"
-    r"|e-?mail|share|pass)\b"
+    r"|e-?mail|share|pass|take part|join in|fill in|come)\b"
     r"|\bwould welcome (?:the|an|any) (?:opportunity|chance|invitation)\b"
     r"|\b(?:for|thanks for|thank you for) listening\b|\blistening (?:event|session|exercise|tour)"
     r"|\bif (?:anything|any of (?:this|it)|something|any part)\b[^.!?\n]{0,20}"
@@ -356,7 +380,11 @@ _POSTSCRIPT = re.compile(
     r"|correspondence|mailbox|(?:not|n't) hesitate|any (?:further )?questions|if anything"
     r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help))"
     r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week)"
-    r"|questionnaire|online (?:form|survey)|in person|enclos\w*|quoted|anonymous\w*)\b",
+    r"|questionnaire|online (?:form|survey)|in person|enclos\w*|quoted|anonymous\w*"
+    r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
+    r"|hear from|not (?:be )?published|for my comments to be"
+    r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
+    r"|will |should |might )?(?:be )?passed to)\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -373,7 +401,12 @@ _HANDLING = re.compile(
     r"|appreciate|(?:best of|good) luck|wishing you|all the best|look(?:ing)? forward to hearing"
     r"|a copy|copying|look(?:ing)? forward to (?:meeting|seeing|speaking|talking|receiving|reading)"
     r"|(?:been )?received|logged|fill(?:ing)? in|enclos\w*|quoted|anonymous\w*|regards"
-    r"|best wishes|in person)\b",
+    r"|best wishes|in person"
+    r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
+    r"|happy to (?:help|host|attend|meet|talk)|take care|have a (?:good|nice|great|lovely)"
+    r" (?:weekend|day|evening|week)|not (?:be )?published"
+    r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
+    r"|will |should |might )?(?:be )?passed to)\b",
     re.IGNORECASE,
 )
 

@@ -54,8 +54,11 @@ _SIGN_OFF_PHRASES = (
 )
 # A name, as people sign: "Jane Smith", "M. Conroy", "Pat x".
 _NAME = r"[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}(?:\s+x{1,3})?"
-# Whole-line sign-off, optionally followed on the same line by ", Name Surname".
-_SIGN_OFF = re.compile(rf"^\s*{_SIGN_OFF_PHRASES}\s*[,.!]?\s*(?:{_NAME})?\s*$")
+# Whole-line sign-off, optionally followed on the same line by ", Name Surname"; two
+# may be joined ("Thanks & regards", "Many thanks and best wishes,").
+_SIGN_OFF = re.compile(
+    rf"^\s*{_SIGN_OFF_PHRASES}(?:\s*(?i:and|&)\s*{_SIGN_OFF_PHRASES})?\s*[,.!]?\s*(?:{_NAME})?\s*$"
+)
 # A sign-off running on at the very end of a one-line web-form message:
 # "... keep the walk-in centre open. Kind regards, Jane Smith".
 _TRAILING_SIGN_OFF = re.compile(
@@ -96,12 +99,16 @@ _HELLO = (
     r"|morning|afternoon|evening)"
 )
 _GREETING = re.compile(
-    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,7}\s*[,:]"
+    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,15}\s*[,:]"
     r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\((?:cc|bcc|copy)\b[^)\n]{0,60}\)\s*[,:]?"
     rf"|{_HELLO}(?:\s+[\w.'&/-]+){{0,4}}\s*[,:!]|{_HELLO}(?:\s+[\w.'&/-]+){{0,2}}\s*\.?"
-    r"|to whom it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:\n]{0,50}[,:]"
+    r"|to wh(?:om|o) it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:.?!\n]{0,50}[,:]?"
     r"|(?:to|from|cc|bcc|date|sent|(?:your|our) ref(?:erence)?)\s*:[^\n]{0,80}"
-    r"|(?:fao|f\.a\.o\.?|attn\.?|for the attention of)\s*:?(?:\s+[\w.'&/,-]+){1,8}\s*[,:.]?"
+    r"|(?:fao|f\.a\.o\.?|attn\.?|for the attention of)\s*:?(?:\s+[\w.'&/,-]+){1,16}\s*[,:.]?"
+    # an addressee alone, as a dash or comma leads into the message: "Engagement team -"
+    r"|(?:(?:the|and|of|&|/|(?-i:[A-Z])[\w.'&-]*)\s+){0,4}(?:team|office|committee|board"
+    r"|colleagues|councillors|members"
+    r"|sirs?|madam)\s*[,:\u2013\u2014-]"
     r")\s*$",
     re.IGNORECASE,
 )
@@ -386,6 +393,9 @@ _SUBJECT_LINE = re.compile(
 )
 
 
+_GREETING_WORDS = 8  # a longer greeting line must also raise nothing
+
+
 def _strip_greeting(text: str) -> str:
     lines = text.split("\n")
     for i, line in enumerate(lines):
@@ -393,7 +403,10 @@ def _strip_greeting(text: str) -> str:
             continue
         rest = "\n".join(lines[i + 1 :])
         subject = _SUBJECT_LINE.match(line) and not letter.raises(line)
-        if (_GREETING.match(line) or subject) and rest.strip():
+        greeting = _GREETING.match(line) and (
+            len(line.split()) <= _GREETING_WORDS or not letter.raises(line)
+        )  # "Dear Cllr X and fellow members of the Health Scrutiny Committee,"
+        if (greeting or subject) and rest.strip():
             return rest
         return text
     return text

@@ -216,3 +216,70 @@ def test_a_forwarded_message_with_no_words_above_it_is_kept():
 def test_the_stored_mail_text_loses_the_new_sign_offs_too():
     # mail intake (engage/mail/parsing/replies.py) uses strip_signature
     assert strip_signature(f"{POINT}\n\nTake care,\nMaureen\n07700 900 321").strip() == POINT
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        # round 18: greetings addressed at length, to a desk, or by an address block
+        f"Dear Councillor Amadi and the other members of the Joint Health Scrutiny "
+        f"Committee,\n\n{POINT}",
+        f"FAO: Patient Engagement Manager, Northfield ICB, 12 Canal Street, Northfield "
+        f"NF2 8AB\n\n{POINT}",
+        f"To the people reading the survey answers\n\n{POINT}",
+        f"Engagement office -\n\n{POINT}",
+        f"Sir,\n\n{POINT}",
+        f"To who it may concern\n\n{POINT}",
+        # openings that introduce a body or a life
+        f"By way of introduction, I spent twenty years in the ambulance service and now "
+        f"chair our parish council.\n\n{POINT}",
+        f"I write in my capacity as secretary of the Oakdene Walking Club. Our members, "
+        f"about sixty of them, live in and around the town.\n\n{POINT}",
+        f"Oakdene Town Council discussed this matter at its meeting on 4 May. The response "
+        f"below was agreed and I was asked to send it on.\n\n{POINT}",
+        f"We act for the Friends of Oakdene Park and are instructed to send this on its "
+        f"behalf.\n\n{POINT}",
+    ],
+)
+def test_round_18_openings_are_cut(wrapped):
+    assert normalise(wrapped) == POINT
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        # round 18: sign-offs joined with "&" or "and", offers, and passing it on
+        f"{POINT}\n\nThanks & regards\nDr Sam Rees\nClinical Director, Oakdene PCN",
+        f"{POINT}\n\nMany thanks and best wishes,\nJo\nPatient rep, Oakdene PPG",
+        f"{POINT}\n\nThat's everything from me for now. Take care.",
+        f"{POINT}\n\nOur group would be only too happy to help with future events.",
+        f"{POINT}\n\nI'd be grateful if this could be passed to whoever is reading the "
+        f"responses.",
+        f"{POINT}\n\nI've shared the survey link with our members, so you should hear from "
+        f"some of them.",
+        # notices that are a group's standing or an office's hours
+        f"{POINT}\n\nOakdene Patient Group is an independent voluntary group and is not "
+        f"part of the NHS.",
+        f"{POINT}\n\nThe Clerk works part-time; please allow five working days for a reply.",
+        f"{POINT}\n\nThe Oakdene Forum meets on the second Tuesday of every month. All "
+        f"welcome.",
+    ],
+)
+def test_round_18_closings_are_cut(wrapped):
+    assert normalise(wrapped) == POINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a long greeting line that is itself a complaint
+        "Dear all at the CCG who decided to close our ward without asking anyone,\n\n"
+        "We want it back.",
+        # a line naming a board that is the start of the point
+        "Shame on the board -\n\nthey closed the ward in secret.",
+        # a paragraph about the group that raises something
+        "Our members are angry that nobody asked them.\n\nThe ward closes in May.",
+    ],
+)
+def test_round_18_lines_that_raise_something_are_kept(text):
+    assert normalise(text) == text

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from engage.classify.corpus import HOLDOUT_PATH, default_corpus_paths, load_corpus
-from engage.classify.model import ThemeModel
+from engage.classify.model import END_PARAGRAPH_FLOOR, ThemeModel
 
 GREETINGS = (
     "Dear Engagement Officer,",
@@ -83,6 +83,27 @@ CLOSING_PARAGRAPHS = (
     "engagement programme.",
     "I am away from my desk next week but will reply to any messages on my return. "
     "Thank you for your patience.",
+)
+# Round 18: greetings addressed at length or to a desk, sign-offs joined with "&", and
+# closing paragraphs that offer help or pass the letter on; a theme's words stand in
+# each (a scrutiny panel, a clinical lead, a primary care network, members).
+ADDRESSED = (
+    "Dear Councillor Osei and the other members of the Adult Social Care Scrutiny Panel,",
+    "FAO: Engagement Lead, Riverside ICB, 2 Mill Lane, Oakbridge OB1 4RT\n\nDear Sir or Madam,",
+    "To the team collecting the survey",
+    "Consultation team -",
+)
+JOINED_SIGN_OFFS = (
+    "Many thanks & kind regards,\nDr Priya Nair\nClinical Lead, Westside Primary Care Network",
+    "Thanks and best wishes\nOwen Lloyd\nBranch chair, Unison community health",
+)
+OFFERS = (
+    "Our residents' group would be more than happy to host a drop-in session in our hall "
+    "if that helps.",
+    "That's everything from me for now. Take care.",
+    "I would be most grateful if this could be passed to whoever is collating the responses.",
+    "I've shared the survey link with our members as well, so you should hear from a few "
+    "of them.",
 )
 HOUSEKEEPING = (
     "Sorry for the long email, I'm not much of a typist.",
@@ -155,6 +176,9 @@ def changed_share(model, before: list[str], after: list[str]) -> float:
         "housekeeping",
         "role introduction",
         "closing paragraph",
+        "addressed greeting",
+        "joined sign-off",
+        "offer",
     ],
 )
 def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wrapper):
@@ -176,6 +200,9 @@ def test_email_wrappers_change_fewer_than_two_percent(shipped_model, holdout, wr
             "housekeeping": f"{text}\n\n{rng.choice(HOUSEKEEPING)}",
             "role introduction": f"{rng.choice(ROLE_INTRODUCTIONS)}\n\n{text}",
             "closing paragraph": f"{text}\n\n{rng.choice(CLOSING_PARAGRAPHS)}",
+            "addressed greeting": f"{rng.choice(ADDRESSED)}\n\n{text}",
+            "joined sign-off": f"{text}\n\n{rng.choice(JOINED_SIGN_OFFS)}",
+            "offer": f"{text}\n\n{rng.choice(OFFERS)}",
         }
         return parts[wrapper]
 
@@ -242,3 +269,42 @@ def test_the_measure_can_fail(shipped_model, holdout):
     # The same measure sees a real change: each item's text swapped for another's.
     shuffled = list(np.random.default_rng(0).permutation(holdout))
     assert changed_share(shipped_model, holdout, shuffled) > 0.3
+
+
+# Round 18: an end paragraph the model, reading it alone, gives no theme is wrapping
+# (ThemeModel.read); one that raises something, or a text that is all such paragraphs,
+# is read whole.
+POINT = "The maternity unit at Andover must stay open, the drive to Winchester is too far."
+ASIDE = "Our choir meets on Tuesdays in the church hall."
+
+
+def test_a_quiet_paragraph_at_either_end_is_not_read(shipped_model):
+    assert shipped_model.predict_proba([ASIDE]).max() < END_PARAGRAPH_FLOOR
+    bare = shipped_model.read([POINT])
+    assert shipped_model.read([f"{POINT}\n\n{ASIDE}"]) == bare
+    assert shipped_model.read([f"{ASIDE}\n\n{POINT}"]) == bare
+    assert shipped_model.read([f"{ASIDE}\n\n{POINT}\n\n{ASIDE}"]) == bare
+    np.testing.assert_array_equal(
+        shipped_model.predict_proba([f"{ASIDE}\n\n{POINT}"]), shipped_model.predict_proba([POINT])
+    )
+    reasons = [w for w, _ in shipped_model.explain(f"{POINT}\n\n{ASIDE}", "services", top=20)]
+    assert reasons and not {"choir", "church", "hall", "tuesdays"} & set(reasons)
+
+
+def test_an_end_paragraph_that_raises_something_is_read(shipped_model):
+    text = "The maternity unit at Andover must stay open.\n\nAnd the nurses are leaving in droves."
+    assert shipped_model.read([text]) == [shipped_model.clean(text)]
+    assert "jobs" in theme_sets(shipped_model, [text])[0]
+
+
+def test_a_text_of_quiet_paragraphs_is_read_whole(shipped_model):
+    text = (
+        "We moved here from Leeds in 1998 and love the town.\n\n"
+        "The Brookside Allotment Society wishes you all a peaceful new year."
+    )
+    assert shipped_model.read([text]) == [shipped_model.clean(text)]
+
+
+def test_texts_are_read_alike_alone_and_in_a_batch(shipped_model):
+    texts = [f"{POINT}\n\n{ASIDE}", POINT, "And the nurses are leaving.\n\nSee you soon."]
+    assert shipped_model.read(texts) == [shipped_model.read([t])[0] for t in texts]

@@ -56,8 +56,14 @@ _BOILERPLATE = re.compile(
     r"|independent (?:voluntary |charitable |community )?(?:group|organisation|charity)"
     r"|not (?:part of|affiliated (?:to|with)) (?:the )?(?:nhs|council)|independent of the"
     r"|run (?:entirely |wholly )?by volunteers|cyber ?crime|bank details|fraudulent"
+    r"|for urgent (?:matters|enquiries|medical)|out of hours(?:,)? (?:call|ring|dial|phone)"
+    r"|subject to disclosure|(?:may|might|could) be disclosed"
+    r"|do not use this e-?mail(?: address)? for|(?:e-?mails|messages) will be (?:answered"
+    r"|dealt with|responded to|read)|office is (?:staffed|open|closed)|for anything urgent"
+    r"|flexible hours"
+    r"|(?:reception|switchboard|office)(?: tel(?:ephone)?| phone)?:? \d{3,5}[ \d]{5,}"
     r"|meets on the (?:first|second|third|fourth|last) \w+ of (?:every|each|the) month"
-    r"|work(?:ing)? flexibly|outside (?:of )?(?:your|my|normal|usual) working hours"
+    r"|work(?:ing)? flexibly|outside (?:of )?(?:your|my|normal|usual) (?:own )?working hours"
     r"|(?:mailbox|inbox) is not|not monitored"
     r"|external (?:e-?mail|sender)|originated (?:from )?outside"
     r"|do not click (?:on )?(?:any )?links|unless you recognise the sender"
@@ -83,6 +89,8 @@ _BOILERPLATE_HINTS = (
     "virus", "scanned", "checked", "privacy", "gdpr", "information act", "protection act",
     "monitor", "records", "office", "annual leave", "limited access", "working", "part-time",
     "independent", "not part of", "affiliated", "volunteers", "cyber", "bank details", "fraud",
+    "urgent", "out of hours", "flexible", "reception", "switchboard", "disclos",
+    "this email", "this e-mail", "will be", "office is",
     "month",
     "part time", "flexibl", "mailbox", "inbox", "external", "outside", "click", "recognise",
     "follow us", "like us", "find us", "join", "views", "those of", "my new", "address",
@@ -118,6 +126,10 @@ _OPENING = re.compile(
     r"|(?:just )?(?:a )?quick (?:one|note|email|message|line)\b[^.!?\n]{0,30}"
     r"|(?:it'?s |it was )?(?:good|nice|lovely|great) to (?:hear from|see|meet) you\b[^.!?\n]{0,30}"
     r"|happy (?:new year|christmas|easter|monday|friday)\b[^.!?\n]{0,30}"
+    r"|(?:i )?(?:hope|trust) you (?:had|have had|are having|enjoyed) an? (?:good|nice|lovely"
+    r"|great|restful|pleasant|relaxing) (?:\w+ )?(?:easter|christmas|break|holiday|weekend"
+    r"|summer|new year)\b[^.!?\n]{0,30}"
+    r"|(?:many )?thank(?:s| you) for (?:agreeing|extending|allowing|accepting)\b[^.!?\n]{0,50}"
     r"|thank(?:s| you) for (?:the|this|giving (?:me|us) the) (?:chance|opportunity)\b"
     r"[^.!?\n]{0,50}"
     r"|my name is\b[^.!?\n]{0,60}"
@@ -156,7 +168,8 @@ _HOUSEKEEPING = re.compile(
     r"|(?:sorry|apologies) if\b[^.!?\n]{0,60}"
     r"|(?:please |(?:please )?could you |can you )?(?:pass|forward)"
     r"(?: this| it| my (?:e-?mail|comments|views))? (?:on|to)\b[^.!?\n]{0,60}"
-    r"|(?:please |do |(?:please )?could you |can you )?(?:keep me|let me know|get back to me"
+    r"|(?:please |(?:please )?do |(?:please )?could you |can you )?"
+    r"(?:keep me|let me know|get back to me"
     r"|send me)\b[^.!?\n]{0,90}"
     r"|(?:i |we )?(?:hope|trust) (?:this|i) (?:is|am|have|has) (?:the right|reached|come to|got)"
     r"\b[^.!?\n]{0,60}"
@@ -167,7 +180,8 @@ _HOUSEKEEPING = re.compile(
     r"\b[^.!?\n]{0,40}"
     r"|(?:best of|good) luck\b[^.!?\n]{0,50}"
     r"|(?:i )?(?:really )?appreciate (?:your|you) (?:help|time|taking)\b[^.!?\n]{0,50}"
-    r"|that'?s (?:all|it|everything) (?:from me|for now)\b[^.!?\n]{0,20}"
+    r"|that'?s (?:all|it|everything) (?:from me|from us|for now|from (?:the|our) [^.!?\n]{1,40})"
+    r"\b[^.!?\n]{0,20}"
     r"|(?:thank(?:s| you)|cheers) for (?:listening|reading|your time)\b[^.!?\n]{0,40}"
     r"|(?:i )?(?:trust|hope) (?:this|that|you) will (?:be )?(?:taken|give|consider|take)\b"
     r"[^.!?\n]{0,50}"
@@ -227,6 +241,10 @@ _PREAMBLE = re.compile(
     r"|to (?:reply|respond)|(?:the|your|this) (?:engagement|consultation) (?:document\w*|pack"
     r"|letter|booklet|paper)|(?:comments|points|views) (?:that )?follow|what follows"
     r"|we represent\w*|repl(?:y|ying) (?:as|on behalf|for)|by way of introduction"
+    r"|typed (?:this|it)(?: up| out)?|follow(?:ing)? up"
+    r"|(?:joined|attended|came to|went to|was at) (?:the|your|a|an|one of (?:the|your))"
+    r" (?:online |virtual |public |recent |last )?(?:drop-in|meeting|session|event|roadshow"
+    r"|webinar|workshop)"
     r"|on (?:its|their|his|her) behalf|we act for|(?:been )?instructed (?:to|by)|prepared by"
     r"|discussed (?:this|the|your) (?:matter|item|issue|request)|agenda item"
     r"|suggested that (?:constituents|residents|people|we|i|members) (?:respond|reply|write"
@@ -253,10 +271,14 @@ _IDENTITY = re.compile(
     r"|(?-i:[A-Z])[\w'&-]*(?: (?:of |the |and |& )?(?-i:[A-Z])[\w'&-]*)+ (?:was (?:set up|formed"
     r"|founded|established)|has been (?:meeting|running)|brings together|represents)\b"
     r"|i (?:have been|was) (?:a|an|the|registered|born|brought up)"
-    r"|i(?:'ve| have) been meaning to|i spent (?:\w+[- ])?\w+ years"
+    r"|i(?:'ve| have) been meaning to"
     r"|(?:my (?:wife|husband|partner|family) and i|we) have (?:lived|been)"
     r"|our members(?:, [^,]{1,40},)? (?:live|are|come|include|number)"
-    r"|there are (?:currently |about |around |over |some )?\d+ (?:of us|members|volunteers))\b",
+    r"|there are (?:currently |about |around |over |some )?\d+ (?:of us|members|volunteers)"
+    r"|(?-i:[A-Z])[\w'&-]*(?: [\w'&-]+){0,4} is an? (?:[\w-]+ ){0,3}(?:group|charity|forum"
+    r"|association|organisation|network|society|partnership|club|council)"
+    r"|we are (?-i:[A-Z])[a-z]+|we have (?:currently |about |around |over |some |nearly )?\d+"
+    r" (?:members|volunteers|residents|households))\b",
     re.IGNORECASE,
 )
 # ... and holds nothing a concern is said with: a question, a negative, a judgement, a
@@ -311,6 +333,17 @@ _ASIDE_TURNS = re.compile(
     r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b"
     r"|\bbut (?:felt|will|i'?ll|my colleague|(?:does|do|did)(?:n't| not) use)\b"
     r"|\bhope the weather\b|\b(?:wanted|wished) to wait\b"
+    r"|\bwanted to get (?:their|the|our|everyone'?s) (?:agreement|approval|views|go-ahead)\b"
+    r"|\bwanted to make sure (?:our|my|the|we|i)\b[^.!?\n]{0,20}\b(?:had|have|got|get)"
+    r" (?:its|our|their|my|a) say\b"
+    r"|\bbut (?:is|am|are|will be|would be) (?:happy|glad|available)\b"
+    r"|\bkeep (?:the|my|our|these) (?:\w+ )?(?:hats|roles|views|things) (?:separate|apart)\b"
+    r"|\bto agree (?:it|this|the response|our response)\b"
+    r"|\b(?:effort|work|time) (?:you are |you're |you have )?(?:putting|put) into\b[^.!?\n]{0,30}"
+    r"|\blet (?:me|us|the [\w' ]{1,30}) know when\b[^.!?\n]{0,60}\?"
+    r"|\bbut (?:i'?m|i am|we'?re|we are) (?:happy|content|fine)\b"
+    r"|\bit may concern\b|\brather my (?:name|address|details)\b[^.!?\n]{0,20}"
+    r"|\bwould welcome (?:a|your|an?) (?:reply|response|answer)\b"
     r"|\bbut (?:we'?ve|i'?ve|we have|i have) (?:had|been)\b"
     r"|\b(?:should|will|'ll) hear from\b"
     r"|\bfelt it (?:was )?(?:important|right|best|necessary) to (?:set|put|give|explain|include"
@@ -370,7 +403,8 @@ _POSTSCRIPT = re.compile(
     r"|(?:this|my|our|formal|organisational) (?:response|submission)"
     r"|(?:this|my|our) (?:e-?mail|letter|note|version)|happy to|willing to"
     r"|(?:i'?d|i would|we'?d|we would) be (?:glad|pleased) to|would welcome"
-    r"|if (?:it|that|you) (?:would help|helps|need|want|would like)|let (?:me|us) know"
+    r"|if (?:it|that|you) (?:would help|helps|need|want|would like)"
+    r"|let (?:me|us|the [\w' ]{1,30}) know"
     r"|hope (?:this|it|that) (?:is|was|can|will|helps)|anonymis\w*|considered|format"
     r"|closing date|sign-off|in touch|on leave|colleague|sight of|any of (?:this|the above)"
     r"|(?:the|my) (?:slides|earlier|previous)|read(?:ing)? this|listening"
@@ -382,7 +416,12 @@ _POSTSCRIPT = re.compile(
     r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week)"
     r"|questionnaire|online (?:form|survey)|in person|enclos\w*|quoted|anonymous\w*"
     r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
-    r"|hear from|not (?:be )?published|for my comments to be"
+    r"|hear from|not (?:be )?published|for (?:my|these|our|the) comments to be|cheers"
+    r"|appreciate a (?:reply|response|acknowledgement)|reached the right"
+    r"|(?:further|more) comments (?:may|will|might) follow"
+    r"|share (?:your|the) (?:reply|response|answer)|if it would be (?:useful|helpful)"
+    r"|would be (?:glad|pleased|happy|willing) to|hear back|clarif\w*|makes sense|shout if"
+    r"|give (?:me|us) a shout|your reply|report back|read (?:it |this |your reply )?out"
     r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
     r"|will |should |might )?(?:be )?passed to)\b",
     re.IGNORECASE,
@@ -403,7 +442,10 @@ _HANDLING = re.compile(
     r"|(?:been )?received|logged|fill(?:ing)? in|enclos\w*|quoted|anonymous\w*|regards"
     r"|best wishes|in person"
     r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
-    r"|happy to (?:help|host|attend|meet|talk)|take care|have a (?:good|nice|great|lovely)"
+    r"|(?:glad|pleased|happy|willing) to (?:help|host|attend|meet|talk|come)"
+    r"|hear back|let them know|clarif\w*|read (?:it |this |your reply )?out|report back"
+    r"|(?:further|more) comments (?:may|will|might) follow|let (?:me|us|the [\w' ]{1,30}) know"
+    r"|share (?:your|the) (?:reply|response|answer)|take care|have a (?:good|nice|great|lovely)"
     r" (?:weekend|day|evening|week)|not (?:be )?published"
     r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
     r"|will |should |might )?(?:be )?passed to)\b",
@@ -411,6 +453,7 @@ _HANDLING = re.compile(
 )
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_COPY_LIST = re.compile(r"^\s*(?:cc|bcc|copy to|copies to|copied to)\s*:", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)\s*")
 # A full stop after an initial or a title does not end a sentence ("Cllr J. Mensah").
 _ABBREVIATION = re.compile(
@@ -428,6 +471,8 @@ def _sentences(paragraph: str) -> list[str]:
         else:
             out.append(piece)
     return out
+
+
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
 _END_SENTENCES = 4  # an opening or closing paragraph of more sentences is a letter's body
 _END_SENTENCE_WORDS = 45
@@ -465,11 +510,12 @@ _TAGLINE = re.compile(
     r"(?:[-\u2013\u2014|:~]|\bfor\b)\s+\S[^\n]{0,140}$"
 )
 _TAGLINE_LINES = 3
+_RULE_LINE = re.compile(r"^\s*[_=*~-]{3,}\s*$")  # "________" above a mail footer
 
 
 def _is_tagline(paragraph: str) -> bool:
     """A short paragraph whose first line is a name and a motto, with nothing raised."""
-    lines = [x for x in paragraph.strip().split("\n") if x.strip()]
+    lines = [x for x in paragraph.strip().split("\n") if x.strip() and not _RULE_LINE.match(x)]
     return (
         0 < len(lines) <= _TAGLINE_LINES
         and bool(_TAGLINE.match(lines[0]))
@@ -554,7 +600,7 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]]
     return text
 
 
-_LEAD_HELLO = re.compile(rf"^\s*{_HELLO}\b[\s,.!-]*", re.IGNORECASE)
+_LEAD_HELLO = re.compile(rf"^\s*(?:{_HELLO}|as you (?:may |might )?know)\b[\s,.!-]*", re.IGNORECASE)
 
 
 def _introduces(sentence: str) -> bool:
@@ -606,9 +652,12 @@ def strip_preamble(text: str) -> str:
 
 def _postscript(sentences: list[str]) -> bool:
     """A closing paragraph: one sentence at least is about the letter, none raises
-    anything, and a theme is named only where the letter is plainly handled."""
+    anything, and a theme is named only where the letter is plainly handled; or a list
+    of those the letter is copied to ("cc: Cllr X (Chair, Health Scrutiny Committee)")."""
     from engage.classify.lexicon import theme_phrases
 
+    if sentences and _COPY_LIST.match(sentences[0]):
+        return not any(raises(x) for x in sentences)
     return (
         any(_POSTSCRIPT.search(x) for x in sentences)
         and not any(raises(x) for x in sentences)

@@ -99,12 +99,14 @@ _HELLO = (
     r"|morning|afternoon|evening)"
 )
 _GREETING = re.compile(
-    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,3}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,15}\s*[,:]"
-    r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\((?:cc|bcc|copy)\b[^)\n]{0,60}\)\s*[,:]?"
+    r"^\s*(?:dear(?:\s+[\w.'&/-]+){1,6}\s*[,:]?|dear(?:\s+[\w.'&/-]+){4,15}\s*[,:]"
+    r"|dear(?:\s+[\w.'&/-]+){1,5}\s*\([^)\n]{0,60}\)\s*[,:]?"
     rf"|{_HELLO}(?:\s+[\w.'&/-]+){{0,4}}\s*[,:!]|{_HELLO}(?:\s+[\w.'&/-]+){{0,2}}\s*\.?"
-    r"|to wh(?:om|o) it may concern\s*[,:.]?|to (?:the|all|everyone|you)\b[^,:.?!\n]{0,50}[,:]?"
+    r"|to wh(?:om|o) it may concern\s*[,:.]?"
+    r"|to (?:the|all|everyone|you)\b[^,:.?!\n]{0,80}[,:]?"
     r"|(?:to|from|cc|bcc|date|sent|(?:your|our) ref(?:erence)?)\s*:[^\n]{0,80}"
-    r"|(?:fao|f\.a\.o\.?|attn\.?|for the attention of)\s*:?(?:\s+[\w.'&/,-]+){1,16}\s*[,:.]?"
+    r"|(?:fao|f\.a\.o\.?|attn\.?|attention|for the attention of)"
+    r"\s*:?(?:\s+[\w.'&/,-]+){1,16}\s*[,:.]?"
     # an addressee alone, as a dash or comma leads into the message: "Engagement team -"
     r"|(?:(?:the|and|of|&|/|(?-i:[A-Z])[\w.'&-]*)\s+){0,4}(?:team|office|committee|board"
     r"|colleagues|councillors|members"
@@ -388,28 +390,35 @@ def strip_signature(text: str) -> str:
 # ("Re: Ward 9 consultation", "(reply to consultation ref NV/2024/031)").
 _SUBJECT_LINE = re.compile(
     r"^\s*(?:(?:re|ref|subject|fwd?|topic)\s*:[^\n]{0,100}"
-    r"|\((?:re|ref|reply|response|our ref|your ref)\b[^)\n]{0,80}\))\s*$",
+    r"|\((?:re|ref|reply|response|our ref|your ref)\b[^)\n]{0,80}\)"
+    # a title in capitals: "ELM VALE PATIENT FORUM - CONSULTATION RESPONSE"
+    r"|(?-i:[A-Z0-9][A-Z0-9&',/()\u2013\u2014:-]*(?: [A-Z0-9&',/()\u2013\u2014:-]+){1,11}))\s*$",
     re.IGNORECASE,
 )
 
 
-_GREETING_WORDS = 8  # a longer greeting line must also raise nothing
+_GREETING_WORDS = 4  # a longer greeting line must also raise nothing
+_EMOTICON = re.compile(r"\s*[:;]-?[()DPp]+\s*$")
 
 
 def _strip_greeting(text: str) -> str:
+    """Drop the greeting, subject and address lines above a message, all of them in
+    one go ("Dear Ms X,\n\nRe: the listening exercise"), while something is left."""
     lines = text.split("\n")
+    cut = 0
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        rest = "\n".join(lines[i + 1 :])
-        subject = _SUBJECT_LINE.match(line) and not letter.raises(line)
-        greeting = _GREETING.match(line) and (
-            len(line.split()) <= _GREETING_WORDS or not letter.raises(line)
+        plain = _EMOTICON.sub(",", line)  # "Hi engage team :)"
+        subject = _SUBJECT_LINE.match(plain) and not letter.raises(plain)
+        greeting = _GREETING.match(plain) and (
+            len(plain.split()) <= _GREETING_WORDS or not letter.raises(plain)
         )  # "Dear Cllr X and fellow members of the Health Scrutiny Committee,"
-        if (greeting or subject) and rest.strip():
-            return rest
-        return text
-    return text
+        if not (greeting or subject):
+            break
+        cut = i + 1
+    rest = "\n".join(lines[cut:])
+    return rest if cut and rest.strip() else text
 
 
 def _strip_courtesies(text: str) -> str:

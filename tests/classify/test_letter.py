@@ -107,8 +107,7 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"represent those of Elm Borough Council.",
         # closings in courtesies that look like concerns, and a copy list with initials
         f"{POINT}\n\nThanks for listening, and good luck with the rest of the engagement work.",
-        f"{POINT}\n\nI'm on leave next week, but my colleague can be reached on the number "
-        f"below.",
+        f"{POINT}\n\nI'm on leave next week, but my colleague can be reached on the number below.",
         f"{POINT}\n\ncc: Cllr J. Okafor, chair of the health scrutiny committee",
         f"{POINT}\n\nSorry for not being able to attend the meeting; I hope this email will do.",
         f"{POINT}\n\nThank you for coming to the branch. We look forward to meeting you at the "
@@ -116,8 +115,7 @@ def test_openings_that_say_nothing_are_cut(wrapped):
         f"{POINT}\n\nthx, have a good weekend",
         f"{POINT}\n\nOur members look forward to receiving the consultation report.",
         f"{POINT}\n\nI am happy for my comments to be quoted anonymously in your report.",
-        f"{POINT}\n\nI hope that's helpful. Please don't hesitate to ask if anything isn't "
-        f"clear.",
+        f"{POINT}\n\nI hope that's helpful. Please don't hesitate to ask if anything isn't clear.",
     ],
 )
 def test_what_follows_the_point_and_says_nothing_is_cut(wrapped):
@@ -239,6 +237,16 @@ def test_the_stored_mail_text_loses_the_new_sign_offs_too():
         f"below was agreed and I was asked to send it on.\n\n{POINT}",
         f"We act for the Friends of Oakdene Park and are instructed to send this on its "
         f"behalf.\n\n{POINT}",
+        f"Hi consultation team :)\n\n{POINT}",
+        f"Dear Mr Osei,\n\nRe: Listening event - Oakdene\n\n{POINT}",
+        f"Dear Ms Grant (and the rest of the team),\n\n{POINT}",
+        f"OAKDENE CIVIC SOCIETY\nRESPONSE TO THE PROPOSALS\n\n{POINT}",
+        f"Attention: Head of Communications\n\n{POINT}",
+        f"As you may know, Oakdene Voice is a small volunteer-run forum set up in 2020. "
+        f"This is our response.\n\n{POINT}",
+        f"I trust you had a restful Christmas. I am writing about the engagement that "
+        f"opened last week.\n\n{POINT}",
+        f"I went to the online session on Monday and said I would follow up by email.\n\n{POINT}",
     ],
 )
 def test_round_18_openings_are_cut(wrapped):
@@ -253,16 +261,24 @@ def test_round_18_openings_are_cut(wrapped):
         f"{POINT}\n\nMany thanks and best wishes,\nJo\nPatient rep, Oakdene PPG",
         f"{POINT}\n\nThat's everything from me for now. Take care.",
         f"{POINT}\n\nOur group would be only too happy to help with future events.",
-        f"{POINT}\n\nI'd be grateful if this could be passed to whoever is reading the "
-        f"responses.",
+        f"{POINT}\n\nI'd be grateful if this could be passed to whoever is reading the responses.",
         f"{POINT}\n\nI've shared the survey link with our members, so you should hear from "
         f"some of them.",
         # notices that are a group's standing or an office's hours
         f"{POINT}\n\nOakdene Patient Group is an independent voluntary group and is not "
         f"part of the NHS.",
         f"{POINT}\n\nThe Clerk works part-time; please allow five working days for a reply.",
-        f"{POINT}\n\nThe Oakdene Forum meets on the second Tuesday of every month. All "
-        f"welcome.",
+        f"{POINT}\n\nThe Oakdene Forum meets on the second Tuesday of every month. All welcome.",
+        f"{POINT}\n\ncc: Cllr T. Ward (Chair, Adult Care Scrutiny Panel)\n  Oakdene PPG",
+        f"{POINT}\n\nThat's it from the Oakdene Residents' Association. Cheers.",
+        f"{POINT}\n\nOur members would welcome a reply that I can read out at our next meeting.",
+        f"{POINT}\n\nI'm happy for these comments to be published, though I'd rather my "
+        f"name wasn't.",
+        f"{POINT}\n\nCould you let the Councillor's office know when the summary is "
+        f"ready? Many thanks.",
+        f"{POINT}\n\nOakdene Surgery - please do not use this email address for "
+        f"appointments. Reception 01632 960 100.",
+        f"{POINT}\n\nAny email to or from the Council may be subject to disclosure.",
     ],
 )
 def test_round_18_closings_are_cut(wrapped):
@@ -279,6 +295,14 @@ def test_round_18_closings_are_cut(wrapped):
         "Shame on the board -\n\nthey closed the ward in secret.",
         # a paragraph about the group that raises something
         "Our members are angry that nobody asked them.\n\nThe ward closes in May.",
+        # a freedom of information request is part of the point, not a mail notice
+        "The ward closes in May.\n\nWe only found out through a freedom of information "
+        "request, and the board met in private.",
+        # a life story is the matter, not an introduction
+        "I spent twenty years on the wards and believed my post was safe. Then it all "
+        "fell apart.\n\nMy job was not on the new structure.",
+        # a slogan in capitals that raises something
+        "SAVE OUR WARD\n\nThe ward closes in May.",
     ],
 )
 def test_round_18_lines_that_raise_something_are_kept(text):

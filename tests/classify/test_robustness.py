@@ -102,8 +102,7 @@ OFFERS = (
     "if that helps.",
     "That's everything from me for now. Take care.",
     "I would be most grateful if this could be passed to whoever is collating the responses.",
-    "I've shared the survey link with our members as well, so you should hear from a few "
-    "of them.",
+    "I've shared the survey link with our members as well, so you should hear from a few of them.",
 )
 HOUSEKEEPING = (
     "Sorry for the long email, I'm not much of a typist.",

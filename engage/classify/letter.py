@@ -394,6 +394,17 @@ _OPINION = re.compile(
     r"\b(?:welcome\w*|agree|agrees|agreeing|think|believe|feel|felt|hope|want|wants|wanted)\b",
     re.IGNORECASE,
 )
+# Round 18's phrases of a letter handled (shared, passed on, read out, reported back,
+# not to be published), which both lists below hold.
+_LETTER_HANDLED = (
+    r"shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
+    r"|share (?:your|the) (?:reply|response|answer)|hear back|clarif\w*|report back"
+    r"|read (?:it |this |your reply )?out|(?:further|more) comments (?:may|will|might) follow"
+    r"|let (?:me|us|the [\w' ]{1,30}) know|not (?:be )?published|take care"
+    r"|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week)"
+    r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
+    r"|will |should |might )?(?:be )?passed to"
+)
 # A closing paragraph about the letter speaks of thanks, apologies, receipt, references,
 # copies, contact details, offers to meet or help ...
 _POSTSCRIPT = re.compile(
@@ -404,26 +415,21 @@ _POSTSCRIPT = re.compile(
     r"|(?:this|my|our) (?:e-?mail|letter|note|version)|happy to|willing to"
     r"|(?:i'?d|i would|we'?d|we would) be (?:glad|pleased) to|would welcome"
     r"|if (?:it|that|you) (?:would help|helps|need|want|would like)"
-    r"|let (?:me|us|the [\w' ]{1,30}) know"
     r"|hope (?:this|it|that) (?:is|was|can|will|helps)|anonymis\w*|considered|format"
     r"|closing date|sign-off|in touch|on leave|colleague|sight of|any of (?:this|the above)"
     r"|(?:the|my) (?:slides|earlier|previous)|read(?:ing)? this|listening"
     r"|your (?:time|work|patience|help)|the above|below|regards|best wishes|good wishes"
-    r"|take care|passed (?:on|your)|write in|press send|by post|feel free|mailing list"
+    r"|passed (?:on|your)|write in|press send|by post|feel free|mailing list"
     r"|be contacted|on my return|away from (?:my|the) (?:desk|office)|give me a ring|in the office"
     r"|correspondence|mailbox|(?:not|n't) hesitate|any (?:further )?questions|if anything"
     r"|hope (?:this|it|that)(?:'s| is| was)? (?:helpful|useful|clear|of (?:use|help))"
-    r"|copying|in order|thx|have a (?:good|nice|great|lovely) (?:weekend|day|evening|week)"
+    r"|copying|in order|thx"
     r"|questionnaire|online (?:form|survey)|in person|enclos\w*|quoted|anonymous\w*"
-    r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
-    r"|hear from|not (?:be )?published|for (?:my|these|our|the) comments to be|cheers"
+    r"|hear from|for (?:my|these|our|the) comments to be|cheers"
     r"|appreciate a (?:reply|response|acknowledgement)|reached the right"
-    r"|(?:further|more) comments (?:may|will|might) follow"
-    r"|share (?:your|the) (?:reply|response|answer)|if it would be (?:useful|helpful)"
-    r"|would be (?:glad|pleased|happy|willing) to|hear back|clarif\w*|makes sense|shout if"
-    r"|give (?:me|us) a shout|your reply|report back|read (?:it |this |your reply )?out"
-    r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
-    r"|will |should |might )?(?:be )?passed to)\b",
+    r"|if it would be (?:useful|helpful)"
+    r"|would be (?:glad|pleased|happy|willing) to|makes sense|shout if"
+    rf"|give (?:me|us) a shout|your reply|{_LETTER_HANDLED})\b",
     re.IGNORECASE,
 )
 # ... and names no theme unless it plainly handles the letter ("please confirm receipt
@@ -440,15 +446,8 @@ _HANDLING = re.compile(
     r"|appreciate|(?:best of|good) luck|wishing you|all the best|look(?:ing)? forward to hearing"
     r"|a copy|copying|look(?:ing)? forward to (?:meeting|seeing|speaking|talking|receiving|reading)"
     r"|(?:been )?received|logged|fill(?:ing)? in|enclos\w*|quoted|anonymous\w*|regards"
-    r"|best wishes|in person"
-    r"|shared (?:the|this|your) (?:survey|link|leaflet|consultation|details|e-?mail)"
-    r"|(?:glad|pleased|happy|willing) to (?:help|host|attend|meet|talk|come)"
-    r"|hear back|let them know|clarif\w*|read (?:it |this |your reply )?out|report back"
-    r"|(?:further|more) comments (?:may|will|might) follow|let (?:me|us|the [\w' ]{1,30}) know"
-    r"|share (?:your|the) (?:reply|response|answer)|take care|have a (?:good|nice|great|lovely)"
-    r" (?:weekend|day|evening|week)|not (?:be )?published"
-    r"|(?:this|it|these|my (?:comments|views|letter|e-?mail|response)) (?:could |can |would "
-    r"|will |should |might )?(?:be )?passed to)\b",
+    r"|best wishes|in person|(?:glad|pleased|happy|willing) to (?:help|host|attend|meet|talk|come)"
+    rf"|let them know|{_LETTER_HANDLED})\b",
     re.IGNORECASE,
 )
 

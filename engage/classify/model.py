@@ -115,15 +115,16 @@ class ThemeModel:
         either end dropped while, read alone, they reach END_PARAGRAPH_FLOOR for no
         theme and another paragraph is left; a paragraph of more than
         _END_PARAGRAPH_WORDS words is the body and stays. The ends of all *texts* are
-        scored together, once a round: only texts of two paragraphs or more pay."""
+        scored together, once a round: only texts of two paragraphs or more pay, and
+        in the second round only those that lost one in the first."""
         paras = [_PARAGRAPH_BREAK.split(self.clean(t)) for t in texts]
+        pending = [i for i, ps in enumerate(paras) if len(ps) > 1]
         for _ in range(_END_PARAGRAPHS):
             ends = [
                 (i, j)
-                for i, ps in enumerate(paras)
-                if len(ps) > 1
-                for j in (0, len(ps) - 1)
-                if len(ps[j].split()) <= _END_PARAGRAPH_WORDS
+                for i in pending
+                for j in (0, len(paras[i]) - 1)
+                if len(paras[i]) > 1 and len(paras[i][j].split()) <= _END_PARAGRAPH_WORDS
             ]
             if not ends:
                 break
@@ -132,12 +133,12 @@ class ThemeModel:
             for (i, j), drop in zip(ends, quiet, strict=True):
                 if drop:
                     dropped[i].add(j)
+            pending = []  # a text's ends are scored again only when one went
             for i, js in dropped.items():
                 kept = [p for j, p in enumerate(paras[i]) if j not in js]
                 if kept:  # every paragraph quiet: the text is read whole
                     paras[i] = kept
-            if not dropped:
-                break
+                    pending.append(i)
         return ["\n\n".join(ps) for ps in paras]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -215,6 +215,16 @@ _NAMES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
             "consultation",
         ),
         (r"\bconsultation\s+rooms?\b", "clinic room", "consultation"),
+        # Hired advisers, not senior doctors: "KPMG and other management consultants",
+        # "an independent consultant's report" (round 19: two letters read as clinical
+        # leadership at 0.98 and 0.99). Their money stays: the lexicon's "management
+        # consultant*" and "consultants' fees" still match what this writes.
+        (
+            r"\b(management|independent|external|outside|expensive|"
+            r"kpmg|mckinsey|pwc|deloitte|capita|accountancy)(?:'s)?\s+consultants?\b(?:'s\b|')?",
+            r"\1 consultancy",
+            "consultant",
+        ),
         # An idiom, not a board: "staff across the board are working hard".
         (r"\bacross\s+the\s+board\b", "throughout", "board"),
     )

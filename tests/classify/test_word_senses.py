@@ -142,6 +142,10 @@ def test_a_phrase_matches_its_sense_not_other_words(theme, meant, other_word):
         ("The consultant-led unit at Pilgrim must stay.", False),
         ("Doctors and nurses across the board are working flat out.", False),
         ("Medication reviews are done by the pharmacist.", False),
+        # Hired advisers are not senior doctors (round 19): their reports, not a board.
+        ("Managers commission independent consultants' reports to hide behind.", False),
+        ("Why do boards listen to management consultants and not to us?", False),
+        ("The consultants asked the board to think again.", True),
     ],
 )
 def test_clinicians_deciding_needs_a_deciding_word(text, found):
@@ -158,6 +162,7 @@ def test_clinicians_deciding_needs_a_deciding_word(text, found):
         ("Residents never had their say before the vote.", "decision-making"),
         ("The merger will mean job losses in the back office.", "jobs"),
         ("The ward shut because of a lack of nurses.", "jobs"),
+        ("Millions went on management consultants' fees.", "money"),
     ],
 )
 def test_phrases_real_comments_use(text, theme):

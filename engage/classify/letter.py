@@ -255,7 +255,7 @@ _PREAMBLE = re.compile(
 )
 _IDENTITY = re.compile(
     r"^\s*(?:(?:and )?(?:i am|i'm|im|we are|we're) (?:a|an|the|one of|also|now|currently|\d+\b)"
-    r"|i'm (?-i:[A-Z][a-z]+),|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
+    r"|i'm (?-i:[A-Z][a-z]+)(?=,)|my name(?: is|'s)|i (?:work|volunteer) (?:as|at|in|for|with)"
     r"|i live (?:in|on|at)|i run\b|i (?:have |'ve )?(?:lived|worked) (?:in|on|at|for|as)"
     r"|our (?:group|committee|branch|forum|association) (?:met|is|represents)"
     r"|i (?:care for|look after|act as|serve as|attended (?:as|the))"
@@ -279,6 +279,72 @@ _IDENTITY = re.compile(
     r"|association|organisation|network|society|partnership|club|council)"
     r"|we are (?-i:[A-Z])[a-z]+|we have (?:currently |about |around |over |some |nearly )?\d+"
     r" (?:members|volunteers|residents|households))\b",
+    re.IGNORECASE,
+)
+# ... or who writes by the office they hold or the group they write from, in the shapes
+# round 19's outside openings took ("As branch secretary of ...", "Councillor Jo Bell,
+# member for ...", "Sunday walking group here.", "This comes from the ... group", "The
+# committee of ... would like to contribute", "I have chaired the PPG since 2013").
+_ROLES = (
+    r"(?:secretary|chair|chairman|chairwoman|chairperson|co-?chair|vice-?chair|clerk|manager"
+    r"|officer|volunteer|representative|rep|editor|co-?ordinator|convenor|convener|treasurer"
+    r"|trustee|director|head|headteacher|headmaster|headmistress|principal|councillor|cllr"
+    r"|caseworker|organiser|organizer|president|governor|administrator|founder|warden|vicar"
+    r"|imam|rabbi|minister|pastor|priest|steward|spokesperson|member|members|lead|leader)"
+)
+_INTRODUCER = re.compile(
+    rf"^\s*(?:as (?:the |a |an |its |our |their |one of (?:the|our|its) )?(?:[\w'&-]+ ){{0,4}}"
+    rf"{_ROLES}s?\b"
+    rf"|(?:(?:county|borough|district|parish|town|city|ward|local|branch|deputy|vice|acting"
+    rf"|honorary|hon|independent|elected) )*{_ROLES}\b(?!,? (?:i|we)\b)[^.!?\n]{{0,80}}?"
+    r"(?:,|\bhere\b|\bfor\b)(?=(?:\W*\w+){0,12}\W*$)"
+    r"|(?:[\w'&-]+ ){1,10}here\s*(?:[;,.!:]|-|\u2014|$)"
+    r"|(?:this|it)(?: e-?mail| message| note| letter| response)? (?:comes|is sent|is written"
+    r"|is submitted|is made) (?:from|by|on behalf)\b"
+    r"|(?:this|it) is (?:a |an |the )?(?:joint |short |quick |brief |formal |collective"
+    r" |combined |shared |agreed )?(?:message|note|response|submission|reply|letter|e-?mail"
+    r"|statement|contribution|view) (?:from|of|by|on behalf)\b"
+    r"|(?:just )?(?:a |one )?(?:quick |short |brief )?(?:note|line|message|word|few words) from\b"
+    r"|from (?:the|our|all|everyone|us)\b"
+    r"|the following (?:submission|response|comments?|views|statement|points|reply|notes|text)"
+    r" (?:is|are|was|were|has been|have been) (?:made|submitted|sent|written|agreed|prepared"
+    r"|provided|put forward)\b"
+    r"|the (?:text|comments?|views|points|notes|response|statement|submission) (?:below|that"
+    r" follows?|which follows?)\b"
+    r"|(?:the |our )?(?:[\w'&-]+ ){0,6}(?:committee|trustees|board|members|officers|executive)"
+    r"(?: of [^.!?\n]{1,60})?"
+    r" (?:(?:would like|wish|wishes|wanted|want) to (?:contribute|respond|comment|submit|send"
+    r"|add|share|offer|make|pass)|(?:has|have)? ?asked (?:me|us)|agreed (?:the|this|our|these|a)"
+    r" (?:response|following|text|submission|comments|views|statement|reply)|resolved (?:that"
+    r" (?:i|we)|to (?:send|submit|respond|forward|reply))|(?:met|discussed|considered|looked at)"
+    r" (?:the|this|your) (?:engagement|consultation|survey|questionnaire|document|documents"
+    r"|material|materials|leaflet|booklet|pack)|met (?:on|last|together|jointly|recently))\b"
+    r"|i (?:co-?chair|help (?:out with|out at|run|to run|with)|volunteer (?:with|at|for)"
+    r"|belong to|sit on|serve on|coordinate|co-ordinate|edit)\b"
+    r"|i(?:'m| am) (?:part|a member|one) of\b"
+    r"|(?:me and my \w+|my \w+ and i|we)(?: both| all)? (?:go to|attend|belong to|meet at)\b"
+    r"|[^.!?\n]{0,80}\bsubmits? (?:the following|this|these|our|its|their|the attached)\b"
+    r"|i(?:'ve| have) (?:chaired|led|run|managed|coordinated|co-ordinated|organised|convened"
+    r"|been (?:the )?[\w' -]{0,40}?(?:of|at|for|since))\b"
+    rf"|i(?:'m| am) (?:the )?(?:[\w'&-]+ ){{0,3}}{_ROLES} (?:of|at|to|for|with|in)\b"
+    r"|(?:our|the) [^.!?\n]{0,60}\b(?:group|committee|forum|association|society|club|network"
+    r"|branch|council|panel|ppg|project|charity|circle|fellowship)\b[^.!?\n]{0,60}"
+    r"\b(?:got chatting|got talking|talked|chatted|formed|set up|started)\b"
+    r"|following (?:a|our|the|its|last \w+'s) (?:discussion|meeting|debate|consideration"
+    r"|review)\b)",
+    re.IGNORECASE,
+)
+# The exercise being answered and the meeting that answered it are not what a sentence
+# of an introduction raises: "we saw the engagement on Facebook", "approved by the board
+# of trustees", "we consulted our members", "the support worker told us about it".
+_EXERCISE = re.compile(
+    r"\b(?:the|this|your|our|that) (?:engagement|consultation|survey|questionnaire)\b"
+    r"(?: (?:document\w*|material\w*|event\w*|pack|booklet|leaflet|session\w*|video|page"
+    r"|lead|team|exercise|process|period|flyer))?"
+    r"|\b(?:board of trustees|trustees|staff meeting|team meeting|(?:our|its|the) members"
+    r"|support workers?)\b"
+    r"|\bconsulted (?:our|its|the|all) (?:members|trustees|committee|residents|volunteers"
+    r"|readers|congregation)\b",
     re.IGNORECASE,
 )
 # ... and holds nothing a concern is said with: a question, a negative, a judgement, a
@@ -333,6 +399,7 @@ _ASIDE_TURNS = re.compile(
     r"|\bwants? to (?:ring|call|contact|speak|talk|get in touch)\b"
     r"|\bbut (?:felt|will|i'?ll|my colleague|(?:does|do|did)(?:n't| not) use)\b"
     r"|\bhope the weather\b|\b(?:wanted|wished) to wait\b"
+    r"|\bvoted (?:last \w+ |unanimously |on \w+ )?to (?:send|submit|forward|endorse|agree)\b"
     r"|\bwanted to get (?:their|the|our|everyone'?s) (?:agreement|approval|views|go-ahead)\b"
     r"|\bwanted to make sure (?:our|my|the|we|i)\b[^.!?\n]{0,20}\b(?:had|have|got|get)"
     r" (?:its|our|their|my|a) say\b"
@@ -599,7 +666,9 @@ def _strip_end_paragraphs(text: str, *, first: bool, aside: Callable[[list[str]]
     return text
 
 
-_LEAD_HELLO = re.compile(rf"^\s*(?:{_HELLO}|as you (?:may |might )?know)\b[\s,.!-]*", re.IGNORECASE)
+_LEAD_HELLO = re.compile(
+    rf"^\s*(?:{_HELLO}|as you (?:may |might )?know)\b[\s,.!\u2013\u2014-]*", re.IGNORECASE
+)
 
 
 def _introduces(sentence: str) -> bool:
@@ -608,6 +677,7 @@ def _introduces(sentence: str) -> bool:
     return bool(
         _PREAMBLE.search(sentence)
         or _IDENTITY.match(sentence)
+        or _INTRODUCER.match(sentence)
         or _OPENING.match(sentence + "\n")
         or _HOUSEKEEPING.match(sentence)
     )
@@ -627,7 +697,7 @@ def _introduction(sentences: list[str]) -> bool:
         )
         and not any(raises(x) for x in sentences)
         and all(
-            _introduces(x) or _POSTSCRIPT.search(x) or not theme_phrases(x)
+            _introduces(x) or _POSTSCRIPT.search(x) or not theme_phrases(_EXERCISE.sub(" ", x))
             for x in sentences
             if x is not lead[0]
         )

@@ -307,3 +307,42 @@ def test_round_18_closings_are_cut(wrapped):
 )
 def test_round_18_lines_that_raise_something_are_kept(text):
     assert normalise(text) == text
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        # round 19: who writes, by office or group, in shapes round 18 did not know
+        f"As branch secretary of the Oakdene Health Branch of GMB, I have been asked by our "
+        f"branch committee to pass on the following.\n\n{POINT}",
+        f"Councillor Ruth Adeyemi, Labour member for Oakdene North, Wessex County Council."
+        f"\n\n{POINT}",
+        f"Oakdene Tuesday lunch club here; the regulars asked me to write.\n\n{POINT}",
+        f"This comes from the Oakdene Gurdwara welfare committee. We saw the engagement in "
+        f"the local paper.\n\n{POINT}",
+        f"The committee of the Oakdene Stroke Club would like to contribute to this "
+        f"engagement.\n\n{POINT}",
+        f"I have chaired the Oakdene Surgery PPG since 2015. I'm writing for our members "
+        f"after we looked at the engagement material together.\n\n{POINT}",
+        f"The Friends of Oakdene Hospital submit the following response. It was approved by "
+        f"the board of trustees last week.\n\n{POINT}",
+        f"Hello \u2014 I'm Ama, and I look after the parents' group at Oakdene library.\n\n{POINT}",
+    ],
+)
+def test_round_19_openings_are_cut(wrapped):
+    assert normalise(wrapped) == POINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # addressing the chair of a meeting, then saying something
+        "Chair, I'd like to speak about the contract for community services that went to a "
+        "private firm.\n\nNobody told the council until it was signed.",
+        # a committee's minutes that record what was proposed
+        "The Committee considered a report on moving the wards at Oakdene to a new site.\n\n"
+        "Members asked whether the modelling should be updated.",
+    ],
+)
+def test_round_19_first_paragraphs_that_say_something_are_kept(text):
+    assert normalise(text) == text

@@ -31,6 +31,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from engage.classify import storage
 from engage.classify.corpus import THEMES
 from engage.classify.lexicon import matches as lexicon_matches
+from engage.classify.openings import OPENING_CUT
 from engage.classify.spelling import Speller, english_words
 from engage.classify.storage import UntrustedModelError
 from engage.classify.text import normalise
@@ -60,6 +61,14 @@ END_PARAGRAPH_FLOOR = 0.3
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
 _END_PARAGRAPH_WORDS = 60  # a longer paragraph is the body of the message
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# An introduction speaks of its writer or of the message; a first paragraph with neither
+# ("Retired GP Jo Hall has written to the mayor to explain the need to retain the
+# hospital", a news report's lead) is what the message is about.
+_WRITER = re.compile(
+    r"\b(?:i|i'm|im|i've|i'd|me|my|we|we're|we've|our|us|this (?:e-?mail|message|note"
+    r"|letter|response|submission|reply)|the following|below|here)\b",
+    re.IGNORECASE,
+)
 
 
 class ThemeModel:
@@ -71,8 +80,12 @@ class ThemeModel:
         thresholds: Sequence[float] | np.ndarray,
         metadata: dict[str, Any] | None = None,
         themes: Sequence[str] = THEMES,
+        opening: Pipeline | None = None,
     ) -> None:
         self.estimator = estimator
+        # openings.py: a first paragraph that only introduces the writer (None: none is
+        # looked for, as in a model saved before round 19).
+        self.opening = opening
         self.themes = tuple(themes)
         self.thresholds = np.asarray(thresholds, dtype=np.float64).copy()
         if self.thresholds.shape != (len(self.themes),):
@@ -113,10 +126,11 @@ class ThemeModel:
     def read(self, texts: Sequence[str]) -> list[str]:
         """What the model reads of each text: clean(), then up to two paragraphs from
         either end dropped while, read alone, they reach END_PARAGRAPH_FLOOR for no
-        theme and another paragraph is left; a paragraph of more than
-        _END_PARAGRAPH_WORDS words is the body and stays. The ends of all *texts* are
-        scored together, once a round: only texts of two paragraphs or more pay, and
-        in the second round only those that lost one in the first."""
+        theme (or, a first paragraph, the opening detector gives it OPENING_CUT) and
+        another paragraph is left; a paragraph of more than _END_PARAGRAPH_WORDS words
+        is the body and stays. The ends of all *texts* are scored together, once a
+        round: only texts of two paragraphs or more pay, and in the second round only
+        those that lost one in the first."""
         paras = [_PARAGRAPH_BREAK.split(self.clean(t)) for t in texts]
         pending = [i for i, ps in enumerate(paras) if len(ps) > 1]
         for _ in range(_END_PARAGRAPHS):
@@ -129,6 +143,15 @@ class ThemeModel:
             if not ends:
                 break
             quiet = self._proba([paras[i][j] for i, j in ends]).max(axis=1) < END_PARAGRAPH_FLOOR
+            firsts = [
+                k for k, (i, j) in enumerate(ends) if j == 0 and _WRITER.search(paras[i][0])
+            ]
+            introductions: set[int] = set()  # texts whose first paragraph introduces
+            if self.opening is not None and firsts:
+                introduces = self._opening_proba([paras[ends[k][0]][0] for k in firsts])
+                for k in np.asarray(firsts, dtype=np.int64)[introduces >= OPENING_CUT]:
+                    quiet[k] = True
+                    introductions.add(ends[k][0])
             dropped: dict[int, set[int]] = defaultdict(set)
             for (i, j), drop in zip(ends, quiet, strict=True):
                 if drop:
@@ -136,10 +159,24 @@ class ThemeModel:
             pending = []  # a text's ends are scored again only when one went
             for i, js in dropped.items():
                 kept = [p for j, p in enumerate(paras[i]) if j not in js]
+                if not kept and i in introductions:
+                    # An introduction above quiet words ("No comment."): the words are
+                    # the message, theme-less as they are.
+                    kept = paras[i][1:]
                 if kept:  # every paragraph quiet: the text is read whole
                     paras[i] = kept
                     pending.append(i)
         return ["\n\n".join(ps) for ps in paras]
+
+    def _opening_proba(self, paragraphs: list[str]) -> np.ndarray:
+        """How surely each paragraph only introduces its writer (openings.py)."""
+        union = self.opening.named_steps["features"]
+        clf = self.opening.named_steps["clf"]
+        X = sp.hstack(
+            [self.vectoriser.transform(vec, paragraphs) for _, vec in union.transformer_list],
+            format="csr",
+        )
+        return expit(X @ clf.coef_.ravel() + clf.intercept_[0])
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return an (n, n_themes) array of per-theme probabilities."""
@@ -349,17 +386,17 @@ def save(model: ThemeModel, path: str | os.PathLike) -> None:
     each (see _vocabularies_apart).
     """
     estimator, vocabularies = _vocabularies_apart(model.estimator)
-    storage.dump(
-        {
-            "format": FORMAT,
-            "estimator": estimator,
-            "vocabularies": vocabularies,
-            "thresholds": np.asarray(model.thresholds, dtype=np.float64),
-            "themes": list(model.themes),
-            "metadata": json.dumps(model.metadata, sort_keys=True),
-        },
-        path,
-    )
+    saved = {
+        "format": FORMAT,
+        "estimator": estimator,
+        "vocabularies": vocabularies,
+        "thresholds": np.asarray(model.thresholds, dtype=np.float64),
+        "themes": list(model.themes),
+        "metadata": json.dumps(model.metadata, sort_keys=True),
+    }
+    if model.opening is not None:
+        saved["opening"], saved["opening_vocabularies"] = _vocabularies_apart(model.opening)
+    storage.dump(saved, path)
 
 
 def load(path: str | os.PathLike) -> ThemeModel:
@@ -375,6 +412,15 @@ def load(path: str | os.PathLike) -> ThemeModel:
         raise UntrustedModelError(f"{path} does not hold a Pipeline")
     if obj["format"] == FORMAT:
         _vocabularies_back(obj["estimator"], obj.get("vocabularies"), path)
+    opening = obj.get("opening")
+    if opening is not None:
+        if not isinstance(opening, Pipeline):
+            raise UntrustedModelError(f"{path} holds an opening detector that is not a Pipeline")
+        _vocabularies_back(opening, obj.get("opening_vocabularies"), path)
     return ThemeModel(
-        obj["estimator"], obj["thresholds"], json.loads(obj["metadata"]), themes=obj["themes"]
+        obj["estimator"],
+        obj["thresholds"],
+        json.loads(obj["metadata"]),
+        themes=obj["themes"],
+        opening=opening,
     )

@@ -31,6 +31,7 @@ from engage.classify.augment import augment
 from engage.classify.corpus import THEMES, training_hash
 from engage.classify.designs import BEST_DESIGN, DESIGNS, build_pipeline
 from engage.classify.model import ThemeModel
+from engage.classify.openings import OPENINGS_PATH, fit_detector, load_openings
 from engage.classify.text import normalise
 from engage.classify.vectorise import FastVectoriser
 
@@ -253,9 +254,12 @@ def train(
     design: str = BEST_DESIGN,
     cv_folds: int = CV_FOLDS,
     random_state: int = 0,
+    openings: Sequence[str] | None = None,
     **params: Any,
 ) -> ThemeModel:
-    """Cross-validate to pick thresholds and CV metrics, then fit on all the data.
+    """Cross-validate to pick thresholds and CV metrics, then fit on all the data, and
+    an opening detector (openings.py) on *openings* (None: data/openings.csv, if there
+    is one; empty: no detector) against the training texts.
 
     Raises ValueError when Y has the wrong shape or a theme has < cv_folds examples.
     """
@@ -264,6 +268,9 @@ def train(
     cleaned = [normalise(t) for t in texts]
     estimator, oof = _fit_with_oof(texts, cleaned, Y, design, cv_folds, random_state, **params)
     thresholds = choose_thresholds(Y, oof)
+    if openings is None:
+        openings = load_openings() if OPENINGS_PATH.exists() else []
+    opening = fit_detector(cleaned, [normalise(o) for o in openings])
     cv = scores(Y, (oof >= thresholds).astype(np.int64))
     cv.pop("n")
     metadata = {
@@ -280,9 +287,10 @@ def train(
         "scipy_version": scipy.__version__,
         "skops_version": skops.__version__,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "opening_examples": len(openings) if opening is not None else 0,
     }
     # JSON-shaped from the start, so a saved and reloaded model compares equal.
-    return ThemeModel(estimator, thresholds, json.loads(json.dumps(metadata)))
+    return ThemeModel(estimator, thresholds, json.loads(json.dumps(metadata)), opening=opening)
 
 
 def evaluate(

@@ -22,6 +22,9 @@ _CODE = [
         "lexicon.py",
         "augment.py",
         "text.py",
+        "letter.py",
+        "openings.py",
+        "data/openings.csv",
     )
 ]
 

@@ -34,7 +34,15 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from engage.classify.corpus import DATA_DIR
 
-__all__ = ["MAX_WORDS", "OPENINGS_PATH", "OPENING_CUT", "fit_detector", "load_openings"]
+__all__ = [
+    "MAX_WORDS",
+    "OPENINGS_PATH",
+    "OPENING_CUT",
+    "build_detector",
+    "detector_examples",
+    "fit_detector",
+    "load_openings",
+]
 
 OPENINGS_PATH = DATA_DIR / "openings.csv"
 # A first paragraph the detector gives this much is an introduction. At 0.7 the
@@ -63,14 +71,23 @@ def short_paragraphs(texts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def fit_detector(texts: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
-    """A fitted opening detector: *openings* against the short paragraphs of *texts*
-    (both as the model reads them, normalised). None when either side is empty."""
+def detector_examples(
+    texts: Sequence[str], openings: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
+    """The detector's training texts and 0/1 labels: *openings* (1) against the short
+    paragraphs of *texts* (0), both as the model reads them, normalised. Empty when
+    either side is."""
     positives = list(dict.fromkeys(o for o in openings if o.strip()))
     known = set(positives)
     negatives = [p for p in short_paragraphs(texts) if p not in known]
     if not positives or not negatives:
-        return None
+        return [], np.zeros(0, dtype=np.int64)
+    y = np.r_[np.ones(len(positives), dtype=np.int64), np.zeros(len(negatives), dtype=np.int64)]
+    return positives + negatives, y
+
+
+def build_detector() -> Pipeline:
+    """An unfitted opening detector: word and character n-grams, logistic regression."""
     features = FeatureUnion(
         [
             ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
@@ -82,11 +99,17 @@ def fit_detector(texts: Sequence[str], openings: Sequence[str]) -> Pipeline | No
             ),
         ]
     )
-    detector = Pipeline(
+    return Pipeline(
         [
             ("features", features),
             ("clf", LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)),
         ]
     )
-    y = np.r_[np.ones(len(positives), dtype=np.int64), np.zeros(len(negatives), dtype=np.int64)]
-    return detector.fit(positives + negatives, y)
+
+
+def fit_detector(texts: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
+    """A fitted opening detector (scikit-learn's own fitting; training.train fits the
+    same pipeline on the same examples with its faster vectoriser). None when there is
+    nothing to learn from."""
+    X_text, y = detector_examples(texts, openings)
+    return build_detector().fit(X_text, y) if X_text else None

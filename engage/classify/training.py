@@ -31,7 +31,12 @@ from engage.classify.augment import augment
 from engage.classify.corpus import THEMES, training_hash
 from engage.classify.designs import BEST_DESIGN, DESIGNS, build_pipeline
 from engage.classify.model import ThemeModel
-from engage.classify.openings import OPENINGS_PATH, fit_detector, load_openings
+from engage.classify.openings import (
+    OPENINGS_PATH,
+    build_detector,
+    detector_examples,
+    load_openings,
+)
 from engage.classify.text import normalise
 from engage.classify.vectorise import FastVectoriser
 
@@ -112,6 +117,18 @@ def _fit_features(features: Any, X_text: list[str]) -> Any:
         for _, part in features.transformer_list
     ]
     return sp.hstack(blocks, format="csr")
+
+
+def _fit_detector(cleaned: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
+    """openings.fit_detector's model, its n-grams counted by FastVectoriser (the same
+    matrix as scikit-learn's, about three times sooner)."""
+    X_text, y = detector_examples(cleaned, openings)
+    if not X_text:
+        return None
+    detector = build_detector()
+    X = _fit_features(detector.named_steps["features"], X_text)
+    detector.named_steps["clf"].fit(X, y)
+    return detector
 
 
 def _fit_weighted(clf: Any, X: Any, Y: np.ndarray, weight: np.ndarray) -> Any:
@@ -270,7 +287,7 @@ def train(
     thresholds = choose_thresholds(Y, oof)
     if openings is None:
         openings = load_openings() if OPENINGS_PATH.exists() else []
-    opening = fit_detector(cleaned, [normalise(o) for o in openings])
+    opening = _fit_detector(cleaned, [normalise(o) for o in openings])
     cv = scores(Y, (oof >= thresholds).astype(np.int64))
     cv.pop("n")
     metadata = {

@@ -121,3 +121,16 @@ def test_the_shipped_openings_are_read_and_distinct():
     assert len(openings) >= 200
     assert len(set(openings)) == len(openings)
     assert all(4 <= len(o.split()) <= 60 for o in openings)
+
+
+def test_training_fits_the_detector_scikit_learn_would():
+    from engage.classify.training import _fit_detector
+
+    openings = load_openings()[:80]
+    texts, _ = load_corpus(HOLDOUT_PATH)
+    ours = _fit_detector(texts, openings)
+    theirs = fit_detector(texts, openings)
+    probe = list(OPENINGS) + texts[:40]
+    np.testing.assert_allclose(
+        ours.predict_proba(probe), theirs.predict_proba(probe), rtol=1e-9, atol=1e-12
+    )

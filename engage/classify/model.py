@@ -143,11 +143,13 @@ class ThemeModel:
             if not ends:
                 break
             quiet = self._proba([paras[i][j] for i, j in ends]).max(axis=1) < END_PARAGRAPH_FLOOR
-            firsts = [
-                k for k, (i, j) in enumerate(ends) if j == 0 and _WRITER.search(paras[i][0])
-            ]
             introductions: set[int] = set()  # texts whose first paragraph introduces
-            if self.opening is not None and firsts:
+            firsts = [
+                k
+                for k, (i, j) in enumerate(ends)
+                if self.opening is not None and j == 0 and _WRITER.search(paras[i][0])
+            ]
+            if firsts:
                 introduces = self._opening_proba([paras[ends[k][0]][0] for k in firsts])
                 for k in np.asarray(firsts, dtype=np.int64)[introduces >= OPENING_CUT]:
                     quiet[k] = True

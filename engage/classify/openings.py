@@ -9,13 +9,15 @@ changed the theme set of 9-23% of the items they were put above (docs/data-card.
 "Round 19"). letter.py's rules catch the shapes they were written from and little
 else: an opening is said in as many ways as there are writers.
 
-So the model also learns what an introduction looks like. ``fit_detector`` fits a
-small logistic regression on word and character n-grams: positives are the opening
+So the model also learns what an introduction looks like. ``build_detector`` is a
+small logistic regression on word and character n-grams (training.fit_opening_detector
+fits it with the theme model): positives are the opening
 paragraphs in ``data/openings.csv``, written for the project by people who saw none of
 the code (residents, carers, groups, councils, unions; see the data card), and
 negatives are the short paragraphs of the training texts themselves, which say
-something. ThemeModel.read drops a message's first paragraph when the detector gives
-it at least ``OPENING_CUT`` and another paragraph is left. The detector is fitted with
+something. ThemeModel.read drops a message's first paragraph that speaks of its writer
+or the message when the detector gives it at least ``OPENING_CUT`` and another
+paragraph is left. The detector is fitted with
 the theme model, saved in its file and versioned with it; a model without one (saved
 before round 19) reads as it always did.
 """
@@ -40,7 +42,6 @@ __all__ = [
     "OPENING_CUT",
     "build_detector",
     "detector_examples",
-    "fit_detector",
     "load_openings",
 ]
 
@@ -105,11 +106,3 @@ def build_detector() -> Pipeline:
             ("clf", LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)),
         ]
     )
-
-
-def fit_detector(texts: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
-    """A fitted opening detector (scikit-learn's own fitting; training.train fits the
-    same pipeline on the same examples with its faster vectoriser). None when there is
-    nothing to learn from."""
-    X_text, y = detector_examples(texts, openings)
-    return build_detector().fit(X_text, y) if X_text else None

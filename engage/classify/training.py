@@ -119,9 +119,10 @@ def _fit_features(features: Any, X_text: list[str]) -> Any:
     return sp.hstack(blocks, format="csr")
 
 
-def _fit_detector(cleaned: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
-    """openings.fit_detector's model, its n-grams counted by FastVectoriser (the same
-    matrix as scikit-learn's, about three times sooner)."""
+def fit_opening_detector(cleaned: Sequence[str], openings: Sequence[str]) -> Pipeline | None:
+    """openings.build_detector fitted on detector_examples(*cleaned*, *openings*), its
+    n-grams counted by FastVectoriser (the same matrix as scikit-learn's, about twice
+    as soon); None when there is nothing to learn from."""
     X_text, y = detector_examples(cleaned, openings)
     if not X_text:
         return None
@@ -287,7 +288,7 @@ def train(
     thresholds = choose_thresholds(Y, oof)
     if openings is None:
         openings = load_openings() if OPENINGS_PATH.exists() else []
-    opening = _fit_detector(cleaned, [normalise(o) for o in openings])
+    opening = fit_opening_detector(cleaned, [normalise(o) for o in openings])
     cv = scores(Y, (oof >= thresholds).astype(np.int64))
     cv.pop("n")
     metadata = {

@@ -13,7 +13,8 @@ import pytest
 
 from engage.classify.corpus import HOLDOUT_PATH, load_corpus
 from engage.classify.model import ThemeModel, load, save
-from engage.classify.openings import fit_detector, load_openings
+from engage.classify.openings import build_detector, detector_examples, load_openings
+from engage.classify.training import fit_opening_detector
 
 OPENINGS = (
     "I'm a retired school secretary and have lived on the Brookmead estate for thirty "
@@ -113,7 +114,7 @@ def test_a_model_saved_without_a_detector_loads_and_reads_openings(shipped_model
 
 
 def test_no_openings_give_no_detector():
-    assert fit_detector(["The ward closes in May.\n\nStaff are leaving."], []) is None
+    assert fit_opening_detector(["The ward closes in May.\n\nStaff are leaving."], []) is None
 
 
 def test_the_shipped_openings_are_read_and_distinct():
@@ -124,12 +125,10 @@ def test_the_shipped_openings_are_read_and_distinct():
 
 
 def test_training_fits_the_detector_scikit_learn_would():
-    from engage.classify.training import _fit_detector
-
     openings = load_openings()[:80]
     texts, _ = load_corpus(HOLDOUT_PATH)
-    ours = _fit_detector(texts, openings)
-    theirs = fit_detector(texts, openings)
+    ours = fit_opening_detector(texts, openings)
+    theirs = build_detector().fit(*detector_examples(texts, openings))
     probe = list(OPENINGS) + texts[:40]
     np.testing.assert_allclose(
         ours.predict_proba(probe), theirs.predict_proba(probe), rtol=1e-9, atol=1e-12

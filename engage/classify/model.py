@@ -31,7 +31,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from engage.classify import storage
 from engage.classify.corpus import THEMES
 from engage.classify.lexicon import matches as lexicon_matches
-from engage.classify.openings import OPENING_CUT
+from engage.classify.openings import END_PARAGRAPH_WORDS, OPENING_CUT, PARAGRAPH_BREAK
 from engage.classify.spelling import Speller, english_words
 from engage.classify.storage import UntrustedModelError
 from engage.classify.text import normalise
@@ -59,8 +59,6 @@ _TERM_SEPARATOR = "\n"
 # (docs/data-card.md, round 18); 0.3 to 0.5 move real comments and the corpus alike.
 END_PARAGRAPH_FLOOR = 0.3
 _END_PARAGRAPHS = 2  # at most this many paragraphs go from either end
-_END_PARAGRAPH_WORDS = 60  # a longer paragraph is the body of the message
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # An introduction speaks of its writer or of the message; a first paragraph with neither
 # ("Retired GP Jo Hall has written to the mayor to explain the need to retain the
 # hospital", a news report's lead) is what the message is about.
@@ -127,18 +125,18 @@ class ThemeModel:
         """What the model reads of each text: clean(), then up to two paragraphs from
         either end dropped while, read alone, they reach END_PARAGRAPH_FLOOR for no
         theme (or, a first paragraph, the opening detector gives it OPENING_CUT) and
-        another paragraph is left; a paragraph of more than _END_PARAGRAPH_WORDS words
+        another paragraph is left; a paragraph of more than END_PARAGRAPH_WORDS words
         is the body and stays. The ends of all *texts* are scored together, once a
         round: only texts of two paragraphs or more pay, and in the second round only
         those that lost one in the first."""
-        paras = [_PARAGRAPH_BREAK.split(self.clean(t)) for t in texts]
+        paras = [PARAGRAPH_BREAK.split(self.clean(t)) for t in texts]
         pending = [i for i, ps in enumerate(paras) if len(ps) > 1]
         for _ in range(_END_PARAGRAPHS):
             ends = [
                 (i, j)
                 for i in pending
                 for j in (0, len(paras[i]) - 1)
-                if len(paras[i]) > 1 and len(paras[i][j].split()) <= _END_PARAGRAPH_WORDS
+                if len(paras[i]) > 1 and len(paras[i][j].split()) <= END_PARAGRAPH_WORDS
             ]
             if not ends:
                 break

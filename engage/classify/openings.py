@@ -37,8 +37,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from engage.classify.corpus import DATA_DIR
 
 __all__ = [
-    "MAX_WORDS",
+    "END_PARAGRAPH_WORDS",
     "OPENINGS_PATH",
+    "PARAGRAPH_BREAK",
     "OPENING_CUT",
     "build_detector",
     "detector_examples",
@@ -51,8 +52,10 @@ OPENINGS_PATH = DATA_DIR / "openings.csv"
 # of 969 real comments' first paragraphs or 138 holdout items (0.5: 87%, 2 and 0).
 OPENING_CUT = 0.7
 MIN_WORDS = 4  # shorter paragraphs ("Hi all,") are letter.py's greetings
-MAX_WORDS = 60  # a longer paragraph is the body of a message, as in ThemeModel.read
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# What ThemeModel.read takes for a paragraph, and the longest it judges on its own (a
+# longer one is the body of a message); the detector learns from the same paragraphs.
+END_PARAGRAPH_WORDS = 60
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def load_openings(path: str | Path = OPENINGS_PATH) -> list[str]:
@@ -62,12 +65,13 @@ def load_openings(path: str | Path = OPENINGS_PATH) -> list[str]:
 
 
 def short_paragraphs(texts: Iterable[str]) -> list[str]:
-    """The distinct paragraphs of MIN_WORDS to MAX_WORDS words in *texts*, in order."""
+    """The distinct paragraphs of MIN_WORDS to END_PARAGRAPH_WORDS words in *texts*, in
+    order."""
     seen: dict[str, None] = {}
     for text in texts:
-        for paragraph in _PARAGRAPH_BREAK.split(text):
+        for paragraph in PARAGRAPH_BREAK.split(text):
             paragraph = paragraph.strip()
-            if MIN_WORDS <= len(paragraph.split()) <= MAX_WORDS:
+            if MIN_WORDS <= len(paragraph.split()) <= END_PARAGRAPH_WORDS:
                 seen.setdefault(paragraph, None)
     return list(seen)
 

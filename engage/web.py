@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,8 +24,8 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from flask_wtf.csrf import CSRFError, generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from werkzeug.exceptions import HTTPException
@@ -445,3 +446,27 @@ def register_template_helpers(app: Flask) -> None:
         return fragments.get_or_make((request.script_root, current_code(), *key), caller)
 
     app.add_template_global(rendered_once, "rendered_once")
+    app.add_template_filter(account_form_tokens, "account_form_tokens")
+
+
+# The header's account forms ("Sign out") come from NHS.UK's macro, which writes no
+# hidden fields, and the header is made once per app (rendered_once): the visitor's
+# CSRF token is put into each such form as the page is sent, so signing out passes
+# the CSRF check every other form does.
+_ACCOUNT_FORM = re.compile(r'<form\b[^>]*\bclass="nhsuk-header__account-form"[^>]*>')
+
+
+def account_form_tokens(html: Markup) -> Markup:
+    """``html`` (the site header) with this visitor's CSRF token in its account forms."""
+    html = escape(html)  # the rendered header is Markup already; anything else is escaped
+    ends = [m.end() for m in _ACCOUNT_FORM.finditer(html)]
+    if not ends:  # nobody signed in: no token made, no session started
+        return html
+    token = Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+    parts: list[Markup] = []
+    start = 0
+    for end in ends:
+        parts += [html[start:end], token]
+        start = end
+    parts.append(html[start:])
+    return Markup("").join(parts)

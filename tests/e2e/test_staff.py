@@ -105,6 +105,23 @@ def inbox_rows(page):
     return page.locator("table.engage-inbox tbody tr")
 
 
+# ------------------------------------------------------------------ signing out
+
+
+def test_the_sign_out_button_ends_the_session(live_server, page):
+    # On a shared NHS computer "Sign out" must really end the session (the header's
+    # form is made once per app; the visitor's CSRF token is added as it is sent).
+    base, app = live_server
+    sign_in(page, live_server, make_account(app, Role.VIEWER))
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/staff/sign-in"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the staff area")
+    expect(page.get_by_text("You have signed out")).to_be_visible()
+    page.goto(base + "/staff/inbox")
+    page.wait_for_url(re.compile(r"/staff/sign-in"))
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
 # ------------------------------------------------------------------ triager
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pyotp
+from flask import g
 from sqlalchemy import select
 
 from engage.audit import AuditEvent, AuditLogIsAppendOnly
@@ -49,6 +50,34 @@ def test_sign_in_and_out_ends_the_server_side_session(app, make_staff):
     assert response.status_code == 302 and "/staff/sign-in" in response.location
     assert db.session.scalars(select(StaffSession)).one().revoked_at is not None
     assert "sign_in" in _actions() and "sign_out" in _actions()
+
+
+def test_the_headers_sign_out_button_signs_out(app, make_staff, monkeypatch):
+    # The button in the header is a form like any other: with CSRF checks on, as in
+    # production, it must carry the visitor's token, and a post without one is refused.
+    user = make_staff(Role.VIEWER)
+    client = app.test_client()
+    assert sign_in(client, user).status_code == 302
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    g.pop("csrf_token", None)  # the test's app context outlives a request; a server's does not
+    inbox = client.get("/staff/inbox").get_data(as_text=True)
+    form = re.search(
+        r'<form[^>]*class="nhsuk-header__account-form"[^>]*action="/staff/sign-out"[^>]*>'
+        r"(.*?)</form>",
+        inbox,
+        re.S,
+    )
+    assert form is not None
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', form[1]))
+    assert set(fields) == {"csrf_token"}
+
+    assert client.post("/staff/sign-out").status_code == 400  # no token: nothing happens
+    assert client.get("/staff/inbox").status_code == 200
+    out = client.post("/staff/sign-out", data=fields)
+    assert out.status_code == 302 and "/staff/sign-in" in out.location
+    assert client.get("/staff/inbox").status_code == 302
+    # Public pages stay free of tokens and of the staff header.
+    assert "csrf_token" not in app.test_client().get("/you-said-we-did").get_data(as_text=True)
 
 
 def test_sign_in_starts_a_new_session(app, make_staff):

@@ -382,8 +382,12 @@ def hashed_message_id(message_id: str) -> str:
     return _HASH_PREFIX + digest
 
 
-# Public pages show themes, and feedback items only as counts, which change with an
-# item's status (spam is left out) or engagement. New feedback does not move the public
-# version: pages that count it are kept at most ENGAGE_FIGURES_MAX_AGE seconds.
+# Public pages show themes, and feedback items as counts, which change with an item's
+# status (spam is left out) or engagement, and as quotes: the redacted copy of an item
+# whose author agreed to be quoted, so a corrected redaction (a name that was missed)
+# shows at once. New feedback does not move the public version: pages that count it
+# are kept at most ENGAGE_FIGURES_MAX_AGE seconds.
 pagecache.shown(Theme)
-pagecache.shown_attributes(FeedbackItem, "status", "engagement_id")
+pagecache.shown_attributes(
+    FeedbackItem, "status", "engagement_id", "redacted_text", "consent_to_quote"
+)

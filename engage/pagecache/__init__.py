@@ -11,7 +11,8 @@ Two rules keep a cached page correct:
 - ``PublicState.version`` moves in the same transaction as every change to what the
   public pages show: a response (wording, status, themes, linked items, milestones,
   votes), an engagement, a theme, a concern's ``hidden`` flag or response link, or a
-  feedback item's status or engagement (public counts of people leave spam out). A
+  feedback item's status or engagement (public counts of people leave spam out), its
+  redacted copy or its author's consent to be quoted (public quotes). A
   page is stored under the version read *before* it was made, so it is never older
   than its key; once a change commits, every page made before it is a miss.
 - A page is stored only when it is the same for every visitor: a GET with nobody

@@ -96,6 +96,35 @@ def test_status_milestones_votes_and_spam_move_the_version(client, published):
     assert client.get("/api/v1/responses").get_json()["items"][0]["people_raising"] == 0
 
 
+def test_a_corrected_redaction_shows_at_once(
+    client, make_engagement, make_item, make_response, make_staff
+):
+    # A name missed in a published quote is put right by redacting again: the public
+    # page must drop the old words on the next request, not when the page expires.
+    from engage.staff.item_actions import save_redaction
+
+    engagement = make_engagement(slug="quoted", areas=["Harrow"])
+    item = make_item(
+        "Call me on 07700 900123, Ann Shah, about the walk-in centre.",
+        engagement_slug=engagement.slug,
+        area="Harrow",
+        consent_to_quote=True,
+    )
+    staff = make_staff(Role.TRIAGER)
+    save_redaction(item, "Call me, Ann Shah, about the walk-in centre.", by=staff)
+    db.session.commit()
+    response = make_response(engagement=engagement, items=[item], you_said="the centre closes.")
+    url = f"/you-said-we-did/{response.id}"
+    assert "Ann Shah" in client.get(url).get_data(as_text=True)
+
+    before = version()
+    save_redaction(item, "Call me, [name], about the walk-in centre.", by=staff)
+    db.session.commit()
+    assert version() > before
+    page = client.get(url).get_data(as_text=True)
+    assert "[name], about the walk-in centre" in page and "Ann Shah" not in page
+
+
 def test_new_feedback_does_not_move_the_version(published, make_item):
     before = version()
     make_item("Another comment about Harrow", engagement_slug="case-for-change")

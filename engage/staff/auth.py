@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
@@ -103,8 +103,9 @@ def clean_next(target: str | None) -> str | None:
     """``target`` if it is a plain path inside the staff area, else None.
 
     Refused: anything with a scheme or host, ``//`` or a backslash (which browsers read
-    as a host), control or other unprintable characters (CR/LF would split the Location
-    header), and anything very long.
+    as a host), a ``.`` or ``..`` segment, however encoded (``/staff/../x`` is ``/x``
+    once resolved), control or other unprintable characters (CR/LF would split the
+    Location header), and anything very long.
     """
     if not target or len(target) > NEXT_MAX_LENGTH:
         return None
@@ -115,7 +116,16 @@ def clean_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None
+    if any(_decoded(segment) in (".", "..") for segment in parts.path.split("/")):
+        return None
     return target
+
+
+def _decoded(segment: str) -> str:
+    """A path segment with its percent-escapes undone, as often as they nest."""
+    while "%" in segment and unquote(segment) != segment:
+        segment = unquote(segment)
+    return segment
 
 
 def safe_next(target: str | None) -> str:

@@ -277,6 +277,11 @@ UNSAFE_NEXT = [
     "https://evil.example/staff/",
     "%0D%0A/staff/inbox",
     "/staff/" + "a" * 3000,
+    # Dot segments leave the staff area once the browser resolves them.
+    "/staff/../../you-said-we-did",
+    "/staff/%2E%2E/you-said-we-did",
+    "/staff/%252e%252e/you-said-we-did",
+    "/staff/./../open-data",
 ]
 
 

@@ -178,6 +178,10 @@ def test_form_errors_are_in_the_visitors_language(client, make_engagement):
     assert "Wystąpił problem" in page
     assert "Wpisz swoją opinię (co najmniej" in page
     assert "Wpisz adres e-mail w poprawnym formacie" in page
+    # A screen reader hears each field's error announced in the page's language too.
+    hidden = re.findall(r'<span class="nhsuk-u-visually-hidden">([^<]*)</span>\s*Wpisz', page)
+    assert hidden == ["Błąd: ", "Błąd: "]
+    assert "Error: " not in page
 
 
 def test_a_polish_visitor_gets_a_polish_acknowledgement(app, client, smtp_server, make_engagement):

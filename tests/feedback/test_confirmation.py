@@ -62,7 +62,7 @@ def test_confirmation_without_email_never_mentions_tracking_by_email(client, mak
     assert db.session.scalar(select(FeedbackItem.author_email)) is None
     main = page.split("<main", 1)[1].split("</main>", 1)[0]
     assert "email address you can" not in main and "track your feedback" not in main
-    assert "sent a copy" not in main
+    assert "a copy of your reference number" not in main
     assert "You did not give an email address" in main
     assert reference in main
 

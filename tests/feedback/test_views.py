@@ -61,7 +61,7 @@ def test_submit_shows_reference(client, make_engagement):
     item = db.session.scalar(select(FeedbackItem).where(FeedbackItem.reference == reference))
     assert item.engagement_id == engagement.id
     assert item.area == "Harrow" and item.consent_to_quote and item.contact_me
-    assert "sent a copy of your reference number" in page
+    assert "We will send a copy of your reference number" in page
 
 
 def test_errors_link_to_fields_and_keep_input(client, make_engagement):
@@ -289,7 +289,7 @@ def test_a_post_sent_twice_is_stored_once_and_shows_the_first_reference(
     reference_again, page = sent_reference(client, again)
     assert reference_again == reference
     assert "You sent this feedback twice" in page
-    assert "sent a copy of your reference number" in page
+    assert "We will send a copy of your reference number" in page
 
 
 def test_a_first_post_does_not_say_it_was_sent_twice(client, make_engagement, csrf_on):

@@ -297,7 +297,9 @@ _INTRODUCER = re.compile(
     rf"{_ROLES}s?\b"
     rf"|(?:(?:county|borough|district|parish|town|city|ward|local|branch|deputy|vice|acting"
     rf"|honorary|hon|independent|elected) )*{_ROLES}\b(?!,? (?:i|we)\b)[^.!?\n]{{0,80}}?"
-    r"(?:,|\bhere\b|\bfor\b)(?=(?:\W*\w+){0,12}\W*$)"
+    # (at most twelve words left; each word must end at a non-word or the end, so a
+    # long sentence fails at once instead of trying every split of every word)
+    r"(?:,|\bhere\b|\bfor\b)(?=\W*(?:\w+(?:\W+|$)){0,12}$)"
     r"|(?:[\w'&-]+ ){1,10}here\s*(?:[;,.!:]|-|\u2014|$)"
     r"|(?:this|it)(?: e-?mail| message| note| letter| response)? (?:comes|is sent|is written"
     r"|is submitted|is made) (?:from|by|on behalf)\b"

@@ -236,6 +236,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if error.response is not None:  # it brings its own page (a rate limit's on_breach)
+            return error.response
         if is_api_request():
             return _api_http_problem(error)
         return _error_page(error.code or 500)

@@ -6,12 +6,16 @@ The ``feedback`` blueprint (endpoints ``feedback.send``, ``feedback.sent``,
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import replace
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -40,8 +44,29 @@ NO_EMAIL_FOR_CONTACT = (
 )
 
 
+def _form_kept(limit) -> Response | None:
+    """Over the form's rate limit: the engagement page again, with the resident's words
+    in the form and a message (429), rather than a page without the form. Nothing is
+    stored; the form's CSRF check has not run, and nothing here needs it."""
+    engagement = engagements.get_by_slug(request.view_args.get("slug", ""))
+    if engagement is None:
+        return None
+    form = FeedbackForm(meta={"csrf": False})
+    form.set_areas(engagement.areas or [])
+    form.text.errors = [
+        _(
+            "You have sent several comments in a short time. Wait a minute, then send "
+            "this one again: what you wrote is still here."
+        )
+    ]
+    body, status = render_engagement_page(engagement, form, status=429)
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
+    return response
+
+
 @bp.post("/engagements/<slug>/feedback")
-@limiter.limit(FORM_LIMIT, methods=["POST"])
+@limiter.limit(FORM_LIMIT, methods=["POST"], on_breach=_form_kept)
 def send(slug: str):
     """Store a resident's feedback and show their reference."""
     engagement = engagements.get_by_slug(slug)

@@ -230,6 +230,22 @@ def test_form_rate_limited(app, client, make_engagement):
     assert count_items() == 10
 
 
+def test_a_resident_over_the_limit_keeps_their_words(app, client, make_engagement):
+    # A library's shared address can reach the limit: the page that says so must keep
+    # what the resident wrote in the form, and store nothing.
+    engagement = make_engagement()
+    for _ in range(10):
+        assert post_feedback(client, engagement).status_code == 303
+    words = "The walk-in centre on Station Road <b>must</b> stay open at weekends."
+    response = post_feedback(client, engagement, text=words)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert "You have sent several comments in a short time" in page
+    assert "The walk-in centre on Station Road &lt;b&gt;must&lt;/b&gt; stay open" in page
+    assert "<form" in page and 'name="text"' in page
+    assert count_items() == 10
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -201,7 +201,12 @@ def _retry_after() -> str | None:
         return None
     if current is None:
         return None
-    return str(max(1, math.ceil(current.reset_at - time.time())))
+    return retry_after(current)
+
+
+def retry_after(limit) -> str:
+    """A Retry-After value: whole seconds until *limit* (a rate limit hit) lets go, >= 1."""
+    return str(max(1, math.ceil(limit.reset_at - time.time())))
 
 
 def _api_http_problem(error: HTTPException) -> Response:

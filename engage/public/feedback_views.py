@@ -6,8 +6,6 @@ The ``feedback`` blueprint (endpoints ``feedback.send``, ``feedback.sent``,
 from __future__ import annotations
 
 import logging
-import math
-import time
 from dataclasses import replace
 
 from flask import (
@@ -33,6 +31,7 @@ from engage.i18n import _, current_code
 from engage.public.engagement_views import render_engagement_page
 from engage.publish import queries as publish_queries
 from engage.util import clean_param, utcnow
+from engage.web import retry_after
 
 bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def _form_kept(limit) -> Response | None:
     ]
     body, status = render_engagement_page(engagement, form, status=429)
     response = make_response(body, status)
-    response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
+    response.headers["Retry-After"] = retry_after(limit)
     return response
 
 

@@ -87,17 +87,34 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     # The full-text index is made by hand (engage.feedback.search), not from the models.
-    from engage.feedback.search import include_object
+    from engage.feedback.search import include_object, repair
 
     conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration on SQLite copies a table and drops the old one. With
+            # foreign keys on (engage.extensions) the drop deletes every row that
+            # cascades from it: 0016 emptied theme_tag, item_note and response_item of
+            # a database upgraded from 0015. SQLite ignores this pragma inside a
+            # transaction, so it is set, and committed, before the migrations begin one.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if sqlite:
+            repair(connection)  # batch copies also drop the full-text triggers
+            connection.commit()  # the pragma below would be ignored in a transaction
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migrated rows with broken foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -153,3 +153,95 @@ def test_adding_the_whole_review_flag_keeps_every_tag(empty_database_url):
         assert not whole  # a review from before says nothing about its kind
         db.session.remove()
         db.engine.dispose()
+
+
+def _store_item_with_tag_and_note(conn, reference: str, text_: str) -> int:
+    from sqlalchemy import MetaData, Table
+
+    items = Table("feedback_item", MetaData(), autoload_with=conn)
+    tags = Table("theme_tag", MetaData(), autoload_with=conn)
+    notes = Table("item_note", MetaData(), autoload_with=conn)
+    values = {
+        **_required_values(items),
+        **{"reference": reference, "channel": "web", "status": "triaged", "text": text_},
+    }
+    item_id = conn.execute(items.insert().values(**values)).inserted_primary_key[0]
+    theme = conn.execute(text("SELECT id FROM theme WHERE slug = 'services'")).scalar()
+    conn.execute(
+        tags.insert().values(
+            {**_required_values(tags), "item_id": item_id, "theme_id": theme, "source": "staff"}
+        )
+    )
+    conn.execute(
+        notes.insert().values({**_required_values(notes), "item_id": item_id, "text": "rang back"})
+    )
+    return item_id
+
+
+def _found(q: str) -> list[int]:
+    from sqlalchemy import select
+
+    from engage.feedback.models import FeedbackItem
+
+    clause = search.matching(q, db.engine.dialect.name)
+    return list(db.session.execute(select(FeedbackItem.id).where(clause)).scalars())
+
+
+def test_upgrading_an_older_database_keeps_its_tags_and_notes(empty_database_url):
+    # 0016 batch-copies feedback_item; on SQLite, dropping the old copy with foreign keys
+    # on deleted every theme tag and note of a database upgraded from 0015 (an outside
+    # review, round 21). migrations/env.py turns the keys off while migrating.
+    app = _app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0015")
+        with db.engine.begin() as conn:
+            _store_item_with_tag_and_note(conn, "EN-1", "The walk-in centre in Hillingdon")
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM theme_tag")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM item_note")).scalar() == 1
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        # Stored before the upgrade and found after it.
+        assert len(_found("Hillingdon")) == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_items_stored_after_an_upgrade_are_found_by_search(empty_database_url):
+    # The batch copies of 0014-0021 dropped SQLite's full-text triggers with the old
+    # table: no item stored later was ever found by the staff search.
+    app = _app(empty_database_url)
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as conn:
+            _store_item_with_tag_and_note(conn, "EN-2", "Parking at the stroke unit")
+        assert len(_found("stroke")) == 1
+        assert _found("Hillingdon") == []
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_an_upgrade_puts_back_search_triggers_an_earlier_one_lost(empty_database_url):
+    # A database migrated before the repair has no triggers and an index that misses
+    # what came after: running the upgrade again (nothing to migrate) mends both.
+    app = _app(empty_database_url)
+    with app.app_context():
+        upgrade()
+        if db.engine.dialect.name != "sqlite":
+            db.engine.dispose()
+            pytest.skip("PostgreSQL's search document is a generated column")
+        with db.engine.begin() as conn:
+            for name in ("feedback_fts_ai", "feedback_fts_ad", "feedback_fts_au"):
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            _store_item_with_tag_and_note(conn, "EN-3", "Ambulance waits in Andover")
+        assert _found("Andover") == []
+        db.session.remove()
+        upgrade()
+        assert len(_found("Andover")) == 1
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE feedback_item SET text = 'Beds in Basingstoke'")
+        assert _found("Andover") == []
+        assert len(_found("Basingstoke")) == 1
+        db.session.remove()
+        db.engine.dispose()

@@ -74,6 +74,33 @@ def install(connection: Connection) -> None:
         connection.execute(text(statement))
 
 
+_SQLITE_TRIGGERS = ("feedback_fts_ai", "feedback_fts_ad", "feedback_fts_au")
+
+
+def repair(connection: Connection) -> bool:
+    """SQLite: put the full-text index and its triggers back if any is missing, and
+    index what was stored without them; True if it had to.
+
+    SQLite drops a table's triggers with the table, and a batch migration copies
+    feedback_item into a new table and drops the old one (0014-0021 did: nothing stored
+    after them was found by the staff search). migrations/env.py calls this after
+    every upgrade. PostgreSQL's document is a generated column: nothing to repair.
+    """
+    if connection.dialect.name != "sqlite":
+        return False
+    names = set(
+        connection.execute(
+            text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+        ).scalars()
+    )
+    if "feedback_item" not in names:
+        return False
+    if {"feedback_fts", *_SQLITE_TRIGGERS} <= names:
+        return False
+    install(connection)
+    return True
+
+
 def uninstall(connection: Connection) -> None:
     """Drop the full-text index."""
     statements = _SQLITE_DROP if connection.dialect.name == "sqlite" else _PG_DROP

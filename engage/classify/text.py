@@ -39,6 +39,10 @@ _ORIGINAL = re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECAS
 _RULE = re.compile(r"^\s*_{8,}\s*$")
 _HEADER_FROM = re.compile(r"^\s*\*?From:\*?\s+\S", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"^\s*\*?(Sent|Date|To|Subject):\*?\s", re.IGNORECASE)
+_HEADER_ANY = re.compile(r"^\s*\*?(From|Sent|Date|To|Cc|Subject):\*?(\s|$)", re.IGNORECASE)
+# An Outlook forward looks like a reply (a rule, then From:/Sent:/To:/Subject:) but for
+# the subject it forwards: "Subject: FW: Ward 9", "Subject: Fwd: ...".
+_FORWARD_SUBJECT = re.compile(r"^\s*\*?Subject:\*?\s*(?:fwd?|fw)\s*:", re.IGNORECASE)
 
 _SIG_DASH = re.compile(r"^--\s?$")
 # Phrases match in any case; the optional name after them must be Capitalised.
@@ -346,11 +350,30 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 
 
+def _header_block_end(lines: list[str], i: int) -> int:
+    """The index after the mail header lines (From:, Sent:, Date:, To:, Cc:, Subject:)
+    that start at lines[i], blank lines before them included."""
+    j = i
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    start = j
+    while j < len(lines) and _HEADER_ANY.match(lines[j]):
+        j += 1
+    return j if j > start else i
+
+
 def strip_quoted(text: str) -> str:
-    """Remove quoted earlier messages: '>' lines, 'On … wrote:' and Outlook headers onward."""
+    """Remove quoted earlier messages: '>' lines, 'On … wrote:' and Outlook headers onward.
+
+    A forwarded message is kept (it is often the feedback itself: "my neighbour has no
+    email, her message is below"); its marker line and its header block, names and
+    addresses with them, are dropped, whether or not the sender wrote a note above it.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
-    for i, line in enumerate(lines):
+    i = 0
+    while i < len(lines):
+        line = lines[i]
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         if _ORIGINAL.match(line):
             break
@@ -358,22 +381,33 @@ def strip_quoted(text: str) -> str:
             line.lstrip().lower().startswith("on ") and _ON_WROTE.match(line + " " + nxt)
         ):
             break
-        if _RULE.match(line) and _HEADER_FROM.match(nxt):
-            break
+        if _FORWARDED.match(line):
+            i = _header_block_end(lines, i + 1)
+            continue
+        block = _header_block_end(lines, i + 1) if _RULE.match(line) else i
+        if block > i and _HEADER_FROM.match(lines[i + 1]):
+            if not any(_FORWARD_SUBJECT.match(h) for h in lines[i + 1 : block]):
+                break  # an Outlook reply's quote
+            i = block  # an Outlook forward
+            continue
         header = (
             _HEADER_FROM.match(line) and any(_HEADER_NEXT.match(n) for n in lines[i + 1 : i + 4])
         ) or (  # "Sent: ... / From: ..." (some clients put the date first)
             _HEADER_NEXT.match(line) and any(_HEADER_FROM.match(n) for n in lines[i + 1 : i + 4])
         )
         if header:
-            if not any(k.strip() for k in kept):
-                continue  # a memo's own "To: / From:" lines above the letter, not a quote
+            end = _header_block_end(lines, i)
+            forward = any(_FORWARD_SUBJECT.match(h) for h in lines[i:end])
+            if forward or not any(k.strip() for k in kept):
+                # A memo's own "To: / From:" lines above the letter, or a forward's.
+                i = end
+                continue
             break
         if _ATTRIBUTION.match(line):
             break
-        if line.lstrip().startswith(">") or _FORWARDED.match(line):
-            continue
-        kept.append(line)
+        if not line.lstrip().startswith(">"):
+            kept.append(line)
+        i += 1
     return "\n".join(kept)
 
 

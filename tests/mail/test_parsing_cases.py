@@ -227,6 +227,62 @@ def test_forwarded_message_keeps_the_forwarded_words():
     assert "fear losing their GP" in parse_message(raw).text
 
 
+NOTE = b"Forwarding this from my neighbour, who has no email.\r\n\r\n"
+NEIGHBOUR = b"The stroke unit must stay in Andover: the drive to Winchester takes an hour.\r\n"
+
+
+@pytest.mark.parametrize(
+    "marker, headers",
+    [
+        (  # Gmail
+            b"---------- Forwarded message ---------\r\n",
+            b"From: Carol Hay <carol@example.net>\r\nDate: Mon, 7 Dec 2026 at 10:02\r\n"
+            b"Subject: Stroke unit\r\nTo: Jo Bloggs <jo@example.org>\r\n\r\n",
+        ),
+        (  # Apple Mail
+            b"Begin forwarded message:\r\n\r\n",
+            b"From: Carol Hay <carol@example.net>\r\nSubject: Stroke unit\r\n"
+            b"Date: 7 December 2026 at 10:02:11 GMT\r\nTo: Jo Bloggs <jo@example.org>\r\n\r\n",
+        ),
+        (  # Outlook: a rule and a header block, as for a reply, but the subject is FW:
+            b"________________________________\r\n",
+            b"From: Carol Hay <carol@example.net>\r\nSent: 07 December 2026 10:02\r\n"
+            b"To: Jo Bloggs\r\nSubject: FW: Stroke unit\r\n\r\n",
+        ),
+    ],
+    ids=["gmail", "apple", "outlook"],
+)
+def test_a_forward_below_a_note_keeps_both_and_drops_its_headers(marker, headers):
+    # An outside review (round 21): the note was kept and the neighbour's words, the
+    # feedback itself, were lost, with nowhere for staff to find them.
+    raw = HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + NOTE + marker + headers
+    text = parse_message(raw + NEIGHBOUR).text
+    assert text.startswith("Forwarding this from my neighbour")
+    assert "The stroke unit must stay in Andover" in text
+    assert "carol@example.net" not in text and "Subject" not in text and "Jo Bloggs" not in text
+
+
+def test_a_forward_alone_leaves_no_header_lines():
+    raw = (
+        HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"---------- Forwarded message ---------\r\n"
+        b"From: Carol Hay <carol@example.net>\r\nDate: Mon, 7 Dec 2026 at 10:02\r\n"
+        b"Subject: Stroke unit\r\nTo: Jo Bloggs <jo@example.org>\r\n\r\n" + NEIGHBOUR
+    )
+    assert parse_message(raw).text == NEIGHBOUR.decode().strip()
+
+
+def test_an_outlook_reply_below_an_answer_is_still_cut():
+    raw = (
+        HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Yes, and the budget is still the problem.\r\n\r\n"
+        b"________________________________\r\n"
+        b"From: Engagement team <engage@example.org>\r\nSent: 07 December 2026 10:02\r\n"
+        b"To: Jo Bloggs\r\nSubject: RE: Stroke unit\r\n\r\nWhat else worries you?\r\n"
+    )
+    assert parse_message(raw).text == "Yes, and the budget is still the problem."
+
+
 def test_greater_than_quotes_dropped():
     raw = (
         HEAD + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"

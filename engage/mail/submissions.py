@@ -11,7 +11,7 @@ are stored already (by Message-ID, in either the stored or the purged form).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from engage.feedback import service as feedback
 from engage.feedback import validation
 from engage.feedback.models import Channel, FeedbackItem, hashed_message_id
 from engage.mail import parsing
+from engage.util import utcnow
 
 # Added to the text of a message cut to the longest text an item may hold.
 _TRUNCATED = "\n\n[The rest of this message was longer than we can store.]"
@@ -123,10 +124,6 @@ def submission_of(
         validation.clean_line(email, limit=254)
     except ValueError:
         email = None
-    submitted_at = None
-    if message.date is not None:
-        date = message.date
-        submitted_at = (date.astimezone(UTC) if date.tzinfo else date).replace(tzinfo=None)
     return feedback.Submission(
         text=text,
         channel=channel,
@@ -134,7 +131,7 @@ def submission_of(
         author_name=(message.sender_name or None),
         author_email=email,
         subject=message.subject,
-        submitted_at=submitted_at,
+        submitted_at=sent_at(message),
         # Never acknowledge bulk mail (it would answer a mailing list), nor a mail
         # system's own address, which no one reads.
         acknowledge=message.kind == "genuine" and not _mail_system(email),
@@ -143,6 +140,26 @@ def submission_of(
             "attachment_names": list(message.attachment_names) or None,
         },
     )
+
+
+# A Date header is whatever the sender's machine wrote: a clock years out, or the epoch.
+# Dated in 2099 an item would top the inbox for ever and never be purged; dated 1970 the
+# next purge (ENGAGE_RETENTION_DAYS) would strip it before anyone read it. Outside this
+# window the time it reached us stands in (storing's default).
+EARLIEST_SENT = datetime(2000, 1, 1)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def sent_at(message: parsing.ParsedMessage) -> datetime | None:
+    """The message's Date header as naive UTC, or None when it has none or it is not
+    plausible (before EARLIEST_SENT, or later than now by more than CLOCK_SKEW)."""
+    if message.date is None:
+        return None
+    date = message.date
+    date = (date.astimezone(UTC) if date.tzinfo else date).replace(tzinfo=None)
+    if date < EARLIEST_SENT or date > utcnow() + CLOCK_SKEW:
+        return None
+    return date
 
 
 def _mail_system(address: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import imaplib
 import json
 import resource
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -57,6 +57,27 @@ def test_genuine_message_becomes_an_item(app, make_engagement):
     assert item.subject == "My views" and item.message_id == "abc123@mail.example.org"
     assert item.submitted_at == datetime(2019, 6, 3, 9, 30)
     assert db.session.scalar(select(OutboxMessage.recipient)) == "nora@example.org"
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Thu, 01 Jan 2099 09:00:00 +0000",
+        "Thu, 01 Jan 1970 00:00:00 +0000",
+        format_datetime(datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)),
+    ],
+)
+def test_an_implausible_date_header_gives_way_to_the_time_received(app, date):
+    # An outside review (round 21): a 2099 Date stayed at the top of the inbox as
+    # YS-2099-..., never to be purged; a 1970 one would be purged before it was read.
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    raw = message(message_id="<dated@x>").replace(
+        format_datetime(datetime(2019, 6, 3, 9, 30, tzinfo=UTC)).encode(), date.encode()
+    )
+    outcome = inbound.ingest(raw)
+    item = db.session.scalar(select(FeedbackItem))
+    assert before <= item.submitted_at <= datetime.now(UTC).replace(tzinfo=None)
+    assert outcome.reference.startswith(f"YS-{before.year}-")
 
 
 def test_engagement_from_its_own_address_or_subject(app, make_engagement):

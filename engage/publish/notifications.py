@@ -130,6 +130,44 @@ def followers(response: Response) -> tuple[dict[str, FeedbackItem], dict[str, Al
     return residents, subscribers
 
 
+def _common(response: Response, change: str) -> dict:
+    return {
+        "response": response,
+        "change": change,
+        "permalink": public_url("public.response", response_id=response.id),
+        "organisation": current_app.config["ENGAGE_ORGANISATION"],
+    }
+
+
+def _resident_context(common: dict, item: FeedbackItem, unsubscribe_url: str) -> dict:
+    return {
+        **common,
+        **more_feedback(item),
+        "item": item,
+        "subscription": None,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
+def _subscriber_context(
+    common: dict,
+    subscription: AlertSubscription,
+    matched: list[AlertChoice],
+    *,
+    manage_url: str,
+    unsubscribe_url: str,
+) -> dict:
+    return {
+        **common,
+        **more_feedback(),
+        "item": None,
+        "subscription": subscription,
+        "matched": sorted(matched, key=AlertChoice.sort_key),
+        "manage_url": manage_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
 def notify_followers(
     response: Response,
     *,
@@ -142,17 +180,20 @@ def notify_followers(
     ``change`` is "published", "status" or "linked". ``items`` narrows the residents
     told (default: every linked item). The caller commits.
     """
-    organisation = current_app.config["ENGAGE_ORGANISATION"]
-    permalink = public_url("public.response", response_id=response.id)
-    common = {"response": response, "change": change, "permalink": permalink}
-    common["organisation"] = organisation
+    common = _common(response, change)
     sent = 0
     residents = _residents(response.items if items is None else items)
     for address, item in residents.items():
         url = public_url("feedback.unsubscribe", token=unsubscribe_token(item))
         # In the resident's language (engage.i18n.email_locale), whoever publishes.
         with force_locale(email_locale(item.ui_locale, item.language)):
-            _queue_resident_email(common, address, item, url)
+            outbox.queue(
+                kind="response_published",
+                recipient=item.author_email or address,
+                template="response_published",
+                context=_resident_context(common, item, url),
+                headers=_unsubscribe_headers(url),
+            )
         sent += 1
     if not include_subscribers:
         return sent
@@ -167,35 +208,48 @@ def notify_followers(
                 kind="response_alert",
                 recipient=subscription.email,
                 template="response_published",
-                context={
-                    **common,
-                    **more_feedback(),
-                    "item": None,
-                    "subscription": subscription,
-                    "matched": sorted(matched, key=AlertChoice.sort_key),
-                    "manage_url": public_url("public.alert_manage", token=token),
-                    "unsubscribe_url": url,
-                },
+                context=_subscriber_context(
+                    common,
+                    subscription,
+                    matched,
+                    manage_url=public_url("public.alert_manage", token=token),
+                    unsubscribe_url=url,
+                ),
                 headers=_unsubscribe_headers(url),
             )
         sent += 1
     return sent
 
 
-def _queue_resident_email(common: dict, address: str, item: FeedbackItem, url: str) -> None:
-    outbox.queue(
+# What the publish page shows in place of each person's own links.
+PREVIEW_LINK = "(a link of each person's own)"
+
+
+def preview(response: Response) -> tuple[dict | None, FeedbackItem | None]:
+    """The email notify_followers(response, change="published") queues for its first
+    follower (a resident who asked, else an alert subscriber), rendered in the
+    publisher's language with PREVIEW_LINK for that person's own links; and the
+    resident's item, if it is a resident's. (None, None) when nobody follows."""
+    common = _common(response, "published")
+    residents = _residents(response.items)
+    item = next(iter(residents.values()), None)
+    if item is not None:
+        context = _resident_context(common, item, PREVIEW_LINK)
+    else:
+        first = next(iter(_subscribers(response).values()), None)
+        if first is None:
+            return None, None
+        subscription, matched = first
+        context = _subscriber_context(
+            common, subscription, matched, manage_url=PREVIEW_LINK, unsubscribe_url=PREVIEW_LINK
+        )
+    rendered = outbox.render(
         kind="response_published",
-        recipient=item.author_email or address,
+        recipient="preview@example.invalid",
         template="response_published",
-        context={
-            **common,
-            **more_feedback(item),
-            "item": item,
-            "subscription": None,
-            "unsubscribe_url": url,
-        },
-        headers=_unsubscribe_headers(url),
+        context=context,
     )
+    return rendered, item
 
 
 def send_alert_confirmation(subscription: AlertSubscription, token: str) -> None:

@@ -252,6 +252,38 @@ def test_publishing_asks_first_and_says_who_is_emailed(consultation, signed_in):
     assert again.status_code == 302
 
 
+def test_the_confirmation_shows_the_email_a_subscriber_will_get(consultation, signed_in):
+    # An outside review (round 21): the page showed "when we respond about ." and no
+    # form address, because it built the email's context apart from the sending code.
+    from engage.publish import notifications
+
+    engagement, *_ = consultation
+    watcher = AlertSubscription(email="watcher@example.org", confirmed_at=START)
+    watcher.choices.append(AlertChoice(engagement_id=engagement.id, confirmed_at=START))
+    db.session.add(watcher)
+    response = publishing.create_draft(
+        engagement=engagement,
+        you_said="the cuts will close the clinic",
+        we_did="The clinic stays open until 2027.",
+        status=ResponseStatus.PLANNED,
+        themes=[],
+        items=[],
+        by="p@example.org",
+    )
+    db.session.commit()
+    client = signed_in(Role.PUBLISHER)
+    html = client.get(f"/staff/responses/{response.id}/publish").get_data(as_text=True)
+    about = f"when we respond about {engagement.title}."
+    assert about in html and "about ." not in html
+    assert re.search(r"use the form at:\s+http://\S+/", html)
+    shown, _item = notifications.preview(db.session.get(Response, response.id))
+    client.post(f"/staff/responses/{response.id}/publish")
+    sent = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "response_alert"))
+    body = re.sub(r"http://\S+/alerts/\S+", notifications.PREVIEW_LINK, sent.body_text)
+    assert body == shown["body_text"]
+    assert sent.subject == shown["subject"]
+
+
 def test_only_publishers_see_the_confirmation(consultation, signed_in):
     engagement, *_ = consultation
     response = publishing.create_draft(

@@ -4,11 +4,11 @@ response is in ``responses``."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from engage import audit, outbox
+from engage import audit
 from engage.extensions import db
 from engage.publish import notifications, service
 from engage.publish.models import ResponseStatus
@@ -17,7 +17,6 @@ from engage.staff.forms import UnpublishForm
 from engage.staff.models import Role
 from engage.staff.views import bp
 from engage.staff.views.responses import response_or_404, status_form
-from engage.web import public_url
 
 
 @bp.get("/responses/<int:response_id>/publish")
@@ -29,28 +28,14 @@ def responses_publish_confirm(response_id: int):
         flash("This response is already published", "info")
         return redirect(url_for("staff.responses_edit", response_id=response.id))
     residents, subscribers = notifications.followers(response)
-    sample_item = next(iter(residents.values()), None)
-    preview = outbox.render(
-        kind="response_published",
-        recipient="preview@example.invalid",
-        template="response_published",
-        context={
-            "response": response,
-            "change": "published",
-            "permalink": public_url("public.response", response_id=response.id),
-            "organisation": current_app.config["ENGAGE_ORGANISATION"],
-            "item": sample_item,
-            "subscription": None if sample_item else next(iter(subscribers.values()), None),
-            "unsubscribe_url": "(a link for each person to stop these emails)",
-        },
-    )
+    preview, sample_item = notifications.preview(response)
     return render_template(
         "staff/responses/publish.html",
         response=response,
         residents=len(residents),
         subscribers=len(subscribers),
         linked=len(response.items),
-        preview=preview if (residents or subscribers) else None,
+        preview=preview,
         sample_item=sample_item,
         form=FlaskForm(),
     )

@@ -820,7 +820,9 @@ def test_campaign_group_actions_and_the_link_picker(live_server, page):
     group = page.locator("section.engage-group").filter(has_text="Ilford walk-in")
     page.get_by_label(f"For all 40 items of group {group_id}").select_option("campaign")
     group.get_by_role("button", name=re.compile("^Apply")).click()
-    expect(flash(page)).to_have_text("Done: 39 of the group's 40 items changed")
+    expect(flash(page)).to_have_text(
+        "Count once in public figures (a campaign): 39 of the group's 40 items changed"
+    )
     expect(page.locator("section.engage-group").filter(has_text="Ilford walk-in")).to_contain_text(
         "Counted once"
     )

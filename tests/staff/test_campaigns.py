@@ -132,6 +132,21 @@ def test_a_whole_group_gets_a_theme_and_a_status(groups, signed_in):
     assert _statuses(made["small"].id) == {"new": 4}
     client.post(f"/staff/duplicates/{big.id}/act", data={"action": "status:archived"})
     assert _statuses(big.id) == {"archived": 30}
+    # The list starts on an action that does nothing (an outside review applied its
+    # first option, a theme that replaced the group's, by mistake).
+    listing = client.get("/staff/duplicates?size=10").get_data(as_text=True)
+    menu = listing.split(f'id="act-{big.id}"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', menu)[0] == ""
+    assert "selected" not in menu
+    nothing = client.post(
+        f"/staff/duplicates/{big.id}/act", data={"action": ""}, follow_redirects=True
+    )
+    assert "Choose what to do to the group" in nothing.get_data(as_text=True)
+    assert _statuses(big.id) == {"archived": 30}
+    said = client.post(
+        f"/staff/duplicates/{big.id}/act", data={"action": "theme:jobs"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Set the theme to Impact on jobs (replaces its themes): 30 of the group" in said
     bad = client.post(
         f"/staff/duplicates/{big.id}/act",
         data={"action": "status:responded"},

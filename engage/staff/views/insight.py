@@ -149,9 +149,12 @@ def _group_choices():
 
 
 def _group_actions(themes) -> list[tuple[str, str]]:
-    """(value, text) of the one list of things a triager can do to a whole group."""
+    """(value, text) of the one list of things a triager can do to a whole group; the
+    first, chosen until the triager picks, does nothing (an outside review applied
+    "Set the theme to Money", then the first option, to a group by mistake)."""
     return (
-        [(f"theme:{t.slug}", f"Set the theme to {t.name}") for t in themes]
+        [("", "Choose what to do")]
+        + [(f"theme:{t.slug}", f"Set the theme to {t.name} (replaces its themes)") for t in themes]
         + [(f"status:{s.value}", f"Set the status to {s.value}") for s in campaigns.GROUP_STATUSES]
         + [
             ("campaign", "Count once in public figures (a campaign)"),
@@ -226,7 +229,8 @@ def duplicates_act(group_id: int):
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_groups()
-    flash(f"Done: {changed:,} of the group's {group.size:,} items changed", "info")
+    done = dict(_group_actions(_group_choices()[1])).get(request.form.get("action", ""), "Done")
+    flash(f"{done}: {changed:,} of the group's {group.size:,} items changed", "info")
     return _back_to_groups()
 
 

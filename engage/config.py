@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -151,6 +152,19 @@ def noreply_sender(default_sender: str, feedback_address: str) -> str:
     return value
 
 
+def _base_url(value: str) -> str:
+    """ENGAGE_BASE_URL without its trailing slash; ConfigError unless it is an absolute
+    http(s) address with a host and no query or fragment ("example.org" alone would make
+    every link in emails and feeds relative, and broken)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            "ENGAGE_BASE_URL must be an absolute address such as https://engage.example.nhs.uk "
+            f"(scheme and host, no query), got {value!r}"
+        )
+    return value.rstrip("/")
+
+
 def from_environment() -> dict:
     """Build the Flask config mapping from environment variables."""
     instance = instance_path()
@@ -178,6 +192,12 @@ def from_environment() -> dict:
             "ENGAGE_BASE_URL must be set in production (e.g. https://engage.example.nhs.uk): "
             "every link the site writes starts with it, and it names the host served"
         )
+    redis_url = os.environ.get("REDIS_URL", "").strip() or None
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must be a redis://, rediss:// or unix:// address, got {redis_url!r}"
+        )
+    base_url = _base_url(os.environ.get("ENGAGE_BASE_URL", "").strip() or default_base_url())
     feedback_address = os.environ.get("ENGAGE_FEEDBACK_ADDRESS", "engage@engage.example.org")
     default_sender = os.environ.get("MAIL_DEFAULT_SENDER", "engage@engage.example.org")
     return {
@@ -188,9 +208,7 @@ def from_environment() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Every absolute URL the site writes starts with this, never with the request's
         # Host (engage.web.public_url).
-        "ENGAGE_BASE_URL": (
-            os.environ.get("ENGAGE_BASE_URL", "").strip() or default_base_url()
-        ).rstrip("/"),
+        "ENGAGE_BASE_URL": base_url,
         # Host names requests may be for (production: the host of ENGAGE_BASE_URL when
         # empty); other hosts are refused with a 400. See engage.deployment.configure_deployment.
         "ENGAGE_ALLOWED_HOSTS": _env_list("ENGAGE_ALLOWED_HOSTS"),
@@ -218,8 +236,8 @@ def from_environment() -> dict:
         "IMAP_USE_SSL": _env_bool("IMAP_USE_SSL", True),
         "INBOUND_MAX_BYTES": _env_int("INBOUND_MAX_BYTES", 10 * 1024 * 1024),
         "INBOUND_EMAIL_TOKEN": os.environ.get("INBOUND_EMAIL_TOKEN") or None,
-        "REDIS_URL": os.environ.get("REDIS_URL") or None,
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         # Sign-in posts (password, code, re-authentication) per client address.
         "ENGAGE_SIGN_IN_LIMIT": os.environ.get("ENGAGE_SIGN_IN_LIMIT", "10 per minute"),

@@ -274,3 +274,24 @@ def test_production_will_not_start_without_a_base_url(monkeypatch, tmp_path):
         from_environment()
     monkeypatch.setenv("ENGAGE_BASE_URL", "https://engage.example.nhs.uk")
     assert from_environment()["ENGAGE_BASE_URL"] == "https://engage.example.nhs.uk"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "example.org",
+        "engage.example.nhs.uk/",
+        "ftp://engage.example.nhs.uk",
+        "https://",
+        "https://x.nhs.uk/?a=1",
+    ],
+)
+def test_a_base_url_that_is_not_an_absolute_address_is_refused(monkeypatch, tmp_path, value):
+    # An outside review (round 21): "example.org" made every link in feeds and emails
+    # relative ("example.org/you-said-we-did/14"), with no word at start-up.
+    monkeypatch.setenv("ENGAGE_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("ENGAGE_BASE_URL", value)
+    with pytest.raises(config.ConfigError, match="ENGAGE_BASE_URL must be an absolute address"):
+        config.from_environment()
+    monkeypatch.setenv("ENGAGE_BASE_URL", "https://engage.example.nhs.uk/nwl/")
+    assert config.from_environment()["ENGAGE_BASE_URL"] == "https://engage.example.nhs.uk/nwl"

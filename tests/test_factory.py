@@ -91,6 +91,25 @@ def test_unreachable_database_is_one_clear_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_database_not_yet_migrated_says_to_upgrade(tmp_path):
+    # An outside review (round 21) was told it could not reach a database it had reached.
+    result = _engage("models", "list", tmp_path=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "run `engage db upgrade` first" in lines[0]
+    assert "cannot reach" not in lines[0]
+
+
+def test_a_redis_url_that_is_not_one_is_one_clear_line(tmp_path):
+    result = _engage("models", "list", env_extra={"REDIS_URL": "notaurl"}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "engage: configuration error: REDIS_URL must be a redis://, rediss:// or unix:// "
+        "address, got 'notaurl'"
+    ]
+
+
 def test_engage_help_lists_commands(tmp_path):
     result = _engage("--help", tmp_path=tmp_path)
     assert result.returncode == 0

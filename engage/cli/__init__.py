@@ -8,14 +8,18 @@ purge) and engage.concerns.cli (concerns).
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engage import create_app
 from engage.config import ConfigError
+
+# SQLite's and PostgreSQL's words for a table or column the migrations have not made.
+_NO_TABLE = re.compile(r"no such (?:table|column)|(?:relation|column) .* does not exist")
 
 
 def _create_app():
@@ -31,11 +35,18 @@ class EngageGroup(FlaskGroup):
         except ConfigError as error:
             click.echo(f"engage: configuration error: {error}", err=True)
             sys.exit(2)
-        except OperationalError as error:
+        except (OperationalError, ProgrammingError) as error:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-            click.echo(
-                f"engage: cannot reach the database named by DATABASE_URL: {reason}", err=True
-            )
+            if _NO_TABLE.search(reason):
+                click.echo(
+                    "engage: the database named by DATABASE_URL has no engage tables yet, or "
+                    f"older ones: run `engage db upgrade` first ({reason})",
+                    err=True,
+                )
+            else:
+                click.echo(
+                    f"engage: cannot reach the database named by DATABASE_URL: {reason}", err=True
+                )
             sys.exit(2)
         except click.exceptions.Abort:
             click.echo("Aborted!", err=True)

@@ -34,7 +34,7 @@ from engage.feedback.idempotency import (
     stored_under,
 )
 from engage.feedback.models import FeedbackItem, Theme
-from engage.feedback.storing import insert_items, item_row, loaded_item
+from engage.feedback.storing import canonical_reference, insert_items, item_row, loaded_item
 from engage.feedback.themes import DEFAULT_THEMES
 from engage.feedback.validation import (
     Checked,
@@ -226,7 +226,7 @@ def intake(
 
 def find_for_tracking(reference: str | None, email: str | None) -> FeedbackItem | None:
     """The item with this reference, only if ``email`` is the address it was sent with."""
-    reference = (reference or "").strip().upper()
+    reference = canonical_reference(reference)
     email = (email or "").strip().lower()
     if not reference or not email:
         return None

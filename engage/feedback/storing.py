@@ -7,6 +7,7 @@ in the session without reading it back.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 
@@ -28,6 +29,20 @@ def make_reference(item_id: int, when: datetime) -> str:
 
 def _reference_prefix(when: datetime) -> str:
     return f"YS-{when.year}-"
+
+
+# A reference as people copy it: any case, with or without the dashes, or with spaces,
+# dots or slashes in their place ("ys 2026 000316", "YS2026000316", "YS/2026/316").
+_TYPED_REFERENCE = re.compile(r"\bYS[\s./_-]*(\d{4})[\s./_-]*(\d{1,12})\b", re.IGNORECASE)
+
+
+def canonical_reference(typed: str | None) -> str | None:
+    """The reference ``typed`` stands for, written as make_reference() writes it, or
+    None when it is not one. Only the whole of ``typed`` (spaces around it aside)."""
+    match = _TYPED_REFERENCE.fullmatch((typed or "").strip())
+    if match is None:
+        return None
+    return f"YS-{match.group(1)}-{int(match.group(2)):06d}"
 
 
 def item_row(submission: Submission, cleaned: dict, engagement_id: int | None) -> dict:

@@ -182,6 +182,25 @@ def test_track_with_matching_email(client, make_item):
     assert "Read and tagged by the engagement team" in page
 
 
+def test_track_takes_a_reference_as_people_copy_it(client, make_item):
+    # An outside review (round 21): "YS2026000316" was not found, "ys-2026-000316" was.
+    item = make_item(author_email="hal@example.org")
+    _ys, year, number = item.reference.split("-")
+    for typed in (
+        f"YS{year}{number}",
+        f" ys {year} {number} ",
+        f"YS/{year}/{int(number)}",
+        item.reference.lower(),
+    ):
+        page = client.post("/track", data={"reference": typed, "author_email": "hal@example.org"})
+        assert page.status_code == 200, typed
+        assert item.reference in page.get_data(as_text=True)
+    other = client.post(
+        "/track", data={"reference": f"XS{year}{number}", "author_email": "hal@example.org"}
+    )
+    assert other.status_code == 400
+
+
 def test_track_with_wrong_email_reveals_nothing(client, make_item):
     item = make_item(author_email="hal@example.org")
     wrong = client.post(

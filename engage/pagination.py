@@ -54,3 +54,13 @@ def page_number(value: str | None) -> int:
     if number < 1:
         abort(404)
     return number
+
+
+def page_kept(value: str | None) -> dict[str, int]:
+    """``{"page": n}`` for the page a form was posted from (a hidden ``page`` field), to
+    send the user back to it; empty for the first page or anything that is not a page
+    (the list redirects to its first page when that page no longer exists)."""
+    value = value or ""
+    if value.isascii() and value.isdigit() and len(value) <= MAX_PAGE_DIGITS and int(value) > 1:
+        return {"page": int(value)}
+    return {}

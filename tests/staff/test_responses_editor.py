@@ -164,6 +164,16 @@ def test_link_a_campaign_group_and_unlink(signed_in, make_engagement, make_item)
     )
     db.session.refresh(response)
     assert len(response.items) == 2
+    # Nothing ticked: say so, rather than "Linked 0 more items" (an outside review).
+    for action in ("link", "unlink"):
+        said = client.post(
+            f"/staff/responses/{response.id}/items",
+            data={"action": action},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        assert "Nothing was changed: tick the" in said and "0 more items" not in said
+    db.session.refresh(response)
+    assert len(response.items) == 2
 
 
 def test_items_of_another_engagement_cannot_be_linked(signed_in, make_engagement, make_item):

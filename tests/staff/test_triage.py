@@ -254,7 +254,13 @@ def test_bulk_actions_change_items_and_are_audited(signed_in, inbox):
     for key in ("none", "general"):
         db.session.refresh(inbox[key])
         assert [t.slug for t in inbox[key].themes()] == ["services"]
-    client.post("/staff/inbox/bulk", data={"action": "spam", "item": [str(ids[0])]})
+    # From page 2 of a filtered list, back to page 2 of it (an outside review was sent
+    # to page 1).
+    back = client.post(
+        "/staff/inbox/bulk",
+        data={"action": "spam", "item": [str(ids[0])], "page": "2", "status": "new"},
+    )
+    assert back.headers["Location"].endswith("/staff/inbox?status=new&page=2")
     db.session.refresh(inbox["none"])
     assert inbox["none"].status == Status.SPAM
     actions = db.session.scalars(select(AuditEvent.action)).all()
@@ -486,6 +492,7 @@ def test_totals_are_counted_up_to_the_cap(signed_in, inbox, make_item, monkeypat
     assert "More than 2 items · page 1" in body and "page=2" in body
     body = client.get("/staff/inbox?page=2").get_data(as_text=True)
     assert f"{inbox_list.PER_PAGE + 2} items · page 2 of 2" in body and "page=3" not in body
+    assert '<input type="hidden" name="page" value="2">' in body  # bulk actions come back here
     assert "2 items match" in client.get("/staff/inbox?theme=money").get_data(as_text=True)
 
 

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 
 from engage import audit
 from engage.extensions import db
-from engage.pagination import PageNotFound, page_number
+from engage.pagination import PageNotFound, page_kept, page_number
 from engage.staff import campaigns, export, item_actions
 from engage.staff import inbox as inbox_list
 from engage.staff.auth import role_required
@@ -65,7 +65,11 @@ def inbox():
 def inbox_bulk():
     """Apply one action to the ticked items."""
     form = FlaskForm()
-    back = url_for("staff.inbox", **inbox_list.InboxFilters.from_args(request.form).as_args())
+    back = url_for(
+        "staff.inbox",
+        **inbox_list.InboxFilters.from_args(request.form).as_args(),
+        **page_kept(request.form.get("page")),
+    )
     if not form.validate_on_submit():
         flash("The form expired. Try again", "warning")
         return redirect(back)

@@ -19,7 +19,7 @@ from engage.classify.models import ModelVersion
 from engage.engagements import service as engagements
 from engage.extensions import db
 from engage.feedback.models import Status, Theme
-from engage.pagination import PageNotFound, page_number
+from engage.pagination import PageNotFound, page_kept, page_number
 from engage.publish import queries as publish_queries
 from engage.publish.models import Response
 from engage.publish.service import InvalidResponse
@@ -196,10 +196,7 @@ def duplicates_page():
 
 def _back_to_groups():
     filters = campaigns.GroupFilters.from_args(request.form)
-    page = request.form.get("page", "")
-    extra = (
-        {"page": int(page)} if page.isascii() and page.isdigit() and 1 < int(page) < 10**6 else {}
-    )
+    extra = page_kept(request.form.get("page"))
     return redirect(url_for("staff.duplicates_page", **filters.as_args(), **extra))
 
 

@@ -343,6 +343,10 @@ def responses_items(response_id: int):
         abort(400)
     unlink = request.form.get("action") == "unlink"
     items = _items_from_form("linked" if unlink else "item")
+    if not items:
+        ticked = "linked items to unlink" if unlink else "items or groups to link"
+        flash(f"Nothing was changed: tick the {ticked} first", "warning")
+        return redirect(url_for("staff.responses_edit", response_id=response.id))
     if unlink:
         service.unlink_items(response, items=items)
         audit.record("response.unlinked", target=response, detail={"items": len(items)})

@@ -335,3 +335,23 @@ def test_printed_report_keeps_the_table(live_server, page):
     page.emulate_media(media="print")
     assert page.evaluate(row) == "table-row"
     assert page.locator("table.engage-ysyd thead").bounding_box()["height"] > 10
+    # No status word is cut across two lines ("considerati" / "on": an outside review).
+    split_words = page.evaluate(
+        """() => {
+          const split = [];
+          for (const cell of document.querySelectorAll('table.engage-ysyd tbody td:last-child')) {
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              for (const word of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, word.index);
+                range.setEnd(node, word.index + word[0].length);
+                if (range.getClientRects().length > 1) split.push(word[0]);
+              }
+            }
+          }
+          return split;
+        }"""
+    )
+    assert split_words == []
+    assert "consideration" in page.locator("table.engage-ysyd").inner_text()

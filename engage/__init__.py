@@ -123,7 +123,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from engage import followup, public, tasks, web
+    from engage import followup, outbox, public, tasks, web
     from engage.concerns import jobs as concern_jobs
     from engage.concerns import public as concerns_public
     from engage.feedback import api_views, service
@@ -149,4 +149,6 @@ def _register_blueprints(app: Flask) -> None:
     post_commit.hand_over_to(tasks.hand_over_new_feedback)
     # A theme's grouping staff ask for is the worker's (engage.concerns.jobs).
     concern_jobs.hand_over_to(tasks.hand_over_grouping)
+    # Queued mail is sent as soon as it is committed, not at the next minute's sweep.
+    outbox.hand_over_to(tasks.hand_over_outbox)
     service.follow_up_with(post_commit)

@@ -162,6 +162,31 @@ def hand_over_new_feedback() -> None:
     process_new_feedback.schedule(kwargs=job_kwargs(), delay=HAND_OVER_WINDOW)
 
 
+@huey.task()
+def send_outbox() -> dict[str, object]:
+    """Send the outbox now (a commit that queued mail asks for this); each message is
+    claimed (engage.outbox), so any number of these and of the sweeps send it once."""
+    from engage.outbox import send_due
+
+    with _application().app_context():
+        return _run_jobs({"send_outbox": send_due})
+
+
+_last_outbox_hand_over = float("-inf")
+
+
+def hand_over_outbox() -> None:
+    """Ask the worker to send queued mail shortly: at most one run per HAND_OVER_WINDOW
+    from this process, started when the window ends (engage.outbox.hand_over_to)."""
+    global _last_outbox_hand_over
+    now = time.monotonic()
+    with _hand_over_lock:
+        if now - _last_outbox_hand_over < HAND_OVER_WINDOW:
+            return
+        _last_outbox_hand_over = now
+    send_outbox.schedule(delay=HAND_OVER_WINDOW)
+
+
 @huey.periodic_task(crontab(minute="*"))
 def every_minute() -> dict[str, object]:
     """The worker's periodic sweep."""

@@ -36,7 +36,7 @@ from datetime import timedelta
 from email.utils import make_msgid
 
 from flask import current_app
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import event, insert, or_, select, update
 
 from engage.extensions import db
 from engage.outbox import compose
@@ -164,6 +164,40 @@ def content(message: OutboxMessage) -> dict | None:
     return renderer(made_from)
 
 
+# Set on the session when a message is queued; its commit then asks the worker to send
+# now (hand_over_to), so a confirmation link or a published response's emails leave in
+# seconds rather than at the worker's minute sweep, which still sends whatever this misses.
+_QUEUED = "engage_outbox_queued"
+_hand_over: Callable[[], None] | None = None
+
+
+def hand_over_to(function: Callable[[], None]) -> None:
+    """Call ``function`` after each commit that queued mail, when
+    ENGAGE_POST_COMMIT_IN_WORKER says a worker sends it (create_app passes
+    engage.tasks.hand_over_outbox; this package cannot import the task queue)."""
+    global _hand_over
+    _hand_over = function
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "after_commit", _after_commit):
+        event.listen(session_class, "after_commit", _after_commit)
+        event.listen(session_class, "after_soft_rollback", _after_rollback)
+
+
+def _after_commit(session) -> None:
+    if not session.info.pop(_QUEUED, False) or _hand_over is None:
+        return
+    if not current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER"):
+        return
+    try:
+        _hand_over()
+    except Exception:  # the queue is down: the minute sweep sends it
+        log.exception("could not ask the worker to send queued mail; the sweep will")
+
+
+def _after_rollback(session, _previous) -> None:
+    session.info.pop(_QUEUED, None)
+
+
 def queue(
     *,
     kind: str,
@@ -183,6 +217,7 @@ def queue(
         )
     )
     db.session.add(message)
+    db.session.info[_QUEUED] = True
     return message
 
 
@@ -194,6 +229,7 @@ def queue_many(messages: list[dict]) -> None:
     """
     if messages:
         db.session.execute(insert(OutboxMessage.__table__), messages)
+        db.session.info[_QUEUED] = True
 
 
 @dataclass

@@ -143,6 +143,11 @@ class RecordFeedbackForm(FlaskForm):
     area = StringField("Area or borough (optional)")
     consent_to_quote = BooleanField("They agreed that we can quote their words without their name")
     contact_me = BooleanField("They want an email when we respond")
+    received_on = DateField(
+        "Date it reached us (optional)",
+        description="The day of the call, the letter's arrival or the meeting. Empty for today.",
+        validators=[Optional()],
+    )
 
 
 class ResponseForm(FlaskForm):

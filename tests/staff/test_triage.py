@@ -388,6 +388,35 @@ def test_staff_record_phone_feedback_through_submit(signed_in, make_engagement):
     assert item.reference.startswith("YS-")
 
 
+def test_a_recorded_letter_keeps_the_day_it_arrived(signed_in, make_engagement):
+    # An outside review (round 21): a letter typed in a week late was dated the day it
+    # was typed, in figures, the inbox and its reference.
+    from datetime import date, datetime, timedelta
+
+    engagement = make_engagement()
+    client = signed_in(Role.TRIAGER)
+    form = client.get("/staff/record").get_data(as_text=True)
+    assert 'name="received_on" type="date"' in form
+    letter = {
+        "engagement": engagement.slug,
+        "channel": "letter",
+        "text": "A letter about the walk-in centre in Harrow closing at weekends.",
+    }
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    ahead = client.post("/staff/record", data={**letter, "received_on": tomorrow})
+    assert ahead.status_code == 400
+    assert "cannot be in the future" in ahead.get_data(as_text=True)
+    assert tomorrow in ahead.get_data(as_text=True)  # what was typed is kept
+    assert db.session.scalar(select(db.func.count(FeedbackItem.id))) == 0
+    not_a_day = client.post("/staff/record", data={**letter, "received_on": "2026-02-30"})
+    assert not_a_day.status_code == 400
+    sent = client.post("/staff/record", data={**letter, "received_on": "2025-11-03"})
+    assert sent.status_code == 302
+    item = db.session.scalars(select(FeedbackItem)).one()
+    assert item.submitted_at == datetime(2025, 11, 3, 12)
+    assert item.reference.startswith("YS-2025-")
+
+
 def _export_rows(text):
     return list(csv.DictReader(io.StringIO(text)))
 

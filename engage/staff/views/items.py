@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, time
 from urllib.parse import parse_qsl, urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -23,7 +24,7 @@ from engage.staff.auth import role_required
 from engage.staff.forms import NoteForm, RecordFeedbackForm, RedactionForm
 from engage.staff.models import Role
 from engage.staff.views import bp
-from engage.util import MAX_DB_ID
+from engage.util import MAX_DB_ID, utcnow
 
 # Statuses staff set by hand; "responded" comes from linking a published response.
 SETTABLE_STATUSES = [s for s in Status if s != Status.RESPONDED]
@@ -226,7 +227,10 @@ def record_feedback():
         SelectChoice(e.slug, e.title) for e in engagements.list_engagements()
     ]
     errors: dict[str, str] = {}
-    if form.validate_on_submit():
+    received = form.received_on.data if form.is_submitted() else None
+    if received is not None and received > utcnow().date():
+        form.received_on.errors = ["The date it reached us cannot be in the future"]
+    elif form.validate_on_submit():
         submission = feedback.Submission(
             text=form.text.data or "",
             channel=Channel(form.channel.data),
@@ -236,6 +240,12 @@ def record_feedback():
             area=form.area.data or None,
             consent_to_quote=form.consent_to_quote.data,
             contact_me=form.contact_me.data,
+            # A day before today is recorded at its noon (UTC); today, at the time typed in.
+            submitted_at=(
+                datetime.combine(received, time(12))
+                if received is not None and received < utcnow().date()
+                else None
+            ),
             extra={"recorded_by_id": current_user.id},
         )
         try:

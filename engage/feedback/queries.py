@@ -13,6 +13,7 @@ from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import tally
 from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.feedback.storing import references_in
 from engage.util import utcnow
 
 
@@ -151,3 +152,17 @@ def _left_out(engagement_id: int) -> list[int]:
             select(FeedbackItem.id).where(FeedbackItem.engagement_id == engagement_id, left_out)
         )
     )
+
+
+def earlier_items(subject: str | None, author_email: str | None) -> list[FeedbackItem]:
+    """The items whose references ``subject`` quotes ("Re: We received your feedback
+    YS-2026-000042") and that were sent from ``author_email``: what a reply to an
+    acknowledgement follows up. Another sender's reference links nothing."""
+    references = references_in(subject)[:5]
+    email = (author_email or "").strip().lower()
+    if not references or not email:
+        return []
+    rows = db.session.scalars(
+        select(FeedbackItem).where(FeedbackItem.reference.in_(references)).order_by(FeedbackItem.id)
+    )
+    return [item for item in rows if (item.author_email or "").lower() == email]

@@ -36,6 +36,15 @@ def _reference_prefix(when: datetime) -> str:
 _TYPED_REFERENCE = re.compile(r"\bYS[\s./_-]*(\d{4})[\s./_-]*(\d{1,12})\b", re.IGNORECASE)
 
 
+def references_in(text: str | None) -> list[str]:
+    """Every reference ``text`` quotes (a reply's subject, "Re: We received your feedback
+    YS-2026-000042"), as make_reference() writes them, in order, once each."""
+    found = (
+        f"YS-{m.group(1)}-{int(m.group(2)):06d}" for m in _TYPED_REFERENCE.finditer(text or "")
+    )
+    return list(dict.fromkeys(found))
+
+
 def canonical_reference(typed: str | None) -> str | None:
     """The reference ``typed`` stands for, written as make_reference() writes it, or
     None when it is not one. Only the whole of ``typed`` (spaces around it aside)."""

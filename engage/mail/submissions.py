@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from engage.engagements.models import Engagement
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 from engage.feedback import service as feedback
 from engage.feedback import validation
 from engage.feedback.models import Channel, FeedbackItem, hashed_message_id
@@ -63,10 +64,15 @@ class Engagements:
         ]
 
     def choose(self, message: parsing.ParsedMessage) -> str | None:
-        """Plus-address, then an engagement's own address, then its title in the subject."""
+        """Plus-address, then an engagement's own address, then the engagement of the
+        sender's earlier feedback whose reference the subject quotes (a reply to its
+        acknowledgement), then an engagement's title in the subject."""
         slug = parsing.engagement_hint(message, mapping=self.addresses)
         if slug in self.ids:
             return slug
+        for earlier in feedback_queries.earlier_items(message.subject, message.sender_email):
+            if earlier.engagement is not None:
+                return earlier.engagement.slug
         subject = (message.subject or "").lower()
         for title, slug in self.titles:
             if title in subject or slug in subject:

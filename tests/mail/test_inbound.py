@@ -80,6 +80,25 @@ def test_an_implausible_date_header_gives_way_to_the_time_received(app, date):
     assert outcome.reference.startswith(f"YS-{before.year}-")
 
 
+def test_a_reply_quoting_a_reference_joins_its_engagement(app, make_engagement):
+    # An outside review (round 21): the acknowledgement asks residents to write again
+    # "with your reference number", and the reply landed in general feedback unlinked.
+    from engage.feedback.queries import earlier_items
+
+    engagement = make_engagement(slug="case-for-change")
+    first = inbound.ingest(message(to="engage+case-for-change@engage.example.org"))
+    subject = f"Re: We received your feedback {first.reference}"
+    reply = inbound.ingest(message(subject=subject, message_id="<reply@x>"))
+    stranger = inbound.ingest(
+        message(subject=subject, message_id="<other@x>", sender="Someone <else@example.org>")
+    )
+    items = {i.reference: i for i in db.session.scalars(select(FeedbackItem))}
+    assert items[reply.reference].engagement_id == engagement.id
+    assert items[stranger.reference].engagement_id is None  # not their reference
+    assert [i.reference for i in earlier_items(subject, "NORA@example.org")] == [first.reference]
+    assert earlier_items(subject, "else@example.org") == []
+
+
 def test_engagement_from_its_own_address_or_subject(app, make_engagement):
     by_address = make_engagement(email_address="nel@engage.example.org")
     by_subject = make_engagement(title="Commissioning Reform Case for Change")

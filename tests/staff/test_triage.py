@@ -417,6 +417,31 @@ def test_a_recorded_letter_keeps_the_day_it_arrived(signed_in, make_engagement):
     assert item.reference.startswith("YS-2025-")
 
 
+def test_a_reply_shows_the_feedback_it_follows_up(signed_in, make_item):
+    from engage.feedback.models import Channel
+
+    first = make_item("The walk-in centre must stay open.", author_email="nora@example.org")
+    subject = f"RE: We received your feedback {first.reference.lower()}"
+    reply = make_item(
+        "And the bus to the hospital was cut too.",
+        author_email="Nora@Example.org",
+        subject=subject,
+        channel=Channel.EMAIL,
+    )
+    other = make_item(
+        "Someone else quoting it.",
+        author_email="else@example.org",
+        subject=subject,
+        channel=Channel.EMAIL,
+    )
+    client = signed_in(Role.VIEWER)
+    page = client.get(f"/staff/items/{reply.id}").get_data(as_text=True)
+    assert "Follows up" in page
+    assert f'<a href="/staff/items/{first.id}">{first.reference}</a>' in page
+    assert "Follows up" not in client.get(f"/staff/items/{other.id}").get_data(as_text=True)
+    assert "Follows up" not in client.get(f"/staff/items/{first.id}").get_data(as_text=True)
+
+
 def _export_rows(text):
     return list(csv.DictReader(io.StringIO(text)))
 

@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from engage import audit, personal_data
 from engage.engagements import service as engagements
 from engage.extensions import db
+from engage.feedback import queries as feedback_queries
 from engage.feedback import service as feedback
 from engage.feedback.models import Channel, FeedbackItem, Status, TagSource, Theme
 from engage.staff import inbox, item_actions
@@ -103,6 +104,11 @@ def _render(item: FeedbackItem, *, note_form=None, redaction_form=None, status: 
             themes=themes,
             statuses=SETTABLE_STATUSES,
             notes=item_actions.notes_for(item),
+            earlier=[
+                e
+                for e in feedback_queries.earlier_items(item.subject, item.author_email)
+                if e.id != item.id
+            ],
             note_form=note_form or NoteForm(),
             redaction_form=redaction_form,
             findings=findings,

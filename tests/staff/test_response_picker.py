@@ -261,16 +261,7 @@ def test_the_confirmation_shows_the_email_a_subscriber_will_get(consultation, si
     watcher = AlertSubscription(email="watcher@example.org", confirmed_at=START)
     watcher.choices.append(AlertChoice(engagement_id=engagement.id, confirmed_at=START))
     db.session.add(watcher)
-    response = publishing.create_draft(
-        engagement=engagement,
-        you_said="the cuts will close the clinic",
-        we_did="The clinic stays open until 2027.",
-        status=ResponseStatus.PLANNED,
-        themes=[],
-        items=[],
-        by="p@example.org",
-    )
-    db.session.commit()
+    response = _draft(engagement, "the cuts will close the clinic", "The clinic stays open.")
     client = signed_in(Role.PUBLISHER)
     html = client.get(f"/staff/responses/{response.id}/publish").get_data(as_text=True)
     about = f"when we respond about {engagement.title}."
@@ -284,18 +275,24 @@ def test_the_confirmation_shows_the_email_a_subscriber_will_get(consultation, si
     assert sent.subject == shown["subject"]
 
 
-def test_only_publishers_see_the_confirmation(consultation, signed_in):
-    engagement, *_ = consultation
+def _draft(engagement, you_said: str, we_did: str) -> Response:
+    """A committed draft response linked to no items."""
     response = publishing.create_draft(
         engagement=engagement,
-        you_said="x y z",
-        we_did="done",
+        you_said=you_said,
+        we_did=we_did,
         status=ResponseStatus.PLANNED,
         themes=[],
         items=[],
         by="p@example.org",
     )
     db.session.commit()
+    return response
+
+
+def test_only_publishers_see_the_confirmation(consultation, signed_in):
+    engagement, *_ = consultation
+    response = _draft(engagement, "x y z", "done")
     assert signed_in(Role.TRIAGER).get(f"/staff/responses/{response.id}/publish").status_code == 403
     page = signed_in(Role.PUBLISHER).get(f"/staff/responses/{response.id}/publish")
     assert "no email will be sent" in page.get_data(as_text=True)

@@ -225,17 +225,18 @@ def test_items_stored_after_an_upgrade_are_found_by_search(empty_database_url):
 def test_an_upgrade_puts_back_search_triggers_an_earlier_one_lost(empty_database_url):
     # A database migrated before the repair has no triggers and an index that misses
     # what came after: running the upgrade again (nothing to migrate) mends both.
+    # (PostgreSQL's search document is a generated column, with no triggers to lose:
+    # there the same steps check that an upgrade with nothing to do keeps search whole.)
     app = _app(empty_database_url)
     with app.app_context():
         upgrade()
-        if db.engine.dialect.name != "sqlite":
-            db.engine.dispose()
-            pytest.skip("PostgreSQL's search document is a generated column")
+        sqlite = db.engine.dialect.name == "sqlite"
         with db.engine.begin() as conn:
-            for name in ("feedback_fts_ai", "feedback_fts_ad", "feedback_fts_au"):
-                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            if sqlite:
+                for name in ("feedback_fts_ai", "feedback_fts_ad", "feedback_fts_au"):
+                    conn.exec_driver_sql(f"DROP TRIGGER {name}")
             _store_item_with_tag_and_note(conn, "EN-3", "Ambulance waits in Andover")
-        assert _found("Andover") == []
+        assert len(_found("Andover")) == (0 if sqlite else 1)
         db.session.remove()
         upgrade()
         assert len(_found("Andover")) == 1

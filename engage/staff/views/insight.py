@@ -226,7 +226,8 @@ def duplicates_act(group_id: int):
         db.session.rollback()
         flash(str(exc), "warning")
         return _back_to_groups()
-    done = dict(_group_actions(_group_choices()[1])).get(request.form.get("action", ""), "Done")
+    themes = db.session.scalars(select(Theme).order_by(Theme.position))
+    done = dict(_group_actions(themes)).get(request.form.get("action", ""), "Done")
     flash(f"{done}: {changed:,} of the group's {group.size:,} items changed", "info")
     return _back_to_groups()
 

@@ -247,7 +247,9 @@ def _validated(
     own: frozenset[str],
     engagements: Engagements,
 ) -> Outcome | _Valid:
-    """Parse and validate one message without touching the database. Never raises."""
+    """Parse and validate one message. Never raises. The database is read only for a
+    reply whose subject quotes a reference (Engagements.choose), in this thread's own
+    session."""
     message = None
     try:
         message = parsing.parse_message(raw, limits=limits, own_addresses=own)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from engage.extensions import db
-from engage.feedback.models import DuplicateGroup, FeedbackItem, Status
+from engage.feedback.models import PLACEHOLDER, DuplicateGroup, FeedbackItem, Status
 from engage.matching import normalise_for_matching
 from engage.util import utcnow
 
@@ -236,13 +236,30 @@ def group_engagement(
         .where(in_engagement)
         .order_by(FeedbackItem.submitted_at, FeedbackItem.id)
     ).all()
-    candidates = [item for item in items if item.status != Status.SPAM]
+    # A purged item's text is the retention placeholder, the same for all of them: it is
+    # never matched (it would make one vast "campaign"), and it keeps the group it had,
+    # so that purging changes no count (engage.retention).
+    frozen = Counter(
+        item.duplicate_group_id
+        for item in items
+        if item.text == PLACEHOLDER and item.duplicate_group_id is not None
+    )
+    candidates = [item for item in items if item.status != Status.SPAM and item.text != PLACEHOLDER]
     keys = [normalise_for_matching(item.text) for item in candidates]
     clusters = [
         indexes
         for indexes in _cluster(keys, threshold=threshold, k=SHINGLE_SIZE)
         if len(indexes) >= min_size
     ]
+    # A copy left out of every cluster stays in its group while that group holds purged
+    # copies: it may have matched only them, whose texts cannot be compared any more.
+    clustered = {i for indexes in clusters for i in indexes}
+    stuck = [
+        item
+        for i, item in enumerate(candidates)
+        if i not in clustered and frozen[item.duplicate_group_id]
+    ]
+    kept = frozen + Counter(item.duplicate_group_id for item in stuck)
 
     group_filter = (
         DuplicateGroup.engagement_id.is_(None)
@@ -284,20 +301,25 @@ def group_engagement(
             result.groups_created += 1
         else:
             changed = (
-                group.size != len(members)
+                group.size != len(members) + kept[group.id]
                 or group.sample_text != sample
                 or any(m.duplicate_group_id != group.id for m in members)
             )
             if changed:
-                group.size = len(members)
+                group.size = len(members) + kept[group.id]
                 group.sample_text = sample
                 group.updated_at = now
                 result.groups_updated += 1
         for member in members:
             wanted[member.id] = group
+    for item in stuck:
+        if item.duplicate_group_id in existing:
+            wanted[item.id] = existing[item.duplicate_group_id]
     db.session.flush()  # new groups get their ids
 
     for item in items:
+        if item.text == PLACEHOLDER:
+            continue
         group = wanted.get(item.id)
         target = group.id if group is not None else None
         if item.duplicate_group_id != target:
@@ -308,7 +330,14 @@ def group_engagement(
     db.session.flush()
     # Items moved to another engagement may still point at a group of this one.
     kept_ids = {group.id for group in chosen.values()}
-    removed = [group for gid, group in existing.items() if gid not in kept_ids]
+    for gid in frozen.keys() - kept_ids:  # no cluster chose it: its purged copies keep it
+        if gid in existing and existing[gid].size != kept[gid]:
+            existing[gid].size = kept[gid]
+            existing[gid].updated_at = now
+            result.groups_updated += 1
+    removed = [
+        group for gid, group in existing.items() if gid not in kept_ids and gid not in frozen
+    ]
     if removed:
         strays = select(FeedbackItem).where(
             FeedbackItem.duplicate_group_id.in_([group.id for group in removed])

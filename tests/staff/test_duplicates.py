@@ -471,3 +471,45 @@ def test_result_adds_up():
     total.add(duplicates.GroupingResult(engagements=1, groups=1, items_grouped=3))
     assert total.as_dict()["groups"] == 3
     assert total.items_grouped == 10
+
+
+def test_purged_items_form_no_group_and_keep_the_one_they_had(add_items, make_engagement):
+    # An outside review (round 21) purged the demo (items from 2019) and regrouped: every
+    # purged text was the same placeholder, so 192 of them became one "campaign" and the
+    # real groups went.
+    from engage.feedback.models import PLACEHOLDER
+    from engage.retention import purge
+
+    rnd = random.Random(11)
+    engagement = make_engagement()
+    letters = add_items([campaign_letter(rnd) for _ in range(8)], engagement=engagement)
+    others = add_items(distinct_texts(12, rnd), engagement=engagement)
+    group_engagement(engagement.id)
+    db.session.commit()
+    [group] = group_rows()
+    before = (group.id, group.size, members(group))
+    assert before[1] >= 6
+
+    def purge_before(item) -> int:
+        cutoff = item.submitted_at + timedelta(seconds=30)
+        purge(1, now=cutoff + timedelta(days=1))
+        db.session.expire_all()
+        purged = select(func.count()).where(FeedbackItem.text == PLACEHOLDER)
+        return db.session.scalar(purged)
+
+    # Six of the letters lose their text; the copies left matched them, not each other.
+    assert purge_before(letters[5]) == 6
+    result = group_engagement(engagement.id)
+    db.session.commit()
+    [group] = group_rows()
+    assert (group.id, group.size, members(group)) == before
+    assert (result.groups_created, result.groups_updated, result.groups_removed) == (0, 0, 0)
+    # Then every letter and eight other texts: fourteen-plus placeholders, no new group.
+    assert purge_before(others[7]) == 16
+    group_engagement(engagement.id)
+    db.session.commit()
+    [group] = group_rows()
+    assert (group.id, group.size, members(group)) == before
+    again = group_engagement(engagement.id)
+    db.session.commit()
+    assert (again.groups_created, again.groups_updated, again.groups_removed) == (0, 0, 0)

@@ -39,7 +39,8 @@ from engage.concerns import service
 from engage.concerns.models import Concern, ConcernJob
 from engage.engagements.models import Engagement
 from engage.extensions import db
-from engage.feedback.models import FeedbackItem, Status, Theme, ThemeTag
+from engage.feedback.models import FeedbackItem, Theme, ThemeTag
+from engage.feedback.queries import has_words
 from engage.util import utcnow
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def count_items(engagement: Engagement, theme: Theme) -> int:
             .where(
                 FeedbackItem.engagement_id == engagement.id,
                 ThemeTag.theme_id == theme.id,
-                FeedbackItem.status != Status.SPAM,
+                has_words(),
             )
         )
         or 0

@@ -29,7 +29,7 @@ from engage.concerns.service import (
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
-from engage.feedback.queries import current_tags, is_current
+from engage.feedback.queries import current_tags, has_words, is_current
 from engage.util import utcnow
 
 # At most this many engagement-theme pairs per sweep: the next sweep does the rest.
@@ -112,9 +112,7 @@ class _Plan:
 
 def _missing(engagement_id: int, theme_id: int):
     """(id, text, campaign group) of the theme's current items in no concern of it."""
-    current = current_tags(
-        and_(FeedbackItem.engagement_id == engagement_id, FeedbackItem.status != Status.SPAM)
-    )
+    current = current_tags(and_(FeedbackItem.engagement_id == engagement_id, has_words()))
     placed = select(ConcernItem.id).where(
         ConcernItem.item_id == current.c.item_id, ConcernItem.theme_id == theme_id
     )

@@ -43,6 +43,7 @@ from engage.feedback.models import (
     ThemeTag,
     current_of,
 )
+from engage.feedback.queries import has_words
 from engage.matching import normalise_for_matching
 from engage.personal_data import propose
 from engage.util import utcnow
@@ -122,7 +123,7 @@ def theme_items(engagement: Engagement, theme: Theme) -> list[FeedbackItem]:
         .where(
             FeedbackItem.engagement_id == engagement.id,
             ThemeTag.theme_id == theme.id,
-            FeedbackItem.status != Status.SPAM,
+            has_words(),
         )
         .options(selectinload(FeedbackItem.tags))
         .order_by(FeedbackItem.submitted_at, FeedbackItem.id)

@@ -12,7 +12,14 @@ from sqlalchemy.orm import aliased
 from engage.engagements.models import Engagement
 from engage.extensions import db
 from engage.feedback import tally
-from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.feedback.models import (
+    PLACEHOLDER,
+    FeedbackItem,
+    Status,
+    TagSource,
+    Theme,
+    ThemeTag,
+)
 from engage.feedback.storing import references_in
 from engage.util import utcnow
 
@@ -166,3 +173,10 @@ def earlier_items(subject: str | None, author_email: str | None) -> list[Feedbac
         select(FeedbackItem).where(FeedbackItem.reference.in_(references)).order_by(FeedbackItem.id)
     )
     return [item for item in rows if (item.author_email or "").lower() == email]
+
+
+def has_words() -> ColumnElement[bool]:
+    """Items whose words can be read beside others': not spam, and with a text the
+    retention purge did not replace (its placeholder is the same for every purged item,
+    so concerns would gather them as one)."""
+    return and_(FeedbackItem.status != Status.SPAM, FeedbackItem.text != PLACEHOLDER)

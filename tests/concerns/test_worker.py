@@ -247,3 +247,30 @@ def test_describing_vectorises_only_what_it_has_not_kept(app, grouped, add_items
     asked.clear()
     assert placing.describe(engagement.id, theme.id) is True
     assert asked == []
+
+
+def test_purged_texts_are_neither_grouped_nor_placed(app, make_engagement, add_items, theme_named):
+    # An outside review (round 21): after the retention purge, a "concern" labelled
+    # "retention policy, removed" gathered 30 items, all the purge's placeholder.
+    from engage.concerns import jobs
+    from engage.feedback.models import PLACEHOLDER
+
+    engagement = make_engagement()
+    items = add_items(engagement, "services", [r["text"] for r in evaluation_rows("services")])
+    gone = items[:12]
+    for item in gone:
+        item.text = PLACEHOLDER
+    db.session.commit()
+    theme = theme_named("services")
+    assert {i.id for i in service.theme_items(engagement, theme)} == {i.id for i in items[12:]}
+    assert jobs.count_items(engagement, theme) == len(items) - 12
+    service.refresh(engagement, theme)
+    db.session.commit()
+    placed = set(_placed(engagement, theme))
+    assert placed and not placed & {i.id for i in gone}
+    labels = " ".join(c.label or "" for c in service.concerns_of(engagement, theme))
+    assert "retention" not in labels.lower()
+    # New placeholders (a later purge) are not placed either.
+    later = add_items(engagement, "services", [PLACEHOLDER] * 3, start=datetime(2019, 8, 1))
+    placing.place_owed()
+    assert not set(_placed(engagement, theme)) & {i.id for i in later}

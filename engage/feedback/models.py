@@ -247,6 +247,11 @@ class FeedbackItem(db.Model):
         back_populates="item", cascade="all, delete-orphan", order_by="ThemeTag.id"
     )
 
+    @property
+    def purged(self) -> bool:
+        """Whether the retention purge replaced the text (engage.retention)."""
+        return self.text == PLACEHOLDER
+
     def themes(self) -> list[Theme]:
         """The item's current themes: staff tags once staff have tagged or reviewed it,
         else the model's."""

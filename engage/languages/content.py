@@ -70,7 +70,7 @@ class LocalizedText:
 
     @property
     def direction(self) -> str:
-        return "rtl" if self.locale in names.RTL else "ltr"
+        return names.direction(self.locale)
 
     @property
     def html(self) -> Markup:
@@ -113,4 +113,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(localized_text, "localized_text")
     app.add_template_global(fallback_notice, "fallback_notice")
     app.add_template_global(names.name, "language_name")
+    app.add_template_global(names.direction, "language_dir")
     app.add_template_global(names.NAMES, "language_names")

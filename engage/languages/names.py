@@ -64,3 +64,8 @@ def name(code: str | None) -> str:
     if code is None:
         return "Not detected yet"
     return NAMES.get(code, code)
+
+
+def direction(code: str | None) -> str:
+    """"rtl" for a language written right to left, else "ltr" (for an element's dir)."""
+    return "rtl" if code in RTL else "ltr"

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from engage.extensions import db
-from engage.feedback.models import PLACEHOLDER, DuplicateGroup, FeedbackItem, Status
+from engage.feedback.models import DuplicateGroup, FeedbackItem, Status
 from engage.matching import normalise_for_matching
 from engage.util import utcnow
 
@@ -242,9 +242,9 @@ def group_engagement(
     frozen = Counter(
         item.duplicate_group_id
         for item in items
-        if item.text == PLACEHOLDER and item.duplicate_group_id is not None
+        if item.purged and item.duplicate_group_id is not None
     )
-    candidates = [item for item in items if item.status != Status.SPAM and item.text != PLACEHOLDER]
+    candidates = [item for item in items if item.status != Status.SPAM and not item.purged]
     keys = [normalise_for_matching(item.text) for item in candidates]
     clusters = [
         indexes
@@ -318,7 +318,7 @@ def group_engagement(
     db.session.flush()  # new groups get their ids
 
     for item in items:
-        if item.text == PLACEHOLDER:
+        if item.purged:
             continue
         group = wanted.get(item.id)
         target = group.id if group is not None else None

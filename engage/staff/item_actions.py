@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from engage import audit
 from engage.extensions import db
-from engage.feedback.models import PLACEHOLDER, FeedbackItem, Status, TagSource, Theme, ThemeTag
+from engage.feedback.models import FeedbackItem, Status, TagSource, Theme, ThemeTag
 from engage.feedback.themes import percent
 from engage.staff.models import ItemNote, StaffUser
 from engage.util import MAX_DB_ID, utcnow
@@ -117,6 +117,10 @@ def notes_for(item: FeedbackItem) -> list[ItemNote]:
 
 def save_redaction(item: FeedbackItem, redacted_text: str, *, by: StaffUser) -> None:
     """Keep the copy that may be quoted; the original text is never changed."""
+    if item.purged:
+        raise TriageError(
+            "Its text was removed under the retention policy: there is nothing to redact"
+        )
     redacted_text = (redacted_text or "").strip()
     if not redacted_text:
         raise TriageError("Enter the redacted text")
@@ -192,7 +196,7 @@ def suggestions(item: FeedbackItem, themes: Iterable[Theme], n: int = 2) -> list
 
     if item.classified_at is None or item.themes_reviewed_at is not None or item.themes():
         return []
-    if item.text == PLACEHOLDER or item.needs_translation:  # issue 24
+    if item.purged or item.needs_translation:  # issue 24
         return []
     by_slug = {theme.slug: theme for theme in themes}
     return [

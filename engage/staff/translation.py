@@ -47,6 +47,13 @@ def _owe_classification(item: FeedbackItem) -> None:
     item.certainty = None
 
 
+def _refuse_purged(item: FeedbackItem) -> None:
+    if item.purged:
+        raise TranslationError(
+            "Its text was removed under the retention policy: there is nothing to translate"
+        )
+
+
 def add_translation(item: FeedbackItem, text: str | None, *, by: StaffUser) -> bool:
     """Keep ``text`` as the item's English translation; True if it changed.
 
@@ -54,6 +61,7 @@ def add_translation(item: FeedbackItem, text: str | None, *, by: StaffUser) -> b
     translation. Raises TranslationError for an empty or over-long translation, or for
     an item in English.
     """
+    _refuse_purged(item)
     text = _clean(text)
     if not text:
         raise TranslationError("Enter the English translation")
@@ -90,6 +98,7 @@ def set_language(item: FeedbackItem, code: str, *, by: StaffUser) -> bool:
     has a translation), otherwise it waits for a translation. Raises TranslationError
     for a code engage does not know.
     """
+    _refuse_purged(item)
     if code not in names.NAMES:
         raise TranslationError("Choose a language from the list")
     if code == item.language:

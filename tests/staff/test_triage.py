@@ -442,6 +442,39 @@ def test_a_reply_shows_the_feedback_it_follows_up(signed_in, make_item):
     assert "Follows up" not in client.get(f"/staff/items/{first.id}").get_data(as_text=True)
 
 
+def test_a_purged_item_offers_no_redaction_or_translation(signed_in, make_item):
+    # An outside review (round 21): a purged item's redaction box was filled with the
+    # placeholder, and saving made the placeholder its quotable copy.
+    from engage.feedback.models import PLACEHOLDER
+
+    item = make_item("Zostawcie nasz szpital w Harrow otwarty, prosimy bardzo.")
+    item.text, item.language, item.consent_to_quote = PLACEHOLDER, "pl", True
+    db.session.commit()
+    client = signed_in(Role.TRIAGER)
+    page = client.get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert "removed under the retention policy" in page
+    assert 'name="redacted_text"' not in page and 'name="translation"' not in page
+    for path, data in (
+        ("redaction", {"redacted_text": PLACEHOLDER}),
+        ("translation", {"translation": "Keep our hospital open."}),
+        ("language", {"language": "en"}),
+    ):
+        said = client.post(f"/staff/items/{item.id}/{path}", data=data, follow_redirects=True)
+        assert said.status_code == 200, path
+        assert "Its text was removed under the retention policy" in said.get_data(as_text=True)
+    db.session.refresh(item)
+    assert item.redacted_text is None and item.translation is None and item.language == "pl"
+
+
+def test_an_original_not_in_english_is_marked_with_its_language(signed_in, make_item):
+    # The same review: Arabic shown left to right, read with an English voice.
+    item = make_item("نريد أن يبقى المستشفى مفتوحا في المدينة من فضلكم.")
+    item.language = "ar"
+    db.session.commit()
+    page = signed_in(Role.VIEWER).get(f"/staff/items/{item.id}").get_data(as_text=True)
+    assert '<p class="engage-quote" lang="ar" dir="rtl">' in page
+
+
 def _export_rows(text):
     return list(csv.DictReader(io.StringIO(text)))
 

@@ -215,8 +215,13 @@ def item_redaction(item_id: int):
     form = RedactionForm()
     if not form.validate_on_submit():
         return _render(found, redaction_form=form, status=400)
+    try:
+        item_actions.save_redaction(found, form.redacted_text.data, by=current_user)
+    except item_actions.TriageError as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return _back_to_item(item_id)
     remaining = personal_data.find_pii(form.redacted_text.data)
-    item_actions.save_redaction(found, form.redacted_text.data, by=current_user)
     message = "Redacted copy saved"
     if remaining:
         kinds = ", ".join(sorted({f.kind.replace("_", " ") for f in remaining}))

@@ -94,6 +94,7 @@ def _register() -> None:
         admin.create_partner_command,
         admin.revoke_partner_command,
         admin.create_staff_command,
+        admin.set_password_command,
         admin.export_feedback_command,
         admin.purge_command,
         concerns_command,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -100,6 +101,31 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
         click.echo("They will be asked to set up an authenticator app when they first sign in.")
 
 
+@click.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@with_appcontext
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Give a staff account a new password (a forgotten one) and end its sessions."""
+    from engage.staff import accounts
+
+    user = accounts.find_by_email(email.strip())
+    if user is None:
+        raise click.ClickException(f"There is no staff account for {email.strip()}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction():
+            accounts.change_password(user, password, keep=None)
+    except accounts.AccountError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"New password set for {user.email}; their sessions have ended.")
+
+
 @click.command("export-feedback")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout.")
@@ -114,7 +140,13 @@ def export_feedback_command(fmt: str, output: str | None) -> None:
     query = inbox.inbox_query(everything)
     lines = export.iter_csv(query) if fmt == "csv" else export.iter_jsonl(query)
     if output:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
+        # Names and email addresses: readable by its owner only, whatever the umask.
+        try:
+            descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {output}: {error.strerror}") from error
+        os.chmod(output, 0o600)
+        with open(descriptor, "w", encoding="utf-8", newline="") as fh:
             for line in lines:
                 fh.write(line)
         click.echo(f"Exported {total:,} items to {output}", err=True)

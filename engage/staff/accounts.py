@@ -79,7 +79,7 @@ def create_staff(
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        email = validate_email(email, check_deliverability=False).normalized.lower()
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise AccountError(f"Enter a valid email address ({exc})") from exc
     if find_by_email(email) is not None:

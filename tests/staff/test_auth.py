@@ -313,6 +313,31 @@ def test_create_staff_command(runner):
         input="short\n",
     )
     assert bad.exit_code != 0 and "at least 12" in bad.output
+    spaced = runner.invoke(
+        cli,
+        ["create-staff", "  New1@Example.org ", "--role", "viewer", "--password-stdin"],
+        input="a good long password\n",
+    )
+    assert spaced.exit_code == 0, spaced.output
+    assert accounts.find_by_email("new1@example.org") is not None
+
+
+def test_set_password_command_for_a_forgotten_password(runner, make_staff):
+    # An outside review (round 21): nothing could reset a forgotten password, not even
+    # the only admin's, short of editing the database.
+    user = make_staff(Role.ADMIN)
+    token = accounts.start_session(user, two_factor_passed=True)
+    result = runner.invoke(
+        cli, ["set-password", user.email.upper(), "--password-stdin"], input="another long one!\n"
+    )
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert accounts.password_matches(user, "another long one!")
+    assert accounts.session_for_token(token) is None
+    short = runner.invoke(cli, ["set-password", user.email, "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "at least 12" in short.output
+    nobody = runner.invoke(cli, ["set-password", "nobody@example.org", "--password-stdin"])
+    assert nobody.exit_code != 0 and "no staff account" in nobody.output
 
 
 def test_production_session_cookie_is_secure(app, make_staff, monkeypatch):

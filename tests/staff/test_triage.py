@@ -485,6 +485,7 @@ def test_csv_export_of_the_filtered_inbox(signed_in, make_item):
     client = signed_in(Role.TRIAGER)
     response = client.get("/staff/inbox.csv?area=Brent")
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # said once
     assert response.headers["Content-Disposition"].startswith("attachment;")
     rows = _export_rows(response.get_data(as_text=True))
     assert len(rows) == 1 and rows[0]["text"].startswith("'=HYPERLINK")
@@ -507,9 +508,18 @@ def test_export_feedback_command(app, make_item, tmp_path):
     for field in ("reference", "channel", "engagement", "submitted_at", "text", "themes", "status"):
         assert field in records[0]
     target = tmp_path / "all.csv"
+    target.write_text("old")
+    target.chmod(0o644)
     out = runner.invoke(cli, ["export-feedback", "--format", "csv", "--output", str(target)])
     assert out.exit_code == 0
     assert len(_export_rows(target.read_text(encoding="utf-8"))) == 2
+    # Names and addresses: the file is its owner's alone (an outside review found it
+    # world-readable), and a folder that is not there is one line, not a traceback.
+    assert target.stat().st_mode & 0o777 == 0o600
+    missing = tmp_path / "no-such-folder" / "x.csv"
+    out = runner.invoke(cli, ["export-feedback", "--output", str(missing)])
+    assert out.exit_code == 1 and "cannot write" in out.output
+    assert isinstance(out.exception, SystemExit)  # a ClickException, not an OSError
 
 
 def test_correcting_themes_twice_keeps_the_kept_tag(signed_in, inbox):

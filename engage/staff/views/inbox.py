@@ -129,7 +129,7 @@ def inbox_export(fmt: str):
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return Response(
         stream_with_context(lines),
-        mimetype=f"{mimetype}; charset=utf-8",
+        content_type=f"{mimetype}; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="engage-feedback-{stamp}.{fmt}"',
             "Cache-Control": "no-store",

@@ -137,7 +137,7 @@ def dashboard_csv():
     filename = f"engage-dashboard-{slug}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     return HttpResponse(
         out.getvalue(),
-        mimetype="text/csv; charset=utf-8",
+        content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

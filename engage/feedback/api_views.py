@@ -61,20 +61,32 @@ def _parse(entry: Any) -> tuple[service.Submission | None, dict[str, str]]:
     if entry.get("text") is None and "text" not in errors:
         errors["text"] = "Required"
     if errors:
-        return None, errors
-    return (
-        service.Submission(
-            text=entry["text"],
-            channel=Channel.API,
-            engagement_slug=entry.get("engagement") or None,
-            author_name=entry.get("name"),
-            author_email=entry.get("email"),
-            area=entry.get("area"),
-            consent_to_quote=entry.get("consent_to_quote", False),
-            contact_me=entry.get("contact_me", False),
-        ),
-        {},
+        # What was sent well is checked too, so that one answer names every refused field.
+        sent_well = {k: v for k, v in entry.items() if k in _ALLOWED and k not in errors}
+        return None, {**_refusals(_submission(sent_well)), **errors}
+    return _submission(entry), {}
+
+
+def _submission(entry: dict) -> service.Submission:
+    return service.Submission(
+        text=entry.get("text") or "",
+        channel=Channel.API,
+        engagement_slug=entry.get("engagement") or None,
+        author_name=entry.get("name"),
+        author_email=entry.get("email"),
+        area=entry.get("area"),
+        consent_to_quote=entry.get("consent_to_quote", False),
+        contact_me=entry.get("contact_me", False),
     )
+
+
+def _refusals(submission: service.Submission) -> dict[str, str]:
+    """service.validate()'s refusals of a submission, by the API's field names."""
+    try:
+        service.validate(submission, refuse_nul=True)
+    except service.InvalidSubmission as invalid:
+        return {_API_NAMES.get(name, name): message for name, message in invalid.errors.items()}
+    return {}
 
 
 def _where(index: int | None, name: str) -> dict[str, str]:
@@ -179,6 +191,9 @@ def submit_feedback():
     parsed = [_parse(entry) for entry in entries]
     refused = {index: errors for index, (_, errors) in enumerate(parsed) if errors}
     if refused:
+        for index, (submission, _errors) in enumerate(parsed):
+            if submission is not None and (more := _refusals(submission)):
+                refused[index] = more
         return _invalid(refused, batch=batch, count=len(entries))
     try:
         references = service.submit_many(

@@ -120,6 +120,14 @@ def clean_line(value: str | None, *, limit: int) -> str | None:
     return value or None
 
 
+# Asked to be emailed but gave no address: the feedback would be stored with a promise
+# nobody can keep. In English here (tests compare with it); shown through the catalogue
+# (engage.i18n.LABELS).
+NO_EMAIL_FOR_CONTACT = (
+    "Enter your email address if you want us to email you when we publish a response"
+)
+
+
 def validate(
     submission: Submission,
     *,
@@ -177,7 +185,10 @@ def validate(
             errors["author_email"] = _(
                 "Enter an email address in the correct format, like name@example.com"
             )
-    if not errors:
+    if submission.contact_me and not cleaned.get("author_email") and "author_email" not in errors:
+        errors["author_email"] = _(NO_EMAIL_FOR_CONTACT)
+    # Looked up whatever else is wrong, so that one answer names every refused field.
+    if "engagement" not in errors:
         try:
             slug = submission.engagement_slug
             if slug and engagements is not None and slug in engagements:

@@ -37,10 +37,6 @@ bp = Blueprint("feedback", __name__)
 log = logging.getLogger(__name__)
 
 FORM_LIMIT = "10 per minute;60 per hour"
-# In English here (tests compare with it); shown through the catalogue (engage.i18n.LABELS).
-NO_EMAIL_FOR_CONTACT = (
-    "Enter your email address if you want us to email you when we publish a response"
-)
 
 
 def _form_kept(limit) -> Response | None:
@@ -92,16 +88,6 @@ def send(slug: str):
         contact_me=form.contact_me.data,
         ui_locale=current_code(),
     )
-    # Asked to be emailed but gave no address: say so instead of storing feedback
-    # nobody can be told about (every other problem is listed with it).
-    if submission.contact_me and not (submission.author_email or "").strip():
-        errors = {"author_email": _(NO_EMAIL_FOR_CONTACT)}
-        try:
-            service.validate(submission)
-        except service.InvalidSubmission as invalid:
-            errors = {**invalid.errors, **errors}
-        _show_errors(form, errors)
-        return render_engagement_page(engagement, form, status=400)
     session_secret = _session_secret()
     if session_secret:
         key = idempotency.form_submission_key(session_secret, submission)

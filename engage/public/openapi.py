@@ -94,9 +94,10 @@ def _submit_feedback() -> dict[str, Any]:
                 "`Idempotency-Key` to retry safely: the same key with the same body is "
                 "answered `200` with the references the first request stored; the same "
                 "key with another body is `409`. Keys belong to the partner and are kept "
-                "for 24 hours. Text loses control characters (NUL included); a value with "
-                "a character that cannot be stored (an unpaired surrogate such as "
-                "`\\ud800`) is refused with `422` naming the field."
+                "for 24 hours. Text loses control characters other than tabs and line "
+                "breaks; a value with a NUL or a character that cannot be stored (an "
+                "unpaired surrogate such as `\\ud800`) is refused with `422` naming the "
+                "field. Every refused field of every item is named in one answer."
             ),
             "security": [{"partnerToken": []}],
             "parameters": [

@@ -66,6 +66,26 @@ def test_batch_is_all_or_nothing(client, token, make_engagement):
     assert len(response.json["items"]) == 3 and count_items() == 3
 
 
+def test_one_answer_names_every_refused_field(client, token, make_engagement):
+    # An outside review (round 21) was told of one layer per request: first the type,
+    # then the text and email, then the engagement.
+    engagement = make_engagement()
+    good = {"text": "A perfectly sensible comment.", "engagement": engagement.slug}
+    bad = {"text": "", "email": "bad", "engagement": "nope", "area": 5}
+    quiet = {"text": "Another sensible comment.", "contact_me": True}
+    response = post(client, token, [good, bad, quiet])
+    assert response.status_code == 422
+    fields = sorted(e["field"] for e in response.json["errors"])
+    assert fields == [
+        "items[1].area",
+        "items[1].email",
+        "items[1].engagement",
+        "items[1].text",
+        "items[2].email",  # asked to be emailed, with no address: the form refuses it too
+    ]
+    assert count_items() == 0
+
+
 @pytest.mark.parametrize(
     "payload",
     [
@@ -235,7 +255,13 @@ def test_every_field_error_of_every_item_is_listed(client, token):
     )
     problem = assert_problem(response, 422)
     fields = {e["field"] for e in problem["errors"]}
-    assert fields == {"items[2]", "items[3].text", "items[3].surprise"}
+    assert fields == {
+        "items[1].text",  # too short
+        "items[1].email",
+        "items[2]",
+        "items[3].text",
+        "items[3].surprise",
+    }
     # Type errors are reported first; once they are fixed, the rules are checked.
     response = post(
         client,

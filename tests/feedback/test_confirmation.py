@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engage.extensions import db
 from engage.feedback.models import FeedbackItem
-from engage.public.feedback_views import NO_EMAIL_FOR_CONTACT
+from engage.feedback.validation import NO_EMAIL_FOR_CONTACT
 
 
 def _post(client, engagement, **fields):

@@ -116,11 +116,14 @@ def test_failing_post_commit_step_keeps_item(app):
 
 
 def test_contact_me_needs_an_email(app):
-    item = submit(
-        Submission(text="Tell me what happens next.", channel=Channel.WEB, contact_me=True)
-    )
-    assert item.contact_me is False
-    assert item.ack_pending is False
+    # One rule for every channel (the form refused it; the partner API and staff's
+    # record form stored it quietly unticked: an outside review, round 21).
+    from engage.feedback.validation import NO_EMAIL_FOR_CONTACT
+
+    with pytest.raises(InvalidSubmission) as refused:
+        submit(Submission(text="Tell me what happens next.", channel=Channel.API, contact_me=True))
+    assert refused.value.errors == {"author_email": NO_EMAIL_FOR_CONTACT}
+    assert db.session.scalar(select(func.count(FeedbackItem.id))) == 0
 
 
 def test_default_themes_are_the_guides_five(app):

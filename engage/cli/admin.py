@@ -87,10 +87,7 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
     from engage.staff import accounts
     from engage.staff.models import Role
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "Password")
     try:
         with transaction():
             user = accounts.create_staff(email=email, role=Role(role), password=password, name=name)
@@ -99,6 +96,13 @@ def create_staff_command(email: str, role: str, name: str, password_stdin: bool)
     click.echo(f"Created {user.role.value} account for {user.email}.")
     if user.role.needs_two_factor:
         click.echo("They will be asked to set up an authenticator app when they first sign in.")
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """The first line of stdin, or a password typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
 
 @click.command("set-password")
@@ -114,10 +118,7 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     user = accounts.find_by_email(email.strip())
     if user is None:
         raise click.ClickException(f"There is no staff account for {email.strip()}")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "New password")
     try:
         with transaction():
             accounts.change_password(user, password, keep=None)

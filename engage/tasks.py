@@ -59,10 +59,11 @@ def run_sweeps() -> dict[str, object]:
     was queued (and fetching mail, with IMAP_HOST, before), then the themes' groupings
     staff asked for (last: one may take a minute).
     """
+    from engage import outbox
     from engage.followup import post_commit
     from engage.outbox import send_due
 
-    with _application().app_context():
+    with _application().app_context(), outbox.sending_here():
         jobs: dict[str, Callable[[], object]] = {
             **post_commit.owed_jobs(),
             "place_concerns": _place_concerns,
@@ -105,10 +106,11 @@ def process_new_feedback(request_id: str | None = None) -> dict[str, object]:
     several: each claims the rows it works on (engage.claiming; the outbox claims each
     message), so every item is classified once and every email queued and sent once.
     """
+    from engage import outbox
     from engage.followup import post_commit
     from engage.outbox import send_due
 
-    with _application().app_context():
+    with _application().app_context(), outbox.sending_here():
         return _run_jobs(
             {**post_commit.owed_jobs(), "place_concerns": _place_concerns, "send_outbox": send_due}
         )

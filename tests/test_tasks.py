@@ -232,6 +232,14 @@ def test_committed_mail_is_handed_to_the_worker_at_once(app, monkeypatch):
     _ask_for_alerts("here@example.org")
     db.session.commit()
     assert calls == [1]  # no worker: the caller sends (tests, `engage send-outbox`)
+    monkeypatch.setitem(app.config, "ENGAGE_POST_COMMIT_IN_WORKER", True)
+    with outbox.sending_here():  # a worker run that sends the outbox when it ends
+        _ask_for_alerts("sweep@example.org")
+        db.session.commit()
+    assert calls == [1]
+    _ask_for_alerts("after@example.org")
+    db.session.commit()
+    assert calls == [1, 1]
 
 
 def test_the_hand_over_sends_through_huey(app, smtp_server, monkeypatch):

@@ -27,10 +27,12 @@ straight after the server's answer, keeping that window to one UPDATE and commit
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import smtplib
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
@@ -169,6 +171,7 @@ def content(message: OutboxMessage) -> dict | None:
 # seconds rather than at the worker's minute sweep, which still sends whatever this misses.
 _QUEUED = "engage_outbox_queued"
 _hand_over: Callable[[], None] | None = None
+_SENDING_HERE: contextvars.ContextVar[bool] = contextvars.ContextVar("sending_here", default=False)
 
 
 def hand_over_to(function: Callable[[], None]) -> None:
@@ -183,8 +186,19 @@ def hand_over_to(function: Callable[[], None]) -> None:
         event.listen(session_class, "after_soft_rollback", _after_rollback)
 
 
+@contextlib.contextmanager
+def sending_here() -> Iterator[None]:
+    """A job that sends the outbox itself when it ends (the worker's runs): its commits
+    ask for no other run, which would only find the same messages."""
+    token = _SENDING_HERE.set(True)
+    try:
+        yield
+    finally:
+        _SENDING_HERE.reset(token)
+
+
 def _after_commit(session) -> None:
-    if not session.info.pop(_QUEUED, False) or _hand_over is None:
+    if not session.info.pop(_QUEUED, False) or _hand_over is None or _SENDING_HERE.get():
         return
     if not current_app.config.get("ENGAGE_POST_COMMIT_IN_WORKER"):
         return
